@@ -1,0 +1,9 @@
+/* natpilot close: not built yet (issue #3). This file is replaced when it is. */
+#include "cli.h"
+
+int np_cmd_close(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return np_not_built("close", "issue #3");
+}
