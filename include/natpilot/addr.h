@@ -69,8 +69,8 @@ int np_addr_same_ip(const np_addr *a, const np_addr *b);
  */
 enum np_addr_scope {
     NP_SCOPE_PUBLIC = 0,
-    NP_SCOPE_PRIVATE,       /* RFC 1918, fc00::/7 */
-    NP_SCOPE_SHARED,        /* 100.64.0.0/10, RFC 6598 carrier-grade NAT */
+    NP_SCOPE_PRIVATE, /* RFC 1918, fc00::/7 */
+    NP_SCOPE_SHARED,  /* 100.64.0.0/10, RFC 6598 carrier-grade NAT */
     NP_SCOPE_LOOPBACK,
     NP_SCOPE_LINK_LOCAL,
     NP_SCOPE_DOCUMENTATION, /* RFC 5737, 2001:db8::/32 */

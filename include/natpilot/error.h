@@ -21,33 +21,33 @@ extern "C" {
 
 enum np_status {
     NP_OK = 0,
-    NP_EINVAL = -1,    /* the caller passed an invalid argument */
-    NP_ENOMEM = -2,    /* out of memory, or a size cap was reached */
-    NP_ESYS = -3,      /* a system call failed; np_error.sys_errno says why */
-    NP_ETRUNC = -4,    /* input ends before a field it announces */
-    NP_EPARSE = -5,    /* input is malformed */
-    NP_EVERIFY = -6,   /* an integrity check failed (CRC, HMAC, sha256) */
-    NP_ETIMEOUT = -7,  /* no answer in time */
-    NP_EUNREACH = -8,  /* no route to the peer, or no network at all */
-    NP_EREFUSED = -9,  /* the peer refused; the reason is in the output */
+    NP_EINVAL = -1,     /* the caller passed an invalid argument */
+    NP_ENOMEM = -2,     /* out of memory, or a size cap was reached */
+    NP_ESYS = -3,       /* a system call failed; np_error.sys_errno says why */
+    NP_ETRUNC = -4,     /* input ends before a field it announces */
+    NP_EPARSE = -5,     /* input is malformed */
+    NP_EVERIFY = -6,    /* an integrity check failed (CRC, HMAC, sha256) */
+    NP_ETIMEOUT = -7,   /* no answer in time */
+    NP_EUNREACH = -8,   /* no route to the peer, or no network at all */
+    NP_EREFUSED = -9,   /* the peer refused; the reason is in the output */
     NP_ENOTFOUND = -10, /* no such object (profile, mapping, device) */
-    NP_EUNSUPP = -11,  /* the peer or the platform does not support it */
+    NP_EUNSUPP = -11,   /* the peer or the platform does not support it */
     NP_ECONFLICT = -12, /* the resource is held by someone else */
-    NP_EBUFSIZE = -13, /* the caller's buffer is too small */
-    NP_EPROTO = -14,   /* the peer broke the protocol (bad nonce, source) */
+    NP_EBUFSIZE = -13,  /* the caller's buffer is too small */
+    NP_EPROTO = -14,    /* the peer broke the protocol (bad nonce, source) */
     NP_ECANCELED = -15, /* the operation was cancelled by the caller */
-    NP_EEXIST = -16,   /* the object already exists */
-    NP_EINVALID = -17  /* input failed validation (profile, config) */
+    NP_EEXIST = -16,    /* the object already exists */
+    NP_EINVALID = -17   /* input failed validation (profile, config) */
 };
 
 #define NP_ERROR_WHERE_MAX 256
-#define NP_ERROR_MSG_MAX 320
+#define NP_ERROR_MSG_MAX   320
 
 typedef struct np_error {
-    int code;                        /* one of enum np_status */
-    int sys_errno;                   /* errno when code is NP_ESYS, else 0 */
-    char where[NP_ERROR_WHERE_MAX];  /* location, or "" when not known */
-    char msg[NP_ERROR_MSG_MAX];      /* one human sentence, no newline */
+    int code;                       /* one of enum np_status */
+    int sys_errno;                  /* errno when code is NP_ESYS, else 0 */
+    char where[NP_ERROR_WHERE_MAX]; /* location, or "" when not known */
+    char msg[NP_ERROR_MSG_MAX];     /* one human sentence, no newline */
 } np_error;
 
 /* Static English name of a status code ("timed out"); never NULL. */

@@ -33,9 +33,9 @@
 extern "C" {
 #endif
 
-#define NP_STUN_HEADER_LEN 20
+#define NP_STUN_HEADER_LEN   20
 #define NP_STUN_MAGIC_COOKIE 0x2112A442u
-#define NP_STUN_TXID_LEN 12
+#define NP_STUN_TXID_LEN     12
 #define NP_STUN_DEFAULT_PORT 3478
 /* Large enough for every message natpilot builds (RFC 8489 sec. 6.1 MTU). */
 #define NP_STUN_MAX_MSG 548
@@ -50,7 +50,7 @@ enum np_stun_type {
 
 enum np_stun_attr {
     NP_STUN_ATTR_MAPPED_ADDRESS = 0x0001,
-    NP_STUN_ATTR_CHANGE_REQUEST = 0x0003,      /* RFC 5780 7.2 */
+    NP_STUN_ATTR_CHANGE_REQUEST = 0x0003, /* RFC 5780 7.2 */
     NP_STUN_ATTR_USERNAME = 0x0006,
     NP_STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
     NP_STUN_ATTR_ERROR_CODE = 0x0009,
@@ -58,35 +58,35 @@ enum np_stun_attr {
     NP_STUN_ATTR_REALM = 0x0014,
     NP_STUN_ATTR_NONCE = 0x0015,
     NP_STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
-    NP_STUN_ATTR_PRIORITY = 0x0024,            /* RFC 8445, vectors only */
-    NP_STUN_ATTR_PADDING = 0x0026,             /* RFC 5780 7.6 */
-    NP_STUN_ATTR_RESPONSE_PORT = 0x0027,       /* RFC 5780 7.5 */
+    NP_STUN_ATTR_PRIORITY = 0x0024,      /* RFC 8445, vectors only */
+    NP_STUN_ATTR_PADDING = 0x0026,       /* RFC 5780 7.6 */
+    NP_STUN_ATTR_RESPONSE_PORT = 0x0027, /* RFC 5780 7.5 */
     NP_STUN_ATTR_SOFTWARE = 0x8022,
     NP_STUN_ATTR_FINGERPRINT = 0x8028,
-    NP_STUN_ATTR_ICE_CONTROLLED = 0x8029,      /* RFC 8445, vectors only */
-    NP_STUN_ATTR_RESPONSE_ORIGIN = 0x802B,     /* RFC 5780 7.3 */
-    NP_STUN_ATTR_OTHER_ADDRESS = 0x802C        /* RFC 5780 7.4 */
+    NP_STUN_ATTR_ICE_CONTROLLED = 0x8029,  /* RFC 8445, vectors only */
+    NP_STUN_ATTR_RESPONSE_ORIGIN = 0x802B, /* RFC 5780 7.3 */
+    NP_STUN_ATTR_OTHER_ADDRESS = 0x802C    /* RFC 5780 7.4 */
 };
 
 /* CHANGE-REQUEST flags (RFC 5780 section 7.2). */
-#define NP_STUN_CHANGE_IP 0x04u
+#define NP_STUN_CHANGE_IP   0x04u
 #define NP_STUN_CHANGE_PORT 0x02u
 
 /* Which attributes np_stun_decode() found (bits of np_stun_msg.present). */
-#define NP_STUN_HAS_MAPPED (1u << 0)
-#define NP_STUN_HAS_XOR_MAPPED (1u << 1)
-#define NP_STUN_HAS_OTHER_ADDRESS (1u << 2)
+#define NP_STUN_HAS_MAPPED          (1u << 0)
+#define NP_STUN_HAS_XOR_MAPPED      (1u << 1)
+#define NP_STUN_HAS_OTHER_ADDRESS   (1u << 2)
 #define NP_STUN_HAS_RESPONSE_ORIGIN (1u << 3)
-#define NP_STUN_HAS_CHANGE_REQUEST (1u << 4)
-#define NP_STUN_HAS_RESPONSE_PORT (1u << 5)
-#define NP_STUN_HAS_ERROR_CODE (1u << 6)
-#define NP_STUN_HAS_SOFTWARE (1u << 7)
-#define NP_STUN_HAS_USERNAME (1u << 8)
-#define NP_STUN_HAS_REALM (1u << 9)
-#define NP_STUN_HAS_NONCE (1u << 10)
-#define NP_STUN_HAS_INTEGRITY (1u << 11)
-#define NP_STUN_HAS_FINGERPRINT (1u << 12)
-#define NP_STUN_HAS_PADDING (1u << 13)
+#define NP_STUN_HAS_CHANGE_REQUEST  (1u << 4)
+#define NP_STUN_HAS_RESPONSE_PORT   (1u << 5)
+#define NP_STUN_HAS_ERROR_CODE      (1u << 6)
+#define NP_STUN_HAS_SOFTWARE        (1u << 7)
+#define NP_STUN_HAS_USERNAME        (1u << 8)
+#define NP_STUN_HAS_REALM           (1u << 9)
+#define NP_STUN_HAS_NONCE           (1u << 10)
+#define NP_STUN_HAS_INTEGRITY       (1u << 11)
+#define NP_STUN_HAS_FINGERPRINT     (1u << 12)
+#define NP_STUN_HAS_PADDING         (1u << 13)
 
 /* A run of bytes inside the caller's message buffer. */
 typedef struct np_stun_span {
@@ -97,20 +97,20 @@ typedef struct np_stun_span {
 #define NP_STUN_MAX_UNKNOWN 8
 
 typedef struct np_stun_msg {
-    uint16_t type;                     /* enum np_stun_type, or other */
-    uint16_t length;                   /* header length: bytes after header */
+    uint16_t type;   /* enum np_stun_type, or other */
+    uint16_t length; /* header length: bytes after header */
     uint8_t txid[NP_STUN_TXID_LEN];
-    uint32_t present;                  /* NP_STUN_HAS_* bits */
-    np_addr mapped;                    /* MAPPED-ADDRESS */
-    np_addr xor_mapped;                /* XOR-MAPPED-ADDRESS, un-XORed */
-    np_addr other_address;             /* OTHER-ADDRESS */
-    np_addr response_origin;           /* RESPONSE-ORIGIN */
-    uint32_t change_request;           /* NP_STUN_CHANGE_* bits */
-    uint16_t response_port;            /* RESPONSE-PORT */
-    uint16_t error_code;               /* 300..699 (class*100 + number) */
-    np_stun_span error_reason;         /* UTF-8 reason phrase */
+    uint32_t present;          /* NP_STUN_HAS_* bits */
+    np_addr mapped;            /* MAPPED-ADDRESS */
+    np_addr xor_mapped;        /* XOR-MAPPED-ADDRESS, un-XORed */
+    np_addr other_address;     /* OTHER-ADDRESS */
+    np_addr response_origin;   /* RESPONSE-ORIGIN */
+    uint32_t change_request;   /* NP_STUN_CHANGE_* bits */
+    uint16_t response_port;    /* RESPONSE-PORT */
+    uint16_t error_code;       /* 300..699 (class*100 + number) */
+    np_stun_span error_reason; /* UTF-8 reason phrase */
     np_stun_span software, username, realm, nonce;
-    uint32_t integrity_off;  /* offset of MESSAGE-INTEGRITY's attr header */
+    uint32_t integrity_off;   /* offset of MESSAGE-INTEGRITY's attr header */
     uint32_t fingerprint_off; /* offset of FINGERPRINT's attr header */
     /* Comprehension-required attributes (type < 0x8000) not understood. */
     uint16_t unknown[NP_STUN_MAX_UNKNOWN];
@@ -152,8 +152,7 @@ int np_stun_check_integrity(const uint8_t *buf, size_t len,
  * uses this with the ASCII credentials of RFC 5769's vectors.
  */
 int np_stun_long_term_key(const char *username, const char *realm,
-                          const char *password, uint8_t key[16],
-                          np_error *err);
+                          const char *password, uint8_t key[16], np_error *err);
 
 /* CRC-32 (ISO 3309 / zlib polynomial) as used by FINGERPRINT before XOR. */
 uint32_t np_stun_crc32(const uint8_t *buf, size_t len);
@@ -180,8 +179,7 @@ void np_stun_add_u32(np_stun_builder *b, uint16_t attr, uint32_t value);
 /* MAPPED-ADDRESS-style (also OTHER-ADDRESS, RESPONSE-ORIGIN). */
 void np_stun_add_addr(np_stun_builder *b, uint16_t attr, const np_addr *a);
 /* XOR-MAPPED-ADDRESS-style, XORed with the cookie and this txid. */
-void np_stun_add_xor_addr(np_stun_builder *b, uint16_t attr,
-                          const np_addr *a);
+void np_stun_add_xor_addr(np_stun_builder *b, uint16_t attr, const np_addr *a);
 void np_stun_add_error(np_stun_builder *b, uint16_t code, const char *reason);
 /* MESSAGE-INTEGRITY over everything so far (length field adjusted). */
 void np_stun_add_integrity(np_stun_builder *b, const uint8_t *key,

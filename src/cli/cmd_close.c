@@ -1,4 +1,5 @@
-/* natpilot close: not built yet (issue #3). This file is replaced when it is. */
+/* natpilot close: not built yet (issue #3). This file is replaced when it is.
+ */
 #include "cli.h"
 
 int np_cmd_close(int argc, char **argv)

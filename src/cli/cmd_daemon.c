@@ -1,4 +1,5 @@
-/* natpilot daemon: not built yet (issue #7). This file is replaced when it is. */
+/* natpilot daemon: not built yet (issue #7). This file is replaced when it is.
+ */
 #include "cli.h"
 
 int np_cmd_daemon(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* natpilot diagnose: not built yet (issue #2). This file is replaced when it is. */
+/* natpilot diagnose: not built yet (issue #2). This file is replaced when it
+ * is. */
 #include "cli.h"
 
 int np_cmd_diagnose(int argc, char **argv)

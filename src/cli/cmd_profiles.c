@@ -1,4 +1,5 @@
-/* natpilot profiles: not built yet (issue #4). This file is replaced when it is. */
+/* natpilot profiles: not built yet (issue #4). This file is replaced when it
+ * is. */
 #include "cli.h"
 
 int np_cmd_profiles(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* natpilot status: not built yet (issue #7). This file is replaced when it is. */
+/* natpilot status: not built yet (issue #7). This file is replaced when it is.
+ */
 #include "cli.h"
 
 int np_cmd_status(int argc, char **argv)

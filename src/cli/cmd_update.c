@@ -1,4 +1,5 @@
-/* natpilot update: not built yet (issue #4). This file is replaced when it is. */
+/* natpilot update: not built yet (issue #4). This file is replaced when it is.
+ */
 #include "cli.h"
 
 int np_cmd_update(int argc, char **argv)

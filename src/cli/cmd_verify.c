@@ -1,4 +1,5 @@
-/* natpilot verify: not built yet (issue #3). This file is replaced when it is. */
+/* natpilot verify: not built yet (issue #3). This file is replaced when it is.
+ */
 #include "cli.h"
 
 int np_cmd_verify(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* natpilot wizard: not built yet (issue #6). This file is replaced when it is. */
+/* natpilot wizard: not built yet (issue #6). This file is replaced when it is.
+ */
 #include "cli.h"
 
 int np_cmd_wizard(int argc, char **argv)

@@ -14,12 +14,17 @@ static const struct np_command {
     const char *summary;
 } commands[] = {
     {"diagnose", np_cmd_diagnose, "find out what the NAT does to game traffic"},
-    {"profiles", np_cmd_profiles, "list, show, search and validate game profiles"},
-    {"open", np_cmd_open, "map the inbound ports of game profiles on the router"},
-    {"verify", np_cmd_verify, "check that a profile's ports are mapped and reachable"},
+    {"profiles", np_cmd_profiles,
+     "list, show, search and validate game profiles"},
+    {"open", np_cmd_open,
+     "map the inbound ports of game profiles on the router"},
+    {"verify", np_cmd_verify,
+     "check that a profile's ports are mapped and reachable"},
     {"close", np_cmd_close, "remove natpilot's own mappings"},
-    {"wizard", np_cmd_wizard, "guided set-up, from the games you play to an Open NAT"},
-    {"daemon", np_cmd_daemon, "keep the mappings of every device alive (headless)"},
+    {"wizard", np_cmd_wizard,
+     "guided set-up, from the games you play to an Open NAT"},
+    {"daemon", np_cmd_daemon,
+     "keep the mappings of every device alive (headless)"},
     {"status", np_cmd_status, "show what the running daemon holds"},
     {"update", np_cmd_update, "fetch a newer profile catalog over HTTPS"},
 };

@@ -318,13 +318,20 @@ enum np_addr_scope np_addr_scope(const np_addr *a)
 const char *np_addr_scope_name(enum np_addr_scope scope)
 {
     switch (scope) {
-    case NP_SCOPE_PUBLIC:         return "public";
-    case NP_SCOPE_PRIVATE:        return "private";
-    case NP_SCOPE_SHARED:         return "shared (carrier-grade NAT)";
-    case NP_SCOPE_LOOPBACK:       return "loopback";
-    case NP_SCOPE_LINK_LOCAL:     return "link-local";
-    case NP_SCOPE_DOCUMENTATION:  return "documentation";
-    case NP_SCOPE_OTHER_RESERVED: return "reserved";
+    case NP_SCOPE_PUBLIC:
+        return "public";
+    case NP_SCOPE_PRIVATE:
+        return "private";
+    case NP_SCOPE_SHARED:
+        return "shared (carrier-grade NAT)";
+    case NP_SCOPE_LOOPBACK:
+        return "loopback";
+    case NP_SCOPE_LINK_LOCAL:
+        return "link-local";
+    case NP_SCOPE_DOCUMENTATION:
+        return "documentation";
+    case NP_SCOPE_OTHER_RESERVED:
+        return "reserved";
     }
     return "reserved";
 }

@@ -9,25 +9,44 @@
 const char *np_strerror(int code)
 {
     switch (code) {
-    case NP_OK:        return "success";
-    case NP_EINVAL:    return "invalid argument";
-    case NP_ENOMEM:    return "out of memory";
-    case NP_ESYS:      return "system error";
-    case NP_ETRUNC:    return "truncated input";
-    case NP_EPARSE:    return "malformed input";
-    case NP_EVERIFY:   return "integrity check failed";
-    case NP_ETIMEOUT:  return "timed out";
-    case NP_EUNREACH:  return "network unreachable";
-    case NP_EREFUSED:  return "refused by peer";
-    case NP_ENOTFOUND: return "not found";
-    case NP_EUNSUPP:   return "not supported";
-    case NP_ECONFLICT: return "conflict";
-    case NP_EBUFSIZE:  return "buffer too small";
-    case NP_EPROTO:    return "protocol error";
-    case NP_ECANCELED: return "cancelled";
-    case NP_EEXIST:    return "already exists";
-    case NP_EINVALID:  return "validation failed";
-    default:           return "unknown error";
+    case NP_OK:
+        return "success";
+    case NP_EINVAL:
+        return "invalid argument";
+    case NP_ENOMEM:
+        return "out of memory";
+    case NP_ESYS:
+        return "system error";
+    case NP_ETRUNC:
+        return "truncated input";
+    case NP_EPARSE:
+        return "malformed input";
+    case NP_EVERIFY:
+        return "integrity check failed";
+    case NP_ETIMEOUT:
+        return "timed out";
+    case NP_EUNREACH:
+        return "network unreachable";
+    case NP_EREFUSED:
+        return "refused by peer";
+    case NP_ENOTFOUND:
+        return "not found";
+    case NP_EUNSUPP:
+        return "not supported";
+    case NP_ECONFLICT:
+        return "conflict";
+    case NP_EBUFSIZE:
+        return "buffer too small";
+    case NP_EPROTO:
+        return "protocol error";
+    case NP_ECANCELED:
+        return "cancelled";
+    case NP_EEXIST:
+        return "already exists";
+    case NP_EINVALID:
+        return "validation failed";
+    default:
+        return "unknown error";
     }
 }
 
