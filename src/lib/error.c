@@ -60,8 +60,9 @@ void np_error_clear(np_error *err)
     err->msg[0] = '\0';
 }
 
-static void error_vset(np_error *err, int code, int sys_errno,
-                       const char *where, const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void
+error_vset(np_error *err, int code, int sys_errno, const char *where,
+           const char *fmt, va_list ap)
 {
     err->code = code;
     err->sys_errno = sys_errno;
