@@ -75,6 +75,7 @@ typedef struct np_probe_tx {
     int answered;     /* 1 when an answer from the expected source came */
     int wrong_source; /* answers from an unexpected source (ignored) */
     double rtt_ms;    /* from the last send to the accepted answer */
+    double waited_ms; /* from the first send to the accepted answer */
 } np_probe_tx;
 
 typedef struct np_probe_obs {
@@ -104,6 +105,7 @@ typedef struct np_probe_obs {
     double wait_ms;       /* the RTT-derived wait that was used */
     double elapsed_ms;    /* wall time of the whole run */
     unsigned retransmits; /* re-sent datagrams, all sockets */
+    unsigned late;        /* answers that came only after a re-send: loss */
     unsigned stray;       /* datagrams ignored (unknown, wrong source) */
 } np_probe_obs;
 

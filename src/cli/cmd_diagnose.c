@@ -152,6 +152,7 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v)
     cJSON_AddNumberToObject(root, "wait_ms", o->wait_ms);
     cJSON_AddNumberToObject(root, "elapsed_ms", o->elapsed_ms);
     cJSON_AddNumberToObject(root, "retransmits", o->retransmits);
+    cJSON_AddNumberToObject(root, "late_answers", o->late);
 
     text = cJSON_Print(root);
     if (text != NULL)

@@ -350,8 +350,7 @@ void np_nat_classify(const np_probe_obs *o, int game_port_mapped,
     if (v->udp == NP_UDP_NO_ANSWER)
         v->confidence = NP_CONF_LOW;
     if (v->confidence == NP_CONF_HIGH && v->udp == NP_UDP_OK) {
-        if (o->retransmits > 0 &&
-            (!o->filt_change_both.answered || !o->test[1].answered)) {
+        if (o->late > 0) {
             add_caveat(v, "Some datagrams were lost and re-sent.");
             v->confidence = NP_CONF_MEDIUM;
         }

@@ -166,7 +166,7 @@ static void tx_send(struct run *r, struct tx *t, uint64_t now)
         return;
     }
     if (r->rtt_us != 0)
-        t->rto_us = clamp_u64(r->rtt_us / 2, MIN_RESEND_US, 250000u);
+        t->rto_us = clamp_u64(r->rtt_us, MIN_RESEND_US, 250000u);
     t->next_us = now + t->rto_us;
     if (r->rtt_us == 0)
         t->rto_us *= 2;
@@ -206,7 +206,7 @@ static void learn_rtt(struct run *r, uint64_t rtt, uint64_t now)
         if (!t->active || t->done)
             continue;
         t->deadline_us = now + r->wait_us;
-        t->rto_us = clamp_u64(r->rtt_us / 2, MIN_RESEND_US, 250000u);
+        t->rto_us = clamp_u64(r->rtt_us, MIN_RESEND_US, 250000u);
         if (t->next_us != 0 && t->next_us > now + t->rto_us)
             t->next_us = now + t->rto_us;
     }
@@ -330,6 +330,12 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
     t->pub->answered = 1;
     t->pub->from = *from;
     t->pub->rtt_ms = (double)(now - t->last_us) / 1000.0;
+    t->pub->waited_ms = (double)(now - t->first_us) / 1000.0;
+    /* Answered long after the first send although the RTT is known: the
+     * first copy (or its answer) was lost. */
+    if (r->rtt_us != 0 && t->pub->sent > 1 &&
+        now - t->first_us > 2 * r->rtt_us + MIN_RESEND_US)
+        r->obs->late++;
     if (m.present & NP_STUN_HAS_XOR_MAPPED)
         t->pub->mapped = m.xor_mapped;
     else if (m.present & NP_STUN_HAS_MAPPED)
