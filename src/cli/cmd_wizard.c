@@ -1,10 +1,1073 @@
-/* natpilot wizard: not built yet (issue #6). This file is replaced when it is.
+/*
+ * natpilot wizard: the guided flow from "what do I play" to an Open NAT.
+ *
+ * The wizard asks, explains and decides; the work is done by the same code
+ * as the commands (diagnose's probe, open, verify), which the wizard runs
+ * in-process and names, so a player learns the command for next time.
+ * Every question can be answered by a flag, so the same flow runs
+ * unattended and in tests. Nothing on the router changes before the player
+ * says yes, and open's rollback covers Ctrl-C during the change.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
 #include "cli.h"
+#include "natpilot/nat.h"
+#include "natpilot/netinfo.h"
+#include "natpilot/oui.h"
+#include "natpilot/portmap.h"
+#include "natpilot/probe.h"
+#include "natpilot/profile.h"
+#include "natpilot/stun.h"
+
+#define MAX_GAMES   12
+#define MAX_STUN    (1 + NP_PROBE_MAX_EXTRA)
+#define MAX_CHOICES 16
+#define STEPS       6
+
+static const char usage[] =
+    "usage: natpilot wizard [--device self|ADDRESS] [--platform NAME]\n"
+    "                       [--game ID]... [--yes | --no-apply]\n"
+    "                       [--lease SECONDS] [--via pcp|natpmp|upnp]\n"
+    "                       [--stun HOST[:PORT]]... [--profiles DIR]\n"
+    "                       [--save FILE | --no-save]\n"
+    "\n"
+    "A guided set-up: looks at the network, asks which device and games,\n"
+    "explains the NAT type in that console's own terms, shows the exact\n"
+    "ports it would ask the router for, and changes nothing until you say\n"
+    "yes. Every question can be answered by the flag beside it, so the\n"
+    "wizard also runs unattended.\n"
+    "\n"
+    "  --device self|ADDRESS  the device you play on (this computer, or a\n"
+    "                         console's address)\n"
+    "  --platform NAME        xbox, playstation, switch or pc\n"
+    "  --game ID              a game profile (repeatable; see natpilot\n"
+    "                         profiles search)\n"
+    "  --yes                  apply the plan without asking\n"
+    "  --no-apply             show the plan, change nothing\n"
+    "  --lease SECONDS        lease of each mapping (default 7200)\n"
+    "  --via PROTO            use only PCP, NAT-PMP or UPnP\n"
+    "  --stun HOST[:PORT]     STUN server(s), as for diagnose\n"
+    "  --save FILE            write a natpilot daemon config to FILE\n"
+    "  --no-save              do not offer to save one\n"
+    "\n"
+    "Exit: 0 Open at the end, 1 not Open (the steps to take are shown),\n"
+    "2 usage or a question left unanswered without a terminal, 3 no\n"
+    "network. Ctrl-C at any step leaves the router as it was.\n";
+
+static const char *const default_stun[] = {
+    "stun.stunprotocol.org:3478",
+    "stun.l.google.com:19302",
+};
+
+struct wiz {
+    /* answers given as flags */
+    const char *device_arg, *platform_arg, *lease_arg, *via_arg;
+    const char *profiles_dir, *save_path;
+    const char *games[MAX_GAMES];
+    size_t n_games;
+    const char *stun[MAX_STUN];
+    size_t n_stun;
+    int yes, no_apply, no_save, interactive;
+    /* what the wizard found and was told */
+    np_probe_obs obs;
+    np_nat_verdict before;
+    int probe_ok;
+    np_pm_discovery disc;
+    int router_answers;
+    int double_nat; /* 1 yes, 0 no, -1 unknown */
+    np_addr router_ext;
+    np_addr device; /* empty: this computer */
+    char device_text[NP_ADDRSTRLEN];
+    unsigned platform;
+    const char *platform_word;
+    np_catalog *cat;
+    const char *ids[MAX_GAMES + 1];
+    size_t n_ids;
+    np_resolved *res;
+    size_t n_mappable;
+};
+
+static volatile sig_atomic_t wiz_cancelled;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    wiz_cancelled = 1;
+}
+
+/* SIGINT interrupts a prompt (no SA_RESTART) so the wizard can say so. */
+static void catch_sigint(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int cancelled_exit(void)
+{
+    printf("\n\nCancelled. Nothing on the router was changed.\n");
+    return 130;
+}
+
+static void heading(int step, const char *title)
+{
+    char line[80];
+    int n = snprintf(line, sizeof(line), "-- %d/%d  %s ", step, STEPS, title);
+
+    if (n < 0)
+        n = 0;
+    while (n < 78 && (size_t)n < sizeof(line) - 1)
+        line[n++] = '-';
+    line[n] = '\0';
+    printf("\n%s%s%s\n", np_c_bold(), line, np_c_reset());
+}
+
+/* Print text wrapped at 78 columns with an indent. */
+static void wrap(const char *indent, const char *text)
+{
+    size_t width = 78 - strlen(indent), col = 0;
+    const char *p = text;
+
+    fputs(indent, stdout);
+    while (*p != '\0') {
+        const char *sp = p;
+        size_t wl;
+
+        while (*sp != '\0' && *sp != ' ')
+            sp++;
+        wl = (size_t)(sp - p);
+        if (col > 0 && col + 1 + wl > width) {
+            printf("\n%s", indent);
+            col = 0;
+        } else if (col > 0) {
+            putchar(' ');
+            col++;
+        }
+        fwrite(p, 1, wl, stdout);
+        col += wl;
+        p = *sp == ' ' ? sp + 1 : sp;
+    }
+    putchar('\n');
+}
+
+/*
+ * Ask a question. The answer (trimmed) goes to buf; Enter gives def.
+ * Returns 0, 1 when cancelled (Ctrl-C or end of input), or 2 when there is
+ * no terminal to ask (the caller names the flag).
+ */
+static int ask(struct wiz *w, const char *question, const char *def, char *buf,
+               size_t size)
+{
+    size_t n;
+
+    if (!w->interactive)
+        return 2;
+    printf("%s%s%s%s%s ", question, def ? " [" : "", def ? def : "",
+           def ? "]" : "", ":");
+    fflush(stdout);
+    if (fgets(buf, (int)size, stdin) == NULL || wiz_cancelled)
+        return 1;
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
+                     buf[n - 1] == '\r' || buf[n - 1] == '\t'))
+        buf[--n] = '\0';
+    if (n == 0 && def != NULL)
+        snprintf(buf, size, "%s", def);
+    return 0;
+}
+
+static int needs_flag(const char *flag, const char *what)
+{
+    np_out_errorf("wizard",
+                  "no terminal to ask %s: answer it with %s (see "
+                  "natpilot wizard --help)",
+                  what, flag);
+    return NP_EXIT_USAGE;
+}
+
+static int yes_no(struct wiz *w, const char *question, int def, int *out)
+{
+    char buf[16];
+    int rc;
+
+    for (;;) {
+        rc = ask(w, question, def ? "Y/n" : "y/N", buf, sizeof(buf));
+        if (rc != 0)
+            return rc;
+        if (strcasecmp(buf, "y") == 0 || strcasecmp(buf, "yes") == 0 ||
+            strcasecmp(buf, "Y/n") == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(buf, "n") == 0 || strcasecmp(buf, "no") == 0 ||
+            strcasecmp(buf, "y/N") == 0) {
+            *out = 0;
+            return 0;
+        }
+        printf("  Please answer y or n.\n");
+    }
+}
+
+/* ---- step 1: the network ------------------------------------------------ */
+
+static void progress_cb(void *ctx, const char *step)
+{
+    (void)ctx;
+    np_progress(step);
+}
+
+static const char *console_label(const struct wiz *w, const np_nat_verdict *v,
+                                 char *buf, size_t size)
+{
+    switch (w->platform) {
+    case NP_PLAT_XBOX:
+        snprintf(buf, size, "Xbox NAT type %s", np_xbox_name(v->xbox));
+        break;
+    case NP_PLAT_PLAYSTATION:
+        snprintf(buf, size, "PlayStation NAT %s", np_psn_name(v->psn));
+        break;
+    case NP_PLAT_SWITCH:
+        snprintf(buf, size, "Switch NAT type %s", np_switch_name(v->sw));
+        break;
+    default:
+        snprintf(buf, size, "NAT %s (Xbox %s, PlayStation %s, Switch %s)",
+                 np_generic_name(v->generic), np_xbox_name(v->xbox),
+                 np_psn_name(v->psn), np_switch_name(v->sw));
+        break;
+    }
+    return buf;
+}
+
+static int step_network(struct wiz *w)
+{
+    np_probe_config cfg;
+    np_pm_options opt;
+    np_portmap *pm;
+    np_error err;
+    size_t i, n_ok = 0;
+    char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN];
+    const enum np_pm_proto order[] = {NP_PM_PCP, NP_PM_NATPMP, NP_PM_UPNP};
+    int any = 0;
+
+    heading(1, "Your network");
+    np_probe_config_init(&cfg);
+    for (i = 0; i < w->n_stun; i++) {
+        np_addr *slot = n_ok == 0 ? &cfg.server : &cfg.extra[n_ok - 1];
+        np_progress("resolving STUN servers");
+        if (np_addr_resolve(slot, w->stun[i], NP_STUN_DEFAULT_PORT, AF_UNSPEC,
+                            &err) == NP_OK)
+            n_ok++;
+    }
+    if (n_ok > 0) {
+        cfg.n_extra = n_ok - 1;
+        cfg.progress = progress_cb;
+        w->probe_ok = np_probe_run(&cfg, &w->obs, &err) == NP_OK;
+    }
+    np_progress("asking the router");
+    memset(&opt, 0, sizeof(opt));
+    pm = np_portmap_new(&opt, &err);
+    if (pm != NULL && np_portmap_discover(pm, &w->disc, &err) == NP_OK)
+        for (i = 0; i < 3; i++)
+            any |= w->disc.has[order[i]];
+    np_portmap_free(pm);
+    np_progress_done();
+    if (wiz_cancelled)
+        return cancelled_exit();
+
+    w->router_answers = any;
+    if (!w->probe_ok) {
+        np_out_errorf("wizard", "no STUN server could be reached: is this "
+                                "computer online?");
+        return NP_EXIT_NETWORK;
+    }
+    np_nat_classify(&w->obs, 0, &w->before);
+    if (w->before.udp == NP_UDP_NO_ANSWER) {
+        wrap("  ", w->before.reason);
+        return NP_EXIT_NETWORK;
+    }
+
+    if (np_addr_is_set(&w->disc.gateway))
+        printf("  Router        %s\n",
+               np_addr_ip_str(&w->disc.gateway, a, sizeof(a)));
+    if (any) {
+        printf("  It answers    %s%s%s%s%s",
+               w->disc.has[NP_PM_PCP] ? "PCP " : "",
+               w->disc.has[NP_PM_NATPMP] ? "NAT-PMP " : "",
+               w->disc.has[NP_PM_UPNP] ? "UPnP-IGD" : "",
+               w->disc.igd_version ? (w->disc.igd_version == 2 ? " v2" : " v1")
+                                   : "",
+               "\n");
+    } else {
+        printf("  It answers    none of PCP, NAT-PMP or UPnP (they are off, "
+               "or not there)\n");
+    }
+    for (i = 0; i < NP_PM_NPROTO; i++)
+        if (np_addr_is_set(&w->disc.external[i])) {
+            w->router_ext = w->disc.external[i];
+            break;
+        }
+    w->double_nat = -1;
+    if (w->obs.test[0].answered && np_addr_is_set(&w->router_ext)) {
+        w->double_nat =
+            !np_addr_same_ip(&w->router_ext, &w->obs.test[0].mapped);
+        printf("  Public IP     %s as the internet sees it; the router says "
+               "%s\n",
+               np_addr_ip_str(&w->obs.test[0].mapped, a, sizeof(a)),
+               np_addr_ip_str(&w->router_ext, b, sizeof(b)));
+        if (w->double_nat)
+            wrap("  ", "These differ: there is a second NAT beyond your "
+                       "router (double NAT, or the provider's carrier-grade "
+                       "NAT). Forwarding ports at home alone cannot make the "
+                       "NAT Open.");
+    } else if (w->obs.test[0].answered) {
+        printf("  Public IP     %s as the internet sees it\n",
+               np_addr_ip_str(&w->obs.test[0].mapped, a, sizeof(a)));
+    }
+    printf("  NAT today     %s, %s mapping, %s filtering\n",
+           np_generic_name(w->before.generic),
+           np_behaviour_name(w->before.mapping),
+           np_behaviour_name(w->before.filtering));
+    return -1;
+}
+
+/* ---- step 2: the device -------------------------------------------------- */
+
+struct choice {
+    np_addr addr;
+    char vendor[96];
+    const char *hint; /* platform word suggested by the vendor, or NULL */
+};
+
+static int step_device(struct wiz *w)
+{
+    struct choice ch[MAX_CHOICES];
+    np_neighbour *nb = NULL;
+    size_t n_nb = 0, n = 0, i;
+    char buf[128], a[NP_ADDRSTRLEN], mac[24];
+    np_error err;
+    int rc;
+
+    heading(2, "Which device do you play on?");
+    if (w->device_arg == NULL) {
+        if (np_netinfo_neighbours(&nb, &n_nb, &err) != NP_OK)
+            n_nb = 0;
+        for (i = 0; i < n_nb && n < MAX_CHOICES; i++) {
+            if (!nb[i].complete || np_addr_same_ip(&nb[i].ip, &w->disc.gateway))
+                continue;
+            memset(&ch[n], 0, sizeof(ch[n]));
+            ch[n].addr = nb[i].ip;
+            if (np_oui_lookup(NULL, nb[i].mac, ch[n].vendor,
+                              sizeof(ch[n].vendor), NULL) == NP_OK)
+                ch[n].hint = np_oui_console_hint(ch[n].vendor);
+            else
+                snprintf(ch[n].vendor, sizeof(ch[n].vendor), "%s",
+                         np_netinfo_mac_str(nb[i].mac, mac, sizeof(mac)));
+            n++;
+        }
+        free(nb);
+        printf("  1  this computer     %s\n",
+               np_addr_ip_str(&w->obs.local_m, a, sizeof(a)));
+        for (i = 0; i < n; i++)
+            printf("  %zu  %-17s %s%s%s\n", i + 2,
+                   np_addr_ip_str(&ch[i].addr, a, sizeof(a)), ch[i].vendor,
+                   ch[i].hint ? "  <- looks like a " : "",
+                   ch[i].hint ? ch[i].hint : "");
+        printf("  or type a console's address\n");
+        rc = ask(w, "Device", "1", buf, sizeof(buf));
+        if (rc == 2)
+            return needs_flag("--device self|ADDRESS", "which device");
+        if (rc == 1)
+            return cancelled_exit();
+        if (strcmp(buf, "1") == 0 || strcasecmp(buf, "self") == 0) {
+            w->device_arg = "self";
+        } else {
+            char *end;
+            long k = strtol(buf, &end, 10);
+            if (*end == '\0' && k >= 2 && (size_t)k < n + 2) {
+                w->device = ch[k - 2].addr;
+                if (ch[k - 2].hint != NULL && w->platform_arg == NULL)
+                    w->platform_arg = ch[k - 2].hint;
+            } else if (np_addr_parse(&w->device, buf, 0, &err) != NP_OK) {
+                np_out_error("wizard", &err);
+                return NP_EXIT_USAGE;
+            }
+        }
+    } else if (strcmp(w->device_arg, "self") != 0 &&
+               np_addr_parse(&w->device, w->device_arg, 0, &err) != NP_OK) {
+        np_out_error("wizard", &err);
+        return NP_EXIT_USAGE;
+    }
+    if (np_addr_is_set(&w->device) &&
+        np_addr_same_ip(&w->device, &w->obs.local_m))
+        memset(&w->device, 0, sizeof(w->device)); /* that is this computer */
+    if (np_addr_is_set(&w->device)) {
+        np_addr_ip_str(&w->device, w->device_text, sizeof(w->device_text));
+        printf("  Device: %s\n", w->device_text);
+        snprintf(buf, sizeof(buf),
+                 "Tip: reserve %s for this console in the router's DHCP "
+                 "settings, so that forwards keep pointing at it.",
+                 w->device_text);
+        wrap("  ", buf);
+    } else {
+        np_addr_ip_str(&w->obs.local_m, w->device_text, sizeof(w->device_text));
+        printf("  Device: this computer (%s)\n", w->device_text);
+    }
+    return -1;
+}
+
+/* ---- step 3: platform and games ----------------------------------------- */
+
+static const char *platform_profile(unsigned platform)
+{
+    switch (platform) {
+    case NP_PLAT_XBOX:
+        return "xbox-network";
+    case NP_PLAT_PLAYSTATION:
+        return "playstation-network";
+    case NP_PLAT_SWITCH:
+        return "nintendo-switch-online";
+    default:
+        return "generic-pc";
+    }
+}
+
+static int add_id(struct wiz *w, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < w->n_ids; i++)
+        if (strcmp(w->ids[i], id) == 0)
+            return 0;
+    if (w->n_ids == sizeof(w->ids) / sizeof(w->ids[0]))
+        return -1;
+    w->ids[w->n_ids++] = id;
+    return 0;
+}
+
+static int pick_games(struct wiz *w)
+{
+    char buf[128], *words[8], *save = NULL, *tok;
+    np_search_hit hits[6];
+    size_t n_hits, i, nw;
+    int rc;
+
+    for (;;) {
+        rc = ask(w,
+                 w->n_ids > 1 ? "Another game (Enter when done)"
+                              : "A game you play (Enter for none)",
+                 NULL, buf, sizeof(buf));
+        if (rc == 1)
+            return cancelled_exit();
+        if (rc == 2 || buf[0] == '\0')
+            return -1;
+        nw = 0;
+        for (tok = strtok_r(buf, " ", &save); tok != NULL && nw < 8;
+             tok = strtok_r(NULL, " ", &save))
+            words[nw++] = tok;
+        if (np_catalog_search(w->cat, (const char *const *)words, nw,
+                              w->platform, hits, 6, &n_hits) != NP_OK ||
+            n_hits == 0) {
+            printf("  No game matches; try other words.\n");
+            continue;
+        }
+        for (i = 0; i < n_hits; i++)
+            printf("  %zu  %s\n", i + 1, hits[i].profile->name);
+        rc = ask(w, "Which one (Enter: none of these)", NULL, buf, sizeof(buf));
+        if (rc == 1)
+            return cancelled_exit();
+        if (buf[0] != '\0') {
+            char *end;
+            long k = strtol(buf, &end, 10);
+            if (*end != '\0' || k < 1 || (size_t)k > n_hits) {
+                printf("  Not a number from the list.\n");
+                continue;
+            }
+            if (add_id(w, hits[k - 1].profile->id) != 0)
+                return -1;
+            printf("  Added %s.\n", hits[k - 1].profile->name);
+        }
+    }
+}
+
+static int step_games(struct wiz *w)
+{
+    char buf[64], q[128];
+    np_diags diags;
+    np_error err;
+    size_t i;
+    int rc;
+
+    heading(3, "Platform and games");
+    if (w->platform_arg == NULL && !np_addr_is_set(&w->device))
+        w->platform_arg = "pc";
+    if (w->platform_arg == NULL) {
+        snprintf(q, sizeof(q),
+                 "Which platform is %s (xbox, playstation, "
+                 "switch, pc)",
+                 w->device_text);
+        rc = ask(w, q, NULL, buf, sizeof(buf));
+        if (rc == 2)
+            return needs_flag("--platform NAME", "the platform");
+        if (rc == 1)
+            return cancelled_exit();
+        w->platform_arg = buf;
+    }
+    if (np_platform_parse(w->platform_arg, &w->platform) != NP_OK) {
+        np_out_errorf("wizard",
+                      "'%s' is not a platform: xbox, playstation, switch or "
+                      "pc",
+                      w->platform_arg);
+        return NP_EXIT_USAGE;
+    }
+    w->platform_word = np_platform_name(w->platform);
+    printf("  Platform: %s\n", w->platform_word);
+
+    np_diags_init(&diags);
+    w->cat = np_catalog_new();
+    if (w->cat == NULL || np_catalog_load_default(w->cat, w->profiles_dir,
+                                                  &diags, &err) == NP_ENOMEM) {
+        np_diags_free(&diags);
+        np_out_errorf("wizard", "cannot load the profile catalog");
+        return NP_EXIT_USAGE;
+    }
+    np_diags_free(&diags);
+    if (np_catalog_find(w->cat, platform_profile(w->platform)) != NULL)
+        add_id(w, platform_profile(w->platform));
+    for (i = 0; i < w->n_games; i++) {
+        if (np_catalog_find(w->cat, w->games[i]) == NULL) {
+            np_out_errorf("wizard",
+                          "no game profile '%s' (natpilot profiles search "
+                          "WORDS finds its id)",
+                          w->games[i]);
+            return NP_EXIT_USAGE;
+        }
+        add_id(w, w->games[i]);
+    }
+    if (w->n_games == 0 && w->interactive) {
+        rc = pick_games(w);
+        if (rc >= 0)
+            return rc;
+    }
+    if (w->n_ids == 0) {
+        np_out_errorf("wizard",
+                      "nothing to map: no platform profile for %s "
+                      "and no game chosen",
+                      w->platform_word);
+        return NP_EXIT_USAGE;
+    }
+    if (np_resolve(w->cat, w->ids, w->n_ids, w->platform, &w->res, &err) !=
+        NP_OK) {
+        np_out_error("wizard", &err);
+        return NP_EXIT_USAGE;
+    }
+    printf("  Profiles: ");
+    for (i = 0; i < w->res->n_profiles; i++)
+        printf("%s%s", i ? ", " : "", w->res->profiles[i]->name);
+    printf("\n");
+    return -1;
+}
+
+/* ---- step 4: the diagnosis ------------------------------------------------
+ */
+
+static int step_diagnosis(struct wiz *w)
+{
+    char label[96];
+
+    heading(4, "What your network does to game traffic");
+    printf("  Today: %s%s%s\n", np_c_bold(),
+           console_label(w, &w->before, label, sizeof(label)), np_c_reset());
+    wrap("  ", w->before.reason);
+    if (np_addr_is_set(&w->device))
+        wrap("  ", "(Measured from this computer: the console sits behind "
+                   "the same router, so it sees the same NAT.)");
+    if (w->before.caveat[0] != '\0')
+        wrap("  Note: ", w->before.caveat);
+    if (w->before.udp == NP_UDP_BLOCKED)
+        wrap("  ", w->before.advice);
+    return -1;
+}
+
+/* ---- steps 5 and 6: the plan and the change ------------------------------ */
+
+static void rule_ports(const np_rule *r, char *buf, size_t size)
+{
+    size_t i, n = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < r->n_ports && n + 16 < size; i++) {
+        int k;
+        if (r->ports[i].lo == r->ports[i].hi)
+            k = snprintf(buf + n, size - n, "%s%u", i ? "," : "",
+                         (unsigned)r->ports[i].lo);
+        else
+            k = snprintf(buf + n, size - n, "%s%u-%u", i ? "," : "",
+                         (unsigned)r->ports[i].lo, (unsigned)r->ports[i].hi);
+        if (k < 0)
+            break;
+        n += (size_t)k;
+    }
+}
+
+static void print_plan(struct wiz *w)
+{
+    char ports[96], text[320];
+    size_t i;
+
+    w->n_mappable = 0;
+    for (i = 0; i < w->res->n_inbound; i++) {
+        const np_rule *r = &w->res->inbound[i];
+        rule_ports(r, ports, sizeof(ports));
+        if (r->broad) {
+            snprintf(text, sizeof(text),
+                     "not mapped: %s %s (%s) -- the source advises a huge "
+                     "range; natpilot never forwards that to one device.%s%s",
+                     np_proto_name(r->protocol), ports, r->profile_id,
+                     r->note ? " " : "", r->note ? r->note : "");
+            wrap("    ", text);
+            continue;
+        }
+        w->n_mappable++;
+        printf("  %-3s %-13s -> %s  %s%s%s%s\n", np_proto_name(r->protocol),
+               ports, w->device_text, r->profile_id, r->feature ? " (" : "",
+               r->feature ? r->feature : "", r->feature ? ")" : "");
+        if (r->essential)
+            printf("      %sessential%s: the NAT type depends on it\n",
+                   np_c_warn(), np_c_reset());
+    }
+}
+
+/* Build the argv of open/verify for the chosen profiles and device. */
+static int build_argv(const struct wiz *w, const char *cmd, char **argv,
+                      size_t max)
+{
+    size_t n = 0, i;
+
+    argv[n++] = (char *)cmd;
+    for (i = 0; i < w->n_ids && n + 10 < max; i++)
+        argv[n++] = (char *)w->ids[i];
+    argv[n++] = (char *)"--platform";
+    argv[n++] = (char *)w->platform_word;
+    if (np_addr_is_set(&w->device)) {
+        argv[n++] = (char *)"--for";
+        argv[n++] = (char *)w->device_text;
+    }
+    if (w->lease_arg != NULL && strcmp(cmd, "open") == 0) {
+        argv[n++] = (char *)"--lease";
+        argv[n++] = (char *)w->lease_arg;
+    }
+    if (w->via_arg != NULL) {
+        argv[n++] = (char *)"--via";
+        argv[n++] = (char *)w->via_arg;
+    }
+    if (w->profiles_dir != NULL) {
+        argv[n++] = (char *)"--profiles";
+        argv[n++] = (char *)w->profiles_dir;
+    }
+    argv[n] = NULL;
+    return (int)n;
+}
+
+static void show_command(char **argv, int argc)
+{
+    int i;
+
+    printf("  %s$ natpilot", np_c_dim());
+    for (i = 0; i < argc; i++)
+        printf(" %s", argv[i]);
+    printf("%s\n", np_c_reset());
+}
+
+static const char *console_upnp_path(unsigned platform)
+{
+    switch (platform) {
+    case NP_PLAT_XBOX:
+        return "On the Xbox: Settings > General > Network settings > Test "
+               "NAT type.";
+    case NP_PLAT_PLAYSTATION:
+        return "On the PS5: Settings > Network > Connection Status > Test "
+               "Internet Connection (PS4: Settings > Network > Test "
+               "Internet Connection).";
+    case NP_PLAT_SWITCH:
+        return "On the Switch: System Settings > Internet > Test "
+               "Connection.";
+    default:
+        return "Then run natpilot verify to check the mappings.";
+    }
+}
+
+static void manual_steps(struct wiz *w)
+{
+    char ports[96], text[400];
+    size_t i;
+
+    heading(6, "What to do in the router");
+    if (w->double_nat == 1) {
+        wrap("  ", "Your router is behind another NAT (double NAT or the "
+                   "provider's carrier-grade NAT). Forwards at home stop at "
+                   "that second NAT, so they alone cannot make the NAT "
+                   "Open. What can: put the provider's modem in bridge "
+                   "mode (or your router in its DMZ -- the modem's, never a "
+                   "console's) so your router gets the public address; or "
+                   "ask the provider for a public IPv4 address, or whether "
+                   "its NAT takes PCP requests; or play over IPv6 where the "
+                   "game and console support it.");
+        return;
+    }
+    wrap("  ", "Either turn on UPnP in the router's settings and let the "
+               "console map its own ports (consoles do this well), then "
+               "test the NAT type on the console:");
+    wrap("    ", console_upnp_path(w->platform));
+    snprintf(text, sizeof(text),
+             "Or enter these forwards in the router's port-forwarding page, "
+             "each to %s:",
+             w->device_text);
+    wrap("  ", text);
+    for (i = 0; i < w->res->n_inbound; i++) {
+        const np_rule *r = &w->res->inbound[i];
+        if (r->broad)
+            continue;
+        rule_ports(r, ports, sizeof(ports));
+        printf("      %s  external %-13s -> %s, same port%s\n",
+               r->protocol == NP_PROTO_TCP ? "TCP" : "UDP", ports,
+               w->device_text, ports[0] && strchr(ports, ',') ? "s" : "");
+    }
+    if (np_addr_is_set(&w->device)) {
+        snprintf(text, sizeof(text),
+                 "and reserve %s for the console in the router's DHCP "
+                 "settings so the forwards keep pointing at it.",
+                 w->device_text);
+        wrap("  ", text);
+    }
+    wrap("  ", "Why not the DMZ: it sends every unsolicited packet from the "
+               "internet, on every port, to one device -- it opens far more "
+               "than any game needs, and the console still sees a Moderate "
+               "or Strict NAT if the router's mapping is the problem. The "
+               "few ports above are all the games use.");
+}
+
+static int step_plan_apply(struct wiz *w, int *open_rc)
+{
+    char *argv[64], label[96];
+    int argc, go = 0, rc;
+
+    *open_rc = -1;
+    heading(5, "The plan");
+    print_plan(w);
+    if (w->n_mappable == 0) {
+        printf("  Nothing to map: these profiles need no inbound ports.\n");
+        return -1;
+    }
+    printf("  Each for %s s, via %s, tagged \"natpilot\" so that natpilot "
+           "close removes\n  only these. Renew them with natpilot open, or "
+           "keep them alive with natpilot daemon.\n",
+           w->lease_arg ? w->lease_arg : "7200",
+           w->via_arg          ? w->via_arg
+           : w->router_answers ? np_pm_proto_name(w->disc.chosen)
+                               : "(no router answered)");
+    if (!w->router_answers) {
+        printf("  The router answers none of PCP, NAT-PMP and UPnP, so "
+               "natpilot cannot ask it.\n");
+        return -1;
+    }
+    if (w->double_nat == 1) {
+        printf("  Mapping at home cannot help behind a second NAT: see "
+               "below.\n");
+        return -1;
+    }
+    if (w->no_apply)
+        go = 0;
+    else if (w->yes)
+        go = 1;
+    else {
+        rc = yes_no(w, "Ask the router for these mappings now?", 0, &go);
+        if (rc == 2)
+            return needs_flag("--yes or --no-apply", "whether to apply");
+        if (rc == 1)
+            return cancelled_exit();
+    }
+    if (!go) {
+        printf("  Nothing was changed.\n");
+        return -1;
+    }
+
+    heading(6, "Asking the router");
+    argc = build_argv(w, "open", argv, sizeof(argv) / sizeof(argv[0]));
+    show_command(argv, argc);
+    fflush(stdout);
+    *open_rc = np_cmd_open(argc, argv);
+    fflush(stdout);
+    if (*open_rc == 130 || wiz_cancelled) {
+        printf("\nInterrupted: the mappings this run made were removed; the "
+               "router's table is as before.\n");
+        return 130;
+    }
+    if (*open_rc == NP_EXIT_OK) {
+        printf("\n  Checking the mappings:\n");
+        argc = build_argv(w, "verify", argv, sizeof(argv) / sizeof(argv[0]));
+        show_command(argv, argc);
+        fflush(stdout);
+        if (np_cmd_verify(argc, argv) != NP_EXIT_OK)
+            *open_rc = NP_EXIT_PROBLEM;
+        fflush(stdout);
+    }
+    if (*open_rc == NP_EXIT_OK) {
+        np_nat_verdict after;
+        np_nat_classify(&w->obs, 1, &after);
+        printf("\n  %sBefore%s  %s\n", np_c_bold(), np_c_reset(),
+               console_label(w, &w->before, label, sizeof(label)));
+        printf("  %sAfter%s   %s%s%s (the game's ports are mapped to %s)\n",
+               np_c_bold(), np_c_reset(), np_c_good(),
+               console_label(w, &after, label, sizeof(label)), np_c_reset(),
+               w->device_text);
+    }
+    return -1;
+}
+
+/* ---- saving a daemon config ---------------------------------------------- */
+
+static int write_config(struct wiz *w, const char *path)
+{
+    cJSON *root = cJSON_CreateObject(), *devs, *dev, *profs;
+    char *text = NULL, tmp[4096];
+    FILE *f;
+    size_t i;
+    int ok = 0;
+
+    if (root == NULL)
+        return -1;
+    cJSON_AddNumberToObject(root, "lease",
+                            w->lease_arg ? strtod(w->lease_arg, NULL) : 7200);
+    devs = cJSON_AddArrayToObject(root, "devices");
+    dev = cJSON_CreateObject();
+    cJSON_AddItemToArray(devs, dev);
+    cJSON_AddStringToObject(dev, "name",
+                            np_addr_is_set(&w->device) ? w->platform_word
+                                                       : "this-computer");
+    cJSON_AddStringToObject(dev, "address", w->device_text);
+    cJSON_AddStringToObject(dev, "platform", w->platform_word);
+    profs = cJSON_AddArrayToObject(dev, "profiles");
+    for (i = 0; i < w->n_ids; i++)
+        cJSON_AddItemToArray(profs, cJSON_CreateString(w->ids[i]));
+    cJSON_AddStringToObject(dev, "mode", "map");
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return -1;
+    /* Written beside the target and renamed: never half a file. */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f != NULL) {
+        ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+        ok = (fclose(f) == 0) && ok;
+        if (ok && rename(tmp, path) != 0)
+            ok = 0;
+        if (!ok)
+            unlink(tmp);
+    }
+    cJSON_free(text);
+    return ok ? 0 : -1;
+}
+
+static int step_save(struct wiz *w)
+{
+    char buf[512], def[512];
+    const char *home = getenv("HOME");
+    int save = 0, rc;
+
+    if (w->no_save || (w->save_path == NULL && !w->interactive))
+        return -1;
+    if (w->save_path == NULL) {
+        rc = yes_no(w,
+                    "Save this set-up for natpilot daemon, which keeps the "
+                    "mappings alive?",
+                    0, &save);
+        if (rc == 1)
+            return cancelled_exit();
+        if (!save)
+            return -1;
+        if (geteuid() == 0)
+            snprintf(def, sizeof(def), "/etc/natpilot/natpilot.conf");
+        else
+            snprintf(def, sizeof(def), "%s/.config/natpilot/natpilot.conf",
+                     home ? home : ".");
+        rc = ask(w, "File", def, buf, sizeof(buf));
+        if (rc == 1)
+            return cancelled_exit();
+        w->save_path = buf;
+    }
+    if (write_config(w, w->save_path) != 0) {
+        np_out_errorf("wizard", "%s: cannot write the config: %s", w->save_path,
+                      strerror(errno));
+        return NP_EXIT_PROBLEM;
+    }
+    printf("  Saved %s. Start the daemon with:\n    natpilot daemon "
+           "--config %s\n",
+           w->save_path, w->save_path);
+    return -1;
+}
+
+/* ---- the flow --------------------------------------------------------------
+ */
+
+static int parse_args(struct wiz *w, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'},
+        {"platform", required_argument, NULL, 'p'},
+        {"game", required_argument, NULL, 'g'},
+        {"yes", no_argument, NULL, 'y'},
+        {"no-apply", no_argument, NULL, 'n'},
+        {"lease", required_argument, NULL, 'l'},
+        {"via", required_argument, NULL, 'v'},
+        {"stun", required_argument, NULL, 's'},
+        {"profiles", required_argument, NULL, 'P'},
+        {"save", required_argument, NULL, 'S'},
+        {"no-save", no_argument, NULL, 'N'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+hy", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            w->device_arg = optarg;
+            break;
+        case 'p':
+            w->platform_arg = optarg;
+            break;
+        case 'g':
+            if (w->n_games == MAX_GAMES) {
+                np_out_errorf("wizard", "at most %d --game", MAX_GAMES);
+                return NP_EXIT_USAGE;
+            }
+            w->games[w->n_games++] = optarg;
+            break;
+        case 'y':
+            w->yes = 1;
+            break;
+        case 'n':
+            w->no_apply = 1;
+            break;
+        case 'l': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 60 || v > 604800) {
+                np_out_errorf("wizard",
+                              "--lease %s: seconds from 60 to "
+                              "604800",
+                              optarg);
+                return NP_EXIT_USAGE;
+            }
+            w->lease_arg = optarg;
+            break;
+        }
+        case 'v':
+            if (np_pm_proto_parse(optarg) == NP_PM_NONE) {
+                np_out_errorf("wizard", "--via %s: pcp, natpmp or upnp",
+                              optarg);
+                return NP_EXIT_USAGE;
+            }
+            w->via_arg = optarg;
+            break;
+        case 's':
+            if (w->n_stun == MAX_STUN) {
+                np_out_errorf("wizard", "at most %d --stun", MAX_STUN);
+                return NP_EXIT_USAGE;
+            }
+            w->stun[w->n_stun++] = optarg;
+            break;
+        case 'P':
+            w->profiles_dir = optarg;
+            break;
+        case 'S':
+            w->save_path = optarg;
+            break;
+        case 'N':
+            w->no_save = 1;
+            break;
+        case 'j':
+            np_out_errorf("wizard",
+                          "the wizard talks to a person; scripts get the "
+                          "same results with --json on diagnose, open and "
+                          "verify");
+            return NP_EXIT_USAGE;
+        case 'h':
+            fputs(usage, stdout);
+            return NP_EXIT_OK;
+        default:
+            fputs(usage, stderr);
+            return NP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        np_out_errorf("wizard", "unexpected argument '%s'", argv[optind]);
+        return NP_EXIT_USAGE;
+    }
+    if (w->yes && w->no_apply) {
+        np_out_errorf("wizard", "--yes and --no-apply contradict each other");
+        return NP_EXIT_USAGE;
+    }
+    if (w->n_stun == 0)
+        for (; w->n_stun < sizeof(default_stun) / sizeof(default_stun[0]);
+             w->n_stun++)
+            w->stun[w->n_stun] = default_stun[w->n_stun];
+    return -1;
+}
 
 int np_cmd_wizard(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return np_not_built("wizard", "issue #6");
+    struct wiz *w = calloc(1, sizeof(*w));
+    int rc, open_rc = -1;
+
+    if (w == NULL)
+        return NP_EXIT_NETWORK;
+    rc = parse_args(w, argc, argv);
+    if (rc >= 0)
+        goto out;
+    w->interactive = isatty(STDIN_FILENO);
+    catch_sigint();
+    printf("%snatpilot wizard%s: from the games you play to an Open NAT, "
+           "without a DMZ.\n",
+           np_c_bold(), np_c_reset());
+    printf("Nothing on your router changes until you say yes. Ctrl-C quits "
+           "at any step.\n");
+
+    if ((rc = step_network(w)) >= 0 || (rc = step_device(w)) >= 0 ||
+        (rc = step_games(w)) >= 0 || (rc = step_diagnosis(w)) >= 0 ||
+        (rc = step_plan_apply(w, &open_rc)) >= 0)
+        goto out;
+    if (open_rc != NP_EXIT_OK && w->before.generic != NP_GEN_OPEN &&
+        w->n_mappable > 0)
+        manual_steps(w);
+    if ((rc = step_save(w)) >= 0)
+        goto out;
+    rc = (open_rc == NP_EXIT_OK || w->before.generic == NP_GEN_OPEN)
+             ? NP_EXIT_OK
+             : NP_EXIT_PROBLEM;
+    printf("\n%s\n", rc == NP_EXIT_OK
+                         ? "Done: the game's ports are open for this device."
+                         : "Not Open yet: the steps above say what to do.");
+out:
+    np_resolved_free(w->res);
+    np_catalog_free(w->cat);
+    free(w);
+    return rc;
 }
