@@ -25,7 +25,8 @@ static const char *const role_names[] = {"peer-to-peer", "game-server",
                                          "service", "voice"};
 static const char *const conf_names[] = {"high", "medium", "low"};
 static const char *const kind_names[] = {"platform", "game"};
-static const char *const layer_names[] = {"embedded", "user", "custom"};
+static const char *const layer_names[] = {"embedded", "user", "custom",
+                                          "check"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -110,7 +110,10 @@ static int add_rules(np_rule **list, size_t *n, const np_rule *rules,
         if (platform != 0 && !(r->platforms & platform))
             continue;
         for (j = 0; j < *n; j++) {
-            if (same_ports(&(*list)[j], r)) {
+            /* Same ports, and the earlier rule covers every platform this
+             * one does (always true once filtered for one platform). */
+            if (same_ports(&(*list)[j], r) &&
+                (r->platforms & ~(*list)[j].platforms) == 0) {
                 if (r->essential)
                     (*list)[j].essential = true;
                 dup = 1;
