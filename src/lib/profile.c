@@ -465,9 +465,18 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
                 break;
         old = push_key(c, key);
         if (k == nk) {
-            size_t best = nk;
+            size_t best = nk, kl = strlen(key);
             unsigned bd = 3;
-            for (k = 0; k < nk; k++) {
+            /* A prefix ("proto", "platform") beats a small distance. */
+            for (k = 0; k < nk && kl >= 3; k++) {
+                if (strncmp(key, ks[k].name, kl) == 0 ||
+                    strncmp(key, ks[k].name, strlen(ks[k].name)) == 0) {
+                    best = k;
+                    bd = 0;
+                    break;
+                }
+            }
+            for (k = 0; k < nk && bd > 0; k++) {
                 unsigned d = np__osa_distance(key, strlen(key), ks[k].name,
                                               strlen(ks[k].name));
                 if (d < bd) {
