@@ -630,7 +630,7 @@ static int parse_u16(const char *s, size_t n, unsigned long *out)
     unsigned long v = 0;
     size_t i;
 
-    if (n == 0 || n > 6)
+    if (n == 0 || n > 6 || s[0] == '0')
         return 0;
     for (i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
@@ -1387,26 +1387,6 @@ static void validate_top(vctx *c, jv root, int expected_kind)
         old = push_key(c, "notes");
         p->notes = dup_string(c, f[TK_NOTES]);
         pop(c, old);
-    }
-    if (f[TK_SOURCES].v && cJSON_IsArray(f[TK_SOURCES].v)) {
-        jv e;
-        size_t k = 0;
-        i = 0;
-        for (e = jv_child(c, f[TK_SOURCES]); e.v != NULL && k < p->n_sources;
-             e = jv_next(c, e), i++) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(e.v, "id");
-            if (!cJSON_IsString(id) ||
-                strcmp(id->valuestring, p->sources[k].id) != 0)
-                continue;
-            if (!used[k]) {
-                size_t o1 = push_key(c, "sources"), o2 = push_idx(c, i);
-                warn_at(c, e.n, "source \"%s\" is not used by any rule",
-                        p->sources[k].id);
-                pop(c, o2);
-                pop(c, o1);
-            }
-            k++;
-        }
     }
     free(used);
 }
