@@ -304,13 +304,12 @@ static int step_network(struct wiz *w)
         printf("  Router        %s\n",
                np_addr_ip_str(&w->disc.gateway, a, sizeof(a)));
     if (any) {
-        printf("  It answers    %s%s%s%s%s",
-               w->disc.has[NP_PM_PCP] ? "PCP " : "",
-               w->disc.has[NP_PM_NATPMP] ? "NAT-PMP " : "",
-               w->disc.has[NP_PM_UPNP] ? "UPnP-IGD" : "",
+        printf("  It answers   %s%s%s%s\n",
+               w->disc.has[NP_PM_PCP] ? " PCP" : "",
+               w->disc.has[NP_PM_NATPMP] ? " NAT-PMP" : "",
+               w->disc.has[NP_PM_UPNP] ? " UPnP-IGD" : "",
                w->disc.igd_version ? (w->disc.igd_version == 2 ? " v2" : " v1")
-                                   : "",
-               "\n");
+                                   : "");
     } else {
         printf("  It answers    none of PCP, NAT-PMP or UPnP (they are off, "
                "or not there)\n");
@@ -357,7 +356,7 @@ static int step_device(struct wiz *w)
     struct choice ch[MAX_CHOICES];
     np_neighbour *nb = NULL;
     size_t n_nb = 0, n = 0, i;
-    char buf[128], a[NP_ADDRSTRLEN], mac[24];
+    char buf[256], a[NP_ADDRSTRLEN], mac[24];
     np_error err;
     int rc;
 
@@ -715,7 +714,7 @@ static void manual_steps(struct wiz *w)
     char ports[96], text[400];
     size_t i;
 
-    heading(6, "What to do in the router");
+    heading(7, "What to do in the router");
     if (w->double_nat == 1) {
         wrap("  ", "Your router is behind another NAT (double NAT or the "
                    "provider's carrier-grade NAT). Forwards at home stop at "
@@ -728,10 +727,21 @@ static void manual_steps(struct wiz *w)
                    "game and console support it.");
         return;
     }
-    wrap("  ", "Either turn on UPnP in the router's settings and let the "
-               "console map its own ports (consoles do this well), then "
-               "test the NAT type on the console:");
-    wrap("    ", console_upnp_path(w->platform));
+    if (np_addr_is_set(&w->device)) {
+        wrap("  ", "Either turn on UPnP in the router's settings and let the "
+                   "console map its own ports (consoles do this well), then "
+                   "test the NAT type on the console:");
+        wrap("    ", console_upnp_path(w->platform));
+        snprintf(text, sizeof(text),
+                 "natpilot verify --for %s then shows the console's own "
+                 "mappings.",
+                 w->device_text);
+        wrap("    ", text);
+    } else {
+        wrap("  ", "Either turn on UPnP (or NAT-PMP/PCP) in the router's "
+                   "settings and run the wizard again, so that natpilot can "
+                   "ask for the ports itself;");
+    }
     snprintf(text, sizeof(text),
              "Or enter these forwards in the router's port-forwarding page, "
              "each to %s:",
@@ -762,7 +772,7 @@ static void manual_steps(struct wiz *w)
 
 static int step_plan_apply(struct wiz *w, int *open_rc)
 {
-    char *argv[64], label[96];
+    char *argv[64], label[96], text[320];
     int argc, go = 0, rc;
 
     *open_rc = -1;
@@ -1057,6 +1067,8 @@ int np_cmd_wizard(int argc, char **argv)
     if (open_rc != NP_EXIT_OK && w->before.generic != NP_GEN_OPEN &&
         w->n_mappable > 0)
         manual_steps(w);
+    if (!w->no_save && (w->save_path != NULL || w->interactive))
+        heading(8, "Keeping it that way");
     if ((rc = step_save(w)) >= 0)
         goto out;
     rc = (open_rc == NP_EXIT_OK || w->before.generic == NP_GEN_OPEN)
