@@ -782,13 +782,15 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
         printf("  Nothing to map: these profiles need no inbound ports.\n");
         return -1;
     }
-    printf("  Each for %s s, via %s, tagged \"natpilot\" so that natpilot "
-           "close removes\n  only these. Renew them with natpilot open, or "
-           "keep them alive with natpilot daemon.\n",
-           w->lease_arg ? w->lease_arg : "7200",
-           w->via_arg          ? w->via_arg
-           : w->router_answers ? np_pm_proto_name(w->disc.chosen)
-                               : "(no router answered)");
+    snprintf(text, sizeof(text),
+             "Each for %s s, via %s, tagged \"natpilot\" so that natpilot "
+             "close removes only these. Renew them with natpilot open, or "
+             "keep them alive with natpilot daemon.",
+             w->lease_arg ? w->lease_arg : "7200",
+             w->via_arg          ? w->via_arg
+             : w->router_answers ? np_pm_proto_name(w->disc.chosen)
+                                 : "(no router answered)");
+    wrap("  ", text);
     if (!w->router_answers) {
         printf("  The router answers none of PCP, NAT-PMP and UPnP, so "
                "natpilot cannot ask it.\n");
