@@ -32,7 +32,7 @@
 #define MAX_GAMES   12
 #define MAX_STUN    (1 + NP_PROBE_MAX_EXTRA)
 #define MAX_CHOICES 16
-#define STEPS       6
+#define STEPS       8
 
 static const char usage[] =
     "usage: natpilot wizard [--device self|ADDRESS] [--platform NAME]\n"
@@ -336,10 +336,9 @@ static int step_network(struct wiz *w)
         printf("  Public IP     %s as the internet sees it\n",
                np_addr_ip_str(&w->obs.test[0].mapped, a, sizeof(a)));
     }
-    printf("  NAT today     %s, %s mapping, %s filtering\n",
-           np_generic_name(w->before.generic),
-           np_behaviour_name(w->before.mapping),
-           np_behaviour_name(w->before.filtering));
+    printf("  NAT today     %s\n", np_generic_name(w->before.generic));
+    printf("  Mapping       %s\n", np_behaviour_name(w->before.mapping));
+    printf("  Filtering     %s\n", np_behaviour_name(w->before.filtering));
     return -1;
 }
 
@@ -650,15 +649,13 @@ static void print_plan(struct wiz *w)
     }
 }
 
-/* Build the argv of open/verify for the chosen profiles and device. */
+/* Build the argv of open/verify: options first, then the profiles. */
 static int build_argv(const struct wiz *w, const char *cmd, char **argv,
                       size_t max)
 {
     size_t n = 0, i;
 
     argv[n++] = (char *)cmd;
-    for (i = 0; i < w->n_ids && n + 10 < max; i++)
-        argv[n++] = (char *)w->ids[i];
     argv[n++] = (char *)"--platform";
     argv[n++] = (char *)w->platform_word;
     if (np_addr_is_set(&w->device)) {
@@ -677,6 +674,8 @@ static int build_argv(const struct wiz *w, const char *cmd, char **argv,
         argv[n++] = (char *)"--profiles";
         argv[n++] = (char *)w->profiles_dir;
     }
+    for (i = 0; i < w->n_ids && n + 1 < max; i++)
+        argv[n++] = (char *)w->ids[i];
     argv[n] = NULL;
     return (int)n;
 }

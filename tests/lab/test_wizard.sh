@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Lab test: natpilot wizard driven as a person would, in a real terminal.
+#
+# The wizard runs inside tmux (80x24) in the LAN host's namespace; the test
+# answers its questions with send-keys and reads the screen with
+# capture-pane. Cases:
+#   1. happy path for this host: ends Open, the router's table holds the
+#      mapping and a packet from the internet proves it;
+#   2. a console whose mapping the router refuses (secure mode): the manual
+#      steps and the DMZ paragraph are shown, the table is unchanged;
+#   3. carrier-grade NAT: the wizard says forwarding at home cannot help;
+#   4. Ctrl-C while the router is being asked: the table is as before;
+#   5. NO_COLOR: no colour sequences on the screen (and colour without it).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+lab_require
+command -v tmux >/dev/null || lab_fail "tmux is not installed"
+
+STUN="198.51.100.10:3478"
+TMUX_SOCK="$LAB_TMP/tmux.sock"
+SESSION="wiz"
+failures=0
+
+tm() { tmux -S "$TMUX_SOCK" "$@"; }
+
+lab_on_exit() {
+  tm kill-server 2>/dev/null || true
+}
+
+# wiz_start "ARGS" [ENV...]: the wizard in a fresh 80x24 tmux session.
+wiz_start() {
+  local args=$1
+  shift
+  tm kill-server 2>/dev/null || true
+  tm new-session -d -s "$SESSION" -x 80 -y 24 \
+    "ip netns exec $(lab_ns lan1) env TERM=xterm-256color $* $NATPILOT wizard $args; echo WIZARD-EXIT=\$?; sleep 60"
+}
+
+# screen: the whole scroll-back, wrapped lines joined.
+screen() { tm capture-pane -p -J -t "$SESSION" -S -500; }
+
+# wait_screen TIMEOUT_S TEXT: until TEXT is on the screen.
+wait_screen() {
+  local deadline=$(($(date +%s) + $1))
+  while ! screen | grep -qF -- "$2"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "---- screen ----" >&2
+      screen >&2
+      lab_fail "timed out waiting for: $2"
+    fi
+    sleep 0.1
+  done
+}
+
+keys() { tm send-keys -t "$SESSION" "$@"; }
+
+check() { # check DESC CMD...
+  local desc=$1
+  shift
+  if "$@"; then
+    echo "ok: $desc"
+  else
+    echo "FAIL: $desc" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+has() { screen | grep -qF -- "$1"; }
+lacks() { ! screen | grep -qF -- "$1"; }
+
+# No line of the transcript is wider than the 80-column terminal.
+fits_80() { ! tm capture-pane -p -J -t "$SESSION" -S -500 | awk 'length($0) > 80 { bad = 1 } END { exit !bad }'; }
+
+# Attributes on the screen (capture-pane -e renders them as SGR sequences).
+has_sgr() { tm capture-pane -p -e -t "$SESSION" -S -500 | grep -q $'\033\\[1'; }
+no_sgr() { ! has_sgr; }
+
+upnp_table() { lab_in lan1 upnpc -i -l 2>/dev/null | grep -E '^ *[0-9]+ (UDP|TCP) ' || true; }
+
+save_screen() { screen > "$LAB_TMP/screen-$1.txt"; cp "$LAB_TMP/screen-$1.txt" "${NP_BUILD_DIR:-.}/wizard-screen-$1.txt" 2>/dev/null || true; }
+
+# --- 1. happy path, this host, UPnP -------------------------------------------
+lab_build -k eim-apdf
+lab_coturn_start
+lab_miniupnpd_start -u yes -n no
+wiz_start "--stun $STUN --no-save"
+wait_screen 10 "Device [1]:"
+check "step 1 shows the router and the NAT" has "NAT today"
+keys "1" Enter
+wait_screen 5 "A game you play"
+keys "minecraft java" Enter
+wait_screen 5 "Which one"
+keys "1" Enter
+wait_screen 5 "Another game"
+keys Enter
+wait_screen 5 "Ask the router for these mappings now?"
+check "the plan names TCP 25565" has "tcp 25565"
+before_table=$(upnp_table)
+check "nothing mapped before the player says yes" test -z "$before_table"
+keys "y" Enter
+wait_screen 20 "WIZARD-EXIT="
+save_screen happy
+check "ends Open" has "After"
+check "exit status 0" has "WIZARD-EXIT=0"
+table=$(upnp_table)
+echo "$table"
+check "UPnP table has TCP 25565 -> lan1" grep -qE "TCP +25565->$LAB_LAN1_IP:25565" <<<"$table"
+check "a packet from the internet reaches lan1 on tcp 25565" lab_inbound tcp 25565 lan1 25565
+check "fits 80 columns" fits_80
+lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
+
+# --- 2. a console, router refuses third-party mappings -------------------------
+lab_miniupnpd_stop
+lab_miniupnpd_start -u yes -n yes -S yes -t no
+wiz_start "--stun $STUN --device $LAB_LAN2_IP --platform xbox --no-save"
+wait_screen 15 "A game you play"
+keys Enter
+wait_screen 10 "Ask the router for these mappings now?"
+before_table=$(upnp_table)
+keys "y" Enter
+wait_screen 20 "WIZARD-EXIT="
+save_screen console
+check "explains the refusal for another device" has "another device"
+check "gives the manual forwards" has "port-forwarding page"
+check "advises a DHCP reservation" has "DHCP"
+check "says why not the DMZ" has "Why not the DMZ"
+check "exit status 1" has "WIZARD-EXIT=1"
+check "router table unchanged" test "$(upnp_table)" = "$before_table"
+check "fits 80 columns" fits_80
+
+# --- 3. carrier-grade NAT -------------------------------------------------------
+lab_build -k eim-apdf -c -C eim-apdf
+lab_coturn_start
+lab_miniupnpd_start -u yes -n yes
+wiz_start "--stun $STUN --device self --game minecraft-java --no-save"
+wait_screen 15 "WIZARD-EXIT="
+save_screen cgnat
+check "detects the second NAT" has "second NAT"
+check "says forwarding at home cannot help" has "cannot make the NAT"
+check "names what can (provider, IPv6)" has "IPv6"
+check "fits 80 columns" fits_80
+
+# --- 4. Ctrl-C while asking the router ------------------------------------------
+# Several games give open many rules; the interrupt is sent the moment the
+# open command starts. Either open is interrupted (and must roll back), or
+# it finished first (then the test says so and cleans up).
+lab_build -k eim-apdf
+lab_coturn_start
+lab_miniupnpd_start -u yes -n no
+before_table=$(upnp_table)
+wiz_start "--stun $STUN --device self --platform pc --game counter-strike-2 --game minecraft-java --game rust --game valheim --yes --no-save"
+wait_screen 15 "\$ natpilot open"
+keys C-c
+wait_screen 15 "WIZARD-EXIT="
+save_screen ctrlc
+check "says it was interrupted or finished cleanly" \
+  bash -c "grep -qE 'Interrupted|Rolled back|Done|Not Open' '$LAB_TMP/screen-ctrlc.txt'"
+if grep -qE 'Interrupted|Rolled back' "$LAB_TMP/screen-ctrlc.txt"; then
+  check "router table as before after Ctrl-C" test "$(upnp_table)" = "$before_table"
+else
+  echo "note: the run finished before Ctrl-C arrived; closing"
+  lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
+fi
+
+# --- 5. NO_COLOR ------------------------------------------------------------------
+wiz_start "--stun $STUN --device self --no-apply --no-save" NO_COLOR=1
+wait_screen 15 "WIZARD-EXIT="
+check "NO_COLOR: no colour or bold on the screen" no_sgr
+wiz_start "--stun $STUN --device self --no-apply --no-save"
+wait_screen 15 "WIZARD-EXIT="
+check "colour on a terminal without NO_COLOR" has_sgr
+
+if [ "$failures" -gt 0 ]; then
+  lab_fail "$failures wizard check(s) failed"
+fi
+echo "wizard: all checks passed"
