@@ -1,6 +1,6 @@
 /*
  * natpilot: game and platform profiles — load, validate, layer, search and
- * resolve (the format is profiles/README / docs/profiles.md, schema 1).
+ * resolve (the format: docs/profiles.md and profiles/schema.json, schema 1).
  *
  * A catalog (np_catalog) holds profiles loaded from layers. Layers are loaded
  * lowest first; a profile id loaded from a higher layer replaces the same id
@@ -201,11 +201,13 @@ int np_catalog_load_file(np_catalog *cat, const char *path, int layer,
 
 /*
  * Parse and validate one profile from memory. name is the display name used
- * in diagnostics and the id check ("games/foo.json": id must be "foo", kind
- * must be game); expected_kind is -1 to derive it from name's directory.
- * On success the profile is added to cat (replacing an equal id from a lower
- * or equal layer) when cat is not NULL. Returns NP_OK or NP_EINVALID /
- * NP_ENOMEM. With cat NULL it only validates.
+ * in diagnostics and for the checks against the file name: the id must
+ * equal its base name without .json, and when its directory is named
+ * "platforms" or "games" the kind must match ("games/foo.json": id "foo",
+ * kind game). text need not be NUL-terminated. On success the profile is
+ * added to cat as layer (see np_catalog_load_dir for replacement); with cat
+ * NULL it is only validated. Returns NP_OK, NP_EINVALID (diagnostics in
+ * diags, nothing added) or NP_ENOMEM.
  */
 int np_catalog_load_buffer(np_catalog *cat, const char *name, const char *text,
                            size_t len, int layer, np_diags *diags,
