@@ -465,9 +465,18 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
                 break;
         old = push_key(c, key);
         if (k == nk) {
-            size_t best = nk;
+            size_t best = nk, kl = strlen(key);
             unsigned bd = 3;
-            for (k = 0; k < nk; k++) {
+            /* A prefix ("proto", "platform") beats a small distance. */
+            for (k = 0; k < nk && kl >= 3; k++) {
+                if (strncmp(key, ks[k].name, kl) == 0 ||
+                    strncmp(key, ks[k].name, strlen(ks[k].name)) == 0) {
+                    best = k;
+                    bd = 0;
+                    break;
+                }
+            }
+            for (k = 0; k < nk && bd > 0; k++) {
                 unsigned d = np__osa_distance(key, strlen(key), ks[k].name,
                                               strlen(ks[k].name));
                 if (d < bd) {
@@ -621,7 +630,7 @@ static int parse_u16(const char *s, size_t n, unsigned long *out)
     unsigned long v = 0;
     size_t i;
 
-    if (n == 0 || n > 6)
+    if (n == 0 || n > 6 || s[0] == '0')
         return 0;
     for (i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
@@ -1378,26 +1387,6 @@ static void validate_top(vctx *c, jv root, int expected_kind)
         old = push_key(c, "notes");
         p->notes = dup_string(c, f[TK_NOTES]);
         pop(c, old);
-    }
-    if (f[TK_SOURCES].v && cJSON_IsArray(f[TK_SOURCES].v)) {
-        jv e;
-        size_t k = 0;
-        i = 0;
-        for (e = jv_child(c, f[TK_SOURCES]); e.v != NULL && k < p->n_sources;
-             e = jv_next(c, e), i++) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(e.v, "id");
-            if (!cJSON_IsString(id) ||
-                strcmp(id->valuestring, p->sources[k].id) != 0)
-                continue;
-            if (!used[k]) {
-                size_t o1 = push_key(c, "sources"), o2 = push_idx(c, i);
-                warn_at(c, e.n, "source \"%s\" is not used by any rule",
-                        p->sources[k].id);
-                pop(c, o2);
-                pop(c, o1);
-            }
-            k++;
-        }
     }
     free(used);
 }
