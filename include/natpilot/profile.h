@@ -62,7 +62,12 @@ enum np_role {
     NP_ROLE_VOICE = 3
 };
 enum np_confidence { NP_CONF_HIGH = 0, NP_CONF_MEDIUM = 1, NP_CONF_LOW = 2 };
-enum np_layer { NP_LAYER_EMBEDDED = 0, NP_LAYER_USER = 1, NP_LAYER_CUSTOM = 2 };
+enum np_layer {
+    NP_LAYER_EMBEDDED = 0,
+    NP_LAYER_USER = 1,
+    NP_LAYER_CUSTOM = 2,
+    NP_LAYER_CHECK = 3 /* files being validated: above everything else */
+};
 
 /* Names as written in profiles ("xbox", "udp", "peer-to-peer", "high"...). */
 const char *np_platform_name(unsigned platform); /* one bit; NULL if not */
@@ -212,6 +217,23 @@ int np_catalog_load_buffer(np_catalog *cat, const char *name, const char *text,
  * from layers >= min_layer are reported. Returns NP_OK or NP_EINVALID.
  */
 int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags);
+
+/*
+ * The user layer's directory: $XDG_DATA_HOME/natpilot/profiles, else
+ * $HOME/.local/share/natpilot/profiles. NP_OK, NP_ENOTFOUND (neither
+ * variable set) or NP_EBUFSIZE. The directory may not exist.
+ */
+int np_catalog_user_dir(char *buf, size_t size);
+
+/*
+ * The usual stack: the embedded catalog, then the user directory (when it
+ * exists), then custom_dir (NULL for none; it must exist), then
+ * np_catalog_check. Invalid files are skipped and reported in diags.
+ * Returns NP_OK, NP_EINVALID (some diagnostics are errors; the valid
+ * profiles are loaded), NP_ENOTFOUND (custom_dir missing), NP_ENOMEM.
+ */
+int np_catalog_load_default(np_catalog *cat, const char *custom_dir,
+                            np_diags *diags, np_error *err);
 
 /* Number of profiles, and the i-th in id order (NULL when out of range). */
 size_t np_catalog_count(const np_catalog *cat);

@@ -646,7 +646,11 @@ static int port_entry(vctx *c, jv e, np_port_range *out)
 {
     if (cJSON_IsNumber(e.v)) {
         double d = e.v->valuedouble;
-        if (d != (double)(long long)d || d < -1e15 || d > 1e15) {
+        if (!(d >= -1e15 && d <= 1e15)) { /* before any cast */
+            err_at(c, e.n, "port %g is out of range 1-65535", d);
+            return 0;
+        }
+        if (d != (double)(long long)d) {
             err_at(c, e.n, "port must be an integer");
             return 0;
         }
