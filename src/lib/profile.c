@@ -25,7 +25,8 @@ static const char *const role_names[] = {"peer-to-peer", "game-server",
                                          "service", "voice"};
 static const char *const conf_names[] = {"high", "medium", "low"};
 static const char *const kind_names[] = {"platform", "game"};
-static const char *const layer_names[] = {"embedded", "user", "custom"};
+static const char *const layer_names[] = {"embedded", "user", "custom",
+                                          "check"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -464,9 +465,18 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
                 break;
         old = push_key(c, key);
         if (k == nk) {
-            size_t best = nk;
+            size_t best = nk, kl = strlen(key);
             unsigned bd = 3;
-            for (k = 0; k < nk; k++) {
+            /* A prefix ("proto", "platform") beats a small distance. */
+            for (k = 0; k < nk && kl >= 3; k++) {
+                if (strncmp(key, ks[k].name, kl) == 0 ||
+                    strncmp(key, ks[k].name, strlen(ks[k].name)) == 0) {
+                    best = k;
+                    bd = 0;
+                    break;
+                }
+            }
+            for (k = 0; k < nk && bd > 0; k++) {
                 unsigned d = np__osa_distance(key, strlen(key), ks[k].name,
                                               strlen(ks[k].name));
                 if (d < bd) {
