@@ -893,7 +893,7 @@ typedef struct np__place {
     char base[256];    /* its last component */
     int parent_fd;
     int lock_fd;
-    char cur_target[256]; /* a generation name the link points to, or "" */
+    char cur_target[300]; /* a generation name the link points to, or "" */
     int cur_is_dir;       /* the catalog path is a real directory */
     int cur_exists;
     char new_name[300]; /* the new generation ("" until made) */
@@ -1144,6 +1144,26 @@ static int place_commit(np__update *u, np__place *pl)
 
 /* --- the update ----------------------------------------------------------- */
 
+/*
+ * The user catalog: $XDG_DATA_HOME/natpilot/profiles, else
+ * $HOME/.local/share/natpilot/profiles (the same rule as the profile
+ * loader's user layer; a relative XDG_DATA_HOME is ignored, as XDG says).
+ */
+static int default_dir(char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(buf, size, "%s/natpilot/profiles", xdg);
+    else if (home != NULL && home[0] != '\0')
+        n = snprintf(buf, size, "%s/.local/share/natpilot/profiles", home);
+    else
+        return NP_ENOTFOUND;
+    return n < 0 || (size_t)n >= size ? NP_EBUFSIZE : NP_OK;
+}
+
 void np_catalog_update_result_init(np_catalog_update_result *res)
 {
     if (res == NULL)
@@ -1205,7 +1225,7 @@ int np_catalog_update(const np_catalog_update_opts *opts,
         if (opts->dir[0] == '\0' || strlen(opts->dir) >= sizeof(pl.dir) - 300)
             return np_error_set(err, NP_EINVAL, NULL, "bad catalog directory");
         snprintf(pl.dir, sizeof(pl.dir), "%s", opts->dir);
-    } else if (np_catalog_user_dir(pl.dir, sizeof(pl.dir) - 300) != NP_OK) {
+    } else if (default_dir(pl.dir, sizeof(pl.dir) - 300) != NP_OK) {
         return np_error_set(err, NP_EINVAL, NULL,
                             "no catalog directory: set XDG_DATA_HOME or "
                             "HOME, or give one");
