@@ -213,10 +213,20 @@ static void print_human(const np_catalog_update_result *res, int r,
                    (unsigned long long)res->bytes, res->url, res->dir);
         return;
     }
-    np_out_error("update", err);
-    for (i = 0; i < res->diags.count; i++) {
-        const np_diag *g = &res->diags.items[i];
-        fprintf(stderr, "  %s\n", np_diag_format(g, buf, sizeof(buf)));
+    if (r == NP_EINVALID && res->diags.errors > 0) {
+        /* The validator's own lines: file:line:col: /json/path: message */
+        if (res->failed[0])
+            np_out_errorf("update", "%s: invalid profile:", res->failed);
+        else
+            np_out_errorf("update",
+                          "%s: the downloaded profiles do not fit "
+                          "together:",
+                          res->url);
+        for (i = 0; i < res->diags.count; i++)
+            fprintf(stderr, "  %s\n",
+                    np_diag_format(&res->diags.items[i], buf, sizeof(buf)));
+    } else {
+        np_out_error("update", err);
     }
     if (r == NP_EPROTO && strstr(err->msg, "not trusted") != NULL)
         fprintf(stderr, "natpilot update: if this server uses a private CA, "

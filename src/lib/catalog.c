@@ -985,7 +985,9 @@ static void place_sweep(np__place *pl, const char *keep)
 
     snprintf(prefix, sizeof(prefix), ".%s.", pl->base);
     pn = strlen(prefix);
-    fd = dup(pl->parent_fd);
+    /* A new open file description: a dup() would share the offset of an
+     * earlier readdir and see nothing. */
+    fd = openat(pl->parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return;
     d = fdopendir(fd);
