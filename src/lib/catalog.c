@@ -317,12 +317,16 @@ static int parse_index(iparse *p, np_catalog_index *idx)
         if (r != NP_OK)
             return r;
         for (j = 0; j < i; j++)
-            if (strcmp(idx->files[j].path, idx->files[i].path) == 0) {
+            if (strcmp(strchr(idx->files[j].path, '/'),
+                       strchr(idx->files[i].path, '/')) == 0) {
+                /* the same id in platforms/ and games/ is one id twice */
                 char jp[64];
                 snprintf(jp, sizeof(jp), "/files/%zu/path", i);
                 return ifail(p, cJSON_GetObjectItemCaseSensitive(e, "path"), 0,
-                             jp, "'%s' is listed twice (also /files/%zu)",
-                             idx->files[i].path, j);
+                             jp,
+                             "'%s' is listed twice (also /files/%zu: "
+                             "'%s'); profile ids are unique",
+                             idx->files[i].path, j, idx->files[j].path);
             }
         idx->total_size += idx->files[i].size;
         idx->n_files = i + 1;
@@ -1146,26 +1150,6 @@ static int place_commit(np__update *u, np__place *pl)
 
 /* --- the update ----------------------------------------------------------- */
 
-/*
- * The user catalog: $XDG_DATA_HOME/natpilot/profiles, else
- * $HOME/.local/share/natpilot/profiles (the same rule as the profile
- * loader's user layer; a relative XDG_DATA_HOME is ignored, as XDG says).
- */
-static int default_dir(char *buf, size_t size)
-{
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    int n;
-
-    if (xdg != NULL && xdg[0] == '/')
-        n = snprintf(buf, size, "%s/natpilot/profiles", xdg);
-    else if (home != NULL && home[0] != '\0')
-        n = snprintf(buf, size, "%s/.local/share/natpilot/profiles", home);
-    else
-        return NP_ENOTFOUND;
-    return n < 0 || (size_t)n >= size ? NP_EBUFSIZE : NP_OK;
-}
-
 void np_catalog_update_result_init(np_catalog_update_result *res)
 {
     if (res == NULL)
@@ -1227,7 +1211,7 @@ int np_catalog_update(const np_catalog_update_opts *opts,
         if (opts->dir[0] == '\0' || strlen(opts->dir) >= sizeof(pl.dir) - 300)
             return np_error_set(err, NP_EINVAL, NULL, "bad catalog directory");
         snprintf(pl.dir, sizeof(pl.dir), "%s", opts->dir);
-    } else if (default_dir(pl.dir, sizeof(pl.dir) - 300) != NP_OK) {
+    } else if (np_catalog_user_dir(pl.dir, sizeof(pl.dir) - 300) != NP_OK) {
         return np_error_set(err, NP_EINVAL, NULL,
                             "no catalog directory: set XDG_DATA_HOME or "
                             "HOME, or give one");

@@ -198,6 +198,8 @@ static const struct {
     {"path-id-short", NP_EINVALID, "/files/0/path", "2..48"},
     {"path-dot-file", NP_EINVALID, "/files/0/path", "may only hold"},
     {"path-duplicate", NP_EINVALID, "idx:5:14: /files/1/path", "listed twice"},
+    {"id-in-both-dirs", NP_EINVALID, "idx:5:14: /files/1/path",
+     "ids are unique"},
     {"sha-short", NP_EINVALID, "idx:4:41: /files/0/sha256", "64 hex digits"},
     {"sha-nonhex", NP_EINVALID, "/files/0/sha256",
      "not a hex digit at "
