@@ -259,6 +259,22 @@ else
     bad "update to v2: generations $gen1 -> $gen2, directory holds: $left"
 fi
 
+# progress on a terminal (script(1) gives natpilot a pty): shown on stderr
+# while fetching, erased at the end; nothing of it without a terminal
+rm -rf "$T/ttycat"
+set +e
+ip netns exec "$NS" script -qec "env XDG_DATA_HOME='$XDG_DATA_HOME' HOME='$HOME' \
+    '$NATPILOT' update --url '$BASE/v2/index.json' --cacert '$T/pki/ca.pem' \
+    --dir '$T/ttycat'" /dev/null >"$T/tty" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 0 ] && grep -q "fetching games/lab-game.json  (3/3 files" "$T/tty" &&
+    grep -q "Catalog updated" "$T/tty" && ! grep -q fetching <<<"$out$errout"; then
+    ok "progress on a terminal (files and bytes), none when not a terminal"
+else
+    bad "progress on a terminal: rc $rc: $(tr '\r' '\n' <"$T/tty" | head -5)"
+fi
+
 # the profile loader sees the new catalog as the user layer
 np profiles list --json
 if [ "$rc" = 0 ] && jq -e '[.. | objects | select(.id? == "lab-game-two")] | length > 0' \
