@@ -432,14 +432,21 @@ typedef struct np__buf {
     char *data;
     size_t len, cap, max;
     int too_big;
+    CURL *curl;
 } np__buf;
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     np__buf *b = ud;
     size_t add = size * nmemb, ncap;
+    long status = 0;
     char *nd;
 
+    /* The body of an error page is not the file: drop it, so that it is
+     * neither kept nor mistaken for an oversize file. */
+    curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200)
+        return add;
     if (add > b->max - b->len) {
         b->too_big = 1;
         return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
@@ -564,6 +571,7 @@ static int fetch(np__update *u, const char *url, size_t max, const char *what,
 
     memset(b, 0, sizeof(*b));
     b->max = max;
+    b->curl = u->curl;
     u->curl_err[0] = '\0';
     curl_easy_setopt(u->curl, CURLOPT_URL, url);
     curl_easy_setopt(u->curl, CURLOPT_WRITEDATA, b);
@@ -574,9 +582,13 @@ static int fetch(np__update *u, const char *url, size_t max, const char *what,
         u->res->bytes += (uint64_t)got;
         u->bytes_before += (uint64_t)got;
     }
-    if (cc != CURLE_OK)
-        return fetch_error(u, cc, b, url, what);
     curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &status);
+    /* An HTTP error says more than the size cap its error page hit
+     * (CURLOPT_MAXFILESIZE looks at any response's Content-Length). */
+    if (cc != CURLE_OK &&
+        !(status >= 300 && (cc == CURLE_FILESIZE_EXCEEDED ||
+                            (cc == CURLE_WRITE_ERROR && b->too_big))))
+        return fetch_error(u, cc, b, url, what);
     if (status != 200)
         return np_error_set(u->err, NP_EREFUSED, url,
                             "the server answered HTTP %ld%s for %s", status,

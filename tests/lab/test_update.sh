@@ -127,6 +127,10 @@ printf '{"schema": 1, "files": [{"path": "/etc/natpilot.json", "sha256": "%s", "
 mkdir -p "$W/malformed" "$W/missingfile/games"
 printf '{"schema": 1, "files": [\n  {"path": "games/a.json",}\n]}\n' >"$W/malformed/index.json"
 cp "$W/v1/index.json" "$W/missingfile/index.json"
+# a missing file declared 10 bytes: the 404 page is larger than that, and
+# the error must still say 404, not "too large"
+mkdir -p "$W/missingsmall"
+cp "$W/oversize/index.json" "$W/missingsmall/index.json"
 
 # --- the server ---------------------------------------------------------------
 cat >"$T/server.py" <<'EOF'
@@ -329,6 +333,9 @@ fail_case "404 for the index" 3 --url "$BASE/nowhere/index.json" \
     --cacert "$T/pki/ca.pem" -- "$BASE/nowhere/index.json" "HTTP 404"
 fail_case "404 for a listed file" 3 --url "$BASE/missingfile/index.json" \
     --cacert "$T/pki/ca.pem" -- "$BASE/missingfile/platforms/lab-console.json" "HTTP 404"
+fail_case "404 for a file declared smaller than the error page" 3 \
+    --url "$BASE/missingsmall/index.json" --cacert "$T/pki/ca.pem" \
+    -- "$BASE/missingsmall/platforms/lab-console.json" "HTTP 404"
 fail_case "500" 3 --url "$BASE/fail500/index.json" --cacert "$T/pki/ca.pem" \
     -- "$BASE/fail500/index.json" "HTTP 500"
 fail_case "untrusted certificate (no --cacert)" 3 --url "$BASE/v2/index.json" \
