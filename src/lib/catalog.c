@@ -636,6 +636,9 @@ static int curl_setup(np__update *u)
     SET(CURLOPT_CONNECTTIMEOUT_MS,
         o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
     SET(CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 120000L);
+    /* A stalled transfer (under 1 byte/s for 30 s) fails before that. */
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, 30L);
     SET(CURLOPT_USERAGENT, "natpilot/" NP_VERSION);
     SET(CURLOPT_WRITEFUNCTION, write_cb);
     SET(CURLOPT_NOPROGRESS, 0L);

@@ -16,10 +16,12 @@ NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 NATPILOT=$(readlink -f "$NATPILOT")
 
 NS=npupd$$
+NS_OFF=npupdoff$$ # a namespace with no network at all (lo down)
 PORT=8443
 DOWN_PORT=8444
 T=$(mktemp -d /tmp/np-update.XXXXXX)
 SRV_PID=
+LOCK_PID=
 fails=0
 cases=0
 
@@ -28,7 +30,12 @@ cleanup() {
         kill "$SRV_PID" 2>/dev/null || true
         wait "$SRV_PID" 2>/dev/null || true
     fi
+    if [ -n "$LOCK_PID" ]; then
+        kill "$LOCK_PID" 2>/dev/null || true
+        wait "$LOCK_PID" 2>/dev/null || true
+    fi
     ip netns del "$NS" 2>/dev/null || true
+    ip netns del "$NS_OFF" 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -327,6 +334,36 @@ fail_case() { # name want_rc url-or-- extra-args... -- patterns...
 fail_case "server down" 3 --url "https://127.0.0.1:$DOWN_PORT/v2/index.json" \
     --cacert "$T/pki/ca.pem" -- "https://127.0.0.1:$DOWN_PORT/v2/index.json" \
     "could not connect" "was not changed"
+ip netns add "$NS_OFF"
+set +e
+ip netns exec "$NS_OFF" env XDG_DATA_HOME="$XDG_DATA_HOME" HOME="$HOME" \
+    "$NATPILOT" update --url "$BASE/v2/index.json" --cacert "$T/pki/ca.pem" \
+    >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+out=$(cat "$T/out")
+errout=$(cat "$T/err")
+expect "offline (no network at all)" 3 "$BASE/v2/index.json" "could not connect" || true
+unchanged "offline"
+
+# another update holds the lock: one process (so that killing it by PID
+# releases the lock) takes flock(2) on the same lock file
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)' "$XDG_DATA_HOME/natpilot/.profiles.lock" >"$T/lock.out" &
+LOCK_PID=$!
+for _ in $(seq 1 100); do
+    grep -q locked "$T/lock.out" 2>/dev/null && break
+    sleep 0.05
+done
+fail_case "another update holds the lock" 1 --url "$BASE/badhash/index.json" \
+    --cacert "$T/pki/ca.pem" -- "another natpilot update"
+kill "$LOCK_PID"
+wait "$LOCK_PID" 2>/dev/null || true
+LOCK_PID=
+
 fail_case "DNS failure" 3 --url "https://catalog.natpilot.invalid/index.json" \
     --cacert "$T/pki/ca.pem" -- "catalog.natpilot.invalid" "could not resolve"
 fail_case "404 for the index" 3 --url "$BASE/nowhere/index.json" \
