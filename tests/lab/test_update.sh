@@ -12,6 +12,8 @@ set -euo pipefail
 
 NATPILOT=${NATPILOT:?set NATPILOT to the natpilot binary}
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# the catalog to publish in the "project's catalog" case (default: this tree's)
+NP_PROFILES_DIR=${NP_PROFILES_DIR:-$NP_SOURCE_DIR/profiles}
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
 NATPILOT=$(readlink -f "$NATPILOT")
 
@@ -129,6 +131,17 @@ printf '{"schema": 1, "files": [{"path": "games/../../../etc/cron.d/x.json", "sh
     "$sum" "$size" >"$W/traversal/index.json"
 printf '{"schema": 1, "files": [{"path": "/etc/natpilot.json", "sha256": "%s", "size": %s}]}\n' \
     "$sum" "$size" >"$W/absolute/index.json"
+
+# the project's own catalog, published the way docs/update.md says (only
+# when this tree has one)
+REAL=0
+if compgen -G "$NP_PROFILES_DIR/games/*.json" >/dev/null; then
+    REAL=$(ls "$NP_PROFILES_DIR"/platforms/*.json \
+        "$NP_PROFILES_DIR"/games/*.json 2>/dev/null | wc -l)
+    mkdir -p "$W/real"
+    cp -r "$NP_PROFILES_DIR/platforms" "$NP_PROFILES_DIR/games" "$W/real/"
+    mkcat "$W/real"
+fi
 
 # malformed index, and an index listing a file the server does not have
 mkdir -p "$W/malformed" "$W/missingfile/games"
@@ -295,6 +308,22 @@ elif grep -q "not built yet" <<<"$errout"; then
     echo "skip natpilot profiles list: not built in this tree"
 else
     bad "profiles list does not show lab-game-two (exit $rc): $out $errout"
+fi
+
+# the project's own catalog goes through the whole path
+if [ "$REAL" -gt 0 ]; then
+    t0=$(date +%s%N)
+    np update --url "$BASE/real/index.json" --cacert "$T/pki/ca.pem" \
+        --dir "$T/real-install/profiles" --json
+    t1=$(date +%s%N)
+    expect "the project's catalog ($REAL files)" 0 || true
+    if [ "$(jq -r '.updated,.files' <<<"$out" | tr '\n' ' ')" = "true $REAL " ]; then
+        ok "the project's catalog: all $REAL files ($(jq -r .bytes <<<"$out") bytes) verified, validated, installed in $(((t1 - t0) / 1000000)) ms"
+    else
+        bad "the project's catalog: $out"
+    fi
+else
+    echo "skip the project's catalog: no profiles/games/*.json in this tree"
 fi
 
 # first install over a hand-made directory: exchanged atomically
