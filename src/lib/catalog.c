@@ -38,6 +38,7 @@
 
 #define INDEX_NAME    ".index.json" /* copy of the index in a generation */
 #define MAX_REDIRECTS 5L
+#define REMOVE_DEPTH  16 /* directory levels a clean-up descends */
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -914,6 +915,8 @@ typedef struct np__place {
     int lock_fd;
     char cur_target[300]; /* a generation name the link points to, or "" */
     int cur_is_dir;       /* the catalog path is a real directory */
+    dev_t cur_dev;        /* what the catalog path resolves to now: */
+    ino_t cur_ino;        /*  never removed by a sweep (0/0: nothing) */
     int cur_exists;
     char new_name[300]; /* the new generation ("" until made) */
     int new_fd;
@@ -924,7 +927,7 @@ typedef struct np__place {
 static int place_open(np__update *u, np__place *pl)
 {
     char lockname[300], target[300];
-    struct stat st;
+    struct stat st, rst;
     size_t n;
     char *slash;
     ssize_t tl;
@@ -973,6 +976,10 @@ static int place_open(np__update *u, np__place *pl)
         return NP_OK;
     }
     pl->cur_exists = 1;
+    if (fstatat(pl->parent_fd, pl->base, &rst, 0) == 0) {
+        pl->cur_dev = rst.st_dev;
+        pl->cur_ino = rst.st_ino;
+    }
     if (S_ISDIR(st.st_mode)) {
         pl->cur_is_dir = 1;
     } else if (S_ISLNK(st.st_mode)) {
@@ -998,6 +1005,7 @@ static void place_sweep(np__place *pl, const char *keep)
 {
     char prefix[300];
     struct dirent *de;
+    struct stat st;
     DIR *d;
     int fd;
     size_t pn;
@@ -1022,7 +1030,11 @@ static void place_sweep(np__place *pl, const char *keep)
             continue;
         if (pl->cur_target[0] && strcmp(de->d_name, pl->cur_target) == 0)
             continue;
-        (void)remove_tree(pl->parent_fd, de->d_name, 4);
+        if (fstatat(pl->parent_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            pl->cur_ino != 0 && st.st_dev == pl->cur_dev &&
+            st.st_ino == pl->cur_ino)
+            continue; /* what the catalog path points at, by any name */
+        (void)remove_tree(pl->parent_fd, de->d_name, REMOVE_DEPTH);
     }
     closedir(d);
 }
@@ -1032,7 +1044,7 @@ static void place_close(np__place *pl)
     if (pl->new_fd >= 0)
         close(pl->new_fd);
     if (pl->new_name[0] != '\0')
-        (void)remove_tree(pl->parent_fd, pl->new_name, 4);
+        (void)remove_tree(pl->parent_fd, pl->new_name, REMOVE_DEPTH);
     if (pl->lock_fd >= 0)
         close(pl->lock_fd); /* releases the lock */
     if (pl->parent_fd >= 0)
@@ -1127,14 +1139,16 @@ static int fsync_at(int dirfd, const char *name)
  * real directory there), fsync the parent, then remove the old one. */
 static int place_commit(np__update *u, np__place *pl)
 {
-    char lnk[300];
+    char lnk[320];
+    struct stat st;
 
     if (fsync_at(pl->new_fd, "platforms") != 0 ||
         fsync_at(pl->new_fd, "games") != 0 || fsync(pl->new_fd) != 0)
         return np_error_sys(u->err, errno, pl->new_name,
                             "cannot sync the new catalog");
-    snprintf(lnk, sizeof(lnk), ".%s.lnk", pl->base);
-    (void)remove_tree(pl->parent_fd, lnk, 4);
+    /* A name no one else uses (the generation's own, plus ".lnk"); a
+     * leftover of a crash here is swept by the next update. */
+    snprintf(lnk, sizeof(lnk), "%s.lnk", pl->new_name);
     if (symlinkat(pl->new_name, pl->parent_fd, lnk) != 0)
         return np_error_sys(u->err, errno, pl->parent,
                             "cannot create the symlink %s", lnk);
@@ -1157,6 +1171,10 @@ static int place_commit(np__update *u, np__place *pl)
     (void)fsync(pl->parent_fd);
     /* Committed: the new generation must survive place_close. */
     snprintf(pl->cur_target, sizeof(pl->cur_target), "%s", pl->new_name);
+    if (fstat(pl->new_fd, &st) == 0) {
+        pl->cur_dev = st.st_dev;
+        pl->cur_ino = st.st_ino;
+    }
     pl->new_name[0] = '\0';
     place_sweep(pl, NULL); /* the old generation, or the old real dir */
     (void)fsync(pl->parent_fd);

@@ -328,8 +328,9 @@ fi
 
 # first install over a hand-made directory: exchanged atomically
 HAND=$T/hand/profiles
-mkdir -p "$HAND/games"
+mkdir -p "$HAND/games/deeper/and/deeper/still"
 echo '{}' >"$HAND/games/mine.json"
+echo '{}' >"$HAND/games/deeper/and/deeper/still/x.json"
 np update --url "$BASE/v1/index.json" --cacert "$T/pki/ca.pem" --dir "$HAND"
 expect "install over a real directory (--dir)" 0 "Catalog updated" || true
 if [ -L "$HAND" ] && [ ! -e "$HAND/games/mine.json" ] && [ -f "$HAND/games/lab-game.json" ] &&
@@ -337,6 +338,27 @@ if [ -L "$HAND" ] && [ ! -e "$HAND/games/mine.json" ] && [ -f "$HAND/games/lab-g
     ok "real directory replaced by the new generation, old one removed"
 else
     bad "real directory case: $(ls -la "$T/hand")"
+fi
+
+# a catalog path that is a symlink written by hand ("./.profiles.mine"): a
+# failed update must not sweep its target away, a good one replaces it
+OWN=$T/own
+mkdir -p "$OWN/.profiles.mine/games"
+echo '{}' >"$OWN/.profiles.mine/games/mine.json"
+ln -s ./.profiles.mine "$OWN/profiles"
+np update --url "$BASE/badhash/index.json" --cacert "$T/pki/ca.pem" --dir "$OWN/profiles"
+if [ "$rc" = 2 ] && [ -f "$OWN/.profiles.mine/games/mine.json" ] &&
+    [ "$(readlink "$OWN/profiles")" = ./.profiles.mine ]; then
+    ok "hand-made symlink: a failed update leaves it and its target alone"
+else
+    bad "hand-made symlink after a failed update (exit $rc): $(ls -lA "$OWN")"
+fi
+np update --url "$BASE/v1/index.json" --cacert "$T/pki/ca.pem" --dir "$OWN/profiles"
+if [ "$rc" = 0 ] && [ -f "$OWN/profiles/games/lab-game.json" ] &&
+    [ "$(readlink "$OWN/profiles")" != ./.profiles.mine ]; then
+    ok "hand-made symlink: replaced by a good update"
+else
+    bad "hand-made symlink after a good update (exit $rc): $(ls -lA "$OWN")"
 fi
 
 # --- failure cases: the installed catalog must not change ---------------------
@@ -441,11 +463,11 @@ unchanged "--json bad sha256"
 # --- a crash before the swap leaves the old catalog; the next run cleans up ---
 mkdir -p "$XDG_DATA_HOME/natpilot/.profiles.AbC123/games"
 echo half >"$XDG_DATA_HOME/natpilot/.profiles.AbC123/games/x.json"
-ln -s .profiles.AbC123 "$XDG_DATA_HOME/natpilot/.profiles.lnk"
+ln -s .profiles.AbC123 "$XDG_DATA_HOME/natpilot/.profiles.AbC123.lnk"
 np update --url "$BASE/v2/index.json" --cacert "$T/pki/ca.pem"
 expect "run after a simulated crash" 0 "already current" || true
 if [ ! -e "$XDG_DATA_HOME/natpilot/.profiles.AbC123" ] &&
-    [ ! -L "$XDG_DATA_HOME/natpilot/.profiles.lnk" ]; then
+    [ ! -L "$XDG_DATA_HOME/natpilot/.profiles.AbC123.lnk" ]; then
     ok "leftovers of an interrupted update removed"
 else
     bad "leftovers remain: $(ls -A "$XDG_DATA_HOME/natpilot")"
