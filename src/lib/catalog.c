@@ -388,8 +388,9 @@ int np_catalog_index_parse(const char *name, const char *text, size_t len,
         goto out;
     }
     root = cJSON_ParseWithLength(text, len);
-    if (root == NULL) {
-        r = np_error_set(err, NP_EPARSE, name, "the index is not JSON");
+    if (root == NULL) { /* the scanner accepted it: cJSON ran out of memory */
+        r = np_error_set(err, NP_ENOMEM, name,
+                         "out of memory while parsing the index");
         goto out;
     }
     idx = calloc(1, sizeof(*idx));
