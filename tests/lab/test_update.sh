@@ -24,6 +24,7 @@ DOWN_PORT=8444
 T=$(mktemp -d /tmp/np-update.XXXXXX)
 SRV_PID=
 LOCK_PID=
+UPD_PID=
 fails=0
 cases=0
 
@@ -31,6 +32,10 @@ cleanup() {
     if [ -n "$SRV_PID" ]; then
         kill "$SRV_PID" 2>/dev/null || true
         wait "$SRV_PID" 2>/dev/null || true
+    fi
+    if [ -n "$UPD_PID" ]; then
+        kill -9 "$UPD_PID" 2>/dev/null || true
+        wait "$UPD_PID" 2>/dev/null || true
     fi
     if [ -n "$LOCK_PID" ]; then
         kill "$LOCK_PID" 2>/dev/null || true
@@ -154,7 +159,7 @@ cp "$W/oversize/index.json" "$W/missingsmall/index.json"
 
 # --- the server ---------------------------------------------------------------
 cat >"$T/server.py" <<'EOF'
-import http.server, os, ssl, sys
+import http.server, os, ssl, sys, time
 
 port, root, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 
@@ -166,6 +171,11 @@ class H(http.server.SimpleHTTPRequestHandler):
         sys.stderr.write("server: " + (fmt % args) + "\n")
 
     def do_GET(self):
+        if self.path.startswith("/slow/"):
+            # profiles (not the index) come after 4 s: time to kill a client
+            self.path = self.path[len("/slow"):]
+            if not self.path.endswith("/index.json"):
+                time.sleep(4)
         if self.path.startswith("/fail500/"):
             self.send_error(500, "lab server error")
             return
@@ -464,10 +474,36 @@ unchanged "--json bad sha256"
 mkdir -p "$XDG_DATA_HOME/natpilot/.profiles.AbC123/games"
 echo half >"$XDG_DATA_HOME/natpilot/.profiles.AbC123/games/x.json"
 ln -s .profiles.AbC123 "$XDG_DATA_HOME/natpilot/.profiles.AbC123.lnk"
+
+# a real crash: natpilot killed with SIGKILL while it writes a new generation
+catalog_only() { readlink "$CAT"; (cd "$CAT" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+cbefore=$(catalog_only)
+ip netns exec "$NS" env XDG_DATA_HOME="$XDG_DATA_HOME" HOME="$HOME" \
+    "$NATPILOT" update --url "$BASE/slow/v1/index.json" --cacert "$T/pki/ca.pem" \
+    >/dev/null 2>&1 &
+UPD_PID=$!
+cur=$(readlink "$CAT")
+newgen=
+for _ in $(seq 1 100); do
+    newgen=$(cd "$XDG_DATA_HOME/natpilot" && ls -A | grep -E '^\.profiles\.[A-Za-z0-9]{6}$' | grep -vxF "$cur" | grep -v AbC123 || true)
+    [ -n "$newgen" ] && break
+    sleep 0.05
+done
+kill -9 "$UPD_PID" 2>/dev/null || true
+wait "$UPD_PID" 2>/dev/null || true
+UPD_PID=
+if [ -n "$newgen" ] && [ -d "$XDG_DATA_HOME/natpilot/$newgen" ] &&
+    [ "$(catalog_only)" = "$cbefore" ]; then
+    ok "SIGKILL while writing generation $newgen: the catalog is the whole old one"
+else
+    bad "SIGKILL during an update: new generation '$newgen', catalog changed or not caught"
+fi
+
 np update --url "$BASE/v2/index.json" --cacert "$T/pki/ca.pem"
 expect "run after a simulated crash" 0 "already current" || true
 if [ ! -e "$XDG_DATA_HOME/natpilot/.profiles.AbC123" ] &&
-    [ ! -L "$XDG_DATA_HOME/natpilot/.profiles.AbC123.lnk" ]; then
+    [ ! -L "$XDG_DATA_HOME/natpilot/.profiles.AbC123.lnk" ] &&
+    { [ -z "$newgen" ] || [ ! -e "$XDG_DATA_HOME/natpilot/$newgen" ]; }; then
     ok "leftovers of an interrupted update removed"
 else
     bad "leftovers remain: $(ls -A "$XDG_DATA_HOME/natpilot")"
