@@ -1073,9 +1073,12 @@ static int place_is_current(np__update *u, np__place *pl,
         close(fd);
         return 0;
     }
-    if (np_catalog_sha256(text, len, d) == NP_OK)
-        np_catalog_hex(d, u->res->previous_sha256,
-                       sizeof(u->res->previous_sha256));
+    if (np_catalog_sha256(text, len, d) != NP_OK) {
+        free(text);
+        close(fd);
+        return 0;
+    }
+    np_catalog_hex(d, u->res->previous_sha256, sizeof(u->res->previous_sha256));
     free(text);
     if (memcmp(d, index_digest, 32) != 0) {
         close(fd);
