@@ -102,8 +102,9 @@ static int scan_string(scan *sc)
             return 0;
         }
         if (c == '\n' || c == '\r')
-            return fail(sc, start, "unterminated string (a string cannot "
-                                   "contain a line break)");
+            return fail(sc, start,
+                        "unterminated string (a string cannot "
+                        "contain a line break)");
         if (c < 0x20)
             return fail(sc, sc->pos, "control character in string (escape it)");
         if (c != '\\') {

@@ -308,15 +308,23 @@ typedef struct jv {
     uint32_t n;
 } jv;
 
+/* The position node n; the root for an index out of range. The scanner and
+ * cJSON build trees of the same shape from text both accept, so this is
+ * only a guard. */
+static const np__jnode *node(const vctx *c, uint32_t n)
+{
+    return n < c->jp->n ? &c->jp->nodes[n] : &c->jp->nodes[0];
+}
+
 static jv jv_child(const vctx *c, jv x)
 {
-    jv r = {x.v ? x.v->child : NULL, c->jp->nodes[x.n].child};
+    jv r = {x.v ? x.v->child : NULL, node(c, x.n)->child};
     return r;
 }
 
 static jv jv_next(const vctx *c, jv x)
 {
-    jv r = {x.v->next, c->jp->nodes[x.n].next};
+    jv r = {x.v->next, node(c, x.n)->next};
     return r;
 }
 
@@ -354,7 +362,7 @@ __attribute__((format(printf, 3, 4))) static void err_at(vctx *c, uint32_t n,
     va_list ap;
 
     va_start(ap, fmt);
-    vdiag(c, NP_DIAG_ERROR, c->jp->nodes[n].off, fmt, ap);
+    vdiag(c, NP_DIAG_ERROR, node(c, n)->off, fmt, ap);
     va_end(ap);
 }
 
@@ -365,7 +373,7 @@ __attribute__((format(printf, 3, 4))) static void err_key(vctx *c, uint32_t n,
     va_list ap;
 
     va_start(ap, fmt);
-    vdiag(c, NP_DIAG_ERROR, c->jp->nodes[n].key_off, fmt, ap);
+    vdiag(c, NP_DIAG_ERROR, node(c, n)->key_off, fmt, ap);
     va_end(ap);
 }
 
@@ -375,7 +383,7 @@ __attribute__((format(printf, 3, 4))) static void warn_at(vctx *c, uint32_t n,
     va_list ap;
 
     va_start(ap, fmt);
-    vdiag(c, NP_DIAG_WARNING, c->jp->nodes[n].off, fmt, ap);
+    vdiag(c, NP_DIAG_WARNING, node(c, n)->off, fmt, ap);
     va_end(ap);
 }
 
@@ -646,7 +654,11 @@ static int port_entry(vctx *c, jv e, np_port_range *out)
 {
     if (cJSON_IsNumber(e.v)) {
         double d = e.v->valuedouble;
-        if (d != (double)(long long)d || d < -1e15 || d > 1e15) {
+        if (!(d >= -1e15 && d <= 1e15)) { /* before any cast */
+            err_at(c, e.n, "port %g is out of range 1-65535", d);
+            return 0;
+        }
+        if (d != (double)(long long)d) {
             err_at(c, e.n, "port must be an integer");
             return 0;
         }
@@ -1220,7 +1232,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
     if (f[TK_ID].v) {
         old = push_key(c, "id");
         p->id = dup_string(c, f[TK_ID]);
-        np__jpos_linecol(c->text, c->len, c->jp->nodes[f[TK_ID].n].off,
+        np__jpos_linecol(c->text, c->len, node(c, f[TK_ID].n)->off,
                          &c->p->id_line, &c->p->id_col);
         if (p->id != NULL && !valid_id(p->id)) {
             err_at(c, f[TK_ID].n,
@@ -1328,7 +1340,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
                     if (dup)
                         err_at(c, e.n, "duplicate base \"%s\"", s);
                     else if (s != NULL) {
-                        np__jpos_linecol(c->text, c->len, c->jp->nodes[e.n].off,
+                        np__jpos_linecol(c->text, c->len, node(c, e.n)->off,
                                          &c->p->base_line[p->n_base],
                                          &c->p->base_col[p->n_base]);
                         bl[p->n_base++] = s;
