@@ -151,6 +151,15 @@ typedef struct np_stun_msg {
 int np_stun_looks_like(const uint8_t *buf, size_t len);
 
 /*
+ * For stream transports (STUN over TCP, RFC 8489 section 6.2.2): the total
+ * length of the message that starts at buf (20 + its length field), once
+ * the first 4 bytes are there; 0 while fewer than 4 bytes are buffered or
+ * when the bytes cannot start a STUN message (top bits set, or a length not
+ * a multiple of 4). Reads at most 4 bytes.
+ */
+size_t np_stun_frame_len(const uint8_t *buf, size_t len);
+
+/*
  * Decode and validate the message in buf[0..len). On failure returns
  * NP_ETRUNC (input ends early), NP_EPARSE (bad header, cookie, length,
  * attribute layout or value) or NP_EVERIFY (FINGERPRINT present but wrong),

@@ -97,6 +97,18 @@ int np_stun_looks_like(const uint8_t *buf, size_t len)
     return (mlen % 4) == 0 && (size_t)mlen == len - NP_STUN_HEADER_LEN;
 }
 
+size_t np_stun_frame_len(const uint8_t *buf, size_t len)
+{
+    uint16_t mlen;
+
+    if (buf == NULL || len < 4 || (buf[0] & 0xC0) != 0)
+        return 0;
+    mlen = np__get_u16(buf + 2);
+    if (mlen % 4 != 0)
+        return 0;
+    return (size_t)NP_STUN_HEADER_LEN + mlen;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                 */
 

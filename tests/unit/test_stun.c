@@ -679,6 +679,23 @@ static void test_looks_like(void **state)
     assert_int_equal(np_stun_looks_like(buf, sizeof(v22)), 0);
 }
 
+static void test_frame_len(void **state)
+{
+    uint8_t buf[8];
+
+    (void)state;
+    assert_int_equal(np_stun_frame_len(v21, 3), 0);
+    assert_int_equal(np_stun_frame_len(v21, 4), sizeof(v21));
+    assert_int_equal(np_stun_frame_len(v24, sizeof(v24)), sizeof(v24));
+    memcpy(buf, v22, 8);
+    buf[3] = 0x3d;
+    assert_int_equal(np_stun_frame_len(buf, 8), 0);
+    buf[3] = 0x3c;
+    buf[0] = 0x40;
+    assert_int_equal(np_stun_frame_len(buf, 8), 0);
+    assert_int_equal(np_stun_frame_len(NULL, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_bad_integrity),
         cmocka_unit_test(test_bad_error_code),
         cmocka_unit_test(test_looks_like),
+        cmocka_unit_test(test_frame_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
