@@ -133,6 +133,16 @@ typedef struct np_natpmp_response {
 int np_natpmp_decode_response(const uint8_t *buf, size_t len,
                               np_natpmp_response *resp, np_error *err);
 
+/*
+ * Decode a request (for the lab's fake gateways and fuzzing): opcode 0 (2
+ * bytes, the other fields zero) or a 12-byte map request. NP_ETRUNC /
+ * NP_EPARSE with "byte N" for a short datagram, a version other than 0, the
+ * response bit set, or an unknown opcode (reported as NP_EUNSUPP at byte 1,
+ * with req->opcode set, so that a server can answer UNSUPP_OPCODE).
+ */
+int np_natpmp_decode_request(const uint8_t *buf, size_t len,
+                             np_natpmp_map_request *req, np_error *err);
+
 /* Encode a response (tests, fuzzing, the lab's fake gateways): 8 bytes for
  * unknown opcodes, else 12 or 16 from the fields. */
 int np_natpmp_encode_response(uint8_t *buf, size_t cap,

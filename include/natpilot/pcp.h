@@ -238,6 +238,34 @@ int np_pcp_encode_response(uint8_t *buf, size_t cap,
                            const np_pcp_response *resp, size_t *len,
                            np_error *err);
 
+/* A decoded request, for the lab's fake servers and for fuzzing. */
+typedef struct np_pcp_request {
+    uint8_t version; /* as sent; the other fields are only set for 2 */
+    uint8_t opcode;  /* enum np_pcp_opcode */
+    /*
+     * The header's lifetime and client address are copied into map.lifetime
+     * and map.client for every opcode. For MAP (has_map) the rest of map is
+     * filled; an all-zeros suggested external address leaves
+     * map.suggested_external unset. THIRD_PARTY and PREFER_FAILURE set
+     * map.third_party and map.prefer_failure.
+     */
+    int has_map;
+    np_pcp_map_request map;
+    uint32_t options; /* NP_PCP_HAS_* bits seen */
+    uint8_t unknown_options[NP_PCP_MAX_UNKNOWN_OPTS];
+    uint32_t n_unknown_options;
+} np_pcp_request;
+
+/*
+ * Decode a PCP request. A version other than 2 decodes with only version
+ * (and opcode when present) set, so that a server can answer
+ * UNSUPP_VERSION; a version-0 datagram is a NAT-PMP request. Otherwise the
+ * same length and layout rules as np_pcp_decode_response, with the R bit
+ * clear. req is fully overwritten.
+ */
+int np_pcp_decode_request(const uint8_t *buf, size_t len, np_pcp_request *req,
+                          np_error *err);
+
 /*
  * Does this response answer this MAP request? 1 when it is a PCP (not
  * NAT-PMP) MAP response with MAP data whose nonce, protocol and internal

@@ -188,6 +188,48 @@ int np_natpmp_decode_response(const uint8_t *buf, size_t len,
     return NP_OK;
 }
 
+int np_natpmp_decode_request(const uint8_t *buf, size_t len,
+                             np_natpmp_map_request *req, np_error *err)
+{
+    np__rd r;
+    uint8_t version, op;
+    uint16_t reserved;
+
+    if (req == NULL || (buf == NULL && len > 0))
+        return np_error_set(err, NP_EINVAL, NULL,
+                            "np_natpmp_decode_request: NULL argument");
+    memset(req, 0, sizeof(*req));
+    np__rd_init(&r, buf, len);
+    if (np__rd_u8(&r, &version) != NP_OK || np__rd_u8(&r, &op) != NP_OK)
+        return fail(err, NP_ETRUNC, len,
+                    "NAT-PMP request needs at least 2 bytes but the "
+                    "datagram ends after %zu",
+                    len);
+    if (version != NP_NATPMP_VERSION)
+        return fail(err, NP_EPARSE, 0, "version %u is not NAT-PMP (0)",
+                    (unsigned)version);
+    if (op & NP_NATPMP_RESPONSE_BIT)
+        return fail(err, NP_EPARSE, 1,
+                    "opcode %u has the response bit set: a response, not a "
+                    "request",
+                    (unsigned)op);
+    req->opcode = op;
+    if (op == NP_NATPMP_OP_PUBLIC_ADDRESS)
+        return NP_OK;
+    if (op != NP_NATPMP_OP_MAP_UDP && op != NP_NATPMP_OP_MAP_TCP)
+        return fail(err, NP_EUNSUPP, 1, "NAT-PMP opcode %u is not defined",
+                    (unsigned)op);
+    if (np__rd_u16(&r, &reserved) != NP_OK ||
+        np__rd_u16(&r, &req->internal_port) != NP_OK ||
+        np__rd_u16(&r, &req->suggested_external_port) != NP_OK ||
+        np__rd_u32(&r, &req->lifetime) != NP_OK)
+        return fail(err, NP_ETRUNC, len,
+                    "NAT-PMP map request needs 12 bytes but the datagram "
+                    "ends after %zu",
+                    len);
+    return NP_OK;
+}
+
 int np_natpmp_encode_response(uint8_t *buf, size_t cap,
                               const np_natpmp_response *resp, size_t *len,
                               np_error *err)

@@ -451,6 +451,95 @@ int np_pcp_decode_response(const uint8_t *buf, size_t len,
     return decode_options(&r, resp, err);
 }
 
+static int is_all_zeros_addr(const uint8_t a[16])
+{
+    static const uint8_t zero[16] = {0};
+    static const uint8_t zero4[16] = {0, 0, 0,    0,    0, 0, 0, 0,
+                                      0, 0, 0xFF, 0xFF, 0, 0, 0, 0};
+
+    return memcmp(a, zero, 16) == 0 || memcmp(a, zero4, 16) == 0;
+}
+
+int np_pcp_decode_request(const uint8_t *buf, size_t len, np_pcp_request *req,
+                          np_error *err)
+{
+    np__rd r;
+    uint8_t op = 0, b = 0;
+    uint8_t a[16];
+    np_pcp_response opts;
+    int rc;
+
+    if (req == NULL || (buf == NULL && len > 0))
+        return np_error_set(err, NP_EINVAL, NULL,
+                            "np_pcp_decode_request: NULL argument");
+    memset(req, 0, sizeof(*req));
+    np__rd_init(&r, buf, len);
+    if (np__rd_u8(&r, &req->version) != NP_OK)
+        return fail(err, NP_ETRUNC, 0, "empty datagram: no PCP version");
+    if (req->version != NP_PCP_VERSION) {
+        if (np__rd_u8(&r, &op) == NP_OK)
+            req->opcode = (uint8_t)(op & 0x7Fu);
+        return NP_OK;
+    }
+    if (len < NP_PCP_HEADER_LEN)
+        return fail(err, NP_ETRUNC, len,
+                    "PCP request header needs %d bytes but the datagram "
+                    "ends after %zu",
+                    NP_PCP_HEADER_LEN, len);
+    if (len > NP_PCP_MAX_MSG)
+        return fail(err, NP_EPARSE, NP_PCP_MAX_MSG,
+                    "PCP message is %zu bytes; at most %d are allowed "
+                    "(RFC 6887 7)",
+                    len, NP_PCP_MAX_MSG);
+    if (len % 4 != 0)
+        return fail(err, NP_EPARSE, len - len % 4,
+                    "PCP message is %zu bytes, not a multiple of 4", len);
+    (void)np__rd_u8(&r, &op);
+    if (op & R_BIT)
+        return fail(err, NP_EPARSE, 1,
+                    "opcode byte 0x%02x has the R bit set: a response, not a "
+                    "request",
+                    (unsigned)op);
+    req->opcode = op;
+    (void)np__rd_bytes(&r, NULL, 2);
+    (void)np__rd_u32(&r, &req->map.lifetime);
+    (void)np__rd_bytes(&r, a, 16);
+    addr_from_wire(&req->map.client, a, 0);
+    if (op == NP_PCP_OP_MAP) {
+        uint16_t ext_port = 0;
+        if (np__rd_left(&r) < NP_PCP_MAP_LEN)
+            return fail(err, NP_ETRUNC, r.pos,
+                        "MAP request data at byte %zu needs %d bytes but "
+                        "%zu remain",
+                        r.pos, NP_PCP_MAP_LEN, np__rd_left(&r));
+        (void)np__rd_bytes(&r, req->map.nonce, NP_PCP_NONCE_LEN);
+        (void)np__rd_u8(&r, &b);
+        req->map.protocol = b;
+        (void)np__rd_bytes(&r, NULL, 3);
+        (void)np__rd_u16(&r, &req->map.internal_port);
+        (void)np__rd_u16(&r, &ext_port);
+        req->map.suggested_external_port = ext_port;
+        (void)np__rd_bytes(&r, a, 16);
+        if (!is_all_zeros_addr(a))
+            addr_from_wire(&req->map.suggested_external, a, ext_port);
+        req->has_map = 1;
+    } else if (op != NP_PCP_OP_ANNOUNCE) {
+        return NP_OK; /* PEER or unknown: the server answers by opcode */
+    }
+    memset(&opts, 0, sizeof(opts));
+    rc = decode_options(&r, &opts, err);
+    if (rc != NP_OK)
+        return rc;
+    req->options = opts.options;
+    if (opts.options & NP_PCP_HAS_THIRD_PARTY)
+        req->map.third_party = opts.third_party;
+    req->map.prefer_failure = (opts.options & NP_PCP_HAS_PREFER_FAILURE) != 0;
+    memcpy(req->unknown_options, opts.unknown_options,
+           sizeof(req->unknown_options));
+    req->n_unknown_options = opts.n_unknown_options;
+    return NP_OK;
+}
+
 int np_pcp_encode_response(uint8_t *buf, size_t cap,
                            const np_pcp_response *resp, size_t *len,
                            np_error *err)

@@ -17,6 +17,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                           \
     } while (0)
 
+static void request(const uint8_t *data, size_t size)
+{
+    np_natpmp_map_request q, back;
+    uint8_t out[16];
+    np_error err;
+    size_t len = 0;
+    int rc;
+
+    rc = np_natpmp_decode_request(data, size, &q, &err);
+    if (rc != NP_OK) {
+        CHECK(rc == NP_ETRUNC || rc == NP_EPARSE || rc == NP_EUNSUPP);
+        CHECK(strncmp(err.where, "byte ", 5) == 0);
+        return;
+    }
+    if (q.opcode == NP_NATPMP_OP_PUBLIC_ADDRESS)
+        return;
+    rc = np_natpmp_encode_map(out, sizeof(out), &q, &len, &err);
+    if (rc != NP_OK) {
+        CHECK(rc == NP_EINVAL && q.internal_port == 0 && q.lifetime != 0);
+        return;
+    }
+    CHECK(len == 12 && memcmp(out, data, 2) == 0 &&
+          memcmp(out + 4, data + 4, 8) == 0);
+    CHECK(np_natpmp_decode_request(out, len, &back, &err) == NP_OK);
+    CHECK(memcmp(&back, &q, sizeof(q)) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     np_natpmp_response r, back;
@@ -25,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     int rc;
 
+    request(data, size);
     np_error_clear(&err);
     rc = np_natpmp_decode_response(data, size, &r, &err);
     if (rc != NP_OK) {

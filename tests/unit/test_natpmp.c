@@ -258,6 +258,46 @@ static void test_encode_response_roundtrip(void **state)
     }
 }
 
+static void test_decode_request(void **state)
+{
+    np_natpmp_map_request q;
+    np_error err;
+    uint8_t buf[12];
+
+    (void)state;
+    assert_int_equal(np_natpmp_decode_request(
+                         map_udp_request, sizeof(map_udp_request), &q, &err),
+                     NP_OK);
+    assert_int_equal(q.opcode, NP_NATPMP_OP_MAP_UDP);
+    assert_int_equal(q.internal_port, 3074);
+    assert_int_equal(q.suggested_external_port, 3074);
+    assert_int_equal(q.lifetime, 7200);
+    assert_int_equal(
+        np_natpmp_decode_request(map_tcp_delete_request, 12, &q, &err), NP_OK);
+    assert_int_equal(q.opcode, NP_NATPMP_OP_MAP_TCP);
+    assert_int_equal(q.lifetime, 0);
+    assert_int_equal(np_natpmp_decode_request(public_request, 2, &q, &err),
+                     NP_OK);
+    assert_int_equal(q.opcode, NP_NATPMP_OP_PUBLIC_ADDRESS);
+
+    assert_int_equal(np_natpmp_decode_request(map_udp_request, 11, &q, &err),
+                     NP_ETRUNC);
+    assert_string_equal(err.where, "byte 11");
+    assert_int_equal(np_natpmp_decode_request(public_request, 1, &q, &err),
+                     NP_ETRUNC);
+    assert_int_equal(np_natpmp_decode_request(map_udp_response, 16, &q, &err),
+                     NP_EPARSE);
+    assert_string_equal(err.where, "byte 1");
+    memcpy(buf, map_udp_request, 12);
+    buf[1] = 3;
+    assert_int_equal(np_natpmp_decode_request(buf, 12, &q, &err), NP_EUNSUPP);
+    assert_string_equal(err.where, "byte 1");
+    assert_int_equal(q.opcode, 3);
+    buf[0] = 2;
+    assert_int_equal(np_natpmp_decode_request(buf, 12, &q, &err), NP_EPARSE);
+    assert_string_equal(err.where, "byte 0");
+}
+
 static void test_result_table(void **state)
 {
     int i;
@@ -282,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_decode_map),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_encode_response_roundtrip),
+        cmocka_unit_test(test_decode_request),
         cmocka_unit_test(test_result_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -492,6 +492,77 @@ static void test_encode_response_roundtrip(void **state)
                      NP_EBUFSIZE);
 }
 
+static void test_decode_request(void **state)
+{
+    np_pcp_request q;
+    np_pcp_map_request want;
+    uint8_t buf[NP_PCP_MAX_MSG];
+    size_t len = 0;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(
+        np_pcp_decode_request(map_request, sizeof(map_request), &q, &err),
+        NP_OK);
+    udp_request(&want);
+    assert_int_equal(q.version, 2);
+    assert_int_equal(q.opcode, NP_PCP_OP_MAP);
+    assert_true(q.has_map);
+    assert_memory_equal(q.map.nonce, want.nonce, 12);
+    assert_int_equal(q.map.protocol, 17);
+    assert_int_equal(q.map.internal_port, 3074);
+    assert_int_equal(q.map.suggested_external_port, 3074);
+    assert_int_equal(q.map.lifetime, 7200);
+    assert_addr(&q.map.client, "198.18.0.10:0");
+    assert_false(np_addr_is_set(&q.map.suggested_external));
+    assert_false(np_addr_is_set(&q.map.third_party));
+    assert_int_equal(q.map.prefer_failure, 0);
+    /* What was decoded encodes to the same bytes. */
+    assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &q.map, &len, NULL),
+                     NP_OK);
+    assert_int_equal(len, sizeof(map_request));
+    assert_memory_equal(buf, map_request, len);
+
+    assert_int_equal(np_pcp_decode_request(map_request_thirdparty,
+                                           sizeof(map_request_thirdparty), &q,
+                                           &err),
+                     NP_OK);
+    assert_int_equal(q.options,
+                     NP_PCP_HAS_THIRD_PARTY | NP_PCP_HAS_PREFER_FAILURE);
+    assert_addr(&q.map.third_party, "198.18.0.20:0");
+    assert_int_equal(q.map.prefer_failure, 1);
+    assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &q.map, &len, NULL),
+                     NP_OK);
+    assert_int_equal(len, sizeof(map_request_thirdparty));
+    assert_memory_equal(buf, map_request_thirdparty, len);
+
+    assert_int_equal(np_pcp_decode_request(announce_request,
+                                           sizeof(announce_request), &q, &err),
+                     NP_OK);
+    assert_int_equal(q.opcode, NP_PCP_OP_ANNOUNCE);
+    assert_false(q.has_map);
+    assert_addr(&q.map.client, "198.18.0.10:0");
+
+    /* A NAT-PMP request: version 0, for the server to answer in kind. */
+    buf[0] = 0;
+    buf[1] = 1;
+    assert_int_equal(np_pcp_decode_request(buf, 12, &q, &err), NP_OK);
+    assert_int_equal(q.version, 0);
+    assert_int_equal(q.opcode, 1);
+
+    assert_int_equal(np_pcp_decode_request(map_response_success,
+                                           sizeof(map_response_success), &q,
+                                           &err),
+                     NP_EPARSE);
+    assert_string_equal(err.where, "byte 1");
+    assert_int_equal(np_pcp_decode_request(map_request, 40, &q, &err),
+                     NP_ETRUNC);
+    assert_string_equal(err.where, "byte 24");
+    assert_int_equal(np_pcp_decode_request(map_request, 22, &q, &err),
+                     NP_ETRUNC);
+    assert_string_equal(err.where, "byte 22");
+}
+
 static void test_result_table(void **state)
 {
     int i, j;
@@ -558,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_prefer_failure_with_data),
         cmocka_unit_test(test_encode_response_roundtrip),
+        cmocka_unit_test(test_decode_request),
         cmocka_unit_test(test_result_table),
         cmocka_unit_test(test_epoch),
     };
