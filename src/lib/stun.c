@@ -56,8 +56,8 @@ static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
 /* CRC-32 (ISO 3309, reflected polynomial 0xEDB88320), table-driven.        */
 
 /*
- * Four bits at a time: a 16-entry constant table (entry i is the CRC of the
- * nibble i, eight shift-and-xor rounds of the polynomial), small enough to
+ * Four bits at a time: a 16-entry constant table (entry i is i run through
+ * four shift-and-xor rounds of the polynomial), small enough to
  * check by hand and fast enough for datagrams. The unit test checks the
  * standard check value CRC-32("123456789") = 0xCBF43926.
  */
