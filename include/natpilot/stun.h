@@ -172,6 +172,21 @@ int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
                    np_error *err);
 
 /*
+ * The server's alternate address: OTHER-ADDRESS (RFC 5780 7.4), or, from an
+ * RFC 3489 server (e.g. Vovida stund), CHANGED-ADDRESS, which RFC 5780
+ * section 7.4 says it replaces with the same meaning. NULL when neither.
+ * Points into *m.
+ */
+const np_addr *np_stun_other_address(const np_stun_msg *m);
+
+/*
+ * Where the server says it sent the response from: RESPONSE-ORIGIN (RFC 5780
+ * 7.3), or an RFC 3489 server's SOURCE-ADDRESS. NULL when neither. Points
+ * into *m.
+ */
+const np_addr *np_stun_response_origin(const np_stun_msg *m);
+
+/*
  * Check MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 section 14.5) of a message
  * decoded by np_stun_decode() from the same buf/len. key is the short-term
  * password, or the 16-byte long-term key. NP_ENOTFOUND when the message has

@@ -535,6 +535,28 @@ int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
     return NP_OK;
 }
 
+const np_addr *np_stun_other_address(const np_stun_msg *m)
+{
+    if (m == NULL)
+        return NULL;
+    if (m->present & NP_STUN_HAS_OTHER_ADDRESS)
+        return &m->other_address;
+    if (m->present & NP_STUN_HAS_CHANGED_ADDRESS)
+        return &m->changed_address;
+    return NULL;
+}
+
+const np_addr *np_stun_response_origin(const np_stun_msg *m)
+{
+    if (m == NULL)
+        return NULL;
+    if (m->present & NP_STUN_HAS_RESPONSE_ORIGIN)
+        return &m->response_origin;
+    if (m->present & NP_STUN_HAS_SOURCE_ADDRESS)
+        return &m->source_address;
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* MESSAGE-INTEGRITY and the long-term key                                  */
 

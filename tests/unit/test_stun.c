@@ -443,6 +443,8 @@ static void test_rfc5780_response(void **state)
     assert_int_equal(m.response_port, 0xbeef);
     assert_int_equal(m.n_unknown, 1);
     assert_int_equal(m.unknown[0], 0x7777);
+    assert_ptr_equal(np_stun_other_address(&m), &m.other_address);
+    assert_ptr_equal(np_stun_response_origin(&m), &m.response_origin);
 }
 
 /* An RFC 3489 server: MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS. */
@@ -469,6 +471,12 @@ static void test_rfc3489_response(void **state)
     assert_addr(&m.source_address, "198.51.100.1:3478");
     assert_addr(&m.changed_address, "198.51.100.2:3479");
     assert_int_equal(m.n_unknown, 0);
+    assert_ptr_equal(np_stun_other_address(&m), &m.changed_address);
+    assert_ptr_equal(np_stun_response_origin(&m), &m.source_address);
+    m.present = 0;
+    assert_null(np_stun_other_address(&m));
+    assert_null(np_stun_response_origin(&m));
+    assert_null(np_stun_other_address(NULL));
 }
 
 static void test_error_response(void **state)
