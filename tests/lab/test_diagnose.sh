@@ -118,6 +118,7 @@ for seed in 1 2 3; do
     lab_build -k eim-eif -l 5 -s "$seed"
     lab_coturn_start
     run_case "eim-eif 5% loss seed $seed" "$exp_eim_eif"
+    echo "   $(lab_delayline_stats)"
 done
 
 echo "== nothing answers (no STUN server, no route beyond the router)"
