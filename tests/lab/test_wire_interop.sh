@@ -96,8 +96,6 @@ line=$(wire lan1 pcp-announce "$LAB_GW" "$LAB_LAN1_IP")
 check "ANNOUNCE: PCP version 2 answers" "2 SUCCESS" \
     "$(f "$line" version) $(f "$line" result)"
 check "ANNOUNCE: from the gateway" "$LAB_GW:5351" "$(f "$line" from)"
-epoch1=$(f "$line" epoch)
-time1=$(date +%s)
 
 line=$(wire lan1 natpmp-public "$LAB_GW")
 check "NAT-PMP external address" "SUCCESS $LAB_PUBLIC_IP:0" \
