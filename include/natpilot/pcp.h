@@ -132,7 +132,7 @@ int np_pcp_result_is_transient(int result);
 typedef struct np_pcp_map_request {
     uint8_t nonce[NP_PCP_NONCE_LEN];  /* random, kept for renewals (11.2) */
     uint8_t protocol;                 /* NP_PCP_PROTO_* */
-    uint16_t internal_port;           /* 0 only with protocol 0 (all ports) */
+    uint16_t internal_port;           /* 0 = all ports: see np_pcp_encode_map */
     uint16_t suggested_external_port; /* 0: no preference */
     uint32_t lifetime;                /* seconds; 0 deletes the mapping */
     /*
@@ -153,9 +153,12 @@ typedef struct np_pcp_map_request {
 
 /*
  * Encode a MAP request into buf. NP_OK and the length (60 + options) in
- * *len; NP_EINVAL if client is unset, an address family is mixed in a way
- * PCP cannot carry, or internal_port is 0 with a protocol other than 0;
- * NP_EBUFSIZE if cap is too small (NP_PCP_MAX_MSG is always enough).
+ * *len; NP_EBUFSIZE if cap is too small (NP_PCP_MAX_MSG is always enough);
+ * NP_EINVAL if client is unset, an address family is mixed in a way PCP
+ * cannot carry, protocol 0 ("all protocols") comes with an internal port
+ * (11.1: it must be 0), or internal port 0 ("all ports") comes with TCP or
+ * UDP and a non-zero lifetime: natpilot never maps every port to one host;
+ * port 0 with lifetime 0 (delete all of this client's mappings) is allowed.
  */
 int np_pcp_encode_map(uint8_t *buf, size_t cap, const np_pcp_map_request *req,
                       size_t *len, np_error *err);

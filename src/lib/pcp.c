@@ -189,10 +189,17 @@ int np_pcp_encode_map(uint8_t *buf, size_t cap, const np_pcp_map_request *req,
         return np_error_set(err, NP_EINVAL, NULL,
                             "suggested external address family differs from "
                             "the client's (NAT64 mappings are not supported)");
-    if (req->internal_port == 0 && req->protocol != NP_PCP_PROTO_ALL)
+    if (req->protocol == NP_PCP_PROTO_ALL && req->internal_port != 0)
         return np_error_set(err, NP_EINVAL, NULL,
-                            "internal port 0 is only valid with protocol 0 "
+                            "protocol 0 (all protocols) needs internal port 0 "
                             "(RFC 6887 11.1)");
+    if (req->internal_port == 0 && req->lifetime != 0 &&
+        (req->protocol == NP_PCP_PROTO_TCP ||
+         req->protocol == NP_PCP_PROTO_UDP))
+        return np_error_set(err, NP_EINVAL, NULL,
+                            "internal port 0 would map every %s port to this "
+                            "host; only a delete (lifetime 0) may use it",
+                            req->protocol == NP_PCP_PROTO_TCP ? "TCP" : "UDP");
 
     np__wr_init(&w, buf, cap);
     addr_to_wire(&req->client, a);

@@ -226,11 +226,23 @@ static void test_encode_map_invalid(void **state)
     assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &req, &len, &err),
                      NP_EINVAL);
 
+    /* Every UDP port to one host: refused; deleting them all: allowed. */
     udp_request(&req);
     req.internal_port = 0;
     assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &req, &len, &err),
                      NP_EINVAL);
+    assert_non_null(strstr(err.msg, "every UDP port"));
+    req.lifetime = 0;
+    assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &req, &len, &err),
+                     NP_OK);
+    /* Protocol 0 (all) must come with internal port 0 (11.1). */
+    udp_request(&req);
     req.protocol = NP_PCP_PROTO_ALL;
+    assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &req, &len, &err),
+                     NP_EINVAL);
+    req.internal_port = 0;
+    req.suggested_external_port = 0;
+    req.lifetime = 0;
     assert_int_equal(np_pcp_encode_map(buf, sizeof(buf), &req, &len, &err),
                      NP_OK);
 }
