@@ -164,9 +164,11 @@ const char *np_egress_advice(int proto, int state);
 enum np_egress_overall {
     NP_EGRESS_ALL_REACHABLE = 0, /* every testable target reachable */
     NP_EGRESS_SOME_BLOCKED,      /* some blocked, something reachable */
-    NP_EGRESS_NOTHING_REACHABLE, /* nothing at all answered, calibration
-                                    included: offline or reflector down */
-    NP_EGRESS_NOTHING_TESTABLE   /* no target could be tested */
+    NP_EGRESS_NOTHING_REACHABLE, /* something was tried, nothing at all
+                                    was reachable, calibration included:
+                                    offline or reflector down */
+    NP_EGRESS_NOTHING_TESTABLE   /* no target could be tested (and no
+                                    calibration probe ran) */
 };
 
 /*
@@ -175,6 +177,13 @@ enum np_egress_overall {
  */
 int np_egress_overall(const np_egress_target *targets, size_t n,
                       const np_egress_report *rep);
+
+/*
+ * Human name of an ICMP (v6 = 0) or ICMPv6 (v6 = 1) error as recorded in
+ * np_egress_target.icmp_type/icmp_code: "communication administratively
+ * prohibited", "port unreachable"... "" when type is -1. Never NULL.
+ */
+const char *np_egress_icmp_text(int v6, int type, int code);
 
 /* The summary sentence for an overall picture. Never NULL. */
 const char *np_egress_overall_text(int overall);

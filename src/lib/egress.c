@@ -199,25 +199,79 @@ const char *np_egress_advice(int proto, int state)
 int np_egress_overall(const np_egress_target *t, size_t n,
                       const np_egress_report *rep)
 {
-    size_t i, reachable = 0, blocked = 0, tested = 0;
+    size_t i, reachable = 0, blocked = 0, tested = 0, attempted = 0;
 
     for (i = 0; i < n; i++) {
         if (t[i].state == NP_EGRESS_REACHABLE)
             reachable++;
         else if (np_egress_state_blocked(t[i].state))
             blocked++;
-        if (t[i].state != NP_EGRESS_UNTESTABLE &&
-            t[i].state != NP_EGRESS_ERROR && t[i].state != NP_EGRESS_PENDING)
+        if (t[i].state == NP_EGRESS_REACHABLE ||
+            np_egress_state_blocked(t[i].state))
             tested++;
     }
-    if (rep != NULL && (rep->calib_tcp.state == NP_EGRESS_REACHABLE ||
-                        rep->calib_udp.state == NP_EGRESS_REACHABLE))
-        reachable++;
-    if (tested == 0 && reachable == 0)
-        return NP_EGRESS_NOTHING_TESTABLE;
-    if (reachable == 0)
+    attempted = tested;
+    if (rep != NULL) {
+        const np_egress_target *c[2] = {&rep->calib_tcp, &rep->calib_udp};
+        for (i = 0; i < 2; i++) {
+            if (c[i]->state == NP_EGRESS_REACHABLE)
+                reachable++;
+            if (c[i]->state == NP_EGRESS_REACHABLE ||
+                np_egress_state_blocked(c[i]->state))
+                attempted++;
+        }
+    }
+    if (attempted > 0 && reachable == 0)
         return NP_EGRESS_NOTHING_REACHABLE;
+    if (tested == 0)
+        return NP_EGRESS_NOTHING_TESTABLE;
     return blocked > 0 ? NP_EGRESS_SOME_BLOCKED : NP_EGRESS_ALL_REACHABLE;
+}
+
+/* ICMP (type 3) and ICMPv6 (type 1) destination-unreachable codes. */
+const char *np_egress_icmp_text(int v6, int type, int code)
+{
+    if (!v6 && type == 3) {
+        switch (code) {
+        case 0:
+            return "network unreachable";
+        case 1:
+            return "host unreachable";
+        case 2:
+            return "protocol unreachable";
+        case 3:
+            return "port unreachable";
+        case 9:
+            return "network administratively prohibited";
+        case 10:
+            return "host administratively prohibited";
+        case 13:
+            return "communication administratively prohibited";
+        default:
+            return "destination unreachable";
+        }
+    }
+    if (v6 && type == 1) {
+        switch (code) {
+        case 0:
+            return "no route to destination";
+        case 1:
+            return "communication administratively prohibited";
+        case 3:
+            return "address unreachable";
+        case 4:
+            return "port unreachable";
+        case 5:
+            return "source address failed policy";
+        case 6:
+            return "reject route to destination";
+        default:
+            return "destination unreachable";
+        }
+    }
+    if (type < 0)
+        return "";
+    return v6 ? "ICMPv6 error" : "ICMP error";
 }
 
 const char *np_egress_overall_text(int overall)
@@ -361,9 +415,15 @@ static uint64_t resend_interval(const struct run *r)
     return i < MIN_RESEND_US ? MIN_RESEND_US : i;
 }
 
-/* Read ICMP details from the socket's error queue (IP_RECVERR). */
-static void read_errqueue(int fd, struct test *t)
+/*
+ * Read ICMP details from the socket's error queue (IP_RECVERR). Returns the
+ * errno of the last ICMP error found, 0 when none. Reading the queue also
+ * clears the socket's pending error (SO_ERROR), so callers that need both
+ * read SO_ERROR first or use this return value.
+ */
+static int read_errqueue(int fd, struct test *t)
 {
+    int found = 0;
     uint8_t cbuf[512];
     uint8_t data[64];
     int guard;
@@ -381,7 +441,7 @@ static void read_errqueue(int fd, struct test *t)
         msg.msg_control = cbuf;
         msg.msg_controllen = sizeof(cbuf);
         if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-            return;
+            return found;
         for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
             struct sock_extended_err ee;
             const uint8_t *p = CMSG_DATA(c);
@@ -398,6 +458,7 @@ static void read_errqueue(int fd, struct test *t)
                 continue;
             t->res.icmp_type = ee.ee_type;
             t->res.icmp_code = ee.ee_code;
+            found = (int)ee.ee_errno;
             if (avail > sizeof(ee)) {
                 struct sockaddr_storage ss;
                 size_t sl = avail - sizeof(ee);
@@ -416,6 +477,7 @@ static void read_errqueue(int fd, struct test *t)
             }
         }
     }
+    return found;
 }
 
 /*
@@ -580,9 +642,13 @@ static void udp_event(struct run *r, struct test *t, short revents,
     if (revents & POLLERR) {
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
-        read_errqueue(t->fd[0], t);
         if (getsockopt(t->fd[0], SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
             soerr = errno;
+        {
+            int icmp = read_errqueue(t->fd[0], t);
+            if (soerr == 0)
+                soerr = icmp;
+        }
         if (soerr != 0 && soerr != EMSGSIZE) {
             finish(r, t, np_egress_classify(NP_EGRESS_UDP, soerr), soerr, now);
             return;
