@@ -366,9 +366,14 @@ static const char *target_text(const struct ctx *c, const np_egress_target *t,
         break;
     case NP_EGRESS_REJECTED:
         if (t->icmp_type >= 0 && np_addr_is_set(&t->icmp_from))
-            (void)snprintf(buf, size, "rejected: ICMP %s from %s",
-                           np_egress_icmp_text(v6, t->icmp_type, t->icmp_code),
-                           np_addr_ip_str(&t->icmp_from, from, sizeof(from)));
+            (void)snprintf(
+                buf, size, "rejected: ICMP %s from %s%s",
+                np_egress_icmp_text(v6, t->icmp_type, t->icmp_code),
+                np_addr_ip_str(&t->icmp_from, from, sizeof(from)),
+                np_addr_same_ip(&t->icmp_from, &t->dest)
+                    ? " (the server itself: nothing listens there, or its "
+                      "own firewall)"
+                    : " (on the way)");
         else
             (void)snprintf(buf, size, "rejected: %s", strerror(t->sys_errno));
         break;
@@ -496,11 +501,12 @@ static void features_with(const struct ctx *c, int proto, int state, char *buf,
             hit = c->targets[r->first + j].state == state;
         if (!hit || used >= size)
             continue;
-        if (r->profile == NULL && r->feature == NULL)
-            n = snprintf(buf + used, size - used, "%s--port %s%s",
+        if (r->profile == NULL && r->feature == NULL) {
+            char rt[128];
+            n = snprintf(buf + used, size - used, "%s--port %s:%s",
                          first ? "" : "; ", proto_name(r->proto),
-                         r->essential ? " (essential)" : "");
-        else
+                         ranges_text(r, rt, sizeof(rt)));
+        } else
             n = snprintf(buf + used, size - used, "%s%s%s%s%s",
                          first ? "" : "; ", r->profile ? r->profile : "",
                          r->profile && r->feature ? " " : "",
