@@ -39,7 +39,8 @@ struct test {
     int running; /* sockets open, not finished */
     int done;
     uint64_t start_us;
-    uint64_t next_send_us; /* UDP re-send, TCP second SYN */
+    uint64_t next_send_us; /* UDP: next re-send */
+    uint64_t last_send_us; /* UDP: last datagram sent */
     uint8_t txid[NP_STUN_TXID_LEN];
     uint8_t req[NP_STUN_MAX_MSG];
     size_t req_len;
@@ -389,9 +390,12 @@ static void finish(struct run *r, struct test *t, int state, int e,
     }
 }
 
+static uint64_t resend_interval(const struct run *r);
+
 static void learn_rtt(struct run *r, uint64_t sample, int proto)
 {
     uint64_t w, lo, hi;
+    size_t i;
 
     if (r->rtt_known)
         return;
@@ -402,6 +406,13 @@ static void learn_rtt(struct run *r, uint64_t sample, int proto)
     hi = (uint64_t)r->cfg->wait_ceil_ms * 1000u;
     w = r->rtt_us * r->cfg->rtt_factor;
     r->wait_us = w < lo ? lo : w > hi ? hi : w;
+    /* Re-sends already scheduled with the pre-RTT interval move closer. */
+    for (i = 0; i < r->n; i++) {
+        struct test *t = &r->t[i];
+        uint64_t at = t->last_send_us + resend_interval(r);
+        if (t->running && t->proto == NP_EGRESS_UDP && at < t->next_send_us)
+            t->next_send_us = at;
+    }
     progress(r, "round trip measured; waiting for the rest");
 }
 
@@ -534,6 +545,7 @@ static void udp_send(struct run *r, struct test *t, uint64_t now)
     if (t->res.attempts > 0)
         r->retransmits++;
     t->res.attempts++;
+    t->last_send_us = now;
 next:
     t->next_send_us = now + resend_interval(r);
 }
