@@ -108,8 +108,12 @@ static void usage(FILE *f)
         "                      'none' skips TCP.\n"
         "  --stun H[:P]        STUN server listening on UDP port P (default "
         "%s);\n"
-        "                      repeatable. UDP ports with no STUN server are "
-        "'not testable'.\n"
+        "                      repeatable; 'none' for no STUN. UDP ports with "
+        "no STUN\n"
+        "                      server are 'not testable'. Only contacted for "
+        "UDP rules\n"
+        "                      (the reflector only for TCP rules) unless "
+        "named.\n"
         "  --stun-all-ports    the first --stun host answers STUN on every "
         "UDP port\n"
         "  --timeout MS        longest wait for an answer (default 3000)\n"
@@ -881,6 +885,7 @@ int np_cmd_verify_outbound(int argc, char **argv)
     struct orule cli_rules[MAX_RULES];
     size_t n_cli_rules = 0, i;
     int json = 0, opt, rc = NP_EXIT_OK, overall, exit_code, stun_failed = 0;
+    int has_tcp = 0, has_udp = 0;
     np_error err;
     long v;
 #if NP_HAVE_PROFILES
@@ -1012,13 +1017,27 @@ int np_cmd_verify_outbound(int argc, char **argv)
         goto out;
     }
 
-    rc = resolve_reflector(&c, reflector);
-    if (rc == NP_EXIT_USAGE)
-        goto out;
-    if (c.n_stun_text == 0)
+    /* Contact only what the rules need: the reflector for TCP rules, the
+     * STUN servers for UDP rules (or what the user named explicitly). */
+    for (i = 0; i < c.n_rules; i++) {
+        if (c.rules[i].proto == NP_EGRESS_TCP)
+            has_tcp = 1;
+        else
+            has_udp = 1;
+    }
+    if (has_tcp || reflector != default_reflector) {
+        rc = resolve_reflector(&c, reflector);
+        if (rc == NP_EXIT_USAGE)
+            goto out;
+    } else {
+        c.reflector_text = "none";
+    }
+    if (c.n_stun_text == 0 && has_udp)
         c.stun_text[c.n_stun_text++] = default_stun;
     for (i = 0; i < c.n_stun_text; i++) {
         np_addr *a = &c.cfg.stun[c.cfg.n_stun];
+        if (strcmp(c.stun_text[i], "none") == 0)
+            continue;
         np_progress("resolving STUN servers");
         if (np_addr_resolve(a, c.stun_text[i], NP_STUN_DEFAULT_PORT, AF_UNSPEC,
                             &err) != NP_OK) {
