@@ -286,10 +286,11 @@ const char *np_egress_overall_text(int overall)
                "rest get through. Only the ports listed as blocked need a "
                "change.";
     case NP_EGRESS_NOTHING_REACHABLE:
-        return "Nothing answered, not even the reflector's open port: this "
-               "device is offline, the reflector is down, or the network "
-               "lets nothing out except through a proxy. No port verdict is "
-               "possible until something answers.";
+        return "Nothing was reachable, not even the reflector's open port: "
+               "this device is offline, the reflector or STUN server is down "
+               "or not what it should be, or the network lets nothing out "
+               "except through a proxy. The port verdicts cannot be trusted "
+               "until something is reachable.";
     case NP_EGRESS_NOTHING_TESTABLE:
     default:
         return "None of the ports could be tested (no reflector or STUN "

@@ -178,6 +178,46 @@ run_np J --port tcp:443 --port tcp:3075 --reflector "$REFLECTOR:443" \
 [ "$RC" = 1 ] || lab_fail "case 3: exit $RC, expected 1"
 expect_port "$J" tcp 3075 refused
 
+# ---- case 5: rules from profiles (fixtures in tests/data/outbound), resolved
+#      for the device platform: base profile first, platform-only rules
+#      dropped for pc and present for xbox -------------------------------------
+PROFILE_ARGS=(np-lab-shooter --profiles "$NP_SOURCE_DIR/tests/data/outbound"
+    --reflector "$REFLECTOR:80" --stun "$LAB_STUN1:$LAB_STUN_PORT"
+    --stun-all-ports --min-wait 100)
+run_np J "${PROFILE_ARGS[@]}"
+if grep -q "no profile catalog yet" "$LAB_TMP/np.err"; then
+    lab_log "SKIP case 5: this build has no profile support (branch profiles not merged)"
+else
+    [ "$RC" = 1 ] || lab_fail "case 5: exit $RC, expected 1"
+    rule() { jq -r --arg p "$1" --arg f "$2" --arg k "$3" \
+        '.rules[] | select(.profile == $p and .feature == $f) | .[$k] | tostring' <<<"$J"; }
+    [ "$(rule np-lab-platform sign-in state)" = reachable ] || lab_fail "case 5: sign-in"
+    [ "$(rule np-lab-platform "party chat" state)" = reachable ] || lab_fail "case 5: party chat"
+    [ "$(rule np-lab-shooter matchmaking state)" = dropped ] || lab_fail "case 5: matchmaking"
+    [ "$(rule np-lab-shooter matchmaking essential)" = true ] || lab_fail "case 5: essential"
+    [ "$(rule np-lab-shooter "stats upload" state)" = refused ] || lab_fail "case 5: stats"
+    [ "$(rule np-lab-shooter "stats upload" note)" = "the game still plays without it" ] ||
+        lab_fail "case 5: note"
+    [ "$(rule np-lab-shooter "dedicated servers" partial)" = true ] || lab_fail "case 5: range"
+    [ "$(rule np-lab-shooter "in-game voice" state)" = rejected ] || lab_fail "case 5: voice"
+    [ "$(rule np-lab-shooter "peer-to-peer lobbies" state)" = reachable ] || lab_fail "case 5: p2p"
+    [ "$(jq '[.rules[] | select(.feature == "xbox-only service")] | length' <<<"$J")" = 0 ] ||
+        lab_fail "case 5: xbox-only rule tested for pc"
+    [ "$(jq -r '.rules[0].profile' <<<"$J")" = np-lab-platform ] || lab_fail "case 5: base not first"
+    run_np J "${PROFILE_ARGS[@]}" --platform xbox
+    [ "$(rule np-lab-shooter "xbox-only service" state)" = rejected ] ||
+        lab_fail "case 5: xbox-only rule not tested for xbox"
+    # Only non-essential rules blocked: exit 0.
+    egress_rules ""
+    lab_in router nft flush chain ip npegress outfilter
+    lab_in router nft add rule ip npegress outfilter iifname br0 tcp dport 3075 reject with tcp reset
+    run_np J "${PROFILE_ARGS[@]}"
+    [ "$RC" = 0 ] || lab_fail "case 5: only a non-essential rule blocked, exit $RC"
+    [ "$(rule np-lab-shooter "stats upload" state)" = refused ] || lab_fail "case 5: stats (2)"
+    egress_rules ""
+    lab_log "ok: profile rules"
+fi
+
 # ---- case 4: the router lets nothing out: exit 3, nothing reachable ---------
 egress_rules 'iifname "br0" counter drop'
 run_np J --port tcp:80 --port udp:3478 --reflector "$REFLECTOR:80" \
