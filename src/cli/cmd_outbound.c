@@ -39,7 +39,7 @@ static const char default_reflector[] = "portquiz.net";
 /* The STUN server diagnose uses; it listens on UDP 3478 only. */
 static const char default_stun[] = "stun.stunprotocol.org:3478";
 
-#define MAX_RANGES   16 /* per --port / rule (profiles have a few) */
+#define MAX_RANGES   32 /* per entry; longer rules are split */
 #define MAX_SAMPLE   16
 #define MAX_RULES    256
 #define MAX_CLI_STUN NP_EGRESS_MAX_STUN
@@ -106,10 +106,10 @@ static void usage(FILE *f)
         "                      open there, used to measure the round trip "
         "(default %d).\n"
         "                      'none' skips TCP.\n"
-        "  --stun H[:P]        STUN server listening on UDP port P (default "
-        "%s);\n"
-        "                      repeatable; 'none' for no STUN. UDP ports with "
-        "no STUN\n"
+        "  --stun H[:P]        STUN server listening on UDP port P; "
+        "repeatable\n"
+        "                      (default %s);\n"
+        "                      'none' for no STUN. UDP ports with no STUN\n"
         "                      server are 'not testable'. Only contacted for "
         "UDP rules\n"
         "                      (the reflector only for TCP rules) unless "
@@ -802,24 +802,30 @@ static int add_profile_rules(struct ctx *c, char **ids, size_t n_ids,
     *res_out = res;
     for (i = 0; i < res->n_outbound; i++) {
         const np_rule *pr = &res->outbound[i];
-        struct orule *r;
-        if (c->n_rules == MAX_RULES) {
-            np_out_errorf(CMD, "more than %d outbound rules", MAX_RULES);
-            return NP_EXIT_USAGE;
-        }
-        r = &c->rules[c->n_rules++];
-        memset(r, 0, sizeof(*r));
-        r->proto = pr->protocol == NP_PROTO_TCP ? NP_EGRESS_TCP : NP_EGRESS_UDP;
-        for (j = 0; j < pr->n_ports && j < MAX_RANGES; j++) {
-            r->lo[j] = pr->ports[j].lo;
-            r->hi[j] = pr->ports[j].hi;
-        }
-        r->n_ranges = j;
-        r->profile = pr->profile_id;
-        r->feature = pr->feature;
-        r->note = pr->note;
-        r->essential = pr->essential;
-        r->broad = pr->broad;
+        size_t done = 0;
+        /* A rule listing more ranges than fit one entry becomes several
+         * entries with the same feature and note: nothing is dropped. */
+        do {
+            struct orule *r;
+            if (c->n_rules == MAX_RULES) {
+                np_out_errorf(CMD, "more than %d outbound rules", MAX_RULES);
+                return NP_EXIT_USAGE;
+            }
+            r = &c->rules[c->n_rules++];
+            memset(r, 0, sizeof(*r));
+            r->proto =
+                pr->protocol == NP_PROTO_TCP ? NP_EGRESS_TCP : NP_EGRESS_UDP;
+            for (j = 0; done < pr->n_ports && j < MAX_RANGES; j++, done++) {
+                r->lo[j] = pr->ports[done].lo;
+                r->hi[j] = pr->ports[done].hi;
+            }
+            r->n_ranges = j;
+            r->profile = pr->profile_id;
+            r->feature = pr->feature;
+            r->note = pr->note;
+            r->essential = pr->essential;
+            r->broad = pr->broad;
+        } while (done < pr->n_ports);
     }
     return NP_EXIT_OK;
 }
