@@ -8,9 +8,9 @@
  *        on the target port. Handshake completed: reachable. RST: refused (a
  *        firewall answered for the server, or the reflector is not what it
  *        claims). ICMP unreachable / administratively prohibited: rejected.
- *        No answer within the wait: dropped. A second SYN goes out on a
- *        fresh socket half-way through the wait, so one lost SYN does not
- *        turn into "dropped".
+ *        No answer within the wait: dropped. Two more SYNs go out on
+ *        fresh sockets at 1/3 and 2/3 of the wait, so one lost SYN does
+ *        not turn into "dropped".
  *   UDP  a STUN Binding request (RFC 8489) to a STUN server listening on the
  *        target port, over a connected socket with IP_RECVERR. An answer:
  *        reachable. ICMP port unreachable or prohibited: rejected. Silence,
@@ -136,7 +136,7 @@ typedef struct np_egress_report {
     double wait_ms;       /* the wait used (the ceiling when no RTT) */
     double elapsed_ms;    /* wall time of the whole run */
     unsigned tests;       /* sockets opened (targets + calibration + retries) */
-    unsigned retransmits; /* UDP re-sends and second SYNs */
+    unsigned retransmits; /* UDP re-sends and extra SYNs */
     unsigned max_parallel; /* most tests in flight at one time */
     unsigned reachable;    /* targets (not calibration) per outcome */
     unsigned blocked;

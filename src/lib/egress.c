@@ -23,7 +23,7 @@
 #include "natpilot/egress.h"
 #include "natpilot/stun.h"
 
-#define MAX_FDS           2       /* TCP: first SYN, and one retry */
+#define MAX_FDS           3       /* TCP: first SYN and two retries */
 #define PRE_RTT_RESEND_US 250000u /* UDP re-send before any RTT is known */
 #define MIN_RESEND_US     20000u
 #define MAX_UDP_SENDS     6
@@ -586,10 +586,15 @@ static uint64_t deadline(const struct run *r, const struct test *t)
     return t->start_us + w;
 }
 
-/* TCP: the second SYN, on a fresh socket, half-way through the wait. */
+/*
+ * TCP: further SYNs, each on a fresh socket (the kernel's own retransmission
+ * comes only after a second), at 1/3 and 2/3 of the wait: one lost SYN or
+ * SYN-ACK does not turn into "dropped".
+ */
 static uint64_t tcp_retry_at(const struct run *r, const struct test *t)
 {
-    return t->start_us + (deadline(r, t) - t->start_us) / 2;
+    return t->start_us +
+           (deadline(r, t) - t->start_us) * (uint64_t)t->nfd / MAX_FDS;
 }
 
 static void timers(struct run *r, uint64_t now)
@@ -605,21 +610,21 @@ static void timers(struct run *r, uint64_t now)
             continue;
         }
         if (t->proto == NP_EGRESS_TCP) {
-            if (t->nfd == 1 && now >= tcp_retry_at(r, t)) {
+            if (t->nfd < MAX_FDS && now >= tcp_retry_at(r, t)) {
                 int e, fd = open_socket(r, t, &e);
                 if (fd >= 0) {
-                    t->fd[1] = fd;
-                    t->fd_start[1] = now;
-                    t->nfd = 2;
+                    t->fd[t->nfd] = fd;
+                    t->fd_start[t->nfd] = now;
+                    t->nfd++;
                     t->res.attempts++;
                     r->retransmits++;
                     r->tests++;
                 } else if (e != EMFILE && e != ENFILE && e != ENOBUFS) {
                     finish(r, t, np_egress_classify(t->proto, e), e, now);
                 } else {
-                    /* No fd to spare: rely on the first SYN alone. */
-                    t->fd[1] = -1;
-                    t->nfd = 2;
+                    /* No fd to spare: rely on the SYNs already out. */
+                    t->fd[t->nfd] = -1;
+                    t->nfd++;
                 }
             }
         } else if (now >= t->next_send_us && t->res.attempts < MAX_UDP_SENDS) {
@@ -715,7 +720,7 @@ static int next_timeout_ms(const struct run *r, uint64_t now)
         d = deadline(r, t);
         if (d < next)
             next = d;
-        if (t->proto == NP_EGRESS_TCP && t->nfd == 1) {
+        if (t->proto == NP_EGRESS_TCP && t->nfd < MAX_FDS) {
             d = tcp_retry_at(r, t);
             if (d < next)
                 next = d;
@@ -734,10 +739,13 @@ static int next_timeout_ms(const struct run *r, uint64_t now)
 static int init_test(struct test *t, int proto, uint16_t port,
                      const np_addr *dest)
 {
+    int k;
+
     memset(t, 0, sizeof(*t));
     t->proto = proto;
     t->port = port;
-    t->fd[0] = t->fd[1] = -1;
+    for (k = 0; k < MAX_FDS; k++)
+        t->fd[k] = -1;
     t->res.proto = proto;
     t->res.port = port;
     t->res.icmp_type = t->res.icmp_code = -1;

@@ -171,6 +171,16 @@ expect_port "$J" udp 9000 not-testable
 expect_port "$J" udp 3478 reachable
 expect_port "$J" tcp 80 reachable
 
+# ---- case 2b: bounded parallelism: 2 in flight still gives the same verdicts
+run_np J "${PORTS[@]}" --reflector "$REFLECTOR:80" \
+    --stun "$LAB_STUN1:$LAB_STUN_PORT" --stun-all-ports --min-wait 100 --parallel 2
+[ "$RC" = 1 ] || lab_fail "case 2b: exit $RC"
+[ "$(jq .max_parallel <<<"$J")" -le 2 ] || lab_fail "case 2b: more than 2 in flight"
+expect_port "$J" tcp 3074 dropped
+expect_port "$J" tcp 27022 dropped
+expect_port "$J" udp 3658 rejected
+expect_port "$J" udp 9000 reachable
+
 # ---- case 3: non-essential? every --port is essential; a refused port with
 #      the rest open still exits 1, and a fully open set exits 0 ------------
 run_np J --port tcp:443 --port tcp:3075 --reflector "$REFLECTOR:443" \
