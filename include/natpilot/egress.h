@@ -24,7 +24,9 @@
  * (calibration or target) gives the RTT, and every test then waits
  * clamp(rtt_factor * RTT, floor, ceiling) after its start. Before any RTT is
  * known, tests wait at most the ceiling. A list of dozens of ports takes about
- * one wait in total.
+ * one wait in total. When the run shows loss (answers that came only to a
+ * re-sent request), the targets that stayed silent are tested once more
+ * (a second wait), so loss is not reported as a firewall drop.
  *
  * Ranges are never tested port by port: np_egress_sample() picks the first,
  * the last and a few ports inside, and callers state that sample.
@@ -110,10 +112,12 @@ typedef struct np_egress_config {
                            0: no TCP calibration probe */
     np_addr stun[NP_EGRESS_MAX_STUN]; /* STUN servers, each on its port */
     size_t n_stun;
-    int stun_all_ports;     /* stun[0]'s host answers STUN on every UDP port */
-    np_addr bind;           /* local address to use; empty: chosen by route */
-    unsigned max_inflight;  /* tests in flight at once (default 64) */
-    unsigned rtt_factor;    /* wait = rtt_factor * RTT ... (default 4) */
+    int stun_all_ports;    /* stun[0]'s host answers STUN on every UDP port */
+    int confirm_drops;     /* when answers came only to re-sent requests (loss),
+                              test the dropped targets once more (default 1) */
+    np_addr bind;          /* local address to use; empty: chosen by route */
+    unsigned max_inflight; /* tests in flight at once (default 64) */
+    unsigned rtt_factor;   /* wait = rtt_factor * RTT ... (default 4) */
     unsigned wait_floor_ms; /* ... but at least this (default 400) */
     unsigned wait_ceil_ms;  /* ... and at most this (default 3000) */
     /* Called from inside the loop with a short status; may be NULL. */
@@ -138,6 +142,8 @@ typedef struct np_egress_report {
     unsigned tests;       /* sockets opened (targets + calibration + retries) */
     unsigned retransmits; /* UDP re-sends and extra SYNs */
     unsigned max_parallel; /* most tests in flight at one time */
+    unsigned late;         /* answers only to a re-sent request: loss */
+    int confirm_pass;      /* 1 when dropped targets were tested again */
     unsigned reachable;    /* targets (not calibration) per outcome */
     unsigned blocked;
     unsigned untestable;

@@ -550,6 +550,13 @@ static void print_human(const struct ctx *c, int overall)
         printf("No round trip measured; each test waited %.0f ms; took "
                "%.0f ms.\n",
                rep->wait_ms, rep->elapsed_ms);
+    if (rep->late > 0)
+        printf("Loss on the path: %u answer%s came only to a re-sent "
+               "request%s.\n",
+               rep->late, rep->late == 1 ? "" : "s",
+               rep->confirm_pass ? "; the silent ports were tested a second "
+                                   "time"
+                                 : "");
     if (rep->calib_tcp.state != NP_EGRESS_UNTESTABLE)
         printf("Reflector check: tcp %u %s\n", (unsigned)rep->calib_tcp.port,
                target_text(c, &rep->calib_tcp, feats, sizeof(feats)));
@@ -676,6 +683,8 @@ static void print_json(const struct ctx *c, int overall, int exit_code)
     cJSON_AddNumberToObject(root, "tests", rep->tests);
     cJSON_AddNumberToObject(root, "retransmits", rep->retransmits);
     cJSON_AddNumberToObject(root, "max_parallel", rep->max_parallel);
+    cJSON_AddNumberToObject(root, "late_answers", rep->late);
+    cJSON_AddBoolToObject(root, "confirm_pass", rep->confirm_pass);
 
     arr = cJSON_AddArrayToObject(root, "rules");
     for (i = 0; i < c->n_rules; i++) {

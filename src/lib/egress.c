@@ -39,8 +39,13 @@ struct test {
     int running; /* sockets open, not finished */
     int done;
     uint64_t start_us;
-    uint64_t next_send_us; /* UDP: next re-send */
-    uint64_t last_send_us; /* UDP: last datagram sent */
+    uint64_t next_send_us;           /* UDP: next re-send */
+    uint64_t last_send_us;           /* UDP: last datagram sent */
+    uint64_t send_us[MAX_UDP_SENDS]; /* UDP: when each request went out */
+    unsigned earlier_attempts;       /* sent in a previous pass */
+    /* UDP: request i carries txid with its last byte XORed with i, so an
+     * answer says which request it answers (a real RTT, and real evidence
+     * of loss when it answers a re-send). */
     uint8_t txid[NP_STUN_TXID_LEN];
     uint8_t req[NP_STUN_MAX_MSG];
     size_t req_len;
@@ -59,6 +64,7 @@ struct run {
     unsigned tests;
     unsigned retransmits;
     unsigned max_parallel;
+    unsigned late; /* answers that came only to a re-sent request */
 };
 
 /* ---- pure helpers --------------------------------------------------------
@@ -306,6 +312,7 @@ void np_egress_config_init(np_egress_config *cfg)
     cfg->wait_floor_ms = 400;
     cfg->wait_ceil_ms = 3000;
     cfg->open_port = 443;
+    cfg->confirm_drops = 1;
 }
 
 /* The STUN server for a UDP port, or NULL. */
@@ -533,7 +540,18 @@ static int open_socket(struct run *r, struct test *t, int *e)
 
 static void udp_send(struct run *r, struct test *t, uint64_t now)
 {
-    ssize_t n = send(t->fd[0], t->req, t->req_len, 0);
+    uint8_t txid[NP_STUN_TXID_LEN];
+    unsigned idx = t->res.attempts;
+    ssize_t n;
+
+    memcpy(txid, t->txid, sizeof(txid));
+    txid[NP_STUN_TXID_LEN - 1] ^= (uint8_t)idx;
+    if (np_stun_binding_request(t->req, sizeof(t->req), txid, 0, &t->req_len) !=
+        NP_OK) {
+        finish(r, t, NP_EGRESS_ERROR, ENOBUFS, now);
+        return;
+    }
+    n = send(t->fd[0], t->req, t->req_len, 0);
 
     if (n < 0) {
         int e = errno;
@@ -545,6 +563,8 @@ static void udp_send(struct run *r, struct test *t, uint64_t now)
     }
     if (t->res.attempts > 0)
         r->retransmits++;
+    if (idx < MAX_UDP_SENDS)
+        t->send_us[idx] = now;
     t->res.attempts++;
     t->last_send_us = now;
 next:
@@ -643,6 +663,8 @@ static void tcp_event(struct run *r, struct test *t, int k, uint64_t now)
     if (soerr == EINPROGRESS || soerr == EALREADY)
         return;
     if (soerr == 0) {
+        if (k > 0)
+            r->late++;
         learn_rtt(r, now - t->fd_start[k], NP_EGRESS_TCP);
         finish(r, t, NP_EGRESS_REACHABLE, 0, now);
         return;
@@ -655,6 +677,7 @@ static void udp_event(struct run *r, struct test *t, short revents,
                       uint64_t now)
 {
     uint8_t buf[1500];
+    unsigned idx;
     int guard;
 
     if (revents & POLLERR) {
@@ -685,14 +708,20 @@ static void udp_event(struct run *r, struct test *t, short revents,
         }
         if (np_stun_decode(buf, (size_t)got, &m, NULL) != NP_OK)
             continue;
-        if (memcmp(m.txid, t->txid, NP_STUN_TXID_LEN) != 0)
+        if (memcmp(m.txid, t->txid, NP_STUN_TXID_LEN - 1) != 0)
             continue;
+        idx = (unsigned)(m.txid[NP_STUN_TXID_LEN - 1] ^
+                         t->txid[NP_STUN_TXID_LEN - 1]);
+        if (idx >= t->res.attempts || idx >= MAX_UDP_SENDS)
+            continue; /* not one of ours */
         if (m.type != NP_STUN_BINDING_SUCCESS &&
             m.type != NP_STUN_BINDING_ERROR)
             continue;
-        /* Any answer proves the path. After re-sends, the time since the
-         * first send over-estimates the RTT: safe (a longer wait). */
-        learn_rtt(r, now - t->fd_start[0], NP_EGRESS_UDP);
+        /* Any answer proves the path; an answer to a re-send (and none to
+         * the first request) is evidence of loss. */
+        if (idx > 0)
+            r->late++;
+        learn_rtt(r, now - t->send_us[idx], NP_EGRESS_UDP);
         finish(r, t, NP_EGRESS_REACHABLE, 0, now);
     }
 }
@@ -761,9 +790,6 @@ static int init_test(struct test *t, int proto, uint16_t port,
     if (proto == NP_EGRESS_UDP) {
         if (fill_random(t->txid, sizeof(t->txid)) < 0)
             return NP_ESYS;
-        if (np_stun_binding_request(t->req, sizeof(t->req), t->txid, 0,
-                                    &t->req_len) != NP_OK)
-            return NP_EBUFSIZE;
     }
     return NP_OK;
 }
@@ -815,6 +841,69 @@ static size_t test_for(struct run *r, size_t *n_tests, int proto, uint16_t port,
     return (*n_tests)++;
 }
 
+/* Put a finished test back in the queue for another pass. */
+static void requeue(struct test *t)
+{
+    t->earlier_attempts += t->res.attempts;
+    t->res.attempts = 0;
+    t->res.state = NP_EGRESS_PENDING;
+    t->res.sys_errno = 0;
+    t->res.rtt_ms = 0;
+    t->res.icmp_type = t->res.icmp_code = -1;
+    memset(&t->res.icmp_from, 0, sizeof(t->res.icmp_from));
+    t->nfd = 0;
+    t->done = 0;
+    t->queued = 1;
+}
+
+/* Run every queued test to its end. */
+static int run_loop(struct run *r, struct pollfd *pfd, struct test **owner,
+                    int *slot, np_error *err)
+{
+    uint64_t now = now_us();
+    size_t i;
+
+    for (;;) {
+        size_t nfds = 0;
+        int timeout, k;
+
+        for (i = 0; i < r->n && r->inflight < r->cfg->max_inflight; i++)
+            if (r->t[i].queued)
+                start_test(r, &r->t[i], now);
+        timers(r, now);
+        if (all_done(r))
+            return NP_OK;
+        for (i = 0; i < r->n; i++) {
+            struct test *t = &r->t[i];
+            if (!t->running)
+                continue;
+            for (k = 0; k < t->nfd; k++) {
+                if (t->fd[k] < 0)
+                    continue;
+                pfd[nfds].fd = t->fd[k];
+                pfd[nfds].events = t->proto == NP_EGRESS_TCP ? POLLOUT : POLLIN;
+                pfd[nfds].revents = 0;
+                owner[nfds] = t;
+                slot[nfds] = k;
+                nfds++;
+            }
+        }
+        timeout = next_timeout_ms(r, now);
+        if (poll(pfd, nfds, timeout) < 0 && errno != EINTR)
+            return np_error_sys(err, errno, NULL, "poll failed");
+        now = now_us();
+        for (i = 0; i < nfds; i++) {
+            struct test *t = owner[i];
+            if (pfd[i].revents == 0 || t->done)
+                continue;
+            if (t->proto == NP_EGRESS_TCP)
+                tcp_event(r, t, slot[i], now);
+            else
+                udp_event(r, t, pfd[i].revents, now);
+        }
+    }
+}
+
 int np_egress_run(const np_egress_config *cfg, np_egress_target *targets,
                   size_t n, np_egress_report *rep, np_error *err)
 {
@@ -824,7 +913,7 @@ int np_egress_run(const np_egress_config *cfg, np_egress_target *targets,
     int *slot = NULL;
     size_t *map = NULL, i, n_tests = 2, cap;
     uint64_t t0, now;
-    int rc;
+    int rc, confirm = 0;
 
     rc = check_args(cfg, targets, n, err);
     if (rc != NP_OK)
@@ -864,51 +953,34 @@ int np_egress_run(const np_egress_config *cfg, np_egress_target *targets,
     r.n = n_tests;
 
     t0 = now_us();
-    now = t0;
     progress(&r, "testing outbound ports");
-    for (;;) {
-        size_t nfds = 0;
-        int timeout, k;
-
-        for (i = 0; i < r.n && r.inflight < cfg->max_inflight; i++)
-            if (r.t[i].queued)
-                start_test(&r, &r.t[i], now);
-        timers(&r, now);
-        if (all_done(&r))
-            break;
-        for (i = 0; i < r.n; i++) {
-            struct test *t = &r.t[i];
-            if (!t->running)
-                continue;
-            for (k = 0; k < t->nfd; k++) {
-                if (t->fd[k] < 0)
-                    continue;
-                pfd[nfds].fd = t->fd[k];
-                pfd[nfds].events = t->proto == NP_EGRESS_TCP ? POLLOUT : POLLIN;
-                pfd[nfds].revents = 0;
-                owner[nfds] = t;
-                slot[nfds] = k;
-                nfds++;
+    rc = run_loop(&r, pfd, owner, slot, err);
+    if (rc != NP_OK)
+        goto out;
+    /*
+     * Confirmation pass: when answers came only to re-sent requests (loss on
+     * the path), a "dropped" may be loss too. Test those once more; a port
+     * that is really dropped costs one more wait, only on a lossy path.
+     */
+    if (cfg->confirm_drops && r.late > 0) {
+        size_t again = 0;
+        for (i = 0; i < r.n; i++)
+            if (r.t[i].res.state == NP_EGRESS_DROPPED) {
+                requeue(&r.t[i]);
+                again++;
             }
-        }
-        timeout = next_timeout_ms(&r, now);
-        if (poll(pfd, nfds, timeout) < 0 && errno != EINTR) {
-            rc = np_error_sys(err, errno, NULL, "poll failed");
-            goto out;
-        }
-        now = now_us();
-        for (i = 0; i < nfds; i++) {
-            struct test *t = owner[i];
-            if (pfd[i].revents == 0 || t->done)
-                continue;
-            if (t->proto == NP_EGRESS_TCP)
-                tcp_event(&r, t, slot[i], now);
-            else
-                udp_event(&r, t, pfd[i].revents, now);
+        if (again > 0) {
+            confirm = 1;
+            progress(&r, "loss seen: testing the silent ports again");
+            rc = run_loop(&r, pfd, owner, slot, err);
+            if (rc != NP_OK)
+                goto out;
         }
     }
     now = now_us();
 
+    for (i = 0; i < r.n; i++)
+        r.t[i].res.attempts += r.t[i].earlier_attempts;
     for (i = 0; i < n; i++) {
         const np_egress_target *src = &r.t[map[i]].res;
         targets[i] = *src;
@@ -925,6 +997,8 @@ int np_egress_run(const np_egress_config *cfg, np_egress_target *targets,
         rep->tests = r.tests;
         rep->retransmits = r.retransmits;
         rep->max_parallel = r.max_parallel;
+        rep->late = r.late;
+        rep->confirm_pass = confirm;
         for (i = 0; i < n; i++) {
             if (targets[i].state == NP_EGRESS_REACHABLE)
                 rep->reachable++;
