@@ -11,7 +11,8 @@
 #
 # natpilot must report exactly the router's rules, tell dropped from
 # refused from rejected, and finish in about one wait (elapsed < 3 x the
-# wait it reports). Everything is torn down by lib.sh's trap.
+# wait it reports). A last case adds 5 % loss each way: loss must not be
+# reported as "dropped". Everything is torn down by lib.sh's trap.
 set -euo pipefail
 # shellcheck source=tests/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -238,5 +239,31 @@ run_np J --port tcp:80 --port udp:3478 --reflector "$REFLECTOR:80" \
 # No RTT: the ceiling is the wait, and the run still ends after one wait.
 awk -v e="$(jq .elapsed_ms <<<"$J")" 'BEGIN { exit !(e >= 800 && e < 2400) }' ||
     lab_fail "case 4: elapsed not about one ceiling"
+
+# ---- case 6: a lossy path (5 % each way): loss must not read as "dropped" --
+lab_build -k eim-apdf -d 40 -l 5 -s 7
+start_reflectors
+DROP_TCP="5000" RST_TCP="5002" ICMP_TCP="5003" DROP_UDP="5000" ICMP_UDP="5003"
+egress_rules ""
+LOSSY=()
+for p in $(seq 5000 5019); do
+    LOSSY+=(--port "tcp:$p" --port "udp:$p")
+done
+run_np J "${LOSSY[@]}" --reflector "$REFLECTOR:443" \
+    --stun "$LAB_STUN1:$LAB_STUN_PORT" --stun-all-ports
+[ "$RC" = 1 ] || lab_fail "case 6: exit $RC"
+expect_port "$J" tcp 5000 dropped
+expect_port "$J" udp 5000 dropped
+expect_port "$J" tcp 5002 refused
+expect_port "$J" tcp 5003 rejected
+expect_port "$J" udp 5003 rejected
+nfalse=$(jq '[.rules[].tested[] | select(.port != 5000 and .port != 5002 and
+    .port != 5003 and .state != "reachable")] | length' <<<"$J")
+lab_log "lossy: late answers $(jq .late_answers <<<"$J"), confirmation pass" \
+    "$(jq .confirm_pass <<<"$J"), elapsed $(jq .elapsed_ms <<<"$J") ms," \
+    "wait $(jq .wait_ms <<<"$J") ms"
+[ "$nfalse" = 0 ] || lab_fail "case 6: $nfalse open ports reported blocked on a lossy path"
+awk -v e="$(jq .elapsed_ms <<<"$J")" -v w="$(jq .wait_ms <<<"$J")" \
+    'BEGIN { exit !(e < 3 * w) }' || lab_fail "case 6: more than 3 waits"
 
 lab_log "PASS test_outbound"
