@@ -15,17 +15,8 @@
 
 #include "cli.h"
 #include "natpilot/egress.h"
-#include "natpilot/stun.h"
-
-#if defined(__has_include)
-#if __has_include("natpilot/profile.h")
 #include "natpilot/profile.h"
-#define NP_HAVE_PROFILES 1
-#endif
-#endif
-#ifndef NP_HAVE_PROFILES
-#define NP_HAVE_PROFILES 0
-#endif
+#include "natpilot/stun.h"
 
 #define CMD "verify --outbound"
 
@@ -757,7 +748,6 @@ static void print_json(const struct ctx *c, int overall, int exit_code)
 
 /* ---- profiles ------------------------------------------------------------ */
 
-#if NP_HAVE_PROFILES
 /* Outbound rules of the profiles, resolved for the platform. The catalog and
  * the resolution stay alive (rules point into them) until the caller frees
  * them. Returns an exit code, NP_EXIT_OK on success. */
@@ -787,15 +777,13 @@ static int add_profile_rules(struct ctx *c, char **ids, size_t n_ids,
                       platform);
         return NP_EXIT_USAGE;
     }
-    rc = np_catalog_load_embedded(cat, &diags, &err);
-    if (rc == NP_OK && dir != NULL)
-        rc = np_catalog_load_dir(cat, dir, NP_LAYER_CUSTOM, &diags, &err);
-    if (rc == NP_OK)
-        rc = np_catalog_check(cat, NP_LAYER_EMBEDDED, &diags);
+    /* Built-in catalog, the user's directory, then --profiles DIR. Invalid
+     * files are skipped and named; the valid ones are used. */
+    rc = np_catalog_load_default(cat, dir, &diags, &err);
     for (i = 0; i < diags.count; i++) {
         char line[1024];
         if (diags.items[i].severity == NP_DIAG_ERROR)
-            np_out_errorf(CMD, "%s",
+            np_out_errorf(CMD, "skipped: %s",
                           np_diag_format(&diags.items[i], line, sizeof(line)));
     }
     np_diags_free(&diags);
@@ -838,7 +826,6 @@ static int add_profile_rules(struct ctx *c, char **ids, size_t n_ids,
     }
     return NP_EXIT_OK;
 }
-#endif
 
 /* ---- the command ----------------------------------------------------------
  */
@@ -903,10 +890,8 @@ int np_cmd_verify_outbound(int argc, char **argv)
     int has_tcp = 0, has_udp = 0;
     np_error err;
     long v;
-#if NP_HAVE_PROFILES
     np_catalog *cat = NULL;
     np_resolved *res = NULL;
-#endif
 
     memset(&c, 0, sizeof(c));
     np_egress_config_init(&c.cfg);
@@ -999,23 +984,10 @@ int np_cmd_verify_outbound(int argc, char **argv)
     }
     /* Positional arguments are profile ids ("verify" itself is argv[0]). */
     if (optind < argc) {
-#if NP_HAVE_PROFILES
         rc = add_profile_rules(&c, argv + optind, (size_t)(argc - optind),
                                platform, profiles_dir, &cat, &res);
         if (rc != NP_EXIT_OK)
             goto out;
-#else
-        (void)platform;
-        (void)profiles_dir;
-        np_out_errorf(CMD,
-                      "profile '%s': this build has no profile catalog yet; "
-                      "give the ports with --port",
-                      argv[optind]);
-        return NP_EXIT_USAGE;
-#endif
-    } else {
-        (void)platform;
-        (void)profiles_dir;
     }
     for (i = 0; i < n_cli_rules; i++) {
         if (c.n_rules == MAX_RULES) {
@@ -1106,9 +1078,7 @@ int np_cmd_verify_outbound(int argc, char **argv)
 out:
     free(c.targets);
     c.targets = NULL;
-#if NP_HAVE_PROFILES
     np_resolved_free(res);
     np_catalog_free(cat);
-#endif
     return rc;
 }
