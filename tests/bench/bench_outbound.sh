@@ -67,6 +67,7 @@ for run in $(seq 1 "$RUNS"); do
     set -e
     t1=$(lab_now_ms)
     np_times+=($((t1 - t0)))
+    np_info=$(jq -r '"rtt \(.rtt_ms) ms, wait \(.wait_ms) ms, late \(.late_answers), second pass \(.confirm_pass)"' <<<"$out")
     np_blocked=$(jq -r '[.rules[].tested[] | select(.state == "dropped") | .port] | sort | join(" ")' <<<"$out")
 
     t0=$(lab_now_ms)
@@ -78,7 +79,7 @@ for run in $(seq 1 "$RUNS"); do
     done
     t1=$(lab_now_ms)
     nc_times+=($((t1 - t0)))
-    lab_log "run $run: natpilot ${np_times[-1]} ms (dropped: $np_blocked)," \
+    lab_log "run $run: natpilot ${np_times[-1]} ms ($np_info; dropped: $np_blocked)," \
         "nc loop ${nc_times[-1]} ms (failed: ${nc_blocked[*]})"
     want=$(printf '%s\n' "${DROPPED[@]}" | sort -n | tr '\n' ' ' | sed 's/ $//')
     got=$(tr ' ' '\n' <<<"$np_blocked" | sort -n | tr '\n' ' ' | sed 's/ $//')
