@@ -645,7 +645,8 @@ lab_inbound() {
     return "$rc"
 }
 
-# lab_echo_start ROLE ADDR PORT: UDP echo server (for lab_ping) in ROLE.
+# lab_echo_start ROLE ADDR PORT: UDP echo server, also accepting TCP
+# connections on PORT (for lab_ping), in ROLE.
 lab_echo_start() {
     local ready="$LAB_TMP/echo.$1.$3.ready"
     rm -f "$ready"
@@ -653,11 +654,14 @@ lab_echo_start() {
     lab_wait_for 5 "echo server $2:$3" test -e "$ready"
 }
 
-# lab_ping ROLE ADDR PORT [COUNT] [INTERVAL_MS]: UDP ping from ROLE to an
-# echo server; prints "sent N received M loss_pct L rtt_min A rtt_median B
-# rtt_max C" (ms). Returns non-zero if nothing came back.
+# lab_ping ROLE ADDR PORT [COUNT] [INTERVAL_MS] [udp|tcp]: UDP ping (or
+# timed TCP connects) from ROLE to a lab_echo_start server; prints "sent N
+# received M loss_pct L rtt_min A rtt_median B rtt_max C" (ms). Returns
+# non-zero if nothing came back.
 lab_ping() {
-    lab_pkt "$1" ping -a "$2" -p "$3" -c "${4:-10}" -i "${5:-20}" -w 1000
+    local t=()
+    [ "${6:-udp}" = tcp ] && t=(-t)
+    lab_pkt "$1" ping "${t[@]}" -a "$2" -p "$3" -c "${4:-10}" -i "${5:-20}" -w 1000
 }
 
 # lab_field LINE NAME: the value after NAME in a "name value ..." line.
