@@ -640,11 +640,14 @@ static void print_plan(struct wiz *w)
             continue;
         }
         w->n_mappable++;
-        printf("  %-3s %-13s -> %s  %s%s%s%s\n", np_proto_name(r->protocol),
-               ports, w->device_text, r->profile_id, r->feature ? " (" : "",
-               r->feature ? r->feature : "", r->feature ? ")" : "");
+        printf("  %-3s %-13s -> %s  (%s)\n", np_proto_name(r->protocol), ports,
+               w->device_text, r->profile_id);
+        if (r->feature != NULL) {
+            snprintf(text, sizeof(text), "for %s", r->feature);
+            wrap("        ", text);
+        }
         if (r->essential)
-            printf("      %sessential%s: the NAT type depends on it\n",
+            printf("        %sessential%s: the NAT type depends on it\n",
                    np_c_warn(), np_c_reset());
     }
 }
@@ -841,9 +844,9 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
         np_nat_classify(&w->obs, 1, &after);
         printf("\n  %sBefore%s  %s\n", np_c_bold(), np_c_reset(),
                console_label(w, &w->before, label, sizeof(label)));
-        printf("  %sAfter%s   %s%s%s (the game's ports are mapped to %s)\n",
-               np_c_bold(), np_c_reset(), np_c_good(),
-               console_label(w, &after, label, sizeof(label)), np_c_reset(),
+        printf("  %sAfter%s   %s%s%s\n", np_c_bold(), np_c_reset(), np_c_good(),
+               console_label(w, &after, label, sizeof(label)), np_c_reset());
+        printf("          (the game's ports are mapped to %s)\n",
                w->device_text);
     }
     return -1;

@@ -105,7 +105,7 @@ check "exit status 0" has "WIZARD-EXIT=0"
 table=$(upnp_table)
 echo "$table"
 check "UPnP table has TCP 25565 -> lan1" grep -qE "TCP +25565->$LAB_LAN1_IP:25565" <<<"$table"
-check "a packet from the internet reaches lan1 on tcp 25565" lab_inbound tcp 25565 lan1 25565
+set -x; check "a packet from the internet reaches lan1 on tcp 25565" lab_inbound tcp 25565 lan1 25565; set +x
 check "fits 80 columns" fits_80
 lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
 
