@@ -117,6 +117,37 @@ typedef struct np_probe_obs {
  */
 int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err);
 
+/*
+ * Inbound reachability of one mapped UDP port of this host (used by verify).
+ * From a socket bound to local_port it sends the primary server a plain
+ * Binding request (which tells the public address of that port) and a
+ * CHANGE-REQUEST(IP and port), whose answer comes from the server's
+ * alternate address: an address this socket never sent to, so only a
+ * working port mapping (or no filtering at all) lets it in.
+ */
+typedef struct np_reach {
+    int answered;     /* the plain request was answered */
+    np_addr mapped;   /* the public address:port the server saw */
+    int reachable;    /* the answer from the alternate address came in */
+    int wrong_source; /* the "changed" answer came from the primary address:
+                         the server ignores CHANGE-REQUEST, inconclusive */
+    double rtt_ms;
+    double elapsed_ms;
+} np_reach;
+
+/*
+ * server is the primary address of an RFC 5780 server; other its
+ * OTHER-ADDRESS (from a diagnose run, or empty to learn it from the plain
+ * answer). local may be empty (the route's source address is used).
+ * Waits for the answer from the alternate address for a few RTTs, within
+ * [floor, ceil] ms. NP_OK whatever the outcome; NP_ESYS when local_port
+ * cannot be bound (in use: the game is running — say so), NP_EUNREACH.
+ */
+int np_probe_reachable(const np_addr *server, const np_addr *other,
+                       const np_addr *local, uint16_t local_port,
+                       unsigned floor_ms, unsigned ceil_ms, np_reach *out,
+                       np_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: natpilot diagnose [--stun HOST[:PORT]]... [--json]\n"
             "                         [--timeout MS] [--source ADDR]\n"
+            "                         [--outbound PROFILE]... [--reflector "
+            "HOST]\n"
             "\n"
             "Finds out how the NAT between this device and the internet "
             "treats game\ntraffic (RFC 5780 behaviour discovery), and names "
@@ -42,6 +44,13 @@ static void usage(FILE *f)
             "  --timeout MS        give up after MS milliseconds (default "
             "3000)\n"
             "  --source ADDR       local address to probe from\n"
+            "  --outbound PROFILE  also check that this network lets the "
+            "profile's\n"
+            "                      outbound ports through (repeatable; as\n"
+            "                      natpilot verify --outbound)\n"
+            "  --reflector HOST    TCP reflector for --outbound\n"
+            "  --platform NAME     device platform for --outbound rules\n"
+            "  --profiles DIR      extra profile directory for --outbound\n"
             "  --json              machine-readable output (fields in "
             "natpilot(1))\n"
             "  --help              this text\n"
@@ -85,7 +94,8 @@ static cJSON *json_tx(const char *name, const np_probe_tx *t)
     return o;
 }
 
-static void print_json(const np_probe_obs *o, const np_nat_verdict *v)
+static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
+                       const char *outbound_json)
 {
     cJSON *root = cJSON_CreateObject(), *labels, *nat, *srv, *tcp, *arr;
     char *text;
@@ -153,6 +163,11 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v)
     cJSON_AddNumberToObject(root, "elapsed_ms", o->elapsed_ms);
     cJSON_AddNumberToObject(root, "retransmits", o->retransmits);
     cJSON_AddNumberToObject(root, "late_answers", o->late);
+    if (outbound_json != NULL) {
+        cJSON *ob = cJSON_Parse(outbound_json);
+        cJSON_AddItemToObject(root, "outbound",
+                              ob != NULL ? ob : cJSON_CreateNull());
+    }
 
     text = cJSON_Print(root);
     if (text != NULL)
@@ -231,6 +246,50 @@ static void print_human(const np_probe_obs *o, const np_nat_verdict *v)
         printf("  Took              %.0f ms\n", o->elapsed_ms);
 }
 
+/*
+ * The outbound check of natpilot verify --outbound, run in-process on the
+ * same STUN server. With json, its output is captured into *json_out.
+ */
+struct outbound_opts {
+    const char *reflector, *platform, *profiles;
+};
+
+static int run_outbound(const char *const *ids, size_t n_ids,
+                        const struct outbound_opts *ob, const char *stun,
+                        int json, char **json_out)
+{
+    char *argv[40];
+    int argc = 0;
+    size_t i;
+
+    argv[argc++] = (char *)"verify";
+    argv[argc++] = (char *)"--outbound";
+    if (ob->reflector != NULL) {
+        argv[argc++] = (char *)"--reflector";
+        argv[argc++] = (char *)ob->reflector;
+    }
+    if (ob->platform != NULL) {
+        argv[argc++] = (char *)"--platform";
+        argv[argc++] = (char *)ob->platform;
+    }
+    if (ob->profiles != NULL) {
+        argv[argc++] = (char *)"--profiles";
+        argv[argc++] = (char *)ob->profiles;
+    }
+    if (stun != NULL) {
+        argv[argc++] = (char *)"--stun";
+        argv[argc++] = (char *)stun;
+    }
+    if (json)
+        argv[argc++] = (char *)"--json";
+    for (i = 0; i < n_ids && argc < 39; i++)
+        argv[argc++] = (char *)ids[i];
+    argv[argc] = NULL;
+    if (json)
+        return np_run_captured(np_cmd_verify_outbound, argc, argv, json_out);
+    return np_cmd_verify_outbound(argc, argv);
+}
+
 int np_cmd_diagnose(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -238,16 +297,24 @@ int np_cmd_diagnose(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
         {"source", required_argument, NULL, 'S'},
+        {"outbound", required_argument, NULL, 'o'},
+        {"reflector", required_argument, NULL, 'r'},
+        {"platform", required_argument, NULL, 'p'},
+        {"profiles", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *servers[1 + NP_PROBE_MAX_EXTRA];
+    const char *outbound[16];
+    size_t n_outbound = 0;
+    struct outbound_opts ob = {NULL, NULL, NULL};
     size_t n_servers = 0, i, n_ok = 0;
     np_probe_config cfg;
     np_probe_obs obs;
     np_nat_verdict v;
     np_error err;
-    int json = 0, c, rc;
+    char *outbound_json = NULL;
+    int json = 0, c, rc, outbound_rc = -1, want_outbound;
 
     np_probe_config_init(&cfg);
     np_error_clear(&err);
@@ -283,6 +350,23 @@ int np_cmd_diagnose(int argc, char **argv)
                 np_out_error("diagnose", &err);
                 return NP_EXIT_USAGE;
             }
+            break;
+        case 'o':
+            if (n_outbound == sizeof(outbound) / sizeof(outbound[0])) {
+                np_out_errorf("diagnose", "at most %zu --outbound profiles",
+                              sizeof(outbound) / sizeof(outbound[0]));
+                return NP_EXIT_USAGE;
+            }
+            outbound[n_outbound++] = optarg;
+            break;
+        case 'r':
+            ob.reflector = optarg;
+            break;
+        case 'p':
+            ob.platform = optarg;
+            break;
+        case 'P':
+            ob.profiles = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -332,11 +416,25 @@ int np_cmd_diagnose(int argc, char **argv)
         return rc == NP_EUNREACH ? NP_EXIT_NETWORK : NP_EXIT_PROBLEM;
     }
     np_nat_classify(&obs, 0, &v);
-    if (json)
-        print_json(&obs, &v);
-    else
+    want_outbound = n_outbound > 0 && v.udp != NP_UDP_NO_ANSWER;
+    if (json) {
+        if (want_outbound)
+            outbound_rc = run_outbound(outbound, n_outbound, &ob, servers[0], 1,
+                                       &outbound_json);
+        print_json(&obs, &v, outbound_json);
+        free(outbound_json);
+    } else {
         print_human(&obs, &v);
+        if (want_outbound) {
+            printf("\n%sOutbound ports%s\n", np_c_bold(), np_c_reset());
+            fflush(stdout);
+            outbound_rc =
+                run_outbound(outbound, n_outbound, &ob, servers[0], 0, NULL);
+        }
+    }
     if (v.udp == NP_UDP_NO_ANSWER)
         return NP_EXIT_NETWORK;
+    if (outbound_rc == NP_EXIT_PROBLEM || outbound_rc == NP_EXIT_USAGE)
+        return outbound_rc;
     return v.generic == NP_GEN_OPEN ? NP_EXIT_OK : NP_EXIT_PROBLEM;
 }

@@ -32,6 +32,12 @@ int np_cmd_verify(int argc, char **argv)
     size_t i;
     cJSON *j = NULL, *arr = NULL;
 
+    for (i = 1; i < (size_t)argc; i++)
+        if (strcmp(argv[i], "--outbound") == 0) {
+            free(a);
+            return np_cmd_verify_outbound(argc, argv);
+        }
+
     memset(&st, 0, sizeof(st));
     if (a == NULL)
         return NP_EXIT_NETWORK;

@@ -760,3 +760,124 @@ out:
         close(r->tcp.fd);
     return rc;
 }
+
+/* --- inbound reachability of one mapped port ---------------------------- */
+
+int np_probe_reachable(const np_addr *server, const np_addr *other,
+                       const np_addr *local, uint16_t local_port,
+                       unsigned floor_ms, unsigned ceil_ms, np_reach *out,
+                       np_error *err)
+{
+    uint8_t txid[2][NP_STUN_TXID_LEN], buf[NP_STUN_MAX_MSG];
+    np_addr src, alt;
+    uint64_t t0, now, deadline, next_send, last_send;
+    size_t len;
+    unsigned sends = 0;
+    char where[NP_ADDRSTRLEN + 16];
+    int fd, rc, i;
+
+    if (server == NULL || out == NULL || local_port == 0 ||
+        !np_addr_is_set(server) || floor_ms == 0 || ceil_ms < floor_ms)
+        return np_error_set(err, NP_EINVAL, NULL, "invalid arguments");
+    memset(out, 0, sizeof(*out));
+    memset(&alt, 0, sizeof(alt));
+    if (other != NULL)
+        alt = *other;
+    if (local != NULL && np_addr_is_set(local))
+        src = *local;
+    else if ((rc = route_source(server, &src, err)) != NP_OK)
+        return rc;
+    np_addr_set_port(&src, local_port);
+    snprintf(where, sizeof(where), "local port %u", (unsigned)local_port);
+    fd = socket(np_addr_family(&src), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0)
+        return np_error_sys(err, errno, where, "cannot create a UDP socket");
+    if (bind(fd, (const struct sockaddr *)&src.ss, src.len) != 0) {
+        int e = errno;
+        close(fd);
+        return np_error_sys(err, e, where,
+                            "cannot use the port to test it (is the game "
+                            "running and holding it?)");
+    }
+    if (fill_random(txid, sizeof(txid)) != 0) {
+        close(fd);
+        return np_error_sys(err, errno, NULL, "no random numbers");
+    }
+    t0 = now = now_us();
+    last_send = t0;
+    next_send = t0;
+    deadline = t0 + (uint64_t)ceil_ms * 1000u;
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+        uint64_t wake;
+
+        if (now >= next_send && sends < MAX_SENDS) {
+            for (i = 0; i < 2; i++) {
+                uint32_t change =
+                    i ? NP_STUN_CHANGE_IP | NP_STUN_CHANGE_PORT : 0;
+                if (i == 0 && out->answered)
+                    continue;
+                if (np_stun_binding_request(buf, sizeof(buf), txid[i], change,
+                                            &len) == NP_OK)
+                    (void)sendto(fd, buf, len, MSG_NOSIGNAL,
+                                 (const struct sockaddr *)&server->ss,
+                                 server->len);
+            }
+            sends++;
+            last_send = now;
+            next_send = now + (out->answered
+                                   ? clamp_u64((uint64_t)(out->rtt_ms * 333.0),
+                                               MIN_RESEND_US, 250000u)
+                                   : INITIAL_RTO_US);
+        }
+        if (out->reachable || now >= deadline)
+            break;
+        wake = next_send < deadline ? next_send : deadline;
+        rc = poll(&pfd, 1, wake > now ? (int)((wake - now + 999) / 1000) : 0);
+        now = now_us();
+        if (rc <= 0 || !(pfd.revents & POLLIN))
+            continue;
+        for (;;) {
+            np_addr from;
+            socklen_t flen = sizeof(from.ss);
+            np_stun_msg m;
+            ssize_t n;
+
+            memset(&from, 0, sizeof(from));
+            n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss,
+                         &flen);
+            if (n < 0)
+                break;
+            from.len = flen;
+            if (np_stun_decode(buf, (size_t)n, &m, NULL) != NP_OK ||
+                m.type != NP_STUN_BINDING_SUCCESS)
+                continue;
+            if (memcmp(m.txid, txid[0], NP_STUN_TXID_LEN) == 0 &&
+                !out->answered && np_addr_equal(&from, server)) {
+                out->answered = 1;
+                out->rtt_ms = (double)(now - last_send) / 1000.0;
+                out->mapped = (m.present & NP_STUN_HAS_XOR_MAPPED)
+                                  ? m.xor_mapped
+                                  : m.mapped;
+                if (!np_addr_is_set(&alt) &&
+                    (m.present & NP_STUN_HAS_OTHER_ADDRESS))
+                    alt = m.other_address;
+                /* The alternate answer should be in within a few RTTs
+                 * (Karn: from the first send when there were re-sends). */
+                deadline =
+                    now + clamp_u64(3 * (now - (sends > 1 ? t0 : last_send)),
+                                    (uint64_t)floor_ms * 1000u,
+                                    (uint64_t)ceil_ms * 1000u);
+            } else if (memcmp(m.txid, txid[1], NP_STUN_TXID_LEN) == 0) {
+                if (np_addr_is_set(&alt) && np_addr_equal(&from, &alt))
+                    out->reachable = 1;
+                else if (np_addr_equal(&from, server))
+                    out->wrong_source = 1;
+            }
+        }
+    }
+    close(fd);
+    out->elapsed_ms = (double)(now - t0) / 1000.0;
+    return NP_OK;
+}

@@ -227,6 +227,26 @@ run_np J "${PROFILE_ARGS[@]}"
     lab_log "ok: profile rules"
 }
 
+# ---- case 7: diagnose --outbound runs the same check beside the NAT test and
+#      nests it in its JSON; a blocked essential outbound rule makes it exit 1
+run_diag() {
+    RC=0
+    J=$(lab_in lan1 "$NATPILOT" diagnose --json --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+        --outbound np-lab-shooter --profiles "$NP_SOURCE_DIR/tests/data/outbound" \
+        --reflector "$REFLECTOR:80") || RC=$?
+}
+run_diag
+[ "$RC" = 1 ] || lab_fail "case 7: exit $RC, expected 1 (essential rule blocked)"
+[ "$(jq -r .labels.generic <<<"$J")" = moderate ] || lab_fail "case 7: NAT verdict missing"
+[ "$(jq -r '.outbound.rules[] | select(.feature == "matchmaking") | .state' <<<"$J")" = dropped ] ||
+    lab_fail "case 7: outbound result not nested in diagnose's JSON"
+H=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --outbound np-lab-shooter --profiles "$NP_SOURCE_DIR/tests/data/outbound" \
+    --reflector "$REFLECTOR:80" || true)
+grep -q "Outbound ports" <<<"$H" || lab_fail "case 7: no outbound section in the human output"
+grep -q "matchmaking" <<<"$H" || lab_fail "case 7: outbound rule missing in the human output"
+lab_log "ok: diagnose --outbound"
+
 # ---- case 4: the router lets nothing out: exit 3, nothing reachable ---------
 egress_rules 'iifname "br0" counter drop'
 run_np J --port tcp:80 --port udp:3478 --reflector "$REFLECTOR:80" \
