@@ -468,6 +468,34 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
             map_transact(s, &m, lifetime, third ? &req->internal : NULL, 0, &r);
         prefer = 0;
     }
+    if (rc == NP_OK && r.version == NP__PCP_VERSION && r.result == 11 &&
+        prefer && lifetime > 0) {
+        /* CANNOT_PROVIDE_EXTERNAL under PREFER_FAILURE: the port is taken,
+         * or the policy forbids it (miniupnpd answers both this way). Ask
+         * without PREFER_FAILURE to tell them apart; a stand-in mapping
+         * granted that way is removed at once. */
+        np__pcp_resp r2;
+
+        if (map_transact(s, &m, lifetime, third ? &req->internal : NULL, 0,
+                         &r2) == NP_OK &&
+            r2.version == NP__PCP_VERSION) {
+            if (r2.result == 0) {
+                uint16_t offered = r2.map.external_port;
+
+                (void)map_transact(s, &m, 0, third ? &req->internal : NULL, 0,
+                                   &r2);
+                res->external = r.map.external;
+                np_addr_set_port(&res->external, offered);
+                np__pm_result_set(res, NP_PM_PCP, NP_PM_CONFLICT, 11,
+                                  "PCP result 11: %s (the router offered "
+                                  "external port %u instead)",
+                                  np_pm_pcp_result_str(11), (unsigned)offered);
+                return NP_OK;
+            }
+            if (r2.result != 11)
+                r = r2;
+        }
+    }
     if (rc == NP_ETIMEOUT) {
         np__pm_result_set(res, NP_PM_PCP, NP_PM_TIMEOUT, 0,
                           "no PCP answer from the router");
