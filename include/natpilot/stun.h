@@ -50,20 +50,28 @@ enum np_stun_type {
 
 enum np_stun_attr {
     NP_STUN_ATTR_MAPPED_ADDRESS = 0x0001,
-    NP_STUN_ATTR_CHANGE_REQUEST = 0x0003, /* RFC 5780 7.2 */
+    NP_STUN_ATTR_RESPONSE_ADDRESS = 0x0002, /* RFC 3489 only, ignored */
+    NP_STUN_ATTR_CHANGE_REQUEST = 0x0003,   /* RFC 5780 7.2 */
+    NP_STUN_ATTR_SOURCE_ADDRESS = 0x0004,   /* RFC 3489 11.2.3 */
+    NP_STUN_ATTR_CHANGED_ADDRESS = 0x0005,  /* RFC 3489 11.2.3 */
     NP_STUN_ATTR_USERNAME = 0x0006,
+    NP_STUN_ATTR_PASSWORD = 0x0007, /* RFC 3489 only, ignored */
     NP_STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
     NP_STUN_ATTR_ERROR_CODE = 0x0009,
     NP_STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
+    NP_STUN_ATTR_REFLECTED_FROM = 0x000B, /* RFC 3489 only, ignored */
     NP_STUN_ATTR_REALM = 0x0014,
     NP_STUN_ATTR_NONCE = 0x0015,
     NP_STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
-    NP_STUN_ATTR_PRIORITY = 0x0024,      /* RFC 8445, vectors only */
-    NP_STUN_ATTR_PADDING = 0x0026,       /* RFC 5780 7.6 */
-    NP_STUN_ATTR_RESPONSE_PORT = 0x0027, /* RFC 5780 7.5 */
+    NP_STUN_ATTR_PRIORITY = 0x0024,               /* RFC 8445, vectors only */
+    NP_STUN_ATTR_USE_CANDIDATE = 0x0025,          /* RFC 8445, ignored */
+    NP_STUN_ATTR_PADDING = 0x0026,                /* RFC 5780 7.6 */
+    NP_STUN_ATTR_RESPONSE_PORT = 0x0027,          /* RFC 5780 7.5 */
+    NP_STUN_ATTR_XOR_MAPPED_ADDRESS_OLD = 0x8020, /* pre-RFC 5389 drafts */
     NP_STUN_ATTR_SOFTWARE = 0x8022,
     NP_STUN_ATTR_FINGERPRINT = 0x8028,
     NP_STUN_ATTR_ICE_CONTROLLED = 0x8029,  /* RFC 8445, vectors only */
+    NP_STUN_ATTR_ICE_CONTROLLING = 0x802A, /* RFC 8445, ignored */
     NP_STUN_ATTR_RESPONSE_ORIGIN = 0x802B, /* RFC 5780 7.3 */
     NP_STUN_ATTR_OTHER_ADDRESS = 0x802C    /* RFC 5780 7.4 */
 };
@@ -87,6 +95,12 @@ enum np_stun_attr {
 #define NP_STUN_HAS_INTEGRITY       (1u << 11)
 #define NP_STUN_HAS_FINGERPRINT     (1u << 12)
 #define NP_STUN_HAS_PADDING         (1u << 13)
+#define NP_STUN_HAS_CHANGED_ADDRESS (1u << 14) /* RFC 3489 */
+#define NP_STUN_HAS_SOURCE_ADDRESS  (1u << 15) /* RFC 3489 */
+#define NP_STUN_HAS_UNKNOWN_ATTRS   (1u << 16) /* UNKNOWN-ATTRIBUTES */
+
+/* FINGERPRINT is CRC-32 of the message XOR this (RFC 8489 section 14.7). */
+#define NP_STUN_FINGERPRINT_XOR 0x5354554Eu
 
 /* A run of bytes inside the caller's message buffer. */
 typedef struct np_stun_span {
@@ -115,6 +129,18 @@ typedef struct np_stun_msg {
     /* Comprehension-required attributes (type < 0x8000) not understood. */
     uint16_t unknown[NP_STUN_MAX_UNKNOWN];
     uint32_t n_unknown;
+    /*
+     * Added after the first API draft (append-only):
+     * RFC 3489 servers send CHANGED-ADDRESS (what RFC 5780 calls
+     * OTHER-ADDRESS) and SOURCE-ADDRESS (RESPONSE-ORIGIN). The decoder fills
+     * these fields only; callers that want the RFC 5780 meaning may fall back
+     * to them when OTHER-ADDRESS / RESPONSE-ORIGIN are absent.
+     */
+    np_addr changed_address; /* CHANGED-ADDRESS (RFC 3489) */
+    np_addr source_address;  /* SOURCE-ADDRESS (RFC 3489) */
+    /* The peer's UNKNOWN-ATTRIBUTES list (in a 420 error response). */
+    uint16_t peer_unknown[NP_STUN_MAX_UNKNOWN];
+    uint32_t n_peer_unknown;
 } np_stun_msg;
 
 /*
@@ -123,6 +149,15 @@ typedef struct np_stun_msg {
  * Returns 1 or 0; never reads past len.
  */
 int np_stun_looks_like(const uint8_t *buf, size_t len);
+
+/*
+ * For stream transports (STUN over TCP, RFC 8489 section 6.2.2): the total
+ * length of the message that starts at buf (20 + its length field), once
+ * the first 4 bytes are there; 0 while fewer than 4 bytes are buffered or
+ * when the bytes cannot start a STUN message (top bits set, or a length not
+ * a multiple of 4). Reads at most 4 bytes.
+ */
+size_t np_stun_frame_len(const uint8_t *buf, size_t len);
 
 /*
  * Decode and validate the message in buf[0..len). On failure returns
@@ -135,6 +170,21 @@ int np_stun_looks_like(const uint8_t *buf, size_t len);
  */
 int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
                    np_error *err);
+
+/*
+ * The server's alternate address: OTHER-ADDRESS (RFC 5780 7.4), or, from an
+ * RFC 3489 server (e.g. Vovida stund), CHANGED-ADDRESS, which RFC 5780
+ * section 7.4 says it replaces with the same meaning. NULL when neither.
+ * Points into *m.
+ */
+const np_addr *np_stun_other_address(const np_stun_msg *m);
+
+/*
+ * Where the server says it sent the response from: RESPONSE-ORIGIN (RFC 5780
+ * 7.3), or an RFC 3489 server's SOURCE-ADDRESS. NULL when neither. Points
+ * into *m.
+ */
+const np_addr *np_stun_response_origin(const np_stun_msg *m);
 
 /*
  * Check MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 section 14.5) of a message

@@ -1,10 +1,342 @@
-/* natpilot diagnose: not built yet (issue #2). This file is replaced when it
- * is. */
+/* natpilot diagnose: what the network does to game traffic, and why. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
 #include "cli.h"
+#include "natpilot/nat.h"
+#include "natpilot/probe.h"
+#include "natpilot/stun.h"
+
+/*
+ * Public servers tried when no --stun is given. The first must speak
+ * RFC 5780 (OTHER-ADDRESS, CHANGE-REQUEST); the others only confirm the
+ * mapping. natpilot checks every claim at run time and says so when a server
+ * falls short, rather than trusting the list.
+ */
+static const char *const default_servers[] = {
+    "stun.stunprotocol.org:3478",
+    "stun.l.google.com:19302",
+    "stun.cloudflare.com:3478",
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: natpilot diagnose [--stun HOST[:PORT]]... [--json]\n"
+            "                         [--timeout MS] [--source ADDR]\n"
+            "\n"
+            "Finds out how the NAT between this device and the internet "
+            "treats game\ntraffic (RFC 5780 behaviour discovery), and names "
+            "the result in each\nconsole's own terms.\n"
+            "\n"
+            "  --stun HOST[:PORT]  STUN server (repeatable). The first must "
+            "support\n"
+            "                      RFC 5780; the others only confirm the "
+            "mapping.\n"
+            "                      Default: %s,\n"
+            "                      then %s and %s.\n"
+            "  --timeout MS        give up after MS milliseconds (default "
+            "3000)\n"
+            "  --source ADDR       local address to probe from\n"
+            "  --json              machine-readable output (fields in "
+            "natpilot(1))\n"
+            "  --help              this text\n"
+            "\n"
+            "Exit status: 0 open, 1 moderate, strict, blocked or "
+            "inconclusive,\n2 usage error, 3 no network (nothing "
+            "answered).\n",
+            default_servers[0], default_servers[1], default_servers[2]);
+}
+
+static void show_progress(void *ctx, const char *step)
+{
+    (void)ctx;
+    np_progress(step);
+}
+
+static cJSON *json_addr(const np_addr *a)
+{
+    char buf[NP_ADDRSTRLEN];
+
+    if (!np_addr_is_set(a))
+        return cJSON_CreateNull();
+    return cJSON_CreateString(np_addr_str(a, buf, sizeof(buf)));
+}
+
+static cJSON *json_tristate(int v)
+{
+    return v < 0 ? cJSON_CreateNull() : cJSON_CreateBool(v);
+}
+
+static cJSON *json_tx(const char *name, const np_probe_tx *t)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "test", name);
+    cJSON_AddItemToObject(o, "destination", json_addr(&t->dest));
+    cJSON_AddBoolToObject(o, "answered", t->answered);
+    cJSON_AddItemToObject(o, "mapped_address", json_addr(&t->mapped));
+    cJSON_AddNumberToObject(o, "sent", t->sent);
+    cJSON_AddNumberToObject(o, "wrong_source", t->wrong_source);
+    return o;
+}
+
+static void print_json(const np_probe_obs *o, const np_nat_verdict *v)
+{
+    cJSON *root = cJSON_CreateObject(), *labels, *nat, *srv, *tcp, *arr;
+    char *text;
+    size_t i;
+
+    labels = cJSON_AddObjectToObject(root, "labels");
+    cJSON_AddStringToObject(labels, "generic", np_generic_name(v->generic));
+    cJSON_AddStringToObject(labels, "xbox", np_xbox_name(v->xbox));
+    cJSON_AddStringToObject(labels, "playstation", np_psn_name(v->psn));
+    cJSON_AddStringToObject(labels, "switch", np_switch_name(v->sw));
+    cJSON_AddStringToObject(root, "reason", v->reason);
+    cJSON_AddStringToObject(root, "advice", v->advice);
+    cJSON_AddStringToObject(root, "caveat", v->caveat);
+
+    nat = cJSON_AddObjectToObject(root, "nat");
+    cJSON_AddItemToObject(nat, "behind_nat", json_tristate(v->behind_nat));
+    cJSON_AddStringToObject(nat, "udp", np_udp_state_name(v->udp));
+    cJSON_AddStringToObject(nat, "mapping", np_behaviour_name(v->mapping));
+    cJSON_AddStringToObject(nat, "filtering", np_behaviour_name(v->filtering));
+    cJSON_AddStringToObject(nat, "port_allocation",
+                            np_port_alloc_name(v->port_alloc));
+    cJSON_AddItemToObject(nat, "port_preserved",
+                          json_tristate(v->port_preserved));
+    cJSON_AddItemToObject(nat, "hairpinning", json_tristate(v->hairpin));
+    cJSON_AddStringToObject(nat, "confidence",
+                            np_nat_confidence_name(v->confidence));
+    cJSON_AddItemToObject(nat, "local_address", json_addr(&o->local_m));
+    cJSON_AddItemToObject(
+        nat, "mapped_address",
+        json_addr(o->test[0].answered ? &o->test[0].mapped : &o->tcp_mapped));
+
+    srv = cJSON_AddObjectToObject(root, "server");
+    cJSON_AddItemToObject(srv, "address", json_addr(&o->test[0].dest));
+    cJSON_AddStringToObject(srv, "rfc5780",
+                            np_probe_server_name(o->server_state));
+    cJSON_AddItemToObject(srv, "other_address", json_addr(&o->other_address));
+    tcp = cJSON_AddObjectToObject(srv, "tcp");
+    cJSON_AddBoolToObject(tcp, "tried", o->tcp_tried);
+    cJSON_AddBoolToObject(tcp, "connected", o->tcp_connected);
+    cJSON_AddBoolToObject(tcp, "answered", o->tcp_answered);
+    if (o->tcp_connected || o->tcp_refused)
+        cJSON_AddNumberToObject(tcp, "rtt_ms", o->tcp_rtt_ms);
+    else
+        cJSON_AddNullToObject(tcp, "rtt_ms");
+
+    arr = cJSON_AddArrayToObject(root, "tests");
+    cJSON_AddItemToArray(arr, json_tx("mapping-1", &o->test[0]));
+    cJSON_AddItemToArray(arr, json_tx("mapping-2", &o->test[1]));
+    cJSON_AddItemToArray(arr, json_tx("mapping-3", &o->test[2]));
+    cJSON_AddItemToArray(arr, json_tx("filtering-plain", &o->filt_plain));
+    cJSON_AddItemToArray(
+        arr, json_tx("filtering-change-ip-port", &o->filt_change_both));
+    cJSON_AddItemToArray(
+        arr, json_tx("filtering-change-port", &o->filt_change_port));
+    for (i = 0; i < o->n_extra; i++)
+        cJSON_AddItemToArray(arr, json_tx("mapping-extra", &o->extra[i]));
+
+    if (o->rtt_ms > 0)
+        cJSON_AddNumberToObject(root, "rtt_ms", o->rtt_ms);
+    else if (o->tcp_connected)
+        cJSON_AddNumberToObject(root, "rtt_ms", o->tcp_rtt_ms);
+    else
+        cJSON_AddNullToObject(root, "rtt_ms");
+    cJSON_AddNumberToObject(root, "wait_ms", o->wait_ms);
+    cJSON_AddNumberToObject(root, "elapsed_ms", o->elapsed_ms);
+    cJSON_AddNumberToObject(root, "retransmits", o->retransmits);
+    cJSON_AddNumberToObject(root, "late_answers", o->late);
+
+    text = cJSON_Print(root);
+    if (text != NULL)
+        printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
+
+static const char *label_colour(enum np_generic g)
+{
+    switch (g) {
+    case NP_GEN_OPEN:
+        return np_c_good();
+    case NP_GEN_MODERATE:
+        return np_c_warn();
+    case NP_GEN_STRICT:
+    case NP_GEN_BLOCKED:
+        return np_c_bad();
+    case NP_GEN_UNKNOWN:
+    default:
+        return np_c_bold();
+    }
+}
+
+static const char *yes_no(int v)
+{
+    return v < 0 ? "not tested" : v ? "yes" : "no";
+}
+
+static void print_human(const np_probe_obs *o, const np_nat_verdict *v)
+{
+    char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN];
+    const char *c = label_colour(v->generic), *r = np_c_reset();
+
+    printf("%sNAT: %s%s   Xbox %s%s%s · PlayStation %s%s%s · Switch %s%s%s\n",
+           c, np_generic_name(v->generic), r, c, np_xbox_name(v->xbox), r, c,
+           np_psn_name(v->psn), r, c, np_switch_name(v->sw), r);
+    printf("Why: %s\n", v->reason);
+    printf("Fix: %s\n", v->advice);
+    if (v->caveat[0] != '\0')
+        printf("%sNote:%s %s\n", np_c_warn(), r, v->caveat);
+
+    printf("\n%sDetails%s\n", np_c_bold(), r);
+    if (v->udp == NP_UDP_OK)
+        printf("  UDP               ok, round trip %.1f ms\n", o->rtt_ms);
+    else
+        printf("  UDP               %s\n", np_udp_state_name(v->udp));
+    if (o->tcp_tried)
+        printf("  STUN over TCP     %s\n", o->tcp_answered ? "answered"
+                                           : o->tcp_connected
+                                               ? "connected, no answer"
+                                           : o->tcp_refused  ? "refused"
+                                           : o->udp_answered ? "not needed"
+                                                             : "no answer");
+    if (v->behind_nat >= 0)
+        printf("  Behind a NAT      %s (local %s, public %s)\n",
+               yes_no(v->behind_nat), np_addr_str(&o->local_m, a, sizeof(a)),
+               np_addr_str(&o->test[0].mapped, b, sizeof(b)));
+    printf("  Mapping           %s (RFC 4787)\n",
+           np_behaviour_name(v->mapping));
+    printf("  Filtering         %s (RFC 4787)\n",
+           np_behaviour_name(v->filtering));
+    printf("  Port allocation   %s\n", np_port_alloc_name(v->port_alloc));
+    printf("  Hairpinning       %s\n", yes_no(v->hairpin));
+    printf("  Confidence        %s\n", np_nat_confidence_name(v->confidence));
+    printf("  Server            %s, RFC 5780: %s",
+           np_addr_str(&o->test[0].dest, a, sizeof(a)),
+           np_probe_server_name(o->server_state));
+    if (np_addr_is_set(&o->other_address))
+        printf(" (alternate %s)", np_addr_str(&o->other_address, b, sizeof(b)));
+    printf("\n");
+    if (o->rtt_ms > 0)
+        printf("  Took              %.0f ms (%.1f round trips)\n",
+               o->elapsed_ms, o->elapsed_ms / o->rtt_ms);
+    else
+        printf("  Took              %.0f ms\n", o->elapsed_ms);
+}
 
 int np_cmd_diagnose(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return np_not_built("diagnose", "issue #2");
+    static const struct option opts[] = {
+        {"stun", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"source", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *servers[1 + NP_PROBE_MAX_EXTRA];
+    size_t n_servers = 0, i, n_ok = 0;
+    np_probe_config cfg;
+    np_probe_obs obs;
+    np_nat_verdict v;
+    np_error err;
+    int json = 0, c, rc;
+
+    np_probe_config_init(&cfg);
+    np_error_clear(&err);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (n_servers == sizeof(servers) / sizeof(servers[0])) {
+                np_out_errorf("diagnose", "at most %zu --stun servers",
+                              sizeof(servers) / sizeof(servers[0]));
+                return NP_EXIT_USAGE;
+            }
+            servers[n_servers++] = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 't': {
+            char *end;
+            long ms = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || ms < 100 || ms > 60000) {
+                np_out_errorf("diagnose",
+                              "--timeout %s: expected milliseconds from 100 "
+                              "to 60000",
+                              optarg);
+                return NP_EXIT_USAGE;
+            }
+            cfg.budget_ms = (unsigned)ms;
+            break;
+        }
+        case 'S':
+            if (np_addr_parse(&cfg.bind, optarg, 0, &err) != NP_OK) {
+                np_out_error("diagnose", &err);
+                return NP_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return NP_EXIT_OK;
+        default:
+            usage(stderr);
+            return NP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        np_out_errorf("diagnose", "unexpected argument '%s'", argv[optind]);
+        return NP_EXIT_USAGE;
+    }
+    if (n_servers == 0)
+        for (; n_servers < 3; n_servers++)
+            servers[n_servers] = default_servers[n_servers];
+
+    /* The first server that resolves is the RFC 5780 one. */
+    for (i = 0; i < n_servers; i++) {
+        np_addr *slot = n_ok == 0 ? &cfg.server : &cfg.extra[n_ok - 1];
+        np_error rerr;
+        np_progress("resolving servers");
+        if (np_addr_resolve(slot, servers[i], NP_STUN_DEFAULT_PORT,
+                            np_addr_is_set(&cfg.server)
+                                ? np_addr_family(&cfg.server)
+                                : AF_UNSPEC,
+                            &rerr) != NP_OK) {
+            np_out_error("diagnose", &rerr);
+            if (rerr.code == NP_EPARSE)
+                return NP_EXIT_USAGE;
+            continue;
+        }
+        n_ok++;
+    }
+    if (n_ok == 0) {
+        np_out_errorf("diagnose", "no STUN server could be resolved: no "
+                                  "network, or no DNS");
+        return NP_EXIT_NETWORK;
+    }
+    cfg.n_extra = n_ok - 1;
+    cfg.progress = show_progress;
+
+    rc = np_probe_run(&cfg, &obs, &err);
+    np_progress_done();
+    if (rc != NP_OK) {
+        np_out_error("diagnose", &err);
+        return rc == NP_EUNREACH ? NP_EXIT_NETWORK : NP_EXIT_PROBLEM;
+    }
+    np_nat_classify(&obs, 0, &v);
+    if (json)
+        print_json(&obs, &v);
+    else
+        print_human(&obs, &v);
+    if (v.udp == NP_UDP_NO_ANSWER)
+        return NP_EXIT_NETWORK;
+    return v.generic == NP_GEN_OPEN ? NP_EXIT_OK : NP_EXIT_PROBLEM;
 }

@@ -1,0 +1,123 @@
+/*
+ * natpilot: NAT behaviour discovery (RFC 5780 section 4), run concurrently.
+ *
+ * np_probe_run() sends every test it can at once over three sockets and one
+ * poll() loop, and returns raw observations; it decides no labels (that is
+ * nat.h's job). The sockets:
+ *
+ *   M (mapping)   test I to the server's primary address; when the answer
+ *                 names OTHER-ADDRESS, test II (alternate IP, primary port)
+ *                 and test III (alternate IP and port) at once; a Binding
+ *                 request to each further configured server; and a request
+ *                 to its own mapped address (hairpinning).
+ *   F (filtering) at time zero, all to the primary address: a plain Binding,
+ *                 CHANGE-REQUEST(IP and port) and CHANGE-REQUEST(port). F
+ *                 never sends to the alternate address, so M's traffic cannot
+ *                 open the filter that F measures.
+ *   T (TCP)       STUN over TCP to the primary address: an RTT even when UDP
+ *                 is silent, which tells "UDP blocked" from "server down".
+ *
+ * Waits are derived from the measured RTT (a few RTTs, clamped to a floor and
+ * a ceiling); unanswered requests are re-sent inside the wait, so one lost
+ * datagram does not flip a verdict. Each response's source address is checked
+ * against what the request asked for.
+ */
+#ifndef NATPILOT_PROBE_H
+#define NATPILOT_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natpilot/addr.h"
+#include "natpilot/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NP_PROBE_MAX_EXTRA 4
+
+typedef struct np_probe_config {
+    np_addr server;                    /* RFC 5780 server (required) */
+    np_addr extra[NP_PROBE_MAX_EXTRA]; /* further servers, mapping only */
+    size_t n_extra;
+    np_addr bind;           /* local address to use; empty: chosen by route */
+    unsigned wait_floor_ms; /* shortest wait for an answer that may not come */
+    unsigned wait_ceil_ms;  /* longest such wait */
+    unsigned budget_ms;     /* give up entirely after this long */
+    int use_tcp;            /* STUN over TCP beside UDP (default 1) */
+    /* Called from inside the loop as each phase starts; may be NULL. */
+    void (*progress)(void *ctx, const char *step);
+    void *progress_ctx;
+} np_probe_config;
+
+/* Defaults: floor 40 ms, ceiling 1000 ms, budget 3000 ms, TCP on. */
+void np_probe_config_init(np_probe_config *cfg);
+
+/* What the server's RFC 5780 support turned out to be. */
+enum np_probe_server {
+    NP_SRV_UNTESTED = 0,     /* test I never answered */
+    NP_SRV_OK,               /* OTHER-ADDRESS valid, answers, honours
+                                CHANGE-REQUEST */
+    NP_SRV_NO_OTHER_ADDRESS, /* no OTHER-ADDRESS: not an RFC 5780 server */
+    NP_SRV_OTHER_SAME_IP,    /* OTHER-ADDRESS has the primary IP: bogus */
+    NP_SRV_OTHER_NO_ANSWER,  /* OTHER-ADDRESS never answered */
+    NP_SRV_IGNORES_CHANGE    /* answered a CHANGE-REQUEST from the wrong
+                                address */
+};
+
+/* One request/response exchange. */
+typedef struct np_probe_tx {
+    np_addr dest;     /* where the request went */
+    np_addr from;     /* where the accepted answer came from */
+    np_addr mapped;   /* XOR-MAPPED-ADDRESS (or MAPPED-ADDRESS) */
+    unsigned sent;    /* datagrams sent (1 + retransmissions) */
+    int answered;     /* 1 when an answer from the expected source came */
+    int wrong_source; /* answers from an unexpected source (ignored) */
+    double rtt_ms;    /* from the last send to the accepted answer */
+    double waited_ms; /* from the first send to the accepted answer */
+} np_probe_tx;
+
+typedef struct np_probe_obs {
+    /* Test I, II, III on socket M (RFC 5780 4.3). */
+    np_probe_tx test[3];
+    np_addr local_m;       /* socket M's local address */
+    np_addr other_address; /* as advertised in test I's answer */
+    enum np_probe_server server_state;
+    /* Further servers on socket M. */
+    np_probe_tx extra[NP_PROBE_MAX_EXTRA];
+    size_t n_extra;
+    /* Socket F (RFC 5780 4.4): plain, change IP+port, change port. */
+    np_probe_tx filt_plain, filt_change_both, filt_change_port;
+    np_addr local_f;
+    /* Hairpinning (RFC 5780 4.6): -1 untested, 0 no, 1 yes. */
+    int hairpin;
+    /* STUN over TCP. */
+    int tcp_tried;
+    int tcp_connected; /* the handshake completed */
+    int tcp_refused;   /* RST: the host is up, nothing on the port */
+    int tcp_answered;  /* a STUN answer came over TCP */
+    np_addr tcp_mapped;
+    double tcp_rtt_ms; /* handshake RTT */
+    /* Summary. */
+    int udp_answered;     /* any UDP answer from the server at all */
+    double rtt_ms;        /* best UDP RTT to the primary address */
+    double wait_ms;       /* the RTT-derived wait that was used */
+    double elapsed_ms;    /* wall time of the whole run */
+    unsigned retransmits; /* re-sent datagrams, all sockets */
+    unsigned late;        /* answers that came only after a re-send: loss */
+    unsigned stray;       /* datagrams ignored (unknown, wrong source) */
+} np_probe_obs;
+
+/*
+ * Run the discovery. Returns NP_OK when the run completed, whatever it found
+ * (a silent network is an observation: udp_answered == 0); NP_EUNREACH when
+ * the server cannot even be routed to; NP_ESYS for socket failures;
+ * NP_EINVAL for a bad config. obs is fully overwritten.
+ */
+int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NATPILOT_PROBE_H */
