@@ -1,5 +1,6 @@
 /* Unit tests of portmap's pure parts: result-code classification, tags,
- * the RFC 6887 §8.5 epoch check, SSDP parsing, the PCP backend's codec. */
+ * the RFC 6887 §8.5 epoch check, SSDP parsing. (The PCP codec is tested
+ * in test_pcp.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,6 @@
 #include <cmocka.h>
 
 #include "natpilot/portmap.h"
-#include "np_cursor.h"
 #include "portmap_int.h"
 
 static void classify_upnp_table(void **state)
@@ -164,98 +164,6 @@ static void ssdp(void **state)
     free(b);
 }
 
-static void pcp_codec(void **state)
-{
-    uint8_t buf[NP__PCP_MAX], resp[60];
-    size_t len;
-    np__pcp_map m;
-    np__pcp_resp r;
-    np_addr client, third;
-    np_error err;
-    char s[NP_ADDRSTRLEN];
-
-    (void)state;
-    assert_int_equal(np_addr_parse(&client, "198.18.0.10", 0, &err), NP_OK);
-    assert_int_equal(np_addr_parse(&third, "198.18.0.11", 0, &err), NP_OK);
-    memset(&m, 0, sizeof(m));
-    memset(m.nonce, 0xab, 12);
-    m.protocol = 17;
-    m.internal_port = 3074;
-    m.external_port = 3074;
-    np_addr_from_ipv4(&m.external, "\0\0\0\0", 0);
-    assert_int_equal(np__pcp_encode(buf, sizeof(buf), &len, NP__PCP_OP_MAP,
-                                    7200, &client, &m, &third, 1),
-                     NP_OK);
-    /* 24 header + 36 MAP + 20 THIRD_PARTY + 4 PREFER_FAILURE */
-    assert_int_equal(len, 84);
-    assert_int_equal(buf[0], 2);
-    assert_int_equal(buf[1], 1);
-    assert_int_equal(np__get_u32(buf + 4), 7200);
-    assert_int_equal(buf[18], 0xff); /* ::ffff:198.18.0.10 */
-    assert_int_equal(buf[20], 198);
-    assert_int_equal(buf[23], 10);
-    assert_int_equal(buf[36], 17);
-    assert_int_equal(np__get_u16(buf + 40), 3074);
-    assert_int_equal(buf[60], NP__PCP_OPT_THIRD);
-    assert_int_equal(np__get_u16(buf + 62), 16);
-    assert_int_equal(buf[79], 11);
-    assert_int_equal(buf[80], NP__PCP_OPT_PREFER);
-    /* too small a buffer */
-    assert_int_equal(np__pcp_encode(buf, 30, &len, NP__PCP_OP_MAP, 7200,
-                                    &client, &m, NULL, 0),
-                     NP_EBUFSIZE);
-
-    /* a MAP response: turn the request into one */
-    memset(resp, 0, sizeof(resp));
-    memcpy(resp, buf, 60);
-    resp[1] = 0x81;
-    resp[3] = 0; /* SUCCESS */
-    np__put_u32(resp + 4, 3600);
-    np__put_u32(resp + 8, 77);
-    memset(resp + 12, 0, 12);
-    memcpy(resp + 24, m.nonce, 12);
-    resp[36] = 17;
-    np__put_u16(resp + 40, 3074);
-    np__put_u16(resp + 42, 3075);
-    memset(resp + 44, 0, 10);
-    resp[54] = resp[55] = 0xff;
-    resp[56] = 203;
-    resp[57] = 0;
-    resp[58] = 113;
-    resp[59] = 2;
-    assert_int_equal(np__pcp_decode(resp, 60, &r, &err), NP_OK);
-    assert_int_equal(r.version, 2);
-    assert_int_equal(r.opcode, 1);
-    assert_int_equal(r.lifetime, 3600);
-    assert_int_equal(r.epoch, 77);
-    assert_true(r.has_map);
-    assert_memory_equal(r.map.nonce, m.nonce, 12);
-    assert_int_equal(r.map.external_port, 3075);
-    assert_string_equal(np_addr_ip_str(&r.map.external, s, sizeof(s)),
-                        "203.0.113.2");
-    /* every truncation fails cleanly */
-    for (len = 0; len < 60; len++) {
-        if (len == 24) { /* a bare header (error answers) is well-formed */
-            assert_int_equal(np__pcp_decode(resp, len, &r, &err), NP_OK);
-            assert_false(r.has_map);
-            continue;
-        }
-        assert_int_not_equal(np__pcp_decode(resp, len, &r, &err), NP_OK);
-    }
-    /* a request (R bit clear) is not a response */
-    resp[1] = 0x01;
-    assert_int_equal(np__pcp_decode(resp, 60, &r, &err), NP_EPARSE);
-    assert_string_equal(err.where, "byte 1");
-    /* a NAT-PMP server's answer: version 0, result 1 */
-    {
-        const uint8_t nat[8] = {0, 0x81, 0, 1, 0, 0, 0, 9};
-
-        assert_int_equal(np__pcp_decode(nat, sizeof(nat), &r, &err), NP_OK);
-        assert_int_equal(r.version, 0);
-        assert_int_equal(r.result, 1);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,7 +172,6 @@ int main(void)
         cmocka_unit_test(tags),
         cmocka_unit_test(epoch),
         cmocka_unit_test(ssdp),
-        cmocka_unit_test(pcp_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
