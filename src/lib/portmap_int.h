@@ -13,9 +13,10 @@
 
 /* What the front shares with every backend (read-only for them). */
 typedef struct np__pm_ctx {
-    np_pm_options opt; /* with defaults filled in */
-    np_addr gateway;   /* port 0 */
-    np_addr local;     /* this host towards the gateway, port 0 */
+    np_pm_options opt;     /* with defaults filled in */
+    np_addr gateway;       /* port 0 */
+    np_addr local;         /* this host towards the gateway, port 0 */
+    np_pm_discovery *disc; /* the front's; backends may add suspects */
 } np__pm_ctx;
 
 /* Discovery answers of disc_recv. */

@@ -231,7 +231,7 @@ static int map_transact(struct pcp *s, const np_pcp_map_request *m,
                 return NP_ECANCELED;
             return NP_ESYS;
         }
-        while ((k = read_one(s, &r, NULL)) >= 0) {
+        while ((k = read_one(s, &r, s->ctx->disc)) >= 0) {
             if (k == 0)
                 continue;
             if (r.version != NP_PCP_VERSION) {
