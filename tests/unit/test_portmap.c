@@ -10,6 +10,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "natpilot/pcp.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
 
@@ -164,6 +173,197 @@ static void ssdp(void **state)
     free(b);
 }
 
+/* --- a fake PCP server on loopback (no other network traffic) ---------- */
+
+enum fake_mode { FAKE_GOOD, FAKE_ROGUE, FAKE_NATPMP, FAKE_BADNONCE };
+
+/* Serve in a child: answer every request on s_good, from s_good (good) or
+ * from s_other (rogue: another loopback address). */
+static void fake_serve(int s_good, int s_other, enum fake_mode mode)
+{
+    alarm(3);
+    for (;;) {
+        uint8_t in[1100], out[1100];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        np_pcp_request rq;
+        np_pcp_response rs;
+        size_t len;
+        ssize_t n;
+
+        n = recvfrom(s_good, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            _exit(1);
+        if (np_pcp_decode_request(in, (size_t)n, &rq, NULL) != NP_OK)
+            continue;
+        memset(&rs, 0, sizeof(rs));
+        rs.version = 2;
+        rs.opcode = rq.opcode;
+        rs.lifetime = rq.map.lifetime;
+        rs.epoch = 1000;
+        if (mode == FAKE_NATPMP)
+            rs.natpmp_reply = 1;
+        if (rq.has_map) {
+            rs.has_map = 1;
+            memcpy(rs.nonce, rq.map.nonce, 12);
+            if (mode == FAKE_BADNONCE)
+                rs.nonce[0] ^= 1;
+            rs.protocol = rq.map.protocol;
+            rs.internal_port = rq.map.internal_port;
+            rs.external_port = rq.map.suggested_external_port;
+            assert_int_equal(np_addr_parse(&rs.external, "203.0.113.2",
+                                           rs.external_port, NULL),
+                             NP_OK);
+        }
+        if (np_pcp_encode_response(out, sizeof(out), &rs, &len, NULL) != NP_OK)
+            _exit(2);
+        (void)sendto(mode == FAKE_ROGUE ? s_other : s_good, out, len, 0,
+                     (struct sockaddr *)&from, fl);
+    }
+}
+
+static int udp_on(const char *ip, uint16_t *port)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static pid_t fake_start(enum fake_mode mode, uint16_t *port)
+{
+    uint16_t other;
+    int g = udp_on("127.0.0.1", port), o = udp_on("127.0.0.2", &other);
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        fake_serve(g, o, mode);
+    close(g);
+    close(o);
+    return pid;
+}
+
+static void fake_stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static np_portmap *pcp_only(uint16_t port)
+{
+    np_pm_options o;
+    np_portmap *pm;
+
+    memset(&o, 0, sizeof(o));
+    o.prefer[0] = NP_PM_PCP;
+    o.pcp_port = port;
+    o.timeout_ms = 300;
+    assert_int_equal(np_addr_parse(&o.gateway, "127.0.0.1", 0, NULL), NP_OK);
+    pm = np_portmap_new(&o, NULL);
+    assert_non_null(pm);
+    return pm;
+}
+
+static void add_req(np_pm_request *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->transport = NP_PM_UDP;
+    q->internal_port = 3074;
+    q->lifetime = 600;
+    np_pm_describe(q->description, sizeof(q->description), "test");
+}
+
+static void discover_good_pcp(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_GOOD, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_discovery d;
+    np_pm_request q;
+    np_pm_result r;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_OK);
+    assert_int_equal(d.chosen, NP_PM_PCP);
+    assert_int_equal(d.pcp_version, 2);
+    assert_int_equal(d.epoch[NP_PM_PCP], 1000);
+    assert_int_equal(d.nsuspects, 0);
+    assert_true(d.elapsed_ms < 200); /* no fixed wait once answered */
+    add_req(&q);
+    assert_int_equal(np_portmap_add(pm, &q, &r, &err), NP_OK);
+    assert_int_equal(r.outcome, NP_PM_OK);
+    assert_int_equal(r.proto, NP_PM_PCP);
+    assert_string_equal(np_addr_str(&r.external, buf, sizeof(buf)),
+                        "203.0.113.2:3074");
+    assert_int_equal(r.lifetime, 600);
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+static void discover_rogue_ignored(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_ROGUE, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_discovery d;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_ETIMEOUT);
+    assert_int_equal(d.chosen, NP_PM_NONE);
+    assert_int_equal(d.nsuspects, 1);
+    assert_string_equal(np_addr_ip_str(&d.suspects[0].from, buf, sizeof(buf)),
+                        "127.0.0.2");
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+static void natpmp_server_gives_up_pcp(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_NATPMP, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_discovery d;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_ETIMEOUT);
+    assert_int_equal(d.pcp_version, 0); /* UNSUPP_VERSION: use NAT-PMP */
+    assert_true(d.elapsed_ms < 200);    /* and no waiting for more */
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+static void wrong_nonce_ignored(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_BADNONCE, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_request q;
+    np_pm_result r;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, NULL, &err), NP_OK);
+    add_req(&q);
+    assert_int_equal(np_portmap_add(pm, &q, &r, &err), NP_ETIMEOUT);
+    assert_int_equal(r.outcome, NP_PM_TIMEOUT);
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +372,10 @@ int main(void)
         cmocka_unit_test(tags),
         cmocka_unit_test(epoch),
         cmocka_unit_test(ssdp),
+        cmocka_unit_test(discover_good_pcp),
+        cmocka_unit_test(discover_rogue_ignored),
+        cmocka_unit_test(natpmp_server_gives_up_pcp),
+        cmocka_unit_test(wrong_nonce_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
