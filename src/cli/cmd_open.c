@@ -173,6 +173,14 @@ int np_cmd_open(int argc, char **argv)
         int rc;
 
         pm_request(a, r, &q);
+        {
+            /* a renewal of natpilot's own PCP mapping keeps its nonce */
+            long k = pm_state_find(&st, r->transport, r->port, &q.internal,
+                                   &d.gateway);
+
+            if (k >= 0 && st.e[k].proto == NP_PM_PCP)
+                memcpy(q.nonce, st.e[k].nonce, 12);
+        }
         np_progress("mapping...");
         np_error_clear(&err);
         rc = np_portmap_add(pm, &q, &out[i].res, &err);
