@@ -173,14 +173,28 @@ int np_cmd_open(int argc, char **argv)
         int rc;
 
         pm_request(a, r, &q);
+        {
+            /* a renewal of natpilot's own PCP mapping keeps its nonce */
+            long k = pm_state_find(&st, r->transport, r->port, &q.internal,
+                                   &d.gateway);
+
+            if (k >= 0 && st.e[k].proto == NP_PM_PCP)
+                memcpy(q.nonce, st.e[k].nonce, 12);
+        }
         np_progress("mapping...");
         np_error_clear(&err);
         rc = np_portmap_add(pm, &q, &out[i].res, &err);
         out[i].done = 1;
         if (rc == NP_ECANCELED || pm_interrupted) {
+            /* The request may have reached the router even if its answer
+             * was cut off: remove it too (delete touches only natpilot's
+             * own mapping for this device, and "not found" is fine). */
             interrupted = 1;
-            if (out[i].res.outcome == NP_PM_OK)
-                out[i].added = 1;
+            out[i].added = 1;
+            if (out[i].res.proto == NP_PM_NONE)
+                out[i].res.proto = d.chosen;
+            if (np_addr_port(&out[i].res.external) == 0)
+                np_addr_set_port(&out[i].res.external, r->port);
             break;
         }
         if (rc != NP_OK && rc != NP_ETIMEOUT) {
@@ -265,7 +279,8 @@ int np_cmd_open(int argc, char **argv)
             mapped++;
     if (a->json) {
         j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "discovery", pm_discovery_json(&d));
+        cJSON_AddItemToObject(j, "discovery",
+                              pm_discovery_json(np_portmap_discovery(pm)));
         arr = cJSON_AddArrayToObject(j, "rules");
     }
     for (i = 0; i < a->nrules; i++) {

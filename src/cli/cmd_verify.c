@@ -76,7 +76,19 @@ int np_cmd_verify(int argc, char **argv)
             if (!d.has[NP_PM_UPNP] || a->via != NP_PM_NONE)
                 (void)np_portmap_use(pm, st.e[k].proto, NULL);
         }
-        rc = np_portmap_get(pm, &q, &res, &err);
+        if (k < 0 && !d.has[NP_PM_UPNP]) {
+            /* PCP/NAT-PMP can only re-request, which would create the
+             * mapping: do not, for one natpilot did not make */
+            memset(&res, 0, sizeof(res));
+            res.proto = d.chosen;
+            res.outcome = NP_PM_NOT_FOUND;
+            snprintf(res.message, sizeof(res.message),
+                     "not made by natpilot, and without UPnP the router's "
+                     "table cannot be read");
+            rc = NP_OK;
+        } else {
+            rc = np_portmap_get(pm, &q, &res, &err);
+        }
         (void)np_portmap_use(pm, NP_PM_NONE, NULL);
         if (rc != NP_OK && rc != NP_ETIMEOUT) {
             np_out_error(a->cmd, &err);

@@ -155,7 +155,7 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
     a->lease = 7200;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             switch (parse_port_spec(a, optarg)) {
