@@ -50,6 +50,10 @@ void np_out_error(const char *cmd, const np_error *err);
 void np_out_errorf(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Print text word-wrapped at 78 columns: first line after first, the
+ * following lines after rest (both indents count toward the width). */
+void np_out_wrap(const char *first, const char *rest, const char *text);
+
 /* A one-line spinner on stderr: step text, redrawn in place. */
 void np_progress(const char *text);
 void np_progress_done(void);

@@ -10,6 +10,7 @@
 #include "natpilot/nat.h"
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
+#include "router_check.h"
 
 /*
  * Public servers tried when no --stun is given. The first must speak
@@ -44,6 +45,8 @@ static void usage(FILE *f)
             "  --timeout MS        give up after MS milliseconds (default "
             "3000)\n"
             "  --source ADDR       local address to probe from\n"
+            "  --no-router         do not ask the router (PCP, NAT-PMP, "
+            "UPnP)\n"
             "  --outbound PROFILE  also check that this network lets the "
             "profile's\n"
             "                      outbound ports through (repeatable; as\n"
@@ -95,7 +98,8 @@ static cJSON *json_tx(const char *name, const np_probe_tx *t)
 }
 
 static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
-                       const char *outbound_json)
+                       const char *outbound_json,
+                       const struct router_check *router)
 {
     cJSON *root = cJSON_CreateObject(), *labels, *nat, *srv, *tcp, *arr;
     char *text;
@@ -163,6 +167,10 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
     cJSON_AddNumberToObject(root, "elapsed_ms", o->elapsed_ms);
     cJSON_AddNumberToObject(root, "retransmits", o->retransmits);
     cJSON_AddNumberToObject(root, "late_answers", o->late);
+    if (router != NULL) {
+        cJSON_AddItemToObject(root, "router", router_json(router, o));
+        cJSON_AddItemToObject(root, "plan", router_plan_json(router, o, v));
+    }
     if (outbound_json != NULL) {
         cJSON *ob = cJSON_Parse(outbound_json);
         cJSON_AddItemToObject(root, "outbound",
@@ -298,6 +306,7 @@ int np_cmd_diagnose(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"source", required_argument, NULL, 'S'},
         {"outbound", required_argument, NULL, 'o'},
+        {"no-router", no_argument, NULL, 'R'},
         {"reflector", required_argument, NULL, 'r'},
         {"platform", required_argument, NULL, 'p'},
         {"profiles", required_argument, NULL, 'P'},
@@ -314,7 +323,8 @@ int np_cmd_diagnose(int argc, char **argv)
     np_nat_verdict v;
     np_error err;
     char *outbound_json = NULL;
-    int json = 0, c, rc, outbound_rc = -1, want_outbound;
+    int json = 0, c, rc, outbound_rc = -1, want_outbound, no_router = 0;
+    struct router_check router;
 
     np_probe_config_init(&cfg);
     np_error_clear(&err);
@@ -350,6 +360,9 @@ int np_cmd_diagnose(int argc, char **argv)
                 np_out_error("diagnose", &err);
                 return NP_EXIT_USAGE;
             }
+            break;
+        case 'R':
+            no_router = 1;
             break;
         case 'o':
             if (n_outbound == sizeof(outbound) / sizeof(outbound[0])) {
@@ -409,10 +422,18 @@ int np_cmd_diagnose(int argc, char **argv)
     cfg.n_extra = n_ok - 1;
     cfg.progress = show_progress;
 
+    if (!no_router)
+        router_check_start(&router);
     rc = np_probe_run(&cfg, &obs, &err);
+    if (!no_router) {
+        np_progress("asking the router");
+        router_check_finish(&router);
+    }
     np_progress_done();
     if (rc != NP_OK) {
         np_out_error("diagnose", &err);
+        if (!no_router)
+            router_check_free(&router);
         return rc == NP_EUNREACH ? NP_EXIT_NETWORK : NP_EXIT_PROBLEM;
     }
     np_nat_classify(&obs, 0, &v);
@@ -421,10 +442,12 @@ int np_cmd_diagnose(int argc, char **argv)
         if (want_outbound)
             outbound_rc = run_outbound(outbound, n_outbound, &ob, servers[0], 1,
                                        &outbound_json);
-        print_json(&obs, &v, outbound_json);
+        print_json(&obs, &v, outbound_json, no_router ? NULL : &router);
         free(outbound_json);
     } else {
         print_human(&obs, &v);
+        if (!no_router)
+            router_print(&router, &obs, &v);
         if (want_outbound) {
             printf("\n%sOutbound ports%s\n", np_c_bold(), np_c_reset());
             fflush(stdout);
@@ -432,6 +455,8 @@ int np_cmd_diagnose(int argc, char **argv)
                 run_outbound(outbound, n_outbound, &ob, servers[0], 0, NULL);
         }
     }
+    if (!no_router)
+        router_check_free(&router);
     if (v.udp == NP_UDP_NO_ANSWER)
         return NP_EXIT_NETWORK;
     if (outbound_rc == NP_EXIT_PROBLEM || outbound_rc == NP_EXIT_USAGE)

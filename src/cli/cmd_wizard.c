@@ -139,29 +139,7 @@ static void heading(int step, const char *title)
 /* Print text wrapped at 78 columns with an indent. */
 static void wrap(const char *indent, const char *text)
 {
-    size_t width = 78 - strlen(indent), col = 0;
-    const char *p = text;
-
-    fputs(indent, stdout);
-    while (*p != '\0') {
-        const char *sp = p;
-        size_t wl;
-
-        while (*sp != '\0' && *sp != ' ')
-            sp++;
-        wl = (size_t)(sp - p);
-        if (col > 0 && col + 1 + wl > width) {
-            printf("\n%s", indent);
-            col = 0;
-        } else if (col > 0) {
-            putchar(' ');
-            col++;
-        }
-        fwrite(p, 1, wl, stdout);
-        col += wl;
-        p = *sp == ' ' ? sp + 1 : sp;
-    }
-    putchar('\n');
+    np_out_wrap(indent, indent, text);
 }
 
 /*

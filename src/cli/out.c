@@ -138,3 +138,31 @@ int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text)
     fclose(tmp);
     return rc;
 }
+
+void np_out_wrap(const char *first, const char *rest, const char *text)
+{
+    const char *p = text;
+    size_t width = 78 - strlen(first), col = 0;
+
+    fputs(first, stdout);
+    while (*p != '\0') {
+        const char *sp = p;
+        size_t wl;
+
+        while (*sp != '\0' && *sp != ' ')
+            sp++;
+        wl = (size_t)(sp - p);
+        if (col > 0 && col + 1 + wl > width) {
+            printf("\n%s", rest);
+            width = 78 - strlen(rest);
+            col = 0;
+        } else if (col > 0) {
+            putchar(' ');
+            col++;
+        }
+        fwrite(p, 1, wl, stdout);
+        col += wl;
+        p = *sp == ' ' ? sp + 1 : sp;
+    }
+    putchar('\n');
+}
