@@ -84,6 +84,9 @@ typedef struct np_pm_options {
     int ssdp_window_ms; /* SSDP wait once PCP/NAT-PMP answered when UPnP is
                            preferred; 0: derived from the gateway RTT */
     int ssdp_max_ms;    /* SSDP wait when nothing else answers; 0: 2000 */
+    int wait_all;       /* discover: wait for every protocol up to its limit (a
+                           full report, e.g. for diagnose) instead of returning
+                           once the preferred one answered */
     uint16_t ssdp_port; /* 0: 1900 (tests only) */
     uint16_t pcp_port;  /* 0: 5351 (tests only) */
 } np_pm_options;

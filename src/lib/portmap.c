@@ -635,7 +635,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             pm->answered[q] = 1;
             d->has[q] = 1;
             d->rtt_ms[q] = (int)(np__pm_now_ms() - t0);
-            if (!any) {
+            if (!any && !pm->ctx.opt.wait_all) {
                 int64_t win = pm->ctx.opt.ssdp_window_ms;
                 int upnp_first = pm->be[NP_PM_UPNP] != NULL &&
                                  higher_pref(pm, NP_PM_UPNP, q);
@@ -652,21 +652,26 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             }
         }
         /* The most preferred protocol answered: nothing better to wait
-         * for. */
+         * for. Stop when everything is done, or (unless wait_all) after a
+         * window of two of its RTTs in which the other protocol on port
+         * 5351 may still answer for the record; SSDP is not waited for
+         * (a later fallback asks it again, see late_discover). */
         for (i = 0; i < NP_PM_NPROTO; i++) {
             enum np_pm_proto q = pm->ctx.opt.prefer[i];
 
             if (q == NP_PM_NONE || !done[q])
                 break;
             if (pm->answered[q]) {
-                /* every protocol before q is done; stop if all are */
                 int all = 1;
+                int64_t w = 2 * (int64_t)d->rtt_ms[q] + 10;
 
                 for (p = 0; p < NP_PM_NPROTO; p++)
                     if (!done[p])
                         all = 0;
                 if (all)
                     end = np__pm_now_ms();
+                else if (!pm->ctx.opt.wait_all && t0 + d->rtt_ms[q] + w < end)
+                    end = t0 + d->rtt_ms[q] + w;
                 break;
             }
         }
