@@ -31,6 +31,9 @@
 # clash with another run or with the host.
 
 set -o pipefail
+# shellcheck disable=SC2034 # LAB_* variables are this library's interface
+# Messages go to the test's stderr even from inside redirected checks.
+exec {LAB_ERR_FD}>&2
 
 : "${NP_BUILD_DIR:=$PWD/build}"
 : "${NP_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -69,7 +72,7 @@ LAB_DELAYLINE_PID=""
 
 # lab_log MSG...: progress line on stderr, prefixed with the elapsed time.
 lab_log() {
-    printf '[lab %6.2fs] %s\n' "$(lab__elapsed)" "$*" >&2
+    printf '[lab %6.2fs] %s\n' "$(lab__elapsed)" "$*" >&"$LAB_ERR_FD"
 }
 
 lab__t0=$(date +%s.%N)
@@ -88,7 +91,7 @@ lab_now_ms() {
 
 # lab_fail MSG...: print MSG as a failure and exit 1 (the trap cleans up).
 lab_fail() {
-    printf 'FAIL: %s\n' "$*" >&2
+    printf 'FAIL: %s\n' "$*" >&"$LAB_ERR_FD"
     exit 1
 }
 
@@ -131,10 +134,10 @@ lab_track_pid() {
 
 # lab_stop_pid PID: SIGTERM, wait up to 2 s, then SIGKILL. Quiet if gone.
 lab_stop_pid() {
-    local pid=$1 i
+    local pid=$1 _
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 40); do
+    for _ in $(seq 1 40); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
@@ -489,7 +492,8 @@ lab_coturn_start() {
 }
 
 lab__coturn_ready() {
-    kill -0 "$LAB_COTURN_PID" 2>/dev/null || lab_fail "coturn exited: $(tail -5 "$LAB_TMP/coturn.log")"
+    kill -0 "$LAB_COTURN_PID" 2>/dev/null ||
+        lab_fail "coturn exited: $(tail -5 "$LAB_TMP/coturn.log" "$LAB_TMP/coturn/turn.log" 2>&1)"
     local s
     s=$(lab_in inet ss -Hlnu)
     grep -q "$LAB_STUN1:$LAB_STUN_PORT " <<<"$s" &&
