@@ -354,6 +354,7 @@ lab_build() {
         # Permanent neighbours across the delay line: no ARP exchange to be
         # delayed or lost, so the first packet of a test sees the plain RTT.
         lab__static_neigh "$edge" wan "$LAB_PUBLIC_IP" inet down0 "$LAB_INET_GW"
+        lab__static_neigh "$edge" wan "$LAB_PUBLIC_IP" inet down0 "$LAB_INET_HOST"
     fi
 
     if [ "$carrier" = 1 ]; then
