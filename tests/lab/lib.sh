@@ -287,7 +287,7 @@ lab__stats_grew() {
 # lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND]
 #   Tear down whatever exists, then build inet, router, lan1, lan2 (and a
 #   carrier with -c) and apply NAT KIND on the router (lab_set_nat).
-#   KIND: eim-apdf (default) apdm eim-eif eim-adf udp-blocked none.
+#   KIND: eim-apdf (default) apdm apdm-seq eim-eif eim-adf udp-blocked none.
 #   none is the public variant: the LAN is 192.0.2.0/24, routed, no NAT.
 #   -d/-l put np_delayline on the link towards inet with DELAY_MS each way
 #   and LOSS_PCT (0-100, decimals allowed) dropped each way, PRNG seeded by
@@ -311,7 +311,7 @@ lab_build() {
         esac
     done
     case $kind in
-    eim-apdf | apdm | eim-eif | eim-adf | udp-blocked | none) ;;
+    eim-apdf | apdm | apdm-seq | eim-eif | eim-adf | udp-blocked | none) ;;
     *) lab_fail "lab_build: unknown NAT kind '$kind'" ;;
     esac
     [ "$kind" = none ] && [ "$carrier" = 1 ] &&
@@ -396,6 +396,10 @@ lab_build() {
 #   eim-apdf    masquerade: endpoint-independent mapping, address-and-port-
 #               dependent filtering
 #   apdm        masquerade fully-random: address-and-port-dependent mapping
+#               with random ports
+#   apdm-seq    address-and-port-dependent mapping with sequential ports:
+#               UDP snat to the next port of a counter (20000-20255,
+#               wrapping) for every new flow (TCP plain masquerade)
 #   eim-eif     masquerade + dynamic map ext-port -> int addr.port written by
 #               every outbound UDP packet; unsolicited inbound UDP to a
 #               recorded port is DNATed (endpoint-independent filtering)
@@ -412,6 +416,17 @@ lab_set_nat() {
     case $kind in
     eim-apdf) ;;
     apdm) masq="masquerade fully-random" ;;
+    apdm-seq)
+        # Each new UDP flow gets the next port from a counter (Switch C).
+        # (A map, not "numgen ... offset": its value would reach the port
+        # in host byte order.)
+        local elems="" i
+        for i in $(seq 0 255); do
+            elems+="${elems:+, }$i : $((20000 + i))"
+        done
+        masq="meta l4proto udp snat ip to $LAB_PUBLIC_IP : numgen inc mod 256 map { $elems }
+        oifname \"wan\" masquerade"
+        ;;
     eim-eif | eim-adf)
         record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
         oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
@@ -426,6 +441,8 @@ lab_set_nat() {
     *) lab_fail "lab_set_nat: unknown kind '$kind'" ;;
     esac
     [ -n "$masq" ] && masq="oifname \"wan\" $masq"
+    [ "$kind" = apdm-seq ] && [ "$role" = carrier ] &&
+        lab_fail "lab_set_nat: apdm-seq only on the router"
     lab_in "$role" nft delete table inet nplab 2>/dev/null || true
     lab_in "$role" nft -f - <<EOF || lab_fail "nft ruleset for $kind on $role"
 table inet nplab {

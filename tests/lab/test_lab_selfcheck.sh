@@ -57,6 +57,7 @@ expect=(
     "eim-adf:EI AD:Independent Mapping"
     "eim-apdf:EI APD:Independent Mapping"
     "apdm:APD APD:Dependent Mapping"
+    "apdm-seq:APD APD:Dependent Mapping"
     "udp-blocked:none none:Blocked or could not reach STUN server"
 )
 # Vovida's filter word per kind (second field of its "Primary:" line).
@@ -91,6 +92,14 @@ for row in "${expect[@]}"; do
         *"random port"*) check "apdm: stun port allocation" "random port" "random port" ;;
         *) check "apdm: stun port allocation" "random port" "$(grep '^Primary' <<<"$vv")" ;;
         esac
+    fi
+    if [ "$kind" = apdm-seq ]; then
+        # Sequential allocation: two flows from one socket get nearby ports
+        # (n, n+1 unless stun, running at the same time, took one between).
+        # Vovida calls this "random port"; it only checks preservation.
+        ports=$(grep -o 'reflexive addr: 203.0.113.2:[0-9]*' <<<"$nd" | sed 's/.*://' | sort -un | tr '\n' ' ')
+        read -r p1 p2 _ <<<"$ports"
+        check_range "apdm-seq: step between mapped ports" 1 8 "$((${p2:-0} - ${p1:-0}))"
     fi
     if [ "$kind" = udp-blocked ]; then
         # TCP still passes: coturn serves STUN over TCP on 3478.
