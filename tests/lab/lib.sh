@@ -58,6 +58,7 @@ LAB_LAN1_IP=""
 LAB_LAN2_IP=""
 LAB_DELAY_MS=0
 LAB_LOSS_PCT=0
+LAB_HAIRPIN=0     # 1: the router hairpins (lab_build -H)
 
 LAB_ID="np$$"
 LAB_TMP=$(mktemp -d "/tmp/nplab.$$.XXXXXX")
@@ -284,7 +285,7 @@ lab__stats_grew() {
     [ "$(grep -c 'stats:' "$LAB_TMP/delayline.log" || true)" -gt "$1" ]
 }
 
-# lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND]
+# lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND] [-H]
 #   Tear down whatever exists, then build inet, router, lan1, lan2 (and a
 #   carrier with -c) and apply NAT KIND on the router (lab_set_nat).
 #   KIND: eim-apdf (default) apdm apdm-seq eim-eif eim-adf udp-blocked none.
@@ -294,13 +295,20 @@ lab__stats_grew() {
 #   SEED (default 1); without them that link is a veth pair.
 #   -c adds the carrier namespace (router WAN 100.64.0.2, carrier WAN
 #   203.0.113.2) doing NAT kind -C (default eim-apdf).
+#   -H makes the router hairpin UDP (default: no hairpinning). LIMITATION:
+#   works from one LAN host to another's mapping (lan2 -> 203.0.113.2:P ->
+#   lan1, arriving from 203.0.113.2:lan2's port); a host sending to its own
+#   mapping (what a STUN client's hairpinning test does) is dropped by the
+#   kernel between DNAT and forward (not solved yet), so natpilot still
+#   reports hairpinning false with -H.
 #   Sets LAB_KIND LAB_CARRIER LAB_WAN_IP LAB_GW LAB_LAN_NET LAB_LAN1_IP
 #   LAB_LAN2_IP LAB_DELAY_MS LAB_LOSS_PCT. Does not start any server.
 lab_build() {
     local kind=eim-apdf delay=0 loss=0 seed=1 carrier=0 ckind=eim-apdf opt
-    local OPTIND=1
-    while getopts "k:d:l:s:cC:" opt; do
+    local hairpin=0 OPTIND=1
+    while getopts "k:d:l:s:cC:H" opt; do
         case $opt in
+        H) hairpin=1 ;;
         k) kind=$OPTARG ;;
         d) delay=$OPTARG ;;
         l) loss=$OPTARG ;;
@@ -319,6 +327,7 @@ lab_build() {
     lab_teardown
 
     LAB_KIND=$kind
+    LAB_HAIRPIN=$hairpin
     LAB_CARRIER=$carrier
     LAB_DELAY_MS=$delay
     LAB_LOSS_PCT=$loss
@@ -387,12 +396,14 @@ lab_build() {
     ip -n "$(lab_ns lan2)" route add default via "$LAB_GW"
 
     lab_set_nat "$kind" router
-    [ "$carrier" = 1 ] && lab_set_nat "$ckind" carrier
-    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}%"
+    [ "$carrier" = 1 ] && lab_set_nat "$ckind" carrier 0
+    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}% hairpin=$hairpin"
 }
 
-# lab_set_nat KIND [ROLE]: (re)install the nftables ruleset of ROLE
-# (default router; also carrier) for NAT KIND, RFC 4787 terms:
+# lab_set_nat KIND [ROLE] [HAIRPIN]: (re)install the nftables ruleset of
+# ROLE (default router; also carrier) for NAT KIND; HAIRPIN 1 (default
+# $LAB_HAIRPIN, set by lab_build -H) adds hairpinning on the router. Kinds in
+# RFC 4787 terms:
 #   eim-apdf    masquerade: endpoint-independent mapping, address-and-port-
 #               dependent filtering
 #   apdm        masquerade fully-random: address-and-port-dependent mapping
@@ -411,8 +422,11 @@ lab_build() {
 # fills (miniupnpd, prerouting_miniupnpd, postrouting_miniupnpd) jumped to
 # from the forward and nat base chains.
 lab_set_nat() {
-    local kind=$1 role=${2:-router} masq="masquerade" fwd_udp="" dnat=""
-    local record="" policy=drop
+    local kind=$1 role=${2:-router} hairpin=${3:-$LAB_HAIRPIN}
+    local masq="masquerade" fwd_udp="" dnat="" policy=drop hp_dnat="" hp_snat=""
+    # Every NAT kind records its UDP flows (used by EIF/ADF and hairpinning).
+    local record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
+        oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
     case $kind in
     eim-apdf) ;;
     apdm) masq="masquerade fully-random" ;;
@@ -428,8 +442,6 @@ lab_set_nat() {
         oifname \"wan\" masquerade"
         ;;
     eim-eif | eim-adf)
-        record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
-        oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
         if [ "$kind" = eim-eif ]; then
             dnat='iifname "wan" udp dport @eim dnat ip to udp dport map @eim'
         else
@@ -437,9 +449,16 @@ lab_set_nat() {
         fi
         ;;
     udp-blocked) fwd_udp='meta l4proto udp counter drop' ;;
-    none) masq="" policy=accept ;;
+    none) masq="" policy=accept record="" ;;
     *) lab_fail "lab_set_nat: unknown kind '$kind'" ;;
     esac
+    if [ "$hairpin" = 1 ] && [ "$kind" != none ] && [ "$role" = router ]; then
+        # RFC 4787 REQ-9: a LAN host sending to a mapped public address and
+        # port reaches the mapped host, with the sender's public address and
+        # port as source.
+        hp_dnat="iifname \"br0\" ip daddr $LAB_WAN_IP udp dport @eim dnat ip to udp dport map @eim"
+        hp_snat="ip saddr $LAB_LAN_NET ip daddr $LAB_LAN_NET ct status dnat snat ip to $LAB_WAN_IP"
+    fi
     [ -n "$masq" ] && masq="oifname \"wan\" $masq"
     [ "$kind" = apdm-seq ] && [ "$role" = carrier ] &&
         lab_fail "lab_set_nat: apdm-seq only on the router"
@@ -469,6 +488,7 @@ table inet nplab {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         jump prerouting_miniupnpd
+        $hp_dnat
         $dnat
     }
     chain prerouting_miniupnpd {
@@ -476,6 +496,7 @@ table inet nplab {
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
         jump postrouting_miniupnpd
+        $hp_snat
         $masq
     }
     chain postrouting_miniupnpd {
