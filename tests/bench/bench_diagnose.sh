@@ -35,20 +35,22 @@ EI=endpoint-independent AD=address-dependent APD=address-and-port-dependent
 declare -A np_want=(
     [none]="open $EI $EI 0" [eim-eif]="open $EI $EI 0"
     [eim-adf]="moderate $EI $AD 1" [eim-apdf]="moderate $EI $APD 1"
-    [apdm]="strict $APD * 1" [udp-blocked]="blocked * * 1")
+    [apdm]="strict $APD * 1" [apdm-seq]="strict $APD * 1"
+    [udp-blocked]="blocked * * 1")
 # turnutils_natdiscovery: its mapping and filtering lines; on a public
 # address the right answer says "No NAT" (it never does: it compares the
 # mapped address with its 0.0.0.0 socket address), with UDP blocked it must
 # give some verdict (it gives none).
 declare -A nd_want=(
     [none]="No NAT" [eim-eif]="EI EI" [eim-adf]="EI AD" [eim-apdf]="EI APD"
-    [apdm]="APD APD" [udp-blocked]="blocked")
+    [apdm]="APD APD" [apdm-seq]="APD APD" [udp-blocked]="blocked")
 # Vovida stun: its "Primary:" line.
 declare -A vv_want=(
     [none]="Open" [eim-eif]="Independent Mapping, Independent Filter"
     [eim-adf]="Independent Mapping, Address Dependent Filter"
     [eim-apdf]="Independent Mapping, Port Dependent Filter"
     [apdm]="Dependent Mapping, random port"
+    [apdm-seq]="Dependent Mapping"
     [udp-blocked]="Blocked or could not reach STUN server")
 
 np_verdict() { # JSON, exit code -> "generic mapping filtering exit"

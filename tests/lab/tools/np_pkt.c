@@ -18,6 +18,8 @@
  *       for paths that drop UDP). Prints one line:
  *       "sent N received M loss_pct L rtt_min A rtt_median B rtt_max C"
  *       (milliseconds, 3 decimals). Exit 0 if anything came back, else 1.
+ *       ping and echo ask for a real-time priority (best effort) so that
+ *       a busy machine is not measured as network delay.
  *   np_pkt rogue [-e FAKE_EXT_ADDR] [-d IFNAME] [-r READYFILE]
  *       A rogue PCP / NAT-PMP responder (RFC 6887 / RFC 6886): answers every
  *       request it sees for UDP port 5351 with success, from its own address
@@ -35,6 +37,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +64,17 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
+
+/* Best effort real-time priority for the timing modes (ping, echo), so
+ * that a busy machine does not show up as network delay. */
+static void try_realtime(void)
+{
+    struct sched_param sp;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.sched_priority = 5;
+    (void)sched_setscheduler(0, SCHED_FIFO, &sp);
 }
 
 static double now_ms(void)
@@ -666,10 +680,14 @@ int main(int argc, char **argv)
         return port ? mode_listen(tcp, bind_ip, port, wait, ready) : 2;
     if (strcmp(mode, "send") == 0)
         return mode_send(tcp, addr, port, msg, count, interval, bind_ip, sport);
-    if (strcmp(mode, "echo") == 0)
+    if (strcmp(mode, "echo") == 0) {
+        try_realtime();
         return port ? mode_echo(bind_ip, port, ready) : 2;
-    if (strcmp(mode, "ping") == 0)
+    }
+    if (strcmp(mode, "ping") == 0) {
+        try_realtime();
         return mode_ping(tcp, addr, port, count, interval, wait);
+    }
     if (strcmp(mode, "rogue") == 0)
         return mode_rogue(ext, ifname, ready);
     usage();
