@@ -53,6 +53,8 @@ void np_out_errorf(const char *cmd, const char *fmt, ...)
 /* Print text word-wrapped at 78 columns: first line after first, the
  * following lines after rest (both indents count toward the width). */
 void np_out_wrap(const char *first, const char *rest, const char *text);
+void np_out_wrapf(const char *first, const char *rest, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A one-line spinner on stderr: step text, redrawn in place. */
 void np_progress(const char *text);

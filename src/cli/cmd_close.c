@@ -36,7 +36,7 @@ static void report(const struct pm_args *a, cJSON *arr, int transport,
                    uint16_t port, const np_addr *internal,
                    const np_pm_result *r)
 {
-    char in[NP_ADDRSTRLEN];
+    char in[NP_ADDRSTRLEN], head[128];
     const char *status = r->outcome == NP_PM_OK          ? "removed"
                          : r->outcome == NP_PM_NOT_FOUND ? "gone"
                                                          : "failed";
@@ -54,10 +54,11 @@ static void report(const struct pm_args *a, cJSON *arr, int transport,
         cJSON_AddItemToArray(arr, o);
         return;
     }
-    printf("  %-3s %-5u %-15s %s%s%s (%s: %s)\n",
-           np_pm_transport_name(transport), (unsigned)port, in,
-           r->outcome == NP_PM_OK ? np_c_good() : np_c_warn(), status,
-           np_c_reset(), np_pm_proto_name(r->proto), r->message);
+    snprintf(head, sizeof(head), "  %-3s %-5u %-15s ",
+             np_pm_transport_name(transport), (unsigned)port, in);
+    np_out_wrapf(head, "              ", "%s%s%s (%s: %s)",
+                 r->outcome == NP_PM_OK ? np_c_good() : np_c_warn(), status,
+                 np_c_reset(), np_pm_proto_name(r->proto), r->message);
 }
 
 int np_cmd_close(int argc, char **argv)

@@ -101,30 +101,39 @@ static void rollback(np_portmap *pm, struct pm_args *a, struct outcome *out,
     (void)np_portmap_use(pm, NP_PM_NONE, NULL);
 }
 
+#define RULE_INDENT "              "
+
 static void explain_third_party(const struct pm_args *a)
 {
     char ip[NP_ADDRSTRLEN];
     size_t i;
 
     np_addr_ip_str(&a->for_addr, ip, sizeof(ip));
-    printf("\nThe router does not let this computer open ports for another "
-           "device (%s).\nThat is a safety setting (UPnP secure mode, PCP "
-           "third-party off), and NAT-PMP\ncannot do it at all. Two real "
-           "fixes:\n"
-           "  1. Turn on UPnP in the router and let the console map its "
-           "own ports (consoles\n     do this well), then check it with:  "
-           "natpilot verify --for %s%s%s\n"
-           "  2. Or enter these forwards in the router's port-forwarding "
-           "page, each to %s:\n",
-           ip, ip, a->nids ? " " : "", a->nids ? a->ids[0] : "", ip);
+    printf("\n");
+    np_out_wrapf("", "",
+                 "The router does not let this computer open ports for "
+                 "another device (%s). That is a safety setting (UPnP secure "
+                 "mode, PCP third-party off), and NAT-PMP cannot do it at "
+                 "all. Two real fixes:",
+                 ip);
+    np_out_wrapf("  1. ", "     ",
+                 "Turn on UPnP in the router and let the console map its own "
+                 "ports (consoles do this well), then check it with: "
+                 "natpilot verify --for %s%s%s",
+                 ip, a->nids ? " " : "", a->nids ? a->ids[0] : "");
+    np_out_wrapf("  2. ", "     ",
+                 "Or enter these forwards in the router's port-forwarding "
+                 "page, each to %s:",
+                 ip);
     for (i = 0; i < a->nrules; i++)
         printf("       %s  external %u  ->  %s port %u\n",
                a->rules[i].transport == NP_PM_TCP ? "TCP" : "UDP",
                (unsigned)a->rules[i].port, ip, (unsigned)a->rules[i].port);
-    printf("     and reserve %s for the console in the router's DHCP "
-           "settings, so the\n     forwards keep pointing at it.\n"
-           "A DMZ is not a fix: it exposes every port of the device.\n",
-           ip);
+    np_out_wrapf("     ", "     ",
+                 "and reserve %s for the console in the router's DHCP "
+                 "settings, so the forwards keep pointing at it.",
+                 ip);
+    printf("A DMZ is not a fix: it exposes every port of the device.\n");
 }
 
 int np_cmd_open(int argc, char **argv)
@@ -287,6 +296,7 @@ int np_cmd_open(int argc, char **argv)
         const struct pm_rule *r = &a->rules[i];
         const np_pm_result *res = &out[i].res;
         char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
+        char head[32];
         const char *status = status_of(&out[i]);
 
         np_addr_str(&res->external, ext, sizeof(ext));
@@ -327,55 +337,63 @@ int np_cmd_open(int argc, char **argv)
             cJSON_AddItemToArray(arr, o);
             continue;
         }
-        printf("  %-3s %-5u ", np_pm_transport_name(r->transport),
-               (unsigned)r->port);
+        snprintf(head, sizeof(head), "  %-3s %-5u ",
+                 np_pm_transport_name(r->transport), (unsigned)r->port);
         if (out[i].added && !out[i].removed) {
-            printf("%smapped%s   %s -> %s:%u, lease %lu s (%s)\n", np_c_good(),
-                   np_c_reset(), ext, in, (unsigned)r->port,
-                   (unsigned long)res->lifetime, np_pm_proto_name(res->proto));
+            np_out_wrapf(
+                head, RULE_INDENT, "%smapped%s %s -> %s:%u, lease %lu s (%s)",
+                np_c_good(), np_c_reset(), ext, in, (unsigned)r->port,
+                (unsigned long)res->lifetime, np_pm_proto_name(res->proto));
             continue;
         }
         if (out[i].removed) {
-            printf("%srolled back%s (was mapped to %s)\n", np_c_warn(),
-                   np_c_reset(), ext);
+            np_out_wrapf(head, RULE_INDENT,
+                         "%srolled back%s (was mapped to %s)", np_c_warn(),
+                         np_c_reset(), ext);
             continue;
         }
         if (!out[i].done) {
-            printf("%snot tried%s\n", np_c_dim(), np_c_reset());
+            np_out_wrapf(head, RULE_INDENT, "%snot tried%s", np_c_dim(),
+                         np_c_reset());
             continue;
         }
         switch (res->outcome) {
         case NP_PM_CONFLICT:
-            printf("%sconflict%s the external port is taken%s%s%s%s%s",
-                   np_c_bad(), np_c_reset(),
-                   np_addr_is_set(&res->holder) ? " by " : "",
-                   np_addr_is_set(&res->holder) ? hold : "",
-                   res->holder_desc[0] ? " (\"" : "", res->holder_desc,
-                   res->holder_desc[0] ? "\")" : "");
-            printf(" [%s]\n", res->message);
+            np_out_wrapf(head, RULE_INDENT,
+                         "%sconflict%s the external port is taken%s%s%s%s%s "
+                         "[%s]",
+                         np_c_bad(), np_c_reset(),
+                         np_addr_is_set(&res->holder) ? " by " : "",
+                         np_addr_is_set(&res->holder) ? hold : "",
+                         res->holder_desc[0] ? " (\"" : "", res->holder_desc,
+                         res->holder_desc[0] ? "\")" : "", res->message);
             break;
         case NP_PM_OTHER_PORT:
-            printf("%sconflict%s the port is held by another mapping; the "
-                   "router offered external port %u instead (%s)%s\n",
-                   np_c_bad(), np_c_reset(), np_addr_port(&res->external),
-                   np_pm_proto_name(res->proto),
-                   r->alt_port ? "; this platform accepts another external "
-                                 "port for it"
-                               : "");
+            np_out_wrapf(
+                head, RULE_INDENT,
+                "%sconflict%s the port is held by another mapping; the "
+                "router offered external port %u instead (%s)%s\n",
+                np_c_bad(), np_c_reset(), np_addr_port(&res->external),
+                np_pm_proto_name(res->proto),
+                r->alt_port ? "; this platform accepts another external "
+                              "port for it"
+                            : "");
             break;
         case NP_PM_POLICY:
-            printf("%srefused%s by the router's policy [%s]%s%s%s\n",
-                   np_c_bad(), np_c_reset(), res->message,
-                   r->feature[0] ? "; affects: " : "", r->feature,
-                   r->essential ? " (essential for the NAT type)" : "");
+            np_out_wrapf(head, RULE_INDENT,
+                         "%srefused%s by the router's policy [%s]%s%s%s",
+                         np_c_bad(), np_c_reset(), res->message,
+                         r->feature[0] ? "; affects: " : "", r->feature,
+                         r->essential ? " (essential for the NAT type)" : "");
             break;
         case NP_PM_THIRD_PARTY:
-            printf("%srefused%s for another device [%s]\n", np_c_bad(),
-                   np_c_reset(), res->message);
+            np_out_wrapf(head, RULE_INDENT,
+                         "%srefused%s for another device [%s]", np_c_bad(),
+                         np_c_reset(), res->message);
             break;
         case NP_PM_PERMANENT_ONLY:
-            printf("%snot mapped%s %s\n", np_c_warn(), np_c_reset(),
-                   res->message);
+            np_out_wrapf(head, RULE_INDENT, "%snot mapped%s %s", np_c_warn(),
+                         np_c_reset(), res->message);
             break;
         case NP_PM_OK:
         case NP_PM_NOT_FOUND:
@@ -384,8 +402,8 @@ int np_cmd_open(int argc, char **argv)
         case NP_PM_UNSUPPORTED:
         case NP_PM_FAILED:
         default:
-            printf("%s%s%s [%s]\n", np_c_bad(), status, np_c_reset(),
-                   res->message);
+            np_out_wrapf(head, RULE_INDENT, "%s%s%s [%s]", np_c_bad(), status,
+                         np_c_reset(), res->message);
             break;
         }
     }
@@ -397,10 +415,13 @@ int np_cmd_open(int argc, char **argv)
         cJSON_AddNumberToObject(j, "total", (double)a->nrules);
         pm_json_out(j);
     } else {
-        if (rolled)
-            printf("\n%sRolled back%s (%s): every mapping this run made was "
-                   "removed.\n",
-                   np_c_warn(), np_c_reset(), why);
+        if (rolled) {
+            printf("\n");
+            np_out_wrapf("", "",
+                         "%sRolled back%s (%s): every mapping this "
+                         "run made was removed.",
+                         np_c_warn(), np_c_reset(), why);
+        }
         if (third > 0 && a->have_for)
             explain_third_party(a);
         printf("\n%d of %zu ports mapped.\n", mapped, a->nrules);

@@ -2,25 +2,72 @@
  * natpilot verify: is each inbound rule mapped to the right device, to
  * another device, or missing? UPnP reads the router's table (this sees the
  * mappings a console made itself); PCP and NAT-PMP have no table, so their
- * mappings are re-requested (which renews them).
+ * mappings are re-requested (which renews them). For this host's UDP
+ * mappings it then proves them from outside: a STUN answer from the
+ * server's alternate address must come in through the mapped port
+ * (np_probe_reachable), which a second NAT or a firewall beyond the router
+ * would stop even though the router reports the mapping as made.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "natpilot/probe.h"
+#include "natpilot/stun.h"
 #include "pmcli.h"
+
+#define DEFAULT_STUN "stun.stunprotocol.org:3478"
 
 static const char usage[] =
     "usage: natpilot verify [PROFILE...] [--port PROTO:PORT[-PORT]]...\n"
     "                       [--for ADDRESS] [--via pcp|natpmp|upnp]\n"
     "                       [--platform NAME] [--profiles DIR] [--json]\n"
+    "                       [--stun HOST[:PORT]|none]\n"
+    "       natpilot verify --outbound ... (see natpilot verify --outbound "
+    "--help)\n"
     "\n"
     "For each inbound port of the profiles (or --port rules): mapped to this\n"
     "host (or to --for ADDRESS), mapped to another device, or missing.\n"
     "UPnP is asked first (its table shows what the console mapped itself).\n"
-    "Exit: 0 all mapped right, 1 something missing or elsewhere, 2 usage,\n"
-    "3 no router answered.\n";
+    "This host's UDP mappings are then proven from outside: an RFC 5780\n"
+    "STUN server (--stun; default " DEFAULT_STUN ") answers from its\n"
+    "alternate address, which only a working mapping lets in. --stun none\n"
+    "skips that.\n"
+    "Exit: 0 all mapped right, 1 something missing, elsewhere or not\n"
+    "reachable, 2 usage, 3 no router answered.\n";
+
+struct reach_ctx {
+    int enabled;
+    np_addr server;
+    char note[160]; /* why it is off, "" when on */
+};
+
+/* Resolve the STUN server once; a failure only turns the proof off. */
+static void reach_setup(const struct pm_args *a, struct reach_ctx *rc)
+{
+    np_error err;
+
+    memset(rc, 0, sizeof(*rc));
+    if (a->have_for) {
+        snprintf(rc->note, sizeof(rc->note),
+                 "reachability is proven only for this host");
+        return;
+    }
+    if (a->stun != NULL && strcmp(a->stun, "none") == 0) {
+        snprintf(rc->note, sizeof(rc->note),
+                 "reachability not tested "
+                 "(--stun none)");
+        return;
+    }
+    if (np_addr_resolve(&rc->server, a->stun ? a->stun : DEFAULT_STUN,
+                        NP_STUN_DEFAULT_PORT, AF_UNSPEC, &err) != NP_OK) {
+        snprintf(rc->note, sizeof(rc->note), "reachability not tested: %.120s",
+                 err.msg);
+        return;
+    }
+    rc->enabled = 1;
+}
 
 int np_cmd_verify(int argc, char **argv)
 {
@@ -28,9 +75,10 @@ int np_cmd_verify(int argc, char **argv)
     struct pm_state st;
     np_pm_discovery d;
     np_portmap *pm = NULL;
-    int code, bad = 0;
+    int code, bad = 0, unreachable = 0;
     size_t i;
     cJSON *j = NULL, *arr = NULL;
+    struct reach_ctx reach;
 
     for (i = 1; i < (size_t)argc; i++)
         if (strcmp(argv[i], "--outbound") == 0) {
@@ -52,6 +100,7 @@ int np_cmd_verify(int argc, char **argv)
         goto out;
     pm_print_discovery(a, &d);
     (void)pm_state_load(&st);
+    reach_setup(a, &reach);
     if (a->json) {
         j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "discovery", pm_discovery_json(&d));
@@ -62,7 +111,7 @@ int np_cmd_verify(int argc, char **argv)
         np_pm_request q;
         np_pm_result res;
         np_error err;
-        const char *status;
+        const char *status, *reach_state;
         char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN];
         long k;
         int rc;
@@ -121,6 +170,30 @@ int np_cmd_verify(int argc, char **argv)
             bad++;
             break;
         }
+        /* Prove this host's UDP mappings from outside. */
+        reach_state = NULL;
+        if (res.outcome == NP_PM_OK && reach.enabled &&
+            r->transport == NP_PM_UDP) {
+            np_reach rr;
+            np_error rerr;
+
+            np_progress("proving the mapping from outside");
+            if (np_probe_reachable(&reach.server, NULL, NULL, r->port, 40, 1000,
+                                   &rr, &rerr) != NP_OK)
+                reach_state = "not-tested";
+            else if (rr.reachable)
+                reach_state = "reachable";
+            else if (rr.wrong_source || !rr.answered)
+                reach_state = "inconclusive";
+            else
+                reach_state = "not-reachable";
+            np_progress_done();
+            if (strcmp(reach_state, "not-reachable") == 0) {
+                status = "unreachable";
+                bad++;
+                unreachable++;
+            }
+        }
         np_addr_str(&res.external, ext, sizeof(ext));
         np_addr_ip_str(&res.internal, in, sizeof(in));
         if (a->json) {
@@ -134,6 +207,10 @@ int np_cmd_verify(int argc, char **argv)
             cJSON_AddStringToObject(o, "status", status);
             cJSON_AddStringToObject(o, "via", np_pm_proto_name(res.proto));
             cJSON_AddStringToObject(o, "message", res.message);
+            if (reach_state != NULL)
+                cJSON_AddStringToObject(o, "reachability", reach_state);
+            else
+                cJSON_AddNullToObject(o, "reachability");
             if (res.outcome == NP_PM_OK) {
                 cJSON_AddStringToObject(o, "external", ext);
                 cJSON_AddStringToObject(o, "internal", in);
@@ -150,18 +227,43 @@ int np_cmd_verify(int argc, char **argv)
         } else {
             const char *c = res.outcome == NP_PM_OK ? np_c_good() : np_c_bad();
 
-            printf("  %-3s %-5u %s%-12s%s %s (%s)\n",
-                   np_pm_transport_name(r->transport), (unsigned)r->port, c,
-                   status, np_c_reset(), res.message,
-                   np_pm_proto_name(res.proto));
+            char head[32];
+
+            snprintf(head, sizeof(head), "  %-3s %-5u ",
+                     np_pm_transport_name(r->transport), (unsigned)r->port);
+            if (reach_state != NULL && strcmp(reach_state, "reachable") != 0)
+                c = np_c_bad();
+            np_out_wrapf(head, "              ", "%s%s%s %s (%s)%s%s", c,
+                         status, np_c_reset(), res.message,
+                         np_pm_proto_name(res.proto),
+                         reach_state ? "; from outside: " : "",
+                         reach_state ? reach_state : "");
         }
     }
     if (a->json) {
         cJSON_AddNumberToObject(j, "problems", bad);
+        cJSON_AddNumberToObject(j, "unreachable", unreachable);
+        if (reach.enabled)
+            cJSON_AddNullToObject(j, "reachability_note");
+        else
+            cJSON_AddStringToObject(j, "reachability_note", reach.note);
         pm_json_out(j);
     } else {
-        printf("\n%zu of %zu ports mapped to the right device.\n",
-               a->nrules - (size_t)bad, a->nrules);
+        if (!reach.enabled && reach.note[0] != '\0')
+            printf("  (%s)\n", reach.note);
+        if (unreachable > 0) {
+            printf("\n");
+            np_out_wrap("", "",
+                        "The router reports these mappings as made, but "
+                        "nothing from the internet gets through them: a "
+                        "second NAT (double NAT or the provider's "
+                        "carrier-grade NAT) or a firewall sits beyond the "
+                        "router. Forwarding at home alone cannot fix that; "
+                        "see natpilot diagnose.");
+        }
+        printf("\n%zu of %zu ports mapped to the right device%s.\n",
+               a->nrules - (size_t)bad, a->nrules,
+               reach.enabled ? " and reachable" : "");
     }
     code = bad ? NP_EXIT_PROBLEM : NP_EXIT_OK;
 out:

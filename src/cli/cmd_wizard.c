@@ -28,6 +28,8 @@
 #include "natpilot/probe.h"
 #include "natpilot/profile.h"
 #include "natpilot/stun.h"
+#include "pmcli.h"
+#include "router_check.h"
 
 #define MAX_GAMES   12
 #define MAX_STUN    (1 + NP_PROBE_MAX_EXTRA)
@@ -82,10 +84,9 @@ struct wiz {
     np_probe_obs obs;
     np_nat_verdict before;
     int probe_ok;
-    np_pm_discovery disc;
-    int router_answers;
+    struct router_check router; /* discovery, external address, table */
+    int router_started;
     int double_nat; /* 1 yes, 0 no, -1 unknown */
-    np_addr router_ext;
     np_addr device; /* empty: this computer */
     char device_text[NP_ADDRSTRLEN];
     unsigned platform;
@@ -233,13 +234,9 @@ static const char *console_label(const struct wiz *w, const np_nat_verdict *v,
 static int step_network(struct wiz *w)
 {
     np_probe_config cfg;
-    np_pm_options opt;
-    np_portmap *pm;
     np_error err;
     size_t i, n_ok = 0;
-    char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN];
-    const enum np_pm_proto order[] = {NP_PM_PCP, NP_PM_NATPMP, NP_PM_UPNP};
-    int any = 0;
+    char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN], text[320];
 
     heading(1, "Your network");
     np_probe_config_init(&cfg);
@@ -250,23 +247,20 @@ static int step_network(struct wiz *w)
                             &err) == NP_OK)
             n_ok++;
     }
+    /* The router is asked on its own thread while the STUN probe runs. */
+    router_check_start(&w->router);
+    w->router_started = 1;
     if (n_ok > 0) {
         cfg.n_extra = n_ok - 1;
         cfg.progress = progress_cb;
         w->probe_ok = np_probe_run(&cfg, &w->obs, &err) == NP_OK;
     }
     np_progress("asking the router");
-    memset(&opt, 0, sizeof(opt));
-    pm = np_portmap_new(&opt, &err);
-    if (pm != NULL && np_portmap_discover(pm, &w->disc, &err) == NP_OK)
-        for (i = 0; i < 3; i++)
-            any |= w->disc.has[order[i]];
-    np_portmap_free(pm);
+    router_check_finish(&w->router);
     np_progress_done();
     if (wiz_cancelled)
         return cancelled_exit();
 
-    w->router_answers = any;
     if (!w->probe_ok) {
         np_out_errorf("wizard", "no STUN server could be reached: is this "
                                 "computer online?");
@@ -278,41 +272,41 @@ static int step_network(struct wiz *w)
         return NP_EXIT_NETWORK;
     }
 
-    if (np_addr_is_set(&w->disc.gateway))
+    if (np_addr_is_set(&w->router.disc.gateway))
         printf("  Router        %s\n",
-               np_addr_ip_str(&w->disc.gateway, a, sizeof(a)));
-    if (any) {
+               np_addr_ip_str(&w->router.disc.gateway, a, sizeof(a)));
+    if (w->router.any) {
         printf("  It answers   %s%s%s%s\n",
-               w->disc.has[NP_PM_PCP] ? " PCP" : "",
-               w->disc.has[NP_PM_NATPMP] ? " NAT-PMP" : "",
-               w->disc.has[NP_PM_UPNP] ? " UPnP-IGD" : "",
-               w->disc.igd_version ? (w->disc.igd_version == 2 ? " v2" : " v1")
-                                   : "");
+               w->router.disc.has[NP_PM_PCP] ? " PCP" : "",
+               w->router.disc.has[NP_PM_NATPMP] ? " NAT-PMP" : "",
+               w->router.disc.has[NP_PM_UPNP] ? " UPnP-IGD" : "",
+               w->router.disc.has[NP_PM_UPNP]
+                   ? (w->router.disc.igd_version == 2 ? " v2" : " v1")
+                   : "");
     } else {
         printf("  It answers    none of PCP, NAT-PMP or UPnP (they are off, "
                "or not there)\n");
     }
-    for (i = 0; i < NP_PM_NPROTO; i++)
-        if (np_addr_is_set(&w->disc.external[i])) {
-            w->router_ext = w->disc.external[i];
-            break;
-        }
-    w->double_nat = -1;
-    if (w->obs.test[0].answered && np_addr_is_set(&w->router_ext)) {
-        w->double_nat =
-            !np_addr_same_ip(&w->router_ext, &w->obs.test[0].mapped);
-        printf("  Public IP     %s as the internet sees it; the router says "
-               "%s\n",
-               np_addr_ip_str(&w->obs.test[0].mapped, a, sizeof(a)),
-               np_addr_ip_str(&w->router_ext, b, sizeof(b)));
-        if (w->double_nat)
-            wrap("  ", "These differ: there is a second NAT beyond your "
-                       "router (double NAT, or the provider's carrier-grade "
-                       "NAT). Forwarding ports at home alone cannot make the "
-                       "NAT Open.");
-    } else if (w->obs.test[0].answered) {
-        printf("  Public IP     %s as the internet sees it\n",
+    w->double_nat = router_double_nat(&w->router, &w->obs);
+    if (w->obs.test[0].answered) {
+        printf("  Public IP     %s as the internet sees it",
                np_addr_ip_str(&w->obs.test[0].mapped, a, sizeof(a)));
+        if (np_addr_is_set(&w->router.external))
+            printf("; the router says %s",
+                   np_addr_ip_str(&w->router.external, b, sizeof(b)));
+        else if (w->router.any)
+            printf("; the router cannot say");
+        printf("\n");
+    }
+    if (w->double_nat == 1) {
+        snprintf(text, sizeof(text),
+                 "%s: there is a second NAT beyond your router (double NAT, "
+                 "or the provider's carrier-grade NAT). Forwarding ports at "
+                 "home alone cannot make the NAT Open.",
+                 np_addr_is_set(&w->router.external)
+                     ? "These differ"
+                     : "The router has no public address");
+        wrap("  ", text);
     }
     printf("  NAT today     %s\n", np_generic_name(w->before.generic));
     printf("  Mapping       %s\n", np_behaviour_name(w->before.mapping));
@@ -342,7 +336,8 @@ static int step_device(struct wiz *w)
         if (np_netinfo_neighbours(&nb, &n_nb, &err) != NP_OK)
             n_nb = 0;
         for (i = 0; i < n_nb && n < MAX_CHOICES; i++) {
-            if (!nb[i].complete || np_addr_same_ip(&nb[i].ip, &w->disc.gateway))
+            if (!nb[i].complete ||
+                np_addr_same_ip(&nb[i].ip, &w->router.disc.gateway))
                 continue;
             memset(&ch[n], 0, sizeof(ch[n]));
             ch[n].addr = nb[i].ip;
@@ -651,6 +646,10 @@ static int build_argv(const struct wiz *w, const char *cmd, char **argv,
         argv[n++] = (char *)"--via";
         argv[n++] = (char *)w->via_arg;
     }
+    if (strcmp(cmd, "verify") == 0 && w->n_stun > 0) {
+        argv[n++] = (char *)"--stun";
+        argv[n++] = (char *)w->stun[0];
+    }
     if (w->profiles_dir != NULL) {
         argv[n++] = (char *)"--profiles";
         argv[n++] = (char *)w->profiles_dir;
@@ -663,12 +662,19 @@ static int build_argv(const struct wiz *w, const char *cmd, char **argv,
 
 static void show_command(char **argv, int argc)
 {
-    int i;
+    char line[1024];
+    size_t n = 0;
+    int i, k;
 
-    printf("  %s$ natpilot", np_c_dim());
-    for (i = 0; i < argc; i++)
-        printf(" %s", argv[i]);
-    printf("%s\n", np_c_reset());
+    line[0] = '\0';
+    for (i = 0; i < argc && n < sizeof(line); i++) {
+        k = snprintf(line + n, sizeof(line) - n, " %s", argv[i]);
+        if (k < 0)
+            break;
+        n += (size_t)k;
+    }
+    np_out_wrapf("  ", "      ", "%s$ natpilot%s%s", np_c_dim(), line,
+                 np_c_reset());
 }
 
 static const char *console_upnp_path(unsigned platform)
@@ -767,11 +773,11 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
              "close removes only these. Renew them with natpilot open, or "
              "keep them alive with natpilot daemon.",
              w->lease_arg ? w->lease_arg : "7200",
-             w->via_arg          ? w->via_arg
-             : w->router_answers ? np_pm_proto_name(w->disc.chosen)
-                                 : "(no router answered)");
+             w->via_arg      ? w->via_arg
+             : w->router.any ? np_pm_proto_name(w->router.disc.chosen)
+                             : "(no router answered)");
     wrap("  ", text);
-    if (!w->router_answers) {
+    if (!w->router.any) {
         printf("  The router answers none of PCP, NAT-PMP and UPnP, so "
                "natpilot cannot ask it.\n");
         return -1;
@@ -803,8 +809,9 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
     fflush(stdout);
     *open_rc = np_cmd_open(argc, argv);
     fflush(stdout);
-    if (*open_rc == 130 || wiz_cancelled) {
-        printf("\nInterrupted: the mappings this run made were removed; the "
+    /* open catches SIGINT itself (to roll back); either flag means stop. */
+    if (pm_interrupted || wiz_cancelled) {
+        printf("\nInterrupted: any mapping this run made was removed; the "
                "router's table is as before.\n");
         return 130;
     }
@@ -1060,6 +1067,8 @@ int np_cmd_wizard(int argc, char **argv)
                          ? "Done: the game's ports are open for this device."
                          : "Not Open yet: the steps above say what to do.");
 out:
+    if (w->router_started)
+        router_check_free(&w->router);
     np_resolved_free(w->res);
     np_catalog_free(w->cat);
     free(w);

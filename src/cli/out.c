@@ -139,30 +139,60 @@ int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text)
     return rc;
 }
 
+/* Visible width of n bytes: SGR colour sequences take no columns. */
+static size_t visible(const char *p, size_t n)
+{
+    size_t i = 0, w = 0;
+
+    while (i < n) {
+        if (p[i] == '\033') {
+            while (i < n && p[i] != 'm')
+                i++;
+            i++;
+            continue;
+        }
+        w++;
+        i++;
+    }
+    return w;
+}
+
 void np_out_wrap(const char *first, const char *rest, const char *text)
 {
     const char *p = text;
-    size_t width = 78 - strlen(first), col = 0;
+    size_t width = 78 - visible(first, strlen(first)), col = 0;
 
     fputs(first, stdout);
     while (*p != '\0') {
         const char *sp = p;
-        size_t wl;
+        size_t wl, vw;
 
         while (*sp != '\0' && *sp != ' ')
             sp++;
         wl = (size_t)(sp - p);
-        if (col > 0 && col + 1 + wl > width) {
+        vw = visible(p, wl);
+        if (col > 0 && col + 1 + vw > width) {
             printf("\n%s", rest);
-            width = 78 - strlen(rest);
+            width = 78 - visible(rest, strlen(rest));
             col = 0;
         } else if (col > 0) {
             putchar(' ');
             col++;
         }
         fwrite(p, 1, wl, stdout);
-        col += wl;
+        col += vw;
         p = *sp == ' ' ? sp + 1 : sp;
     }
     putchar('\n');
+}
+
+void np_out_wrapf(const char *first, const char *rest, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    np_out_wrap(first, rest, buf);
 }

@@ -145,6 +145,7 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
         {"platform", required_argument, NULL, 'x'},
         {"profiles", required_argument, NULL, 'd'},
         {"timeout", required_argument, NULL, 't'},
+        {"stun", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, i;
@@ -194,6 +195,9 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
             break;
         case 'P':
             a->permanent = 1;
+            break;
+        case 's':
+            a->stun = optarg;
             break;
         case 'v':
             a->via = np_pm_proto_parse(optarg);
@@ -372,13 +376,20 @@ np_portmap *pm_session(struct pm_args *a, int prefer_upnp, np_pm_discovery *d,
             cJSON_AddStringToObject(j, "error", err.msg);
             pm_json_out(j);
         }
+        if (rc == NP_ECANCELED || pm_interrupted) {
+            np_out_errorf(a->cmd, "interrupted before anything was asked "
+                                  "of the router; nothing was changed");
+            *exit_code = NP_EXIT_PROBLEM;
+            np_portmap_free(pm);
+            return NULL;
+        }
         np_out_error(a->cmd, &err);
         fprintf(stderr,
                 "  No port-mapping protocol answered%s. Turn on UPnP (or "
                 "NAT-PMP/PCP) in the router's settings, or enter the "
                 "forwards by hand.\n",
                 a->via != NP_PM_NONE ? " that --via allows" : "");
-        *exit_code = rc == NP_ECANCELED ? NP_EXIT_PROBLEM : NP_EXIT_NETWORK;
+        *exit_code = NP_EXIT_NETWORK;
         np_portmap_free(pm);
         return NULL;
     }

@@ -40,6 +40,7 @@ struct pm_args {
     struct pm_rule rules[PM_MAX_RULES];
     size_t nrules;
     int timeout_ms;
+    const char *stun; /* verify: STUN server for the reachability proof */
 };
 
 /* Parse argv; returns -1 to go on, else the exit code (usage/help). */

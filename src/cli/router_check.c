@@ -77,10 +77,19 @@ void router_check_free(struct router_check *rc)
     rc->n_maps = 0;
 }
 
+/*
+ * DESIGN.md: the router's external address unequal to the STUN-mapped one,
+ * or the router unable to say what it is (miniupnpd answers an empty
+ * address and NAT-PMP "network failure" when its own WAN address is private
+ * or shared), means a second NAT beyond the router. A reserved address that
+ * equals the STUN-mapped one is the router holding the public address.
+ */
 int router_double_nat(const struct router_check *rc, const np_probe_obs *o)
 {
-    if (!o->test[0].answered || !np_addr_is_set(&rc->external))
+    if (!o->test[0].answered || !rc->any)
         return -1;
+    if (!np_addr_is_set(&rc->external))
+        return 1;
     return !np_addr_same_ip(&rc->external, &o->test[0].mapped);
 }
 

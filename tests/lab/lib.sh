@@ -549,22 +549,26 @@ lab_coturn_stop() {
 }
 
 # lab_miniupnpd_start [-u yes|no] [-n yes|no] [-S yes|no] [-t yes|no]
-#                     [-A "allow|deny EXT IP/MASK INT"]...
+#                     [-s yes|no] [-A "allow|deny EXT IP/MASK INT"]...
 #   Start miniupnpd on the router (nftables backend, its chains in table
 #   inet nplab). -u enable_upnp (yes), -n enable_natpmp = NAT-PMP and PCP
 #   (yes), -S secure_mode (yes), -t pcp_allow_thirdparty (no). -A lines
 #   replace the default permission rules
 #     allow 1024-65535 <LAN net> 1024-65535 / deny 0-65535 0.0.0.0/0 0-65535.
 #   It learns its external address by STUN from the lab's coturn
-#   (ext_perform_stun; needs lab_coturn_start first). Runs in the background
+#   (ext_perform_stun; needs lab_coturn_start first). -s no turns that off:
+#   the router then reports its own WAN address (100.64.0.2 behind the
+#   carrier), like a home router behind carrier-grade NAT, and refuses to
+#   map from a reserved address. Runs in the background
 #   without -d (it forks; the PID comes from its pid file and is tracked).
 #   Returns once it listens on what was enabled. Sets LAB_UPNPD_PID.
 lab_miniupnpd_start() {
     LAB_UPNPD_ARGS=("$@")
-    local upnp=yes natpmp=yes secure=yes third=no perms=() opt
+    local upnp=yes natpmp=yes secure=yes third=no stun=yes perms=() opt
     local OPTIND=1
-    while getopts "u:n:S:t:A:" opt; do
+    while getopts "u:n:S:t:s:A:" opt; do
         case $opt in
+        s) stun=$OPTARG ;;
         u) upnp=$OPTARG ;;
         n) natpmp=$OPTARG ;;
         S) secure=$OPTARG ;;
@@ -575,7 +579,7 @@ lab_miniupnpd_start() {
     done
     [ ${#perms[@]} -gt 0 ] || perms=("allow 1024-65535 $LAB_LAN_NET 1024-65535"
         "deny 0-65535 0.0.0.0/0 0-65535")
-    [ -n "$LAB_COTURN_PID" ] ||
+    [ "$stun" = no ] || [ -n "$LAB_COTURN_PID" ] ||
         lab_fail "lab_miniupnpd_start: start coturn first (ext_perform_stun)"
     local conf="$LAB_TMP/miniupnpd.conf" pidf="$LAB_TMP/miniupnpd.pid" p
     {
@@ -585,9 +589,11 @@ lab_miniupnpd_start() {
         echo "enable_natpmp=$natpmp"
         echo "secure_mode=$secure"
         echo "pcp_allow_thirdparty=$third"
-        echo "ext_perform_stun=yes"
-        echo "ext_stun_host=$LAB_STUN1"
-        echo "ext_stun_port=$LAB_STUN_PORT"
+        if [ "$stun" = yes ]; then
+            echo "ext_perform_stun=yes"
+            echo "ext_stun_host=$LAB_STUN1"
+            echo "ext_stun_port=$LAB_STUN_PORT"
+        fi
         echo "upnp_table_name=nplab"
         echo "upnp_nat_table_name=nplab"
         echo "upnp_forward_chain=miniupnpd"

@@ -90,9 +90,12 @@ for via in pcp natpmp upnp; do
         inbound $p 3074 lan1 3074 || lab_fail "$via: no inbound $p packet on lan1:3074"
     done
     ok "$via: udp+tcp 3074 mapped in $((t1 - t0)) ms and proven by inbound packets"
-    run lan1 0 "$LAB_TMP/verify.$via.json" verify --via "$via" --json \
+    run lan1 0 "$LAB_TMP/verify.$via.json" verify --via "$via" --json --stun "$LAB_STUN1:$LAB_STUN_PORT" \
         --port udp:3074 --port tcp:3074
-    ok "$via: verify says mapped"
+    [ "$(jq -r '.rules[] | select(.protocol == "udp") | .reachability' \
+        "$LAB_TMP/verify.$via.json")" = reachable ] ||
+        lab_fail "$via: verify did not prove udp 3074 reachable from outside"
+    ok "$via: verify says mapped, and proves udp 3074 from outside"
     run lan1 0 "$LAB_TMP/close.$via.json" close --via "$via" --json \
         --port udp:3074 --port tcp:3074
     after=$(table)
@@ -175,7 +178,7 @@ run lan1 0 "$LAB_TMP/prof.json" open np-lab-game --profiles "$PROF" --json
 [ "$(jq -r '.mapped' "$LAB_TMP/prof.json")" = 3 ] ||
     lab_fail "profile: $(cat "$LAB_TMP/prof.json")"
 inbound tcp 3075 lan1 3075 || lab_fail "profile: tcp 3075 not reachable"
-run lan1 0 /dev/null verify np-lab-game --profiles "$PROF"
+run lan1 0 /dev/null verify np-lab-game --profiles "$PROF" --stun "$LAB_STUN1:$LAB_STUN_PORT"
 run lan1 0 /dev/null close np-lab-game --profiles "$PROF"
 [ "$(table)" = "$before" ] || lab_fail "profile close: table $(table)"
 ok "profile np-lab-game: 3 rules mapped, verified, closed"
@@ -217,7 +220,7 @@ for via in upnp pcp natpmp; do
 done
 holder=$(jq -r '.rules[0].holder' "$LAB_TMP/conf.upnp.json")
 [ "$holder" = "$LAB_LAN2_IP" ] || lab_fail "upnp conflict: holder $holder"
-run lan1 1 /dev/null verify --port udp:3074
+run lan1 1 /dev/null verify --port udp:3074 --stun "$LAB_STUN1:$LAB_STUN_PORT"
 run lan1 0 /dev/null verify --for "$LAB_LAN2_IP" --port udp:3074
 ok "conflict held by lan2: reported by all three (UPnP names lan2), table unchanged; verify: 1 for lan1, 0 for lan2's own mapping"
 lab_miniupnpd_stop
@@ -247,5 +250,27 @@ esac
 inbound udp 3076 lan1 3076 || lab_fail "rogue: no inbound packet"
 ok "rogue responder ignored (suspicious: $(jq -c '.discovery.suspicious' "$LAB_TMP/rogue.json"))"
 run lan1 0 /dev/null close --port udp:3076 --port udp:3078
+
+# --- a mapping the router reports as made, but that carries nothing: a
+# firewall beyond the router's table drops what comes in for it. verify's
+# STUN proof from outside must catch it (exit 1, "not-reachable").
+run lan1 0 /dev/null open --via upnp --port udp:3079
+lab_in router nft -f - <<'NFT' || lab_fail "cannot add the blocking rule"
+table inet npblock {
+    chain f {
+        type filter hook forward priority filter - 10; policy accept;
+        iifname "wan" udp dport 3079 ct state new drop
+    }
+}
+NFT
+run lan1 1 "$LAB_TMP/unreach.json" verify --port udp:3079 --json \
+    --stun "$LAB_STUN1:$LAB_STUN_PORT"
+[ "$(jq -r '.rules[0].status' "$LAB_TMP/unreach.json")" = unreachable ] ||
+    lab_fail "blocked mapping: status $(jq -r '.rules[0].status' "$LAB_TMP/unreach.json")"
+[ "$(jq -r '.rules[0].reachability' "$LAB_TMP/unreach.json")" = not-reachable ] ||
+    lab_fail "blocked mapping: reachability not reported as not-reachable"
+lab_in router nft delete table inet npblock
+run lan1 0 /dev/null close --port udp:3079
+ok "a mapping that carries nothing is caught by verify's proof from outside"
 
 lab_log "all $PASS checks passed"
