@@ -75,7 +75,7 @@ int np_cmd_verify(int argc, char **argv)
     struct pm_state st;
     np_pm_discovery d;
     np_portmap *pm = NULL;
-    int code, bad = 0, unreachable = 0;
+    int code, bad = 0, unreachable = 0, proven = 0;
     size_t i;
     cJSON *j = NULL, *arr = NULL;
     struct reach_ctx reach;
@@ -187,6 +187,8 @@ int np_cmd_verify(int argc, char **argv)
                 reach_state = "inconclusive";
             else
                 reach_state = "not-reachable";
+            if (strcmp(reach_state, "reachable") == 0)
+                proven++;
             np_progress_done();
             if (strcmp(reach_state, "not-reachable") == 0) {
                 status = "unreachable";
@@ -226,6 +228,7 @@ int np_cmd_verify(int argc, char **argv)
             cJSON_AddItemToArray(arr, o);
         } else {
             const char *c = res.outcome == NP_PM_OK ? np_c_good() : np_c_bad();
+            const char *msg;
 
             char head[32];
 
@@ -233,9 +236,13 @@ int np_cmd_verify(int argc, char **argv)
                      np_pm_transport_name(r->transport), (unsigned)r->port);
             if (reach_state != NULL && strcmp(reach_state, "reachable") != 0)
                 c = np_c_bad();
+            /* "mapped" + "mapped to X" reads twice: drop the repeat. */
+            msg = res.message;
+            if (strncmp(msg, status, strlen(status)) == 0 &&
+                msg[strlen(status)] == ' ')
+                msg += strlen(status) + 1;
             np_out_wrapf(head, "              ", "%s%s%s %s (%s)%s%s", c,
-                         status, np_c_reset(), res.message,
-                         np_pm_proto_name(res.proto),
+                         status, np_c_reset(), msg, np_pm_proto_name(res.proto),
                          reach_state ? "; from outside: " : "",
                          reach_state ? reach_state : "");
         }
@@ -261,9 +268,11 @@ int np_cmd_verify(int argc, char **argv)
                         "router. Forwarding at home alone cannot fix that; "
                         "see natpilot diagnose.");
         }
-        printf("\n%zu of %zu ports mapped to the right device%s.\n",
-               a->nrules - (size_t)bad, a->nrules,
-               reach.enabled ? " and reachable" : "");
+        printf("\n%zu of %zu ports mapped to the right device",
+               a->nrules - (size_t)bad, a->nrules);
+        if (reach.enabled)
+            printf("; %d proven from outside (UDP only)", proven);
+        printf(".\n");
     }
     code = bad ? NP_EXIT_PROBLEM : NP_EXIT_OK;
 out:

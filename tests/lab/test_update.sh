@@ -247,7 +247,7 @@ expect() { # name want_rc pattern...
         return 1
     fi
     for p in "$@"; do
-        if ! printf '%s\n%s\n' "$out" "$errout" | grep -qF -- "$p"; then
+        if ! grep -qF -- "$p" <<<"$out"$'\n'"$errout"; then
             bad "$name: output lacks '$p'"
             printf '  stdout: %s\n  stderr: %s\n' "$out" "$errout"
             return 1

@@ -17,21 +17,29 @@ lab_require
 command -v tmux >/dev/null || lab_fail "tmux is not installed"
 
 STUN="198.51.100.10:3478"
-TMUX_SOCK="$LAB_TMP/tmux.sock"
+TMUX_SOCK=""
+TMUX_N=0
 SESSION="wiz"
 failures=0
 
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
 
 lab_on_exit() {
-  tm kill-server 2>/dev/null || true
+  local sock
+  for sock in "$LAB_TMP"/tmux.*.sock; do
+    [ -e "$sock" ] && tmux -S "$sock" kill-server 2>/dev/null || true
+  done
 }
 
 # wiz_start "ARGS" [ENV...]: the wizard in a fresh 80x24 tmux session.
+# A new tmux server (own socket) per run: reusing one right after
+# kill-server races with its shutdown ("server exited unexpectedly").
 wiz_start() {
   local args=$1
   shift
-  tm kill-server 2>/dev/null || true
+  [ -z "$TMUX_SOCK" ] || tm kill-server 2>/dev/null || true
+  TMUX_N=$((TMUX_N + 1))
+  TMUX_SOCK="$LAB_TMP/tmux.$TMUX_N.sock"
   tm new-session -d -s "$SESSION" -x 80 -y 24 \
     "ip netns exec $(lab_ns lan1) env TERM=xterm-256color $* $NATPILOT wizard $args; echo WIZARD-EXIT=\$?; sleep 60"
 }
@@ -42,7 +50,7 @@ screen() { tm capture-pane -p -J -t "$SESSION" -S -500; }
 # wait_screen TIMEOUT_S TEXT: until TEXT is on the screen.
 wait_screen() {
   local deadline=$(($(date +%s) + $1))
-  while ! screen | grep -qF -- "$2"; do
+  while ! grep -qF -- "$2" <<<"$(screen)"; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
       echo "---- screen ----" >&2
       screen >&2
@@ -65,14 +73,16 @@ check() { # check DESC CMD...
   fi
 }
 
-has() { screen | grep -qF -- "$1"; }
-lacks() { ! screen | grep -qF -- "$1"; }
+# (Here-strings, not pipes into grep -q: with pipefail an early grep exit
+# can fail the pipeline with SIGPIPE.)
+has() { grep -qF -- "$1" <<<"$(screen)"; }
+lacks() { ! has "$1"; }
 
 # No line of the transcript is wider than the 80-column terminal.
 fits_80() { ! tm capture-pane -p -J -t "$SESSION" -S -500 | awk 'length($0) > 80 { bad = 1 } END { exit !bad }'; }
 
 # Attributes on the screen (capture-pane -e renders them as SGR sequences).
-has_sgr() { tm capture-pane -p -e -t "$SESSION" -S -500 | grep -q $'\033\\[1'; }
+has_sgr() { grep -q $'\033\\[1' <<<"$(tm capture-pane -p -e -t "$SESSION" -S -500)"; }
 no_sgr() { ! has_sgr; }
 
 upnp_table() { lab_in lan1 upnpc -i -l 2>/dev/null | grep -E '^ *[0-9]+ (UDP|TCP) ' || true; }
