@@ -259,18 +259,23 @@ static int other_address_valid(const struct run *r, const np_addr *other)
            np_addr_port(other) != 0 && !np_addr_same_ip(other, &r->cfg->server);
 }
 
-/* Record OTHER-ADDRESS from the first answer that has one (test I or F). */
+/*
+ * Record OTHER-ADDRESS from the first answer that has one (test I or F); an
+ * RFC 3489 server's CHANGED-ADDRESS means the same (RFC 5780 section 7.4).
+ */
 static void note_other_address(struct run *r, const np_stun_msg *m)
 {
+    const np_addr *other = np_stun_other_address(m);
+
     if (r->other_known)
         return;
     r->other_known = 1;
-    if (!(m->present & NP_STUN_HAS_OTHER_ADDRESS)) {
+    if (other == NULL) {
         r->obs->server_state = NP_SRV_NO_OTHER_ADDRESS;
         return;
     }
-    r->obs->other_address = m->other_address;
-    if (!other_address_valid(r, &m->other_address))
+    r->obs->other_address = *other;
+    if (!other_address_valid(r, other))
         r->obs->server_state = NP_SRV_OTHER_SAME_IP;
 }
 
@@ -860,9 +865,8 @@ int np_probe_reachable(const np_addr *server, const np_addr *other,
                 out->mapped = (m.present & NP_STUN_HAS_XOR_MAPPED)
                                   ? m.xor_mapped
                                   : m.mapped;
-                if (!np_addr_is_set(&alt) &&
-                    (m.present & NP_STUN_HAS_OTHER_ADDRESS))
-                    alt = m.other_address;
+                if (!np_addr_is_set(&alt) && np_stun_other_address(&m))
+                    alt = *np_stun_other_address(&m);
                 /* The alternate answer should be in within a few RTTs
                  * (Karn: from the first send when there were re-sends). */
                 deadline =

@@ -123,7 +123,7 @@ for kind in $kinds; do
     rtt=$(lab_field "$ping" rtt_median)
     np_t=() np_e=() nd_t=() vv_t=() np_ok=0 nd_ok=0 vv_ok=0 np_seen="" nd_seen="" vv_seen=""
     for i in $(seq 1 "$runs"); do
-        timed ms out rc "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" --json
+        timed ms out rc "$NATPILOT" diagnose --no-router --stun "$LAB_STUN1:$LAB_STUN_PORT" --json
         np_t+=("$ms")
         json=$(sed -n '/^{/,/^}/p' <<<"$out")
         np_e+=("$(jq -r '.elapsed_ms // "nan"' <<<"$json" 2>/dev/null || echo nan)")

@@ -47,7 +47,7 @@ run_case() {
     local out rc=0 t0 t1 ms bad=0 w path want got chk
     t0=$(lab_now_ms)
     out=$(lab_in lan1 timeout 60 "$NATPILOT" diagnose \
-        --stun "$LAB_STUN1:$LAB_STUN_PORT" --json 2>"$LAB_TMP/diag.err") || rc=$?
+        --stun "${DIAG_STUN:-$LAB_STUN1:$LAB_STUN_PORT}" --json 2>"$LAB_TMP/diag.err") || rc=$?
     t1=$(lab_now_ms)
     ms=$((t1 - t0))
     echo "-- $name: exit $rc, wall ${ms} ms, natpilot elapsed_ms $(jq -r '.elapsed_ms // "?"' <<<"$out" 2>/dev/null), rtt_ms $(jq -r '.rtt_ms // "?"' <<<"$out" 2>/dev/null)"
@@ -122,6 +122,13 @@ for seed in 1 2 3; do
     run_case "eim-eif 5% loss seed $seed" "$exp_eim_eif"
     echo "   $(lab_delayline_stats)"
 done
+
+echo "== an RFC 3489 server (Vovida stund: CHANGED-ADDRESS, no OTHER-ADDRESS)"
+lab_build -k eim-apdf
+lab_bg inet stund stund -h "$LAB_STUN1" -a "$LAB_STUN2" -p 3480 -o 3481
+lab_wait_for 10 "stund listening" bash -c \
+    "ip netns exec $(lab_ns inet) ss -Hlnu | grep -q '$LAB_STUN2:3481 '"
+DIAG_STUN="$LAB_STUN1:3480" run_case "eim-apdf, RFC 3489 server" "$exp_eim_apdf"
 
 echo "== nothing answers (no STUN server, no route beyond the router)"
 lab_build -k eim-apdf
