@@ -421,36 +421,34 @@ static void print_rule(const struct ctx *c, const struct orule *r)
     size_t i;
     int same = 1;
 
-    printf("%s%-8s%s %s %-13s %s", state_colour(r->state),
-           state_label(r->state, r->partial), np_c_reset(),
-           proto_name(r->proto), ranges_text(r, ports, sizeof(ports)),
-           r->essential ? "essential " : "");
-    if (r->profile != NULL)
-        printf("%s%s", r->profile, r->feature != NULL ? ": " : "");
-    else
-        printf("(--port)");
-    if (r->feature != NULL)
-        printf("%s", r->feature);
-    printf("\n");
+    np_out_wrapf(
+        "", "         ", "%s%-8s%s %s %-13s %s%s%s%s", state_colour(r->state),
+        state_label(r->state, r->partial), np_c_reset(), proto_name(r->proto),
+        ranges_text(r, ports, sizeof(ports)), r->essential ? "essential " : "",
+        r->profile != NULL ? r->profile : "(--port)",
+        r->profile != NULL && r->feature != NULL ? ": " : "",
+        r->feature != NULL ? r->feature : "");
     for (i = 1; i < r->count; i++)
         if (c->targets[r->first + i].state != c->targets[r->first].state)
             same = 0;
     if (r->count == 0)
         return;
     if (same)
-        printf("         %s\n",
-               target_text(c, &c->targets[r->first], line, sizeof(line)));
+        np_out_wrap("         ", "           ",
+                    target_text(c, &c->targets[r->first], line, sizeof(line)));
     else
         for (i = 0; i < r->count; i++) {
             const np_egress_target *t = &c->targets[r->first + i];
-            printf("         %s %u: %s\n", proto_name(t->proto),
-                   (unsigned)t->port, target_text(c, t, line, sizeof(line)));
+            np_out_wrapf("         ", "           ", "%s %u: %s",
+                         proto_name(t->proto), (unsigned)t->port,
+                         target_text(c, t, line, sizeof(line)));
         }
     if (r->sampled)
-        printf("         %s%s%s\n", np_c_dim(),
-               sample_text(c, r, line, sizeof(line)), np_c_reset());
+        np_out_wrapf("         ", "         ", "%s%s%s", np_c_dim(),
+                     sample_text(c, r, line, sizeof(line)), np_c_reset());
     if (r->note != NULL)
-        printf("         %snote: %s%s\n", np_c_dim(), r->note, np_c_reset());
+        np_out_wrapf("         ", "         ", "%snote: %s%s", np_c_dim(),
+                     r->note, np_c_reset());
 }
 
 /* The ports of all targets with (proto, state), "27015, 27020" into buf. */
@@ -520,34 +518,54 @@ static void print_human(const struct ctx *c, int overall)
     size_t i;
     int proto, state, any = 0;
 
-    printf("%sOutbound ports%s: %zu rule%s, %zu test%s", np_c_bold(),
-           np_c_reset(), c->n_rules, c->n_rules == 1 ? "" : "s", c->n_targets,
-           c->n_targets == 1 ? "" : "s");
-    if (np_addr_is_set(&c->cfg.reflector))
-        printf("; TCP reflector %s (%s)", c->reflector_text,
-               np_addr_ip_str(&c->cfg.reflector, a, sizeof(a)));
-    for (i = 0; i < c->cfg.n_stun; i++)
-        printf("%s%s", i == 0 ? "; STUN " : ", ",
-               np_addr_str(&c->cfg.stun[i], a, sizeof(a)));
-    if (c->cfg.stun_all_ports && c->cfg.n_stun > 0)
-        printf(" (all UDP ports)");
-    printf("\n");
+    {
+        char head[512], stun[256] = "";
+        size_t n = 0;
+
+        for (i = 0; i < c->cfg.n_stun && n < sizeof(stun); i++) {
+            int k = snprintf(stun + n, sizeof(stun) - n, "%s%s",
+                             i == 0 ? "; STUN " : ", ",
+                             np_addr_str(&c->cfg.stun[i], a, sizeof(a)));
+            if (k < 0)
+                break;
+            n += (size_t)k;
+        }
+        snprintf(head, sizeof(head), "%zu rule%s, %zu test%s%s%s%s%s%s%s",
+                 c->n_rules, c->n_rules == 1 ? "" : "s", c->n_targets,
+                 c->n_targets == 1 ? "" : "s",
+                 np_addr_is_set(&c->cfg.reflector) ? "; TCP reflector " : "",
+                 np_addr_is_set(&c->cfg.reflector) ? c->reflector_text : "",
+                 np_addr_is_set(&c->cfg.reflector) ? " (" : "",
+                 np_addr_is_set(&c->cfg.reflector)
+                     ? np_addr_ip_str(&c->cfg.reflector, a, sizeof(a))
+                     : "",
+                 np_addr_is_set(&c->cfg.reflector) ? ")" : "", stun);
+        np_out_wrapf("", "  ", "%sOutbound ports%s: %s%s", np_c_bold(),
+                     np_c_reset(), head,
+                     c->cfg.stun_all_ports && c->cfg.n_stun > 0
+                         ? " (all UDP ports)"
+                         : "");
+    }
     if (rep->rtt_ms > 0)
-        printf("Round trip %.1f ms (%s); each test waited %.0f ms; took "
-               "%.0f ms, %u at most in flight.\n",
-               rep->rtt_ms, rep->rtt_proto == NP_EGRESS_TCP ? "TCP" : "STUN",
-               rep->wait_ms, rep->elapsed_ms, rep->max_parallel);
+        np_out_wrapf("", "",
+                     "Round trip %.1f ms (%s); each test waited %.0f "
+                     "ms; took %.0f ms, %u at most in flight.",
+                     rep->rtt_ms,
+                     rep->rtt_proto == NP_EGRESS_TCP ? "TCP" : "STUN",
+                     rep->wait_ms, rep->elapsed_ms, rep->max_parallel);
     else
-        printf("No round trip measured; each test waited %.0f ms; took "
-               "%.0f ms.\n",
-               rep->wait_ms, rep->elapsed_ms);
+        np_out_wrapf("", "",
+                     "No round trip measured; each test waited %.0f "
+                     "ms; took %.0f ms.",
+                     rep->wait_ms, rep->elapsed_ms);
     if (rep->late > 0)
-        printf("Loss on the path: %u answer%s came only to a re-sent "
-               "request%s.\n",
-               rep->late, rep->late == 1 ? "" : "s",
-               rep->confirm_pass ? "; the silent ports were tested a second "
-                                   "time"
-                                 : "");
+        np_out_wrapf("", "",
+                     "Loss on the path: %u answer%s came only to a "
+                     "re-sent request%s.",
+                     rep->late, rep->late == 1 ? "" : "s",
+                     rep->confirm_pass ? "; the silent ports were tested a "
+                                         "second time"
+                                       : "");
     if (rep->calib_tcp.state != NP_EGRESS_UNTESTABLE)
         printf("Reflector check: tcp %u %s\n", (unsigned)rep->calib_tcp.port,
                target_text(c, &rep->calib_tcp, feats, sizeof(feats)));
@@ -560,7 +578,7 @@ static void print_human(const struct ctx *c, int overall)
         print_rule(c, &c->rules[i]);
 
     printf("\n%sWhat to do%s\n", np_c_bold(), np_c_reset());
-    printf("  %s\n", np_egress_overall_text(overall));
+    np_out_wrap("  ", "  ", np_egress_overall_text(overall));
     if (overall == NP_EGRESS_NOTHING_REACHABLE)
         return;
     for (state = NP_EGRESS_DROPPED; state < NP_EGRESS_STATE_MAX; state++) {
@@ -570,10 +588,10 @@ static void print_human(const struct ctx *c, int overall)
             if (!ports_with(c, proto, state, ports, sizeof(ports)))
                 continue;
             features_with(c, proto, state, feats, sizeof(feats));
-            printf("  - %s %s %s (%s): %s\n",
-                   proto == NP_EGRESS_TCP ? "TCP" : "UDP", ports,
-                   np_egress_state_name(state), feats,
-                   np_egress_advice(proto, state));
+            np_out_wrapf("  - ", "    ", "%s %s %s (%s): %s",
+                         proto == NP_EGRESS_TCP ? "TCP" : "UDP", ports,
+                         np_egress_state_name(state), feats,
+                         np_egress_advice(proto, state));
             any = 1;
         }
     }

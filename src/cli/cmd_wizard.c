@@ -42,6 +42,7 @@ static const char usage[] =
     "                       [--lease SECONDS] [--via pcp|natpmp|upnp]\n"
     "                       [--stun HOST[:PORT]]... [--profiles DIR]\n"
     "                       [--save FILE | --no-save]\n"
+    "                       [--outbound [--reflector HOST]]\n"
     "\n"
     "A guided set-up: looks at the network, asks which device and games,\n"
     "explains the NAT type in that console's own terms, shows the exact\n"
@@ -61,6 +62,9 @@ static const char usage[] =
     "  --stun HOST[:PORT]     STUN server(s), as for diagnose\n"
     "  --save FILE            write a natpilot daemon config to FILE\n"
     "  --no-save              do not offer to save one\n"
+    "  --outbound             also check that the network lets the games'\n"
+    "                         outbound ports through (verify --outbound)\n"
+    "  --reflector HOST       TCP reflector for that check\n"
     "\n"
     "Exit: 0 Open at the end, 1 not Open (the steps to take are shown),\n"
     "2 usage or a question left unanswered without a terminal, 3 no\n"
@@ -74,20 +78,21 @@ static const char *const default_stun[] = {
 struct wiz {
     /* answers given as flags */
     const char *device_arg, *platform_arg, *lease_arg, *via_arg;
-    const char *profiles_dir, *save_path;
+    const char *profiles_dir, *save_path, *reflector;
     const char *games[MAX_GAMES];
     size_t n_games;
     const char *stun[MAX_STUN];
     size_t n_stun;
-    int yes, no_apply, no_save, interactive;
+    int yes, no_apply, no_save, interactive, outbound;
     /* what the wizard found and was told */
     np_probe_obs obs;
     np_nat_verdict before;
     int probe_ok;
     struct router_check router; /* discovery, external address, table */
     int router_started;
-    int double_nat; /* 1 yes, 0 no, -1 unknown */
-    np_addr device; /* empty: this computer */
+    int outbound_rc; /* exit code of the outbound check, -1 when not run */
+    int double_nat;  /* 1 yes, 0 no, -1 unknown */
+    np_addr device;  /* empty: this computer */
     char device_text[NP_ADDRSTRLEN];
     unsigned platform;
     const char *platform_word;
@@ -180,20 +185,23 @@ static int needs_flag(const char *flag, const char *what)
 
 static int yes_no(struct wiz *w, const char *question, int def, int *out)
 {
-    char buf[16];
+    char q[256], buf[16];
     int rc;
 
+    snprintf(q, sizeof(q), "%s [%s]", question, def ? "Y/n" : "y/N");
     for (;;) {
-        rc = ask(w, question, def ? "Y/n" : "y/N", buf, sizeof(buf));
+        rc = ask(w, q, NULL, buf, sizeof(buf));
         if (rc != 0)
             return rc;
-        if (strcasecmp(buf, "y") == 0 || strcasecmp(buf, "yes") == 0 ||
-            strcasecmp(buf, "Y/n") == 0) {
+        if (buf[0] == '\0') {
+            *out = def;
+            return 0;
+        }
+        if (strcasecmp(buf, "y") == 0 || strcasecmp(buf, "yes") == 0) {
             *out = 1;
             return 0;
         }
-        if (strcasecmp(buf, "n") == 0 || strcasecmp(buf, "no") == 0 ||
-            strcasecmp(buf, "y/N") == 0) {
+        if (strcasecmp(buf, "n") == 0 || strcasecmp(buf, "no") == 0) {
             *out = 0;
             return 0;
         }
@@ -545,10 +553,20 @@ static int step_games(struct wiz *w)
         np_out_error("wizard", &err);
         return NP_EXIT_USAGE;
     }
-    printf("  Profiles: ");
-    for (i = 0; i < w->res->n_profiles; i++)
-        printf("%s%s", i ? ", " : "", w->res->profiles[i]->name);
-    printf("\n");
+    {
+        char list[1024];
+        size_t n = 0;
+
+        list[0] = '\0';
+        for (i = 0; i < w->res->n_profiles && n < sizeof(list); i++) {
+            int k = snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+                             w->res->profiles[i]->name);
+            if (k < 0)
+                break;
+            n += (size_t)k;
+        }
+        np_out_wrap("  Profiles: ", "            ", list);
+    }
     return -1;
 }
 
@@ -573,6 +591,53 @@ static int step_diagnosis(struct wiz *w)
     return -1;
 }
 
+static void show_command(char **argv, int argc);
+
+/* The outbound side: can this network reach the games' servers at all? */
+static int check_outbound(struct wiz *w)
+{
+    char *argv[48];
+    int argc = 0, go = w->outbound, rc;
+    size_t i;
+
+    if (w->res == NULL || w->res->n_outbound == 0)
+        return -1;
+    /* Asked only in a fully interactive run; unattended, --outbound says. */
+    if (!go && w->interactive && !w->yes && !w->no_apply) {
+        rc = yes_no(w, "Check the games' outbound ports too?", 0, &go);
+        if (rc == 1)
+            return cancelled_exit();
+    }
+    if (!go)
+        return -1;
+    argv[argc++] = (char *)"verify";
+    argv[argc++] = (char *)"--outbound";
+    argv[argc++] = (char *)"--platform";
+    argv[argc++] = (char *)w->platform_word;
+    if (w->n_stun > 0) {
+        argv[argc++] = (char *)"--stun";
+        argv[argc++] = (char *)w->stun[0];
+    }
+    if (w->reflector != NULL) {
+        argv[argc++] = (char *)"--reflector";
+        argv[argc++] = (char *)w->reflector;
+    }
+    if (w->profiles_dir != NULL) {
+        argv[argc++] = (char *)"--profiles";
+        argv[argc++] = (char *)w->profiles_dir;
+    }
+    for (i = 0; i < w->n_ids && argc < 47; i++)
+        argv[argc++] = (char *)w->ids[i];
+    argv[argc] = NULL;
+    show_command(argv, argc);
+    fflush(stdout);
+    w->outbound_rc = np_cmd_verify_outbound(argc, argv);
+    fflush(stdout);
+    if (np_addr_is_set(&w->device))
+        wrap("  ", "(Tested from this computer: the console shares its "
+                   "network, so the same ports are open or blocked for it.)");
+    return wiz_cancelled ? cancelled_exit() : -1;
+}
 /* ---- steps 5 and 6: the plan and the change ------------------------------ */
 
 static void rule_ports(const np_rule *r, char *buf, size_t size)
@@ -811,8 +876,9 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
     fflush(stdout);
     /* open catches SIGINT itself (to roll back); either flag means stop. */
     if (pm_interrupted || wiz_cancelled) {
-        printf("\nInterrupted: any mapping this run made was removed; the "
-               "router's table is as before.\n");
+        printf("\n");
+        wrap("", "Interrupted: any mapping this run made was removed; the "
+                 "router's table is as before.");
         return 130;
     }
     if (*open_rc == NP_EXIT_OK) {
@@ -937,6 +1003,8 @@ static int parse_args(struct wiz *w, int argc, char **argv)
         {"profiles", required_argument, NULL, 'P'},
         {"save", required_argument, NULL, 'S'},
         {"no-save", no_argument, NULL, 'N'},
+        {"outbound", no_argument, NULL, 'o'},
+        {"reflector", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1002,6 +1070,12 @@ static int parse_args(struct wiz *w, int argc, char **argv)
         case 'N':
             w->no_save = 1;
             break;
+        case 'o':
+            w->outbound = 1;
+            break;
+        case 'r':
+            w->reflector = optarg;
+            break;
         case 'j':
             np_out_errorf("wizard",
                           "the wizard talks to a person; scripts get the "
@@ -1049,8 +1123,10 @@ int np_cmd_wizard(int argc, char **argv)
     printf("Nothing on your router changes until you say yes. Ctrl-C quits "
            "at any step.\n");
 
+    w->outbound_rc = -1;
     if ((rc = step_network(w)) >= 0 || (rc = step_device(w)) >= 0 ||
         (rc = step_games(w)) >= 0 || (rc = step_diagnosis(w)) >= 0 ||
+        (rc = check_outbound(w)) >= 0 ||
         (rc = step_plan_apply(w, &open_rc)) >= 0)
         goto out;
     if (open_rc != NP_EXIT_OK && w->before.generic != NP_GEN_OPEN &&
@@ -1060,7 +1136,8 @@ int np_cmd_wizard(int argc, char **argv)
         heading(8, "Keeping it that way");
     if ((rc = step_save(w)) >= 0)
         goto out;
-    rc = (open_rc == NP_EXIT_OK || w->before.generic == NP_GEN_OPEN)
+    rc = (open_rc == NP_EXIT_OK || w->before.generic == NP_GEN_OPEN) &&
+                 w->outbound_rc != NP_EXIT_PROBLEM
              ? NP_EXIT_OK
              : NP_EXIT_PROBLEM;
     printf("\n%s\n", rc == NP_EXIT_OK

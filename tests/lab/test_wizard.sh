@@ -62,6 +62,22 @@ wait_screen() {
 
 keys() { tm send-keys -t "$SESSION" "$@"; }
 
+# until_plan: answer "no" to the outbound question if the wizard asks it,
+# then wait for the plan's question.
+until_plan() {
+  local deadline=$(($(date +%s) + 15)) answered=0 scr
+  while :; do
+    scr=$(screen)
+    grep -qF -- "Ask the router for these mappings now?" <<<"$scr" && return 0
+    if [ "$answered" = 0 ] && grep -qF -- "outbound ports too?" <<<"$scr"; then
+      keys Enter
+      answered=1
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || { screen >&2; lab_fail "no plan question"; }
+    sleep 0.1
+  done
+}
+
 check() { # check DESC CMD...
   local desc=$1
   shift
@@ -103,7 +119,7 @@ wait_screen 5 "Which one"
 keys "1" Enter
 wait_screen 5 "Another game"
 keys Enter
-wait_screen 5 "Ask the router for these mappings now?"
+until_plan
 check "the plan names TCP 25565" has "tcp 25565"
 before_table=$(upnp_table)
 check "nothing mapped before the player says yes" test -z "$before_table"
@@ -125,7 +141,7 @@ lab_miniupnpd_start -u yes -n yes -S yes -t no
 wiz_start "--stun $STUN --device $LAB_LAN2_IP --platform xbox --no-save"
 wait_screen 15 "A game you play"
 keys Enter
-wait_screen 10 "Ask the router for these mappings now?"
+until_plan
 before_table=$(upnp_table)
 keys "y" Enter
 wait_screen 20 "WIZARD-EXIT="
@@ -177,6 +193,34 @@ else
   echo "note: the run finished before Ctrl-C arrived; closing"
   lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
 fi
+
+# --- 4b. the outbound check, unattended (--outbound): a game's outbound
+#      rule that the router drops is reported, and the exit is 1
+lab_in inet nft -f - <<'NFT' || lab_fail "reflector rules"
+table ip wizreflect {
+    chain pre {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr 203.0.113.100 tcp dport != 7000 dnat to 203.0.113.100:7000
+    }
+}
+NFT
+lab_bg inet tcpsink "$LAB_TOOLS/np_tcpsink" -p 7000 -r "$LAB_TMP/sink.ready"
+lab_wait_for 5 "TCP sink" test -e "$LAB_TMP/sink.ready"
+lab_in router nft -f - <<'NFT' || lab_fail "egress rules"
+table ip wizegress {
+    chain f {
+        type filter hook forward priority filter - 10; policy accept;
+        iifname "br0" tcp dport 27015 drop
+    }
+}
+NFT
+wiz_start "--stun $STUN --device self --platform pc --game counter-strike-2 --outbound --reflector 203.0.113.100:443 --no-apply --no-save"
+wait_screen 30 "WIZARD-EXIT="
+save_screen outbound
+check "runs the outbound check" has "verify --outbound"
+check "reports a blocked outbound port" has "dropped"
+check "exit 1 when an essential outbound rule is blocked (or NAT not open)" has "WIZARD-EXIT=1"
+lab_in router nft delete table ip wizegress
 
 # --- 5. NO_COLOR ------------------------------------------------------------------
 wiz_start "--stun $STUN --device self --game minecraft-java --no-apply --no-save" NO_COLOR=1
