@@ -91,6 +91,7 @@ struct wiz {
     struct router_check router; /* discovery, external address, table */
     int router_started;
     int outbound_rc; /* exit code of the outbound check, -1 when not run */
+    int open_rc;     /* exit code of open, -1 when not run */
     int double_nat;  /* 1 yes, 0 no, -1 unknown */
     np_addr device;  /* empty: this computer */
     char device_text[NP_ADDRSTRLEN];
@@ -928,7 +929,13 @@ static int write_config(struct wiz *w, const char *path)
     profs = cJSON_AddArrayToObject(dev, "profiles");
     for (i = 0; i < w->n_ids; i++)
         cJSON_AddItemToArray(profs, cJSON_CreateString(w->ids[i]));
-    cJSON_AddStringToObject(dev, "mode", "map");
+    /* natpilot keeps the mappings of this host, and of a console when the
+     * router let it map for one; otherwise the console maps itself (UPnP)
+     * and the daemon only checks. */
+    cJSON_AddStringToObject(
+        dev, "mode",
+        !np_addr_is_set(&w->device) || w->open_rc == NP_EXIT_OK ? "map"
+                                                                : "verify");
     text = cJSON_Print(root);
     cJSON_Delete(root);
     if (text == NULL)
@@ -1129,6 +1136,7 @@ int np_cmd_wizard(int argc, char **argv)
         (rc = check_outbound(w)) >= 0 ||
         (rc = step_plan_apply(w, &open_rc)) >= 0)
         goto out;
+    w->open_rc = open_rc;
     if (open_rc != NP_EXIT_OK && w->before.generic != NP_GEN_OPEN &&
         w->n_mappable > 0)
         manual_steps(w);
