@@ -1,0 +1,85 @@
+/*
+ * natpilot: what this host knows about its network: local addresses, the
+ * default gateway, the source address used towards a destination, and the
+ * neighbour (ARP) table.
+ *
+ * The parse functions take the text of the /proc files so that they can be
+ * tested without a network; the other functions read the live system.
+ * Arrays returned through `out` are owned by the caller and released with
+ * free() (plain arrays of plain values); *out is NULL and *n 0 on error.
+ */
+#ifndef NATPILOT_NETINFO_H
+#define NATPILOT_NETINFO_H
+
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natpilot/addr.h"
+#include "natpilot/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One address of a local interface (port 0). */
+typedef struct np_netif_addr {
+    char ifname[IF_NAMESIZE];
+    np_addr addr;
+    unsigned prefix_len; /* from the netmask; 0 when unknown */
+    int is_up;           /* IFF_UP and IFF_RUNNING */
+    int is_loopback;     /* IFF_LOOPBACK */
+} np_netif_addr;
+
+/* Every IPv4/IPv6 address of every interface (getifaddrs). */
+int np_netinfo_local_addrs(np_netif_addr **out, size_t *n, np_error *err);
+
+/* A default route: the gateway (port 0) and the interface it is reached by. */
+typedef struct np_gateway {
+    np_addr addr;
+    char ifname[IF_NAMESIZE];
+    uint32_t metric;
+} np_gateway;
+
+/*
+ * Parse the text of /proc/net/route (len bytes, need not be terminated) and
+ * return the IPv4 default route with the lowest metric. NP_ENOTFOUND when
+ * there is none, NP_EPARSE (where: "line N") on malformed text.
+ */
+int np_netinfo_parse_route(const char *text, size_t len, np_gateway *out,
+                           np_error *err);
+
+/* The live IPv4 default gateway (reads /proc/net/route). */
+int np_netinfo_default_gateway(np_gateway *out, np_error *err);
+
+/*
+ * The local address the kernel would use as source towards dest (a
+ * connected UDP socket and getsockname; no packet is sent). Port 0.
+ */
+int np_netinfo_source_for(const np_addr *dest, np_addr *src, np_error *err);
+
+/* One entry of the neighbour table. */
+typedef struct np_neighbour {
+    np_addr ip;
+    uint8_t mac[6];
+    int complete; /* 1 when the MAC address is known (ATF_COM) */
+    char ifname[IF_NAMESIZE];
+} np_neighbour;
+
+/*
+ * Parse the text of /proc/net/arp. Incomplete entries are returned with
+ * complete = 0. NP_EPARSE (where: "line N") on a malformed line.
+ */
+int np_netinfo_parse_arp(const char *text, size_t len, np_neighbour **out,
+                         size_t *n, np_error *err);
+
+/* The live IPv4 neighbour table (reads /proc/net/arp). */
+int np_netinfo_neighbours(np_neighbour **out, size_t *n, np_error *err);
+
+/* "02:00:00:00:00:14" into buf (at least 18 bytes); returns buf. */
+const char *np_netinfo_mac_str(const uint8_t mac[6], char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NATPILOT_NETINFO_H */

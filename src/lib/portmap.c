@@ -1,0 +1,908 @@
+/*
+ * natpilot: the port-mapping front (see include/natpilot/portmap.h):
+ * parallel discovery, protocol choice and fallback, and the pure helpers
+ * (classification of result codes, description tags, RFC 6887 §8.5 epoch
+ * check). The protocols live in portmap_pcp.c, portmap_natpmp.c and
+ * portmap_upnp.c behind np__pm_backend.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "natpilot/netinfo.h"
+#include "natpilot/portmap.h"
+#include "portmap_int.h"
+
+struct np_portmap {
+    np__pm_ctx ctx;
+    const np__pm_backend *be[NP_PM_NPROTO]; /* by proto, NULL if unused */
+    void *st[NP_PM_NPROTO];
+    int answered[NP_PM_NPROTO];
+    int discovered;
+    enum np_pm_proto only; /* np_portmap_use(), NP_PM_NONE = any */
+    np_pm_discovery disc;
+    /* What this object made (PCP/NAT-PMP have no table to read). */
+    np_pm_mapping *made;
+    size_t nmade, capmade;
+};
+
+int64_t np__pm_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
+                       enum np_pm_outcome outcome, int code, const char *fmt,
+                       ...)
+{
+    va_list ap;
+
+    res->proto = proto;
+    res->outcome = outcome;
+    res->code = code;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof(res->message), fmt, ap);
+    va_end(ap);
+}
+
+void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,
+                    const np_addr *from, const char *what)
+{
+    size_t i;
+    np_pm_suspect *s;
+
+    for (i = 0; i < d->nsuspects; i++)
+        if (d->suspects[i].proto == proto &&
+            np_addr_same_ip(&d->suspects[i].from, from))
+            return;
+    if (d->nsuspects >= NP_PM_MAX_SUSPECTS)
+        return;
+    s = &d->suspects[d->nsuspects++];
+    s->proto = proto;
+    s->from = *from;
+    snprintf(s->what, sizeof(s->what), "%s", what);
+}
+
+/* --- names and pure helpers ------------------------------------------- */
+
+const char *np_pm_proto_name(enum np_pm_proto p)
+{
+    switch (p) {
+    case NP_PM_PCP:
+        return "pcp";
+    case NP_PM_NATPMP:
+        return "natpmp";
+    case NP_PM_UPNP:
+        return "upnp";
+    case NP_PM_NONE:
+    default:
+        return "none";
+    }
+}
+
+enum np_pm_proto np_pm_proto_parse(const char *s)
+{
+    if (s == NULL)
+        return NP_PM_NONE;
+    if (strcmp(s, "pcp") == 0)
+        return NP_PM_PCP;
+    if (strcmp(s, "natpmp") == 0 || strcmp(s, "nat-pmp") == 0)
+        return NP_PM_NATPMP;
+    if (strcmp(s, "upnp") == 0 || strcmp(s, "igd") == 0)
+        return NP_PM_UPNP;
+    return NP_PM_NONE;
+}
+
+const char *np_pm_transport_name(int transport)
+{
+    return transport == NP_PM_TCP ? "tcp" : "udp";
+}
+
+const char *np_pm_outcome_name(enum np_pm_outcome o)
+{
+    switch (o) {
+    case NP_PM_OK:
+        return "ok";
+    case NP_PM_OTHER_PORT:
+        return "other-port";
+    case NP_PM_CONFLICT:
+        return "conflict";
+    case NP_PM_POLICY:
+        return "policy";
+    case NP_PM_THIRD_PARTY:
+        return "third-party-refused";
+    case NP_PM_PERMANENT_ONLY:
+        return "permanent-only";
+    case NP_PM_NOT_FOUND:
+        return "not-found";
+    case NP_PM_OTHER_DEVICE:
+        return "other-device";
+    case NP_PM_TIMEOUT:
+        return "timeout";
+    case NP_PM_UNSUPPORTED:
+        return "unsupported";
+    case NP_PM_FAILED:
+    default:
+        return "failed";
+    }
+}
+
+const char *np_pm_describe(char *out, size_t size, const char *label)
+{
+    if (size == 0)
+        return out;
+    snprintf(out, size, "%s%s", NP_PM_TAG, label ? label : "");
+    return out;
+}
+
+int np_pm_is_ours(const char *desc)
+{
+    return desc != NULL && strncmp(desc, NP_PM_TAG, strlen(NP_PM_TAG)) == 0;
+}
+
+enum np_pm_outcome np_pm_classify_upnp(int code, int third_party, int leased)
+{
+    switch (code) {
+    case 0:
+        return NP_PM_OK;
+    case 606: /* Action not authorized: secure_mode on IGDv2, or policy */
+        return third_party ? NP_PM_THIRD_PARTY : NP_PM_POLICY;
+    case 718: /* ConflictInMappingEntry: also secure_mode on IGDv1 */
+        return third_party ? NP_PM_THIRD_PARTY : NP_PM_CONFLICT;
+    case 729: /* ConflictWithOtherMechanisms */
+        return NP_PM_CONFLICT;
+    case 725: /* OnlyPermanentLeasesSupported */
+        return NP_PM_PERMANENT_ONLY;
+    case 402: /* Invalid Args: some IGDv1 reject any non-zero lease */
+        return leased ? NP_PM_PERMANENT_ONLY : NP_PM_FAILED;
+    case 714: /* NoSuchEntryInArray */
+    case 713: /* SpecifiedArrayIndexInvalid */
+    case 730: /* PortMappingNotFound */
+        return NP_PM_NOT_FOUND;
+    case 401: /* Invalid Action */
+    case 602: /* Optional Action Not Implemented */
+        return NP_PM_UNSUPPORTED;
+    default:
+        return NP_PM_FAILED;
+    }
+}
+
+/* RFC 6887 §7.4 result codes. */
+enum np_pm_outcome np_pm_classify_pcp(int rc, int third_party)
+{
+    switch (rc) {
+    case 0:
+        return NP_PM_OK;
+    case 1: /* UNSUPP_VERSION */
+    case 4: /* UNSUPP_OPCODE */
+    case 9: /* UNSUPP_PROTOCOL */
+        return NP_PM_UNSUPPORTED;
+    case 2: /* NOT_AUTHORIZED */
+        return NP_PM_POLICY;
+    case 5: /* UNSUPP_OPTION: THIRD_PARTY not allowed */
+    case 6: /* MALFORMED_OPTION */
+        return third_party ? NP_PM_THIRD_PARTY : NP_PM_UNSUPPORTED;
+    case 11: /* CANNOT_PROVIDE_EXTERNAL */
+        return NP_PM_CONFLICT;
+    default:
+        return NP_PM_FAILED;
+    }
+}
+
+/* RFC 6886 §3.5 result codes. */
+enum np_pm_outcome np_pm_classify_natpmp(int rc)
+{
+    switch (rc) {
+    case 0:
+        return NP_PM_OK;
+    case 1: /* Unsupported Version */
+    case 5: /* Unsupported opcode */
+        return NP_PM_UNSUPPORTED;
+    case 2: /* Not Authorized/Refused */
+        return NP_PM_POLICY;
+    default: /* 3 Network Failure, 4 Out of resources */
+        return NP_PM_FAILED;
+    }
+}
+
+const char *np_pm_pcp_result_str(int rc)
+{
+    static const char *const s[] = {
+        "SUCCESS",
+        "UNSUPP_VERSION: the server does not speak this PCP version",
+        "NOT_AUTHORIZED: the router's policy refuses this mapping",
+        "MALFORMED_REQUEST: the server could not parse the request",
+        "UNSUPP_OPCODE: the server does not support this operation",
+        "UNSUPP_OPTION: the server does not support a mandatory option "
+        "(THIRD_PARTY: mapping for another device is not allowed)",
+        "MALFORMED_OPTION: an option was malformed",
+        "NETWORK_FAILURE: the server has a network problem",
+        "NO_RESOURCES: the server is out of mappings",
+        "UNSUPP_PROTOCOL: the server cannot map this transport protocol",
+        "USER_EX_QUOTA: this device has reached its mapping quota",
+        "CANNOT_PROVIDE_EXTERNAL: the external port asked for is taken",
+        "ADDRESS_MISMATCH: the request's client address is not its source "
+        "(a NAT between us and the PCP server?)",
+        "EXCESSIVE_REMOTE_PEERS: too many remote peers"};
+
+    if (rc >= 0 && (size_t)rc < sizeof(s) / sizeof(s[0]))
+        return s[rc];
+    return "unknown PCP result code";
+}
+
+const char *np_pm_natpmp_result_str(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "Success";
+    case 1:
+        return "Unsupported Version";
+    case 2:
+        return "Not Authorized/Refused: the router's policy refuses this "
+               "mapping";
+    case 3:
+        return "Network Failure: the router has no external address";
+    case 4:
+        return "Out of resources: the router cannot make more mappings";
+    case 5:
+        return "Unsupported opcode";
+    default:
+        return "unknown NAT-PMP result code";
+    }
+}
+
+const char *np_pm_upnp_error_str(int code)
+{
+    switch (code) {
+    case 0:
+        return "Success";
+    case 401:
+        return "Invalid Action";
+    case 402:
+        return "Invalid Args";
+    case 501:
+        return "Action Failed";
+    case 602:
+        return "Optional Action Not Implemented";
+    case 606:
+        return "Action not authorized";
+    case 713:
+        return "SpecifiedArrayIndexInvalid";
+    case 714:
+        return "NoSuchEntryInArray";
+    case 715:
+        return "WildCardNotPermittedInSrcIP";
+    case 716:
+        return "WildCardNotPermittedInExtPort";
+    case 718:
+        return "ConflictInMappingEntry";
+    case 724:
+        return "SamePortValuesRequired";
+    case 725:
+        return "OnlyPermanentLeasesSupported";
+    case 726:
+        return "RemoteHostOnlySupportsWildcard";
+    case 727:
+        return "ExternalPortOnlySupportsWildcard";
+    case 728:
+        return "NoPortMapsAvailable";
+    case 729:
+        return "ConflictWithOtherMechanisms";
+    case 730:
+        return "PortMappingNotFound";
+    case 732:
+        return "WildCardNotPermittedInIntPort";
+    case -1:
+        return "unknown error (no usable answer from the IGD)";
+    case -2:
+        return "invalid arguments";
+    case -3:
+        return "HTTP error talking to the IGD";
+    case -4:
+        return "invalid response from the IGD";
+    case -5:
+        return "out of memory";
+    default:
+        return "UPnP error";
+    }
+}
+
+int np_pm_epoch_ok(uint32_t prev_server, uint64_t prev_client,
+                   uint32_t now_server, uint64_t now_client)
+{
+    int64_t cd, sd;
+
+    /* RFC 6887 §8.5: the epoch going back by more than one second means
+     * the server lost its state. */
+    if ((int64_t)now_server + 1 < (int64_t)prev_server)
+        return 0;
+    if (now_client < prev_client)
+        return 0;
+    cd = (int64_t)(now_client - prev_client);
+    sd = (int64_t)now_server - (int64_t)prev_server;
+    if (cd + 2 < sd - sd / 16 || sd + 2 < cd - cd / 16)
+        return 0;
+    return 1;
+}
+
+/* Case-insensitive prefix match of a header name. */
+static int header_is(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+static void header_value(const char *line, size_t len, size_t namelen,
+                         const char **v, size_t *vlen)
+{
+    size_t i = namelen + 1;
+
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    while (len > i && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+                       line[len - 1] == '\r'))
+        len--;
+    *v = line + i;
+    *vlen = len - i;
+}
+
+static int memmem_ci(const char *h, size_t hl, const char *n)
+{
+    size_t nl = strlen(n), i;
+
+    if (nl > hl)
+        return 0;
+    for (i = 0; i + nl <= hl; i++)
+        if (strncasecmp(h + i, n, nl) == 0)
+            return 1;
+    return 0;
+}
+
+int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
+                     int *igd_version)
+{
+    size_t pos = 0;
+    int first = 1, is_igd = 0, has_loc = 0, ver = 1;
+
+    if (buf == NULL || loc == NULL || locsize == 0)
+        return 0;
+    loc[0] = '\0';
+    while (pos < len) {
+        size_t start = pos, l;
+        const char *v;
+        size_t vl;
+
+        while (pos < len && buf[pos] != '\n')
+            pos++;
+        l = pos - start;
+        if (pos < len)
+            pos++;
+        if (l > 0 && buf[start + l - 1] == '\r')
+            l--;
+        if (first) {
+            if (l < 12 || strncmp(buf + start, "HTTP/1.", 7) != 0 ||
+                strncmp(buf + start + 8, " 200", 4) != 0)
+                return 0;
+            first = 0;
+            continue;
+        }
+        if (l == 0)
+            break;
+        if (header_is(buf + start, l, "LOCATION")) {
+            header_value(buf + start, l, 8, &v, &vl);
+            if (vl == 0 || vl >= locsize || vl < 8 ||
+                strncmp(v, "http://", 7) != 0)
+                return 0;
+            if (memchr(v, '\0', vl) != NULL)
+                return 0;
+            memcpy(loc, v, vl);
+            loc[vl] = '\0';
+            has_loc = 1;
+        } else if (header_is(buf + start, l, "ST")) {
+            header_value(buf + start, l, 2, &v, &vl);
+            if (memmem_ci(v, vl, "device:InternetGatewayDevice:") ||
+                memmem_ci(v, vl, "service:WANIPConnection:") ||
+                memmem_ci(v, vl, "service:WANPPPConnection:")) {
+                is_igd = 1;
+                ver = vl > 0 && v[vl - 1] == '2' ? 2 : 1;
+            }
+        }
+    }
+    if (!is_igd || !has_loc) {
+        loc[0] = '\0';
+        return 0;
+    }
+    if (igd_version != NULL)
+        *igd_version = ver;
+    return 1;
+}
+
+/* --- the object --------------------------------------------------------- */
+
+static const np__pm_backend *backend_of(enum np_pm_proto p)
+{
+    switch (p) {
+    case NP_PM_PCP:
+        return &np__pm_pcp;
+    case NP_PM_NATPMP:
+        return &np__pm_natpmp;
+    case NP_PM_UPNP:
+        return &np__pm_upnp;
+    case NP_PM_NONE:
+    default:
+        return NULL;
+    }
+}
+
+np_portmap *np_portmap_new(const np_pm_options *opt, np_error *err)
+{
+    np_portmap *pm = calloc(1, sizeof(*pm));
+    int i, n = 0;
+
+    if (pm == NULL) {
+        np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    if (opt != NULL)
+        pm->ctx.opt = *opt;
+    if (pm->ctx.opt.prefer[0] == NP_PM_NONE) {
+        pm->ctx.opt.prefer[0] = NP_PM_PCP;
+        pm->ctx.opt.prefer[1] = NP_PM_NATPMP;
+        pm->ctx.opt.prefer[2] = NP_PM_UPNP;
+        pm->ctx.opt.prefer[3] = NP_PM_NONE;
+    }
+    for (i = 0; i < NP_PM_NPROTO; i++) {
+        enum np_pm_proto p = pm->ctx.opt.prefer[i];
+
+        if (p == NP_PM_NONE)
+            break;
+        if (backend_of(p) == NULL || pm->be[p] != NULL) {
+            np_error_set(err, NP_EINVAL, NULL, "bad protocol preference list");
+            free(pm);
+            return NULL;
+        }
+        pm->be[p] = backend_of(p);
+        n++;
+    }
+    for (; i < NP_PM_NPROTO; i++)
+        pm->ctx.opt.prefer[i] = NP_PM_NONE;
+    (void)n;
+    if (pm->ctx.opt.timeout_ms <= 0)
+        pm->ctx.opt.timeout_ms = 1500;
+    if (pm->ctx.opt.ssdp_max_ms <= 0)
+        pm->ctx.opt.ssdp_max_ms = 2000;
+    if (pm->ctx.opt.ssdp_port == 0)
+        pm->ctx.opt.ssdp_port = 1900;
+    if (pm->ctx.opt.pcp_port == 0)
+        pm->ctx.opt.pcp_port = 5351;
+    return pm;
+}
+
+void np_portmap_free(np_portmap *pm)
+{
+    int p;
+
+    if (pm == NULL)
+        return;
+    for (p = 0; p < NP_PM_NPROTO; p++)
+        if (pm->be[p] != NULL && pm->st[p] != NULL)
+            pm->be[p]->close(pm->st[p]);
+    free(pm->made);
+    free(pm);
+}
+
+static int higher_pref(const np_portmap *pm, enum np_pm_proto a,
+                       enum np_pm_proto b)
+{
+    int i;
+
+    for (i = 0; i < NP_PM_NPROTO && pm->ctx.opt.prefer[i] != NP_PM_NONE; i++) {
+        if (pm->ctx.opt.prefer[i] == a)
+            return 1;
+        if (pm->ctx.opt.prefer[i] == b)
+            return 0;
+    }
+    return 0;
+}
+
+int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
+{
+    np_pm_discovery *d;
+    struct pollfd pfd[NP_PM_NPROTO];
+    enum np_pm_proto pproto[NP_PM_NPROTO];
+    int next_send[NP_PM_NPROTO], attempt[NP_PM_NPROTO];
+    int done[NP_PM_NPROTO];
+    int64_t t0, end, now;
+    int p, i, rc, npfd, any = 0, pending;
+    char gw[NP_ADDRSTRLEN];
+
+    if (pm == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no portmap object");
+    d = &pm->disc;
+    memset(d, 0, sizeof(*d));
+    for (p = 0; p < NP_PM_NPROTO; p++)
+        d->rtt_ms[p] = -1;
+    if (np_addr_is_set(&pm->ctx.opt.gateway)) {
+        pm->ctx.gateway = pm->ctx.opt.gateway;
+    } else {
+        np_gateway g;
+
+        rc = np_netinfo_default_gateway(&g, err);
+        if (rc != NP_OK)
+            return np_error_set(err, NP_EUNREACH, NULL,
+                                "no default gateway: this host has no route "
+                                "to a router");
+        pm->ctx.gateway = g.addr;
+    }
+    np_addr_set_port(&pm->ctx.gateway, 0);
+    rc = np_netinfo_source_for(&pm->ctx.gateway, &pm->ctx.local, err);
+    if (rc != NP_OK)
+        return rc;
+    d->gateway = pm->ctx.gateway;
+    d->local = pm->ctx.local;
+    np_addr_str(&pm->ctx.gateway, gw, sizeof(gw));
+
+    /* Open every preferred backend and send its first request at once. */
+    t0 = np__pm_now_ms();
+    for (p = 0; p < NP_PM_NPROTO; p++) {
+        done[p] = 1;
+        attempt[p] = 0;
+        next_send[p] = 0;
+        if (pm->be[p] == NULL)
+            continue;
+        if (pm->st[p] == NULL) {
+            pm->st[p] = pm->be[p]->open(&pm->ctx, err);
+            if (pm->st[p] == NULL)
+                return err ? err->code : NP_ESYS;
+        }
+        rc = pm->be[p]->disc_send(pm->st[p], 0, err);
+        if (rc != NP_OK)
+            continue; /* e.g. no multicast route: that protocol is out */
+        done[p] = 0;
+        next_send[p] = 250;
+    }
+    end = t0 + (pm->ctx.opt.timeout_ms > pm->ctx.opt.ssdp_max_ms
+                    ? pm->ctx.opt.timeout_ms
+                    : pm->ctx.opt.ssdp_max_ms);
+    for (;;) {
+        int64_t wait, elapsed;
+
+        now = np__pm_now_ms();
+        elapsed = now - t0;
+        pending = 0;
+        npfd = 0;
+        for (p = 0; p < NP_PM_NPROTO; p++) {
+            int fd;
+
+            if (done[p])
+                continue;
+            /* PCP and NAT-PMP give up at timeout_ms, SSDP at ssdp_max_ms */
+            if (p != NP_PM_UPNP && elapsed >= pm->ctx.opt.timeout_ms) {
+                done[p] = 1;
+                continue;
+            }
+            if (elapsed >= next_send[p]) {
+                attempt[p]++;
+                (void)pm->be[p]->disc_send(pm->st[p], attempt[p], NULL);
+                next_send[p] = next_send[p] * 2 + 250;
+            }
+            fd = pm->be[p]->disc_fd(pm->st[p]);
+            if (fd < 0)
+                continue;
+            pfd[npfd].fd = fd;
+            pfd[npfd].events = POLLIN;
+            pfd[npfd].revents = 0;
+            pproto[npfd] = (enum np_pm_proto)p;
+            npfd++;
+            pending++;
+        }
+        if (pending == 0 || now >= end)
+            break;
+        wait = end - now;
+        for (p = 0; p < NP_PM_NPROTO; p++)
+            if (!done[p] && next_send[p] - elapsed < wait)
+                wait = next_send[p] - elapsed;
+        if (wait < 1)
+            wait = 1;
+        rc = poll(pfd, (nfds_t)npfd, (int)wait);
+        if (rc < 0) {
+            if (errno == EINTR)
+                return np_error_set(err, NP_ECANCELED, NULL,
+                                    "discovery interrupted");
+            return np_error_sys(err, errno, NULL, "poll");
+        }
+        for (i = 0; i < npfd; i++) {
+            enum np_pm_proto q = pproto[i];
+
+            if ((pfd[i].revents & (POLLIN | POLLERR)) == 0)
+                continue;
+            rc = pm->be[q]->disc_recv(pm->st[q], d, NULL);
+            if (rc == NP__DISC_PENDING)
+                continue;
+            done[q] = 1;
+            if (rc != NP__DISC_ANSWERED)
+                continue;
+            pm->answered[q] = 1;
+            d->has[q] = 1;
+            d->rtt_ms[q] = (int)(np__pm_now_ms() - t0);
+            if (!any) {
+                int64_t win = pm->ctx.opt.ssdp_window_ms;
+                int upnp_first = pm->be[NP_PM_UPNP] != NULL &&
+                                 higher_pref(pm, NP_PM_UPNP, q);
+
+                /* a window derived from the first answer's RTT for the
+                 * others to answer too; longer for SSDP when UPnP is
+                 * preferred over the protocol that answered */
+                if (win <= 0)
+                    win = upnp_first ? 8 * (int64_t)d->rtt_ms[q] + 250
+                                     : 4 * (int64_t)d->rtt_ms[q] + 50;
+                if (np__pm_now_ms() + win < end)
+                    end = np__pm_now_ms() + win;
+                any = 1;
+            }
+        }
+        /* The most preferred protocol answered: nothing better to wait
+         * for. */
+        for (i = 0; i < NP_PM_NPROTO; i++) {
+            enum np_pm_proto q = pm->ctx.opt.prefer[i];
+
+            if (q == NP_PM_NONE || !done[q])
+                break;
+            if (pm->answered[q]) {
+                /* every protocol before q is done; stop if all are */
+                int all = 1;
+
+                for (p = 0; p < NP_PM_NPROTO; p++)
+                    if (!done[p])
+                        all = 0;
+                if (all)
+                    end = np__pm_now_ms();
+                break;
+            }
+        }
+    }
+    /* UPnP needs the chosen IGD's description (one TCP exchange). */
+    if (pm->answered[NP_PM_UPNP]) {
+        rc = pm->be[NP_PM_UPNP]->disc_finish(pm->st[NP_PM_UPNP], d, NULL);
+        if (rc != NP_OK) {
+            pm->answered[NP_PM_UPNP] = 0;
+            d->has[NP_PM_UPNP] = 0;
+        }
+    }
+    for (p = 0; p < NP_PM_NPROTO; p++)
+        if (pm->answered[p] && pm->be[p]->disc_finish != NULL &&
+            p != NP_PM_UPNP)
+            (void)pm->be[p]->disc_finish(pm->st[p], d, NULL);
+    d->chosen = NP_PM_NONE;
+    for (i = 0; i < NP_PM_NPROTO; i++) {
+        enum np_pm_proto q = pm->ctx.opt.prefer[i];
+
+        if (q != NP_PM_NONE && pm->answered[q]) {
+            d->chosen = q;
+            break;
+        }
+    }
+    d->elapsed_ms = (int)(np__pm_now_ms() - t0);
+    pm->discovered = 1;
+    if (out != NULL)
+        *out = *d;
+    if (d->chosen == NP_PM_NONE)
+        return np_error_set(err, NP_ETIMEOUT, gw,
+                            "the router answered none of %s%s%s%s%s in %d "
+                            "ms",
+                            pm->be[NP_PM_PCP] ? "PCP" : "",
+                            pm->be[NP_PM_NATPMP] ? ", NAT-PMP" : "",
+                            pm->be[NP_PM_UPNP] ? ", UPnP-IGD (SSDP)" : "",
+                            d->nsuspects ? "; answers from other hosts were "
+                                           "ignored"
+                                         : "",
+                            "", d->elapsed_ms);
+    return NP_OK;
+}
+
+int np_portmap_use(np_portmap *pm, enum np_pm_proto proto, np_error *err)
+{
+    if (pm == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no portmap object");
+    if (proto != NP_PM_NONE && (proto >= NP_PM_NPROTO || !pm->answered[proto]))
+        return np_error_set(err, NP_EUNSUPP, NULL,
+                            "the router did not answer %s",
+                            np_pm_proto_name(proto));
+    pm->only = proto;
+    return NP_OK;
+}
+
+/* Protocols to try, in order. */
+static int candidates(const np_portmap *pm, enum np_pm_proto out[])
+{
+    int i, n = 0;
+
+    if (pm->only != NP_PM_NONE) {
+        out[0] = pm->only;
+        return 1;
+    }
+    for (i = 0; i < NP_PM_NPROTO; i++) {
+        enum np_pm_proto q = pm->ctx.opt.prefer[i];
+
+        if (q == NP_PM_NONE)
+            break;
+        if (pm->answered[q])
+            out[n++] = q;
+    }
+    return n;
+}
+
+static int fallback_worth(enum np_pm_outcome o)
+{
+    return o == NP_PM_TIMEOUT || o == NP_PM_UNSUPPORTED ||
+           o == NP_PM_THIRD_PARTY;
+}
+
+static void remember(np_portmap *pm, const np_pm_request *req,
+                     const np_pm_result *res)
+{
+    np_pm_mapping *m;
+
+    if (res->proto == NP_PM_UPNP)
+        return;
+    if (pm->nmade == pm->capmade) {
+        size_t nc = pm->capmade ? pm->capmade * 2 : 8;
+        np_pm_mapping *nm;
+
+        if (nc > 4096)
+            return;
+        nm = realloc(pm->made, nc * sizeof(*nm));
+        if (nm == NULL)
+            return;
+        pm->made = nm;
+        pm->capmade = nc;
+    }
+    m = &pm->made[pm->nmade++];
+    memset(m, 0, sizeof(*m));
+    m->proto = res->proto;
+    m->transport = req->transport;
+    m->external_port = np_addr_port(&res->external);
+    m->internal = res->internal;
+    np_addr_set_port(&m->internal, res->internal_port);
+    snprintf(m->description, sizeof(m->description), "%s", req->description);
+    m->lifetime = res->lifetime;
+    m->enabled = 1;
+    m->ours = 1;
+}
+
+typedef int (*op_fn)(void *st, const np_pm_request *req, np_pm_result *res,
+                     np_error *err);
+
+static int run_op(np_portmap *pm, const np_pm_request *req, np_pm_result *res,
+                  np_error *err, int which)
+{
+    enum np_pm_proto c[NP_PM_NPROTO];
+    int n, i, rc = NP_OK, have = 0;
+    np_pm_result first, r;
+
+    if (pm == NULL || req == NULL || res == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    if (req->internal_port == 0 ||
+        (req->transport != NP_PM_UDP && req->transport != NP_PM_TCP))
+        return np_error_set(err, NP_EINVAL, NULL,
+                            "a mapping needs a transport and a port");
+    memset(res, 0, sizeof(*res));
+    if (!pm->discovered) {
+        rc = np_portmap_discover(pm, NULL, err);
+        if (rc != NP_OK)
+            return rc;
+    }
+    n = candidates(pm, c);
+    if (n == 0)
+        return np_error_set(err, NP_EUNSUPP, NULL,
+                            "no port-mapping protocol answered");
+    memset(&first, 0, sizeof(first));
+    for (i = 0; i < n; i++) {
+        const np__pm_backend *be = pm->be[c[i]];
+        op_fn fn = which == 0 ? be->add : which == 1 ? be->get : be->del;
+
+        memset(&r, 0, sizeof(r));
+        rc = fn(pm->st[c[i]], req, &r, err);
+        if (rc != NP_OK && rc != NP_ETIMEOUT)
+            return rc;
+        if (rc == NP_ETIMEOUT && r.outcome == NP_PM_OK)
+            np__pm_result_set(&r, c[i], NP_PM_TIMEOUT, 0,
+                              "no answer from the router");
+        if (!have) {
+            first = r;
+            have = 1;
+        }
+        if (!fallback_worth(r.outcome))
+            break;
+    }
+    /* Report the answer that settled it, or the first protocol's (most
+     * preferred) when every one of them fell through. */
+    *res = (i < n) ? r : first;
+    if (which == 0 &&
+        (res->outcome == NP_PM_OK || res->outcome == NP_PM_OTHER_PORT))
+        remember(pm, req, res);
+    if (res->outcome == NP_PM_TIMEOUT)
+        return np_error_set(err, NP_ETIMEOUT, NULL, "%s", res->message);
+    return NP_OK;
+}
+
+int np_portmap_add(np_portmap *pm, const np_pm_request *req, np_pm_result *res,
+                   np_error *err)
+{
+    return run_op(pm, req, res, err, 0);
+}
+
+int np_portmap_get(np_portmap *pm, const np_pm_request *req, np_pm_result *res,
+                   np_error *err)
+{
+    return run_op(pm, req, res, err, 1);
+}
+
+int np_portmap_delete(np_portmap *pm, const np_pm_request *req,
+                      np_pm_result *res, np_error *err)
+{
+    return run_op(pm, req, res, err, 2);
+}
+
+int np_portmap_list(np_portmap *pm, np_pm_mapping **out, size_t *n,
+                    np_error *err)
+{
+    enum np_pm_proto c[NP_PM_NPROTO];
+    int k, i, rc;
+
+    if (pm == NULL || out == NULL || n == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    *out = NULL;
+    *n = 0;
+    if (!pm->discovered) {
+        rc = np_portmap_discover(pm, NULL, err);
+        if (rc != NP_OK)
+            return rc;
+    }
+    k = candidates(pm, c);
+    for (i = 0; i < k; i++)
+        if (pm->be[c[i]]->list != NULL)
+            return pm->be[c[i]]->list(pm->st[c[i]], out, n, err);
+    /* PCP / NAT-PMP: what this object made */
+    if (pm->nmade == 0)
+        return NP_OK;
+    *out = malloc(pm->nmade * sizeof(**out));
+    if (*out == NULL)
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    memcpy(*out, pm->made, pm->nmade * sizeof(**out));
+    *n = pm->nmade;
+    return NP_OK;
+}
+
+int np_portmap_external_address(np_portmap *pm, np_addr *out, np_error *err)
+{
+    enum np_pm_proto c[NP_PM_NPROTO];
+    int k, i, rc = NP_EUNSUPP;
+
+    if (pm == NULL || out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    memset(out, 0, sizeof(*out));
+    if (!pm->discovered) {
+        rc = np_portmap_discover(pm, NULL, err);
+        if (rc != NP_OK)
+            return rc;
+    }
+    k = candidates(pm, c);
+    for (i = 0; i < k; i++) {
+        rc = pm->be[c[i]]->external(pm->st[c[i]], out, err);
+        if (rc == NP_OK)
+            return NP_OK;
+    }
+    if (k == 0)
+        return np_error_set(err, NP_EUNSUPP, NULL,
+                            "no port-mapping protocol answered");
+    return rc;
+}

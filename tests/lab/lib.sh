@@ -1,0 +1,662 @@
+# shellcheck shell=bash
+# natpilot network-namespace lab: sourced by every tests/lab/test_*.sh.
+#
+# Needs root, iproute2, nftables, and the lab tools built by CMake into
+# $NP_BUILD_DIR/lab-tools (np_delayline, np_pkt). ctest passes NATPILOT,
+# NP_BUILD_DIR and NP_SOURCE_DIR; outside ctest they default to ./build.
+#
+# Everything this file creates is named after the PID of the test ($LAB_ID,
+# e.g. "np4711"), so two runs never collide. Sourcing it installs an EXIT
+# trap that kills every process started through lab_bg (by PID) and deletes
+# every namespace (and the links inside) it made, on success and on failure.
+# A test that needs its own clean-up defines a function lab_on_exit; the
+# trap calls it first. Do not replace the EXIT trap.
+#
+# Topology (lab_build), addresses as in the project's address plan:
+#
+#   inet (simulated internet)                down0: 203.0.113.1/24 (gateway),
+#     203.0.113.100 (a host / reflector),         198.51.100.10, 198.51.100.11
+#     STUN server (coturn) on 198.51.100.10 and .11, ports 3478/3479
+#        |  veth, or a TAP pair joined by np_delayline when delay/loss is set
+#   [carrier]  optional carrier-grade NAT: wan 203.0.113.2, down0 100.64.0.1
+#        |
+#   router   wan: 203.0.113.2/24 (100.64.0.2/24 behind a carrier)
+#            br0: 198.18.0.1/24 (192.0.2.1/24 in the public variant)
+#        |  bridge br0, ports p1 p2
+#   lan1 eth0 198.18.0.10 (public variant 192.0.2.10)
+#   lan2 eth0 198.18.0.11 (public variant 192.0.2.11)
+#
+# Interface names inside each namespace are fixed (wan, down0, br0, p1, p2,
+# eth0): links are created directly inside the namespaces, so they never
+# clash with another run or with the host.
+
+set -o pipefail
+
+: "${NP_BUILD_DIR:=$PWD/build}"
+: "${NP_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${NATPILOT:=$NP_BUILD_DIR/natpilot}"
+LAB_TOOLS="$NP_BUILD_DIR/lab-tools"
+
+# ---- addresses (read-only facts of the lab) --------------------------------
+LAB_STUN1=198.51.100.10        # coturn primary address
+LAB_STUN2=198.51.100.11        # coturn alternate address (OTHER-ADDRESS)
+LAB_STUN_PORT=3478
+LAB_STUN_ALT_PORT=3479
+LAB_INET_GW=203.0.113.1        # inet's side of the WAN link
+LAB_INET_HOST=203.0.113.100    # a host on the simulated internet
+LAB_PUBLIC_IP=203.0.113.2      # the address the internet sees the home at
+# Set by lab_build:
+LAB_KIND=""       # NAT kind on the router
+LAB_CARRIER=0     # 1 when a carrier-grade NAT sits between router and inet
+LAB_WAN_IP=""     # router's own WAN address (203.0.113.2 or 100.64.0.2)
+LAB_GW=""         # LAN gateway: 198.18.0.1 (192.0.2.1 public variant)
+LAB_LAN_NET=""    # 198.18.0.0/24 (192.0.2.0/24 public variant)
+LAB_LAN1_IP=""
+LAB_LAN2_IP=""
+LAB_DELAY_MS=0
+LAB_LOSS_PCT=0
+
+LAB_ID="np$$"
+LAB_TMP=$(mktemp -d "/tmp/nplab.$$.XXXXXX")
+LAB_PIDS=()       # every background process we started (lab_bg)
+LAB_NETNS=()      # every namespace we created
+LAB_LINKS=()      # "namespace dev" of every link we created
+LAB_LAST_PID=""   # PID of the most recent lab_bg
+LAB_UPNPD_ARGS=() # arguments of the last lab_miniupnpd_start (for restart)
+LAB_UPNPD_PID=""
+LAB_COTURN_PID=""
+
+# lab_log MSG...: progress line on stderr, prefixed with the elapsed time.
+lab_log() {
+    printf '[lab %6.2fs] %s\n' "$(lab__elapsed)" "$*" >&2
+}
+
+lab__t0=$(date +%s.%N)
+lab__elapsed() {
+    local now
+    now=$(date +%s.%N)
+    awk -v a="$lab__t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }'
+}
+
+# lab_now_ms: monotonic-enough wall clock in milliseconds (for timings).
+lab_now_ms() {
+    local t
+    t=$(date +%s%N)
+    echo $((t / 1000000))
+}
+
+# lab_fail MSG...: print MSG as a failure and exit 1 (the trap cleans up).
+lab_fail() {
+    printf 'FAIL: %s\n' "$*" >&2
+    exit 1
+}
+
+# lab_require: exit with a clear message unless root and the tools exist.
+lab_require() {
+    [ "$(id -u)" = 0 ] || lab_fail "lab tests need root (network namespaces)"
+    local t
+    for t in ip nft "$LAB_TOOLS/np_delayline" "$LAB_TOOLS/np_pkt" "$@"; do
+        command -v "$t" >/dev/null 2>&1 || lab_fail "missing tool: $t"
+    done
+}
+
+# lab_ns ROLE: full namespace name of ROLE (inet router carrier lan1 lan2).
+lab_ns() {
+    echo "$LAB_ID-$1"
+}
+
+# lab_in ROLE CMD...: run CMD inside ROLE's namespace (foreground).
+lab_in() {
+    local role=$1
+    shift
+    ip netns exec "$(lab_ns "$role")" "$@"
+}
+
+# lab_bg ROLE NAME CMD...: start CMD in the background inside ROLE's
+# namespace, stdout+stderr to $LAB_TMP/NAME.log; records its PID for the
+# trap and in LAB_LAST_PID.
+lab_bg() {
+    local role=$1 name=$2
+    shift 2
+    ip netns exec "$(lab_ns "$role")" "$@" >"$LAB_TMP/$name.log" 2>&1 &
+    LAB_LAST_PID=$!
+    LAB_PIDS+=("$LAB_LAST_PID")
+}
+
+# lab_track_pid PID: have the trap kill PID too (e.g. a daemon that forked).
+lab_track_pid() {
+    LAB_PIDS+=("$1")
+}
+
+# lab_stop_pid PID: SIGTERM, wait up to 2 s, then SIGKILL. Quiet if gone.
+lab_stop_pid() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 40); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# lab_wait_for TIMEOUT_S DESC CMD...: poll CMD every 50 ms until it
+# succeeds; fail the test with DESC after TIMEOUT_S seconds.
+lab_wait_for() {
+    local timeout=$1 desc=$2
+    shift 2
+    local deadline=$(($(lab_now_ms) + timeout * 1000))
+    while :; do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        [ "$(lab_now_ms)" -lt "$deadline" ] ||
+            lab_fail "timed out after ${timeout}s waiting for: $desc"
+        sleep 0.05
+    done
+}
+
+# lab_teardown: kill every process we started and delete every namespace
+# and link we created. Safe to call more than once; lab_build calls it, so
+# a test can build several topologies one after the other.
+lab_teardown() {
+    local pid ns entry
+    for pid in "${LAB_PIDS[@]}"; do
+        lab_stop_pid "$pid"
+    done
+    LAB_PIDS=()
+    # Safety net: anything still running inside our namespaces was started
+    # by us (daemons that forked); end it by PID.
+    for ns in "${LAB_NETNS[@]}"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null || true
+        done
+    done
+    for entry in "${LAB_LINKS[@]}"; do
+        # shellcheck disable=SC2086
+        set -- $entry
+        ip -n "$1" link del "$2" 2>/dev/null || true
+    done
+    LAB_LINKS=()
+    for ns in "${LAB_NETNS[@]}"; do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    LAB_NETNS=()
+    LAB_UPNPD_PID=""
+    LAB_COTURN_PID=""
+}
+
+lab__cleanup() {
+    local rc=$?
+    set +e
+    if declare -F lab_on_exit >/dev/null; then
+        lab_on_exit
+    fi
+    lab_teardown
+    if [ "$rc" != 0 ] && [ -n "${LAB_KEEP_LOGS:-}" ]; then
+        echo "lab logs kept in $LAB_TMP" >&2
+    else
+        rm -rf "$LAB_TMP"
+    fi
+    exit "$rc"
+}
+trap lab__cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- topology ----------------------------------------------------------------
+
+lab__ns_add() {
+    local ns
+    ns=$(lab_ns "$1")
+    ip netns add "$ns"
+    LAB_NETNS+=("$ns")
+    ip -n "$ns" link set lo up
+    # No reverse-path filter surprises, no IPv6 router solicitations noise.
+    ip netns exec "$ns" sh -c '
+        for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done
+        echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad 2>/dev/null
+        echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad 2>/dev/null
+        true'
+}
+
+# veth between ROLE_A dev A and ROLE_B dev B, both up.
+lab__veth() {
+    local na nb
+    na=$(lab_ns "$1")
+    nb=$(lab_ns "$3")
+    ip -n "$na" link add "$2" type veth peer name "$4" netns "$nb"
+    LAB_LINKS+=("$na $2")
+    ip -n "$na" link set "$2" up
+    ip -n "$nb" link set "$4" up
+}
+
+# A link ROLE_A dev A <-> ROLE_B dev B through np_delayline (TAP pair).
+lab__delayline() {
+    local ra=$1 da=$2 rb=$3 db=$4 delay=$5 loss=$6 seed=$7 na nb
+    na=$(lab_ns "$ra")
+    nb=$(lab_ns "$rb")
+    ip -n "$na" tuntap add dev "$da" mode tap
+    LAB_LINKS+=("$na $da")
+    ip -n "$nb" tuntap add dev "$db" mode tap
+    LAB_LINKS+=("$nb $db")
+    ip -n "$na" link set "$da" up
+    ip -n "$nb" link set "$db" up
+    rm -f "$LAB_TMP/delayline.ready"
+    "$LAB_TOOLS/np_delayline" --ns-a "/run/netns/$na" --dev-a "$da" \
+        --ns-b "/run/netns/$nb" --dev-b "$db" --delay-ms "$delay" \
+        --loss-pct "$loss" --seed "$seed" \
+        --ready-file "$LAB_TMP/delayline.ready" \
+        >"$LAB_TMP/delayline.log" 2>&1 &
+    LAB_PIDS+=("$!")
+    lab_wait_for 5 "np_delayline attached" test -s "$LAB_TMP/delayline.ready"
+}
+
+# Permanent ARP entries both ways between ROLE_A dev A (address IP_A) and
+# ROLE_B dev B (address IP_B).
+lab__static_neigh() {
+    local mac_a mac_b
+    mac_a=$(ip -n "$(lab_ns "$1")" -br link show "$2" | awk '{ print $3 }')
+    mac_b=$(ip -n "$(lab_ns "$4")" -br link show "$5" | awk '{ print $3 }')
+    ip -n "$(lab_ns "$1")" neigh replace "$6" lladdr "$mac_b" dev "$2" nud permanent
+    ip -n "$(lab_ns "$4")" neigh replace "$3" lladdr "$mac_a" dev "$5" nud permanent
+}
+
+# lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND]
+#   Tear down whatever exists, then build inet, router, lan1, lan2 (and a
+#   carrier with -c) and apply NAT KIND on the router (lab_set_nat).
+#   KIND: eim-apdf (default) apdm eim-eif eim-adf udp-blocked none.
+#   none is the public variant: the LAN is 192.0.2.0/24, routed, no NAT.
+#   -d/-l put np_delayline on the link towards inet with DELAY_MS each way
+#   and LOSS_PCT (0-100, decimals allowed) dropped each way, PRNG seeded by
+#   SEED (default 1); without them that link is a veth pair.
+#   -c adds the carrier namespace (router WAN 100.64.0.2, carrier WAN
+#   203.0.113.2) doing NAT kind -C (default eim-apdf).
+#   Sets LAB_KIND LAB_CARRIER LAB_WAN_IP LAB_GW LAB_LAN_NET LAB_LAN1_IP
+#   LAB_LAN2_IP LAB_DELAY_MS LAB_LOSS_PCT. Does not start any server.
+lab_build() {
+    local kind=eim-apdf delay=0 loss=0 seed=1 carrier=0 ckind=eim-apdf opt
+    local OPTIND=1
+    while getopts "k:d:l:s:cC:" opt; do
+        case $opt in
+        k) kind=$OPTARG ;;
+        d) delay=$OPTARG ;;
+        l) loss=$OPTARG ;;
+        s) seed=$OPTARG ;;
+        c) carrier=1 ;;
+        C) ckind=$OPTARG ;;
+        *) lab_fail "lab_build: bad option" ;;
+        esac
+    done
+    case $kind in
+    eim-apdf | apdm | eim-eif | eim-adf | udp-blocked | none) ;;
+    *) lab_fail "lab_build: unknown NAT kind '$kind'" ;;
+    esac
+    [ "$kind" = none ] && [ "$carrier" = 1 ] &&
+        lab_fail "lab_build: kind none (public LAN) cannot sit behind a carrier"
+    lab_teardown
+
+    LAB_KIND=$kind
+    LAB_CARRIER=$carrier
+    LAB_DELAY_MS=$delay
+    LAB_LOSS_PCT=$loss
+    if [ "$kind" = none ]; then
+        LAB_GW=192.0.2.1 LAB_LAN_NET=192.0.2.0/24
+        LAB_LAN1_IP=192.0.2.10 LAB_LAN2_IP=192.0.2.11
+    else
+        LAB_GW=198.18.0.1 LAB_LAN_NET=198.18.0.0/24
+        LAB_LAN1_IP=198.18.0.10 LAB_LAN2_IP=198.18.0.11
+    fi
+
+    local roles=(inet router lan1 lan2) r
+    [ "$carrier" = 1 ] && roles+=(carrier)
+    for r in "${roles[@]}"; do
+        lab__ns_add "$r"
+    done
+
+    # The link towards the simulated internet: from the outermost NAT.
+    local edge=router
+    [ "$carrier" = 1 ] && edge=carrier
+    if [ "$delay" != 0 ] || [ "$loss" != 0 ]; then
+        lab__delayline "$edge" wan inet down0 "$delay" "$loss" "$seed"
+    else
+        lab__veth "$edge" wan inet down0
+    fi
+    ip -n "$(lab_ns inet)" addr add "$LAB_INET_GW/24" dev down0
+    ip -n "$(lab_ns inet)" addr add "$LAB_INET_HOST/24" dev down0
+    ip -n "$(lab_ns inet)" addr add "$LAB_STUN1/24" dev down0
+    ip -n "$(lab_ns inet)" addr add "$LAB_STUN2/24" dev down0
+    ip -n "$(lab_ns "$edge")" addr add "$LAB_PUBLIC_IP/24" dev wan
+    ip -n "$(lab_ns "$edge")" route add default via "$LAB_INET_GW"
+    if [ "$delay" != 0 ] || [ "$loss" != 0 ]; then
+        # Permanent neighbours across the delay line: no ARP exchange to be
+        # delayed or lost, so the first packet of a test sees the plain RTT.
+        lab__static_neigh "$edge" wan "$LAB_PUBLIC_IP" inet down0 "$LAB_INET_GW"
+    fi
+
+    if [ "$carrier" = 1 ]; then
+        lab__veth router wan carrier down0
+        ip -n "$(lab_ns carrier)" addr add 100.64.0.1/24 dev down0
+        ip -n "$(lab_ns router)" addr add 100.64.0.2/24 dev wan
+        ip -n "$(lab_ns router)" route add default via 100.64.0.1
+        lab_in carrier sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+        LAB_WAN_IP=100.64.0.2
+    else
+        LAB_WAN_IP=$LAB_PUBLIC_IP
+    fi
+    [ "$kind" = none ] &&
+        ip -n "$(lab_ns inet)" route add "$LAB_LAN_NET" via "$LAB_PUBLIC_IP"
+
+    local rns
+    rns=$(lab_ns router)
+    ip -n "$rns" link add br0 type bridge
+    LAB_LINKS+=("$rns br0")
+    ip -n "$rns" link set br0 up
+    ip -n "$rns" addr add "$LAB_GW/24" dev br0
+    lab_in router sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+    lab__veth router p1 lan1 eth0
+    lab__veth router p2 lan2 eth0
+    ip -n "$rns" link set p1 master br0
+    ip -n "$rns" link set p2 master br0
+    ip -n "$(lab_ns lan1)" addr add "$LAB_LAN1_IP/24" dev eth0
+    ip -n "$(lab_ns lan2)" addr add "$LAB_LAN2_IP/24" dev eth0
+    ip -n "$(lab_ns lan1)" route add default via "$LAB_GW"
+    ip -n "$(lab_ns lan2)" route add default via "$LAB_GW"
+
+    lab_set_nat "$kind" router
+    [ "$carrier" = 1 ] && lab_set_nat "$ckind" carrier
+    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}%"
+}
+
+# lab_set_nat KIND [ROLE]: (re)install the nftables ruleset of ROLE
+# (default router; also carrier) for NAT KIND, RFC 4787 terms:
+#   eim-apdf    masquerade: endpoint-independent mapping, address-and-port-
+#               dependent filtering
+#   apdm        masquerade fully-random: address-and-port-dependent mapping
+#   eim-eif     masquerade + dynamic map ext-port -> int addr.port written by
+#               every outbound UDP packet; unsolicited inbound UDP to a
+#               recorded port is DNATed (endpoint-independent filtering)
+#   eim-adf     as eim-eif, but only from remote addresses the internal
+#               endpoint has sent to (dynamic set remote-addr . ext-port)
+#   udp-blocked masquerade, forward chain drops all UDP (TCP works)
+#   none        routing only (public addressing), forward accepts all
+# Table "inet nplab" holds everything, including the empty chains miniupnpd
+# fills (miniupnpd, prerouting_miniupnpd, postrouting_miniupnpd) jumped to
+# from the forward and nat base chains.
+lab_set_nat() {
+    local kind=$1 role=${2:-router} masq="masquerade" fwd_udp="" dnat=""
+    local record="" policy=drop
+    case $kind in
+    eim-apdf) ;;
+    apdm) masq="masquerade fully-random" ;;
+    eim-eif | eim-adf)
+        record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
+        oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
+        if [ "$kind" = eim-eif ]; then
+            dnat='iifname "wan" udp dport @eim dnat ip to udp dport map @eim'
+        else
+            dnat='iifname "wan" ip saddr . udp dport @adf dnat ip to udp dport map @eim'
+        fi
+        ;;
+    udp-blocked) fwd_udp='meta l4proto udp counter drop' ;;
+    none) masq="" policy=accept ;;
+    *) lab_fail "lab_set_nat: unknown kind '$kind'" ;;
+    esac
+    [ -n "$masq" ] && masq="oifname \"wan\" $masq"
+    lab_in "$role" nft delete table inet nplab 2>/dev/null || true
+    lab_in "$role" nft -f - <<EOF || lab_fail "nft ruleset for $kind on $role"
+table inet nplab {
+    map eim {
+        type inet_service : ipv4_addr . inet_service
+        flags dynamic,timeout
+        timeout 5m
+    }
+    set adf {
+        type ipv4_addr . inet_service
+        flags dynamic,timeout
+        timeout 5m
+    }
+    chain forward {
+        type filter hook forward priority filter; policy $policy;
+        $fwd_udp
+        ct state established,related accept
+        iifname != "wan" accept
+        jump miniupnpd
+        ct status dnat accept
+    }
+    chain miniupnpd {
+    }
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        jump prerouting_miniupnpd
+        $dnat
+    }
+    chain prerouting_miniupnpd {
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        jump postrouting_miniupnpd
+        $masq
+    }
+    chain postrouting_miniupnpd {
+    }
+    chain record {
+        type filter hook postrouting priority 200; policy accept;
+        $record
+    }
+}
+EOF
+    [ "$role" = router ] && LAB_KIND=$kind
+    return 0
+}
+
+# ---- servers ---------------------------------------------------------------
+
+# lab_coturn_start: start coturn in inet as an RFC 5780 server on
+# 198.51.100.10 and .11, ports 3478 and 3479 (UDP; TCP on 3478 too). State,
+# log and pid file under $LAB_TMP. Returns once all its sockets listen.
+# Sets LAB_COTURN_PID.
+lab_coturn_start() {
+    mkdir -p "$LAB_TMP/coturn"
+    lab_bg inet coturn turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+        --listening-ip "$LAB_STUN1" --listening-ip "$LAB_STUN2" \
+        --listening-port "$LAB_STUN_PORT" \
+        --alt-listening-port "$LAB_STUN_ALT_PORT" \
+        --log-file "$LAB_TMP/coturn/turn.log" --simple-log \
+        --pidfile "$LAB_TMP/coturn/turn.pid" --db "$LAB_TMP/coturn/turndb" \
+        --no-software-attribute
+    LAB_COTURN_PID=$LAB_LAST_PID
+    lab_wait_for 10 "coturn listening on both addresses" lab__coturn_ready
+}
+
+lab__coturn_ready() {
+    kill -0 "$LAB_COTURN_PID" 2>/dev/null || lab_fail "coturn exited: $(tail -5 "$LAB_TMP/coturn.log")"
+    local s
+    s=$(lab_in inet ss -Hlnu)
+    grep -q "$LAB_STUN1:$LAB_STUN_PORT " <<<"$s" &&
+        grep -q "$LAB_STUN2:$LAB_STUN_PORT " <<<"$s" &&
+        grep -q "$LAB_STUN1:$LAB_STUN_ALT_PORT " <<<"$s" &&
+        grep -q "$LAB_STUN2:$LAB_STUN_ALT_PORT " <<<"$s" &&
+        lab_in inet ss -Hlnt | grep -q "$LAB_STUN1:$LAB_STUN_PORT "
+}
+
+# lab_coturn_stop: stop coturn (e.g. for a "nothing answers" case).
+lab_coturn_stop() {
+    lab_stop_pid "$LAB_COTURN_PID"
+    LAB_COTURN_PID=""
+}
+
+# lab_miniupnpd_start [-u yes|no] [-n yes|no] [-S yes|no] [-t yes|no]
+#                     [-A "allow|deny EXT IP/MASK INT"]...
+#   Start miniupnpd on the router (nftables backend, its chains in table
+#   inet nplab). -u enable_upnp (yes), -n enable_natpmp = NAT-PMP and PCP
+#   (yes), -S secure_mode (yes), -t pcp_allow_thirdparty (no). -A lines
+#   replace the default permission rules
+#     allow 1024-65535 <LAN net> 1024-65535 / deny 0-65535 0.0.0.0/0 0-65535.
+#   It learns its external address by STUN from the lab's coturn
+#   (ext_perform_stun; needs lab_coturn_start first). Runs in the background
+#   without -d (it forks; the PID comes from its pid file and is tracked).
+#   Returns once it listens on what was enabled. Sets LAB_UPNPD_PID.
+lab_miniupnpd_start() {
+    LAB_UPNPD_ARGS=("$@")
+    local upnp=yes natpmp=yes secure=yes third=no perms=() opt
+    local OPTIND=1
+    while getopts "u:n:S:t:A:" opt; do
+        case $opt in
+        u) upnp=$OPTARG ;;
+        n) natpmp=$OPTARG ;;
+        S) secure=$OPTARG ;;
+        t) third=$OPTARG ;;
+        A) perms+=("$OPTARG") ;;
+        *) lab_fail "lab_miniupnpd_start: bad option" ;;
+        esac
+    done
+    [ ${#perms[@]} -gt 0 ] || perms=("allow 1024-65535 $LAB_LAN_NET 1024-65535"
+        "deny 0-65535 0.0.0.0/0 0-65535")
+    [ -n "$LAB_COTURN_PID" ] ||
+        lab_fail "lab_miniupnpd_start: start coturn first (ext_perform_stun)"
+    local conf="$LAB_TMP/miniupnpd.conf" pidf="$LAB_TMP/miniupnpd.pid" p
+    {
+        echo "ext_ifname=wan"
+        echo "listening_ip=br0"
+        echo "enable_upnp=$upnp"
+        echo "enable_natpmp=$natpmp"
+        echo "secure_mode=$secure"
+        echo "pcp_allow_thirdparty=$third"
+        echo "ext_perform_stun=yes"
+        echo "ext_stun_host=$LAB_STUN1"
+        echo "ext_stun_port=$LAB_STUN_PORT"
+        echo "upnp_table_name=nplab"
+        echo "upnp_nat_table_name=nplab"
+        echo "upnp_forward_chain=miniupnpd"
+        echo "upnp_nat_chain=prerouting_miniupnpd"
+        echo "upnp_nat_postrouting_chain=postrouting_miniupnpd"
+        echo "uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b"
+        echo "friendly_name=natpilot lab router"
+        echo "system_uptime=yes"
+        echo "notify_interval=60"
+        echo "clean_ruleset_interval=600"
+        echo "lease_file=$LAB_TMP/miniupnpd.leases"
+        for p in "${perms[@]}"; do
+            echo "$p"
+        done
+    } >"$conf"
+    rm -f "$pidf"
+    # Without -d miniupnpd daemonizes; the process we start exits at once.
+    lab_in router miniupnpd -4 -f "$conf" -P "$pidf" \
+        >"$LAB_TMP/miniupnpd.log" 2>&1 ||
+        lab_fail "miniupnpd did not start: $(cat "$LAB_TMP/miniupnpd.log")"
+    lab_wait_for 10 "miniupnpd pid file" test -s "$pidf"
+    LAB_UPNPD_PID=$(cat "$pidf")
+    lab_track_pid "$LAB_UPNPD_PID"
+    lab_wait_for 10 "miniupnpd listening" lab__miniupnpd_ready "$upnp" "$natpmp"
+}
+
+lab__miniupnpd_ready() {
+    kill -0 "$LAB_UPNPD_PID" 2>/dev/null || lab_fail "miniupnpd exited"
+    local u t
+    u=$(lab_in router ss -Hlnup)
+    t=$(lab_in router ss -Hlntp)
+    if [ "$2" = yes ]; then
+        grep -q ":5351 .*miniupnpd" <<<"$u" || return 1
+    fi
+    if [ "$1" = yes ]; then
+        grep -q ":1900 .*miniupnpd" <<<"$u" || return 1
+        grep -q "miniupnpd" <<<"$t" || return 1
+    fi
+    return 0
+}
+
+# lab_miniupnpd_stop: stop miniupnpd (by its PID) and flush its chains, as
+# a router reboot would.
+lab_miniupnpd_stop() {
+    lab_stop_pid "$LAB_UPNPD_PID"
+    LAB_UPNPD_PID=""
+    local c
+    for c in miniupnpd prerouting_miniupnpd postrouting_miniupnpd; do
+        lab_in router nft flush chain inet nplab "$c" 2>/dev/null || true
+    done
+}
+
+# lab_miniupnpd_restart: stop miniupnpd, flush its chains (its mappings are
+# gone, like after a router reboot), start it again with the same options.
+lab_miniupnpd_restart() {
+    local args=("${LAB_UPNPD_ARGS[@]}")
+    lab_miniupnpd_stop
+    rm -f "$LAB_TMP/miniupnpd.leases"
+    lab_miniupnpd_start "${args[@]}"
+}
+
+# ---- packets -----------------------------------------------------------------
+
+# lab_pkt ROLE ARGS...: run the np_pkt tool inside ROLE (see np_pkt.c).
+lab_pkt() {
+    local role=$1
+    shift
+    lab_in "$role" "$LAB_TOOLS/np_pkt" "$@"
+}
+
+# lab_inbound PROTO EXT_PORT ROLE LOCAL_PORT [TIMEOUT_MS] [DST]
+#   Prove a port forward: listen on ROLE:LOCAL_PORT (udp|tcp), send from the
+#   simulated internet (203.0.113.100) to DST:EXT_PORT (DST defaults to the
+#   public address 203.0.113.2), and return 0 iff it arrived. UDP is sent up
+#   to 5 times, 100 ms apart, so one lost datagram does not fail a check.
+#   Prints the receiver's "from ADDR:PORT payload" line on success.
+lab_inbound() {
+    local proto=$1 eport=$2 role=$3 lport=$4 timeout=${5:-3000}
+    local dst=${6:-$LAB_PUBLIC_IP} flag=-u ready pid rc=0
+    [ "$proto" = tcp ] && flag=-t
+    ready="$LAB_TMP/listen.$role.$lport.ready"
+    rm -f "$ready"
+    lab_bg "$role" "listen.$role.$lport" "$LAB_TOOLS/np_pkt" listen "$flag" \
+        -p "$lport" -w "$timeout" -r "$ready"
+    pid=$LAB_LAST_PID
+    lab_wait_for 5 "listener on $role:$lport" test -e "$ready"
+    if [ "$proto" = tcp ]; then
+        lab_pkt inet send -t -a "$dst" -p "$eport" -m "np-inbound-$eport" \
+            >/dev/null 2>&1 || true
+    else
+        lab_pkt inet send -u -a "$dst" -p "$eport" -m "np-inbound-$eport" \
+            -n 5 -i 100 >/dev/null 2>&1 &
+    fi
+    wait "$pid" || rc=$?
+    wait 2>/dev/null || true
+    [ "$rc" = 0 ] && cat "$LAB_TMP/listen.$role.$lport.log"
+    return "$rc"
+}
+
+# lab_echo_start ROLE ADDR PORT: UDP echo server (for lab_ping) in ROLE.
+lab_echo_start() {
+    local ready="$LAB_TMP/echo.$1.$3.ready"
+    rm -f "$ready"
+    lab_bg "$1" "echo.$1.$3" "$LAB_TOOLS/np_pkt" echo -b "$2" -p "$3" -r "$ready"
+    lab_wait_for 5 "echo server $2:$3" test -e "$ready"
+}
+
+# lab_ping ROLE ADDR PORT [COUNT] [INTERVAL_MS]: UDP ping from ROLE to an
+# echo server; prints "sent N received M loss_pct L rtt_min A rtt_median B
+# rtt_max C" (ms). Returns non-zero if nothing came back.
+lab_ping() {
+    lab_pkt "$1" ping -a "$2" -p "$3" -c "${4:-10}" -i "${5:-20}" -w 1000
+}
+
+# lab_field LINE NAME: the value after NAME in a "name value ..." line.
+lab_field() {
+    awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i+1); exit } }' <<<"$1"
+}
+
+# lab_rogue_start [FAKE_EXT_ADDR]: a rogue PCP/NAT-PMP responder in lan2
+# (198.18.0.11:5351) answering with success and FAKE_EXT_ADDR (default
+# 203.0.113.66). The router's bridge is put in hub mode (no MAC learning)
+# so lan2 sees lan1's requests to the gateway and answers them from its
+# own, non-gateway address. Log: $LAB_TMP/rogue.log. Sets LAB_ROGUE_PID.
+lab_rogue_start() {
+    local ready="$LAB_TMP/rogue.ready"
+    rm -f "$ready"
+    ip -n "$(lab_ns router)" link set br0 type bridge ageing_time 0
+    lab_bg lan2 rogue "$LAB_TOOLS/np_pkt" rogue -e "${1:-203.0.113.66}" \
+        -d eth0 -r "$ready"
+    LAB_ROGUE_PID=$LAB_LAST_PID
+    lab_wait_for 5 "rogue responder" test -e "$ready"
+}

@@ -1,0 +1,163 @@
+/* Unit tests of netinfo's /proc parsers, fed with fixtures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "natpilot/netinfo.h"
+
+static char *load(const char *name, size_t *len)
+{
+    char path[512];
+    FILE *f;
+    char *buf;
+    long sz;
+
+    snprintf(path, sizeof(path), "%s/netinfo/%s", NP_TEST_DATA, name);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    sz = ftell(f);
+    assert_true(sz >= 0);
+    rewind(f);
+    buf = malloc((size_t)sz + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    buf[sz] = '\0';
+    *len = (size_t)sz;
+    return buf;
+}
+
+static void route_lowest_metric_up_gateway(void **state)
+{
+    size_t len;
+    char *t = load("route-two-defaults.txt", &len);
+    np_gateway gw;
+    np_error err;
+    char ip[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_route(t, len, &gw, &err), NP_OK);
+    /* metric 50 lacks RTF_GATEWAY, 600 loses to 100 (little-endian host) */
+    assert_string_equal(np_addr_ip_str(&gw.addr, ip, sizeof(ip)), "198.18.0.1");
+    assert_string_equal(gw.ifname, "lan0");
+    assert_int_equal(gw.metric, 100);
+    free(t);
+}
+
+static void route_none(void **state)
+{
+    size_t len;
+    char *t = load("route-no-default.txt", &len);
+    np_gateway gw;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_route(t, len, &gw, &err), NP_ENOTFOUND);
+    free(t);
+}
+
+static void route_malformed(void **state)
+{
+    size_t len;
+    char *t = load("route-bad.txt", &len);
+    np_gateway gw;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_route(t, len, &gw, &err), NP_EPARSE);
+    assert_string_equal(err.where, "line 2");
+    /* not terminated, cut mid-line */
+    assert_int_equal(np_netinfo_parse_route("lan0\t0000", 9, &gw, &err),
+                     NP_EPARSE);
+    free(t);
+}
+
+static void arp_entries(void **state)
+{
+    size_t len, n;
+    char *t = load("arp-three.txt", &len);
+    np_neighbour *nb;
+    np_error err;
+    char buf[32];
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_arp(t, len, &nb, &n, &err), NP_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(np_addr_ip_str(&nb[0].ip, buf, sizeof(buf)),
+                        "198.18.0.1");
+    assert_true(nb[0].complete);
+    assert_string_equal(np_netinfo_mac_str(nb[0].mac, buf, sizeof(buf)),
+                        "02:00:c6:12:00:01");
+    assert_false(nb[1].complete);
+    assert_string_equal(np_netinfo_mac_str(nb[2].mac, buf, sizeof(buf)),
+                        "02:ab:cd:12:00:14");
+    assert_string_equal(nb[2].ifname, "lan0");
+    free(nb);
+    free(t);
+}
+
+static void arp_bad_mac(void **state)
+{
+    size_t len, n = 99;
+    char *t = load("arp-bad-mac.txt", &len);
+    np_neighbour *nb = (np_neighbour *)1;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_arp(t, len, &nb, &n, &err), NP_EPARSE);
+    assert_null(nb);
+    assert_int_equal(n, 0);
+    assert_string_equal(err.where, "line 2");
+    free(t);
+}
+
+static void source_for_loopback(void **state)
+{
+    np_addr dst, src;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_addr_parse(&dst, "127.0.0.1", 0, &err), NP_OK);
+    assert_int_equal(np_netinfo_source_for(&dst, &src, &err), NP_OK);
+    assert_string_equal(np_addr_ip_str(&src, buf, sizeof(buf)), "127.0.0.1");
+    assert_int_equal(np_addr_port(&src), 0);
+}
+
+static void local_addrs_has_loopback(void **state)
+{
+    np_netif_addr *a;
+    size_t n, i;
+    np_error err;
+    int lo = 0;
+
+    (void)state;
+    assert_int_equal(np_netinfo_local_addrs(&a, &n, &err), NP_OK);
+    for (i = 0; i < n; i++)
+        if (a[i].is_loopback && np_addr_family(&a[i].addr) == AF_INET) {
+            lo = 1;
+            assert_int_equal(a[i].prefix_len, 8);
+        }
+    assert_true(lo);
+    free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(route_lowest_metric_up_gateway),
+        cmocka_unit_test(route_none),
+        cmocka_unit_test(route_malformed),
+        cmocka_unit_test(arp_entries),
+        cmocka_unit_test(arp_bad_mac),
+        cmocka_unit_test(source_for_loopback),
+        cmocka_unit_test(local_addrs_has_loopback),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
