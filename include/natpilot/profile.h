@@ -1,6 +1,6 @@
 /*
  * natpilot: game and platform profiles — load, validate, layer, search and
- * resolve (the format is profiles/README / docs/profiles.md, schema 1).
+ * resolve (the format: docs/profiles.md and profiles/schema.json, schema 1).
  *
  * A catalog (np_catalog) holds profiles loaded from layers. Layers are loaded
  * lowest first; a profile id loaded from a higher layer replaces the same id
@@ -62,7 +62,12 @@ enum np_role {
     NP_ROLE_VOICE = 3
 };
 enum np_confidence { NP_CONF_HIGH = 0, NP_CONF_MEDIUM = 1, NP_CONF_LOW = 2 };
-enum np_layer { NP_LAYER_EMBEDDED = 0, NP_LAYER_USER = 1, NP_LAYER_CUSTOM = 2 };
+enum np_layer {
+    NP_LAYER_EMBEDDED = 0,
+    NP_LAYER_USER = 1,
+    NP_LAYER_CUSTOM = 2,
+    NP_LAYER_CHECK = 3 /* files being validated: above everything else */
+};
 
 /* Names as written in profiles ("xbox", "udp", "peer-to-peer", "high"...). */
 const char *np_platform_name(unsigned platform); /* one bit; NULL if not */
@@ -196,11 +201,13 @@ int np_catalog_load_file(np_catalog *cat, const char *path, int layer,
 
 /*
  * Parse and validate one profile from memory. name is the display name used
- * in diagnostics and the id check ("games/foo.json": id must be "foo", kind
- * must be game); expected_kind is -1 to derive it from name's directory.
- * On success the profile is added to cat (replacing an equal id from a lower
- * or equal layer) when cat is not NULL. Returns NP_OK or NP_EINVALID /
- * NP_ENOMEM. With cat NULL it only validates.
+ * in diagnostics and for the checks against the file name: the id must
+ * equal its base name without .json, and when its directory is named
+ * "platforms" or "games" the kind must match ("games/foo.json": id "foo",
+ * kind game). text need not be NUL-terminated. On success the profile is
+ * added to cat as layer (see np_catalog_load_dir for replacement); with cat
+ * NULL it is only validated. Returns NP_OK, NP_EINVALID (diagnostics in
+ * diags, nothing added) or NP_ENOMEM.
  */
 int np_catalog_load_buffer(np_catalog *cat, const char *name, const char *text,
                            size_t len, int layer, np_diags *diags,
@@ -212,6 +219,23 @@ int np_catalog_load_buffer(np_catalog *cat, const char *name, const char *text,
  * from layers >= min_layer are reported. Returns NP_OK or NP_EINVALID.
  */
 int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags);
+
+/*
+ * The user layer's directory: $XDG_DATA_HOME/natpilot/profiles, else
+ * $HOME/.local/share/natpilot/profiles. NP_OK, NP_ENOTFOUND (neither
+ * variable set) or NP_EBUFSIZE. The directory may not exist.
+ */
+int np_catalog_user_dir(char *buf, size_t size);
+
+/*
+ * The usual stack: the embedded catalog, then the user directory (when it
+ * exists), then custom_dir (NULL for none; it must exist), then
+ * np_catalog_check. Invalid files are skipped and reported in diags.
+ * Returns NP_OK, NP_EINVALID (some diagnostics are errors; the valid
+ * profiles are loaded), NP_ENOTFOUND (custom_dir missing), NP_ENOMEM.
+ */
+int np_catalog_load_default(np_catalog *cat, const char *custom_dir,
+                            np_diags *diags, np_error *err);
 
 /* Number of profiles, and the i-th in id order (NULL when out of range). */
 size_t np_catalog_count(const np_catalog *cat);

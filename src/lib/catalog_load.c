@@ -560,3 +560,63 @@ int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags)
         return NP_ENOMEM;
     return c.bad ? NP_EINVALID : NP_OK;
 }
+
+int np_catalog_user_dir(char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    if (buf == NULL || size == 0)
+        return NP_EINVAL;
+    buf[0] = '\0';
+    /* XDG: a relative XDG_DATA_HOME is invalid and must be ignored. */
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(buf, size, "%s/natpilot/profiles", xdg);
+    else if (home != NULL && home[0] != '\0')
+        n = snprintf(buf, size, "%s/.local/share/natpilot/profiles", home);
+    else
+        return NP_ENOTFOUND;
+    if (n < 0 || (size_t)n >= size) {
+        buf[0] = '\0';
+        return NP_EBUFSIZE;
+    }
+    return NP_OK;
+}
+
+int np_catalog_load_default(np_catalog *cat, const char *custom_dir,
+                            np_diags *diags, np_error *err)
+{
+    char user[4096];
+    int r, bad = 0;
+    struct stat st;
+
+    if (cat == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no catalog");
+    r = np_catalog_load_embedded(cat, diags, err);
+    if (r == NP_ENOMEM)
+        return r;
+    bad |= r != NP_OK;
+    if (np_catalog_user_dir(user, sizeof(user)) == NP_OK &&
+        stat(user, &st) == 0 && S_ISDIR(st.st_mode)) {
+        r = np_catalog_load_dir(cat, user, NP_LAYER_USER, diags, err);
+        if (r == NP_ENOMEM)
+            return r;
+        bad |= r != NP_OK;
+    }
+    if (custom_dir != NULL) {
+        r = np_catalog_load_dir(cat, custom_dir, NP_LAYER_CUSTOM, diags, err);
+        if (r == NP_ENOMEM || r == NP_ENOTFOUND || r == NP_ESYS ||
+            r == NP_EINVAL)
+            return r;
+        bad |= r != NP_OK;
+    }
+    r = np_catalog_check(cat, NP_LAYER_EMBEDDED, diags);
+    if (r == NP_ENOMEM)
+        return np_error_set(err, r, NULL, "out of memory");
+    bad |= r != NP_OK;
+    if (bad)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "some profiles have errors and were skipped");
+    return NP_OK;
+}

@@ -101,6 +101,10 @@ static int scan_string(scan *sc)
             sc->pos++;
             return 0;
         }
+        if (c == '\n' || c == '\r')
+            return fail(sc, start,
+                        "unterminated string (a string cannot "
+                        "contain a line break)");
         if (c < 0x20)
             return fail(sc, sc->pos, "control character in string (escape it)");
         if (c != '\\') {

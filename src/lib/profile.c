@@ -25,7 +25,8 @@ static const char *const role_names[] = {"peer-to-peer", "game-server",
                                          "service", "voice"};
 static const char *const conf_names[] = {"high", "medium", "low"};
 static const char *const kind_names[] = {"platform", "game"};
-static const char *const layer_names[] = {"embedded", "user", "custom"};
+static const char *const layer_names[] = {"embedded", "user", "custom",
+                                          "check"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -307,15 +308,23 @@ typedef struct jv {
     uint32_t n;
 } jv;
 
+/* The position node n; the root for an index out of range. The scanner and
+ * cJSON build trees of the same shape from text both accept, so this is
+ * only a guard. */
+static const np__jnode *node(const vctx *c, uint32_t n)
+{
+    return n < c->jp->n ? &c->jp->nodes[n] : &c->jp->nodes[0];
+}
+
 static jv jv_child(const vctx *c, jv x)
 {
-    jv r = {x.v ? x.v->child : NULL, c->jp->nodes[x.n].child};
+    jv r = {x.v ? x.v->child : NULL, node(c, x.n)->child};
     return r;
 }
 
 static jv jv_next(const vctx *c, jv x)
 {
-    jv r = {x.v->next, c->jp->nodes[x.n].next};
+    jv r = {x.v->next, node(c, x.n)->next};
     return r;
 }
 
@@ -353,7 +362,7 @@ __attribute__((format(printf, 3, 4))) static void err_at(vctx *c, uint32_t n,
     va_list ap;
 
     va_start(ap, fmt);
-    vdiag(c, NP_DIAG_ERROR, c->jp->nodes[n].off, fmt, ap);
+    vdiag(c, NP_DIAG_ERROR, node(c, n)->off, fmt, ap);
     va_end(ap);
 }
 
@@ -364,7 +373,7 @@ __attribute__((format(printf, 3, 4))) static void err_key(vctx *c, uint32_t n,
     va_list ap;
 
     va_start(ap, fmt);
-    vdiag(c, NP_DIAG_ERROR, c->jp->nodes[n].key_off, fmt, ap);
+    vdiag(c, NP_DIAG_ERROR, node(c, n)->key_off, fmt, ap);
     va_end(ap);
 }
 
@@ -374,7 +383,7 @@ __attribute__((format(printf, 3, 4))) static void warn_at(vctx *c, uint32_t n,
     va_list ap;
 
     va_start(ap, fmt);
-    vdiag(c, NP_DIAG_WARNING, c->jp->nodes[n].off, fmt, ap);
+    vdiag(c, NP_DIAG_WARNING, node(c, n)->off, fmt, ap);
     va_end(ap);
 }
 
@@ -464,9 +473,18 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
                 break;
         old = push_key(c, key);
         if (k == nk) {
-            size_t best = nk;
+            size_t best = nk, kl = strlen(key);
             unsigned bd = 3;
-            for (k = 0; k < nk; k++) {
+            /* A prefix ("proto", "platform") beats a small distance. */
+            for (k = 0; k < nk && kl >= 3; k++) {
+                if (strncmp(key, ks[k].name, kl) == 0 ||
+                    strncmp(key, ks[k].name, strlen(ks[k].name)) == 0) {
+                    best = k;
+                    bd = 0;
+                    break;
+                }
+            }
+            for (k = 0; k < nk && bd > 0; k++) {
                 unsigned d = np__osa_distance(key, strlen(key), ks[k].name,
                                               strlen(ks[k].name));
                 if (d < bd) {
@@ -620,7 +638,7 @@ static int parse_u16(const char *s, size_t n, unsigned long *out)
     unsigned long v = 0;
     size_t i;
 
-    if (n == 0 || n > 6)
+    if (n == 0 || n > 6 || s[0] == '0')
         return 0;
     for (i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
@@ -636,7 +654,11 @@ static int port_entry(vctx *c, jv e, np_port_range *out)
 {
     if (cJSON_IsNumber(e.v)) {
         double d = e.v->valuedouble;
-        if (d != (double)(long long)d || d < -1e15 || d > 1e15) {
+        if (!(d >= -1e15 && d <= 1e15)) { /* before any cast */
+            err_at(c, e.n, "port %g is out of range 1-65535", d);
+            return 0;
+        }
+        if (d != (double)(long long)d) {
             err_at(c, e.n, "port must be an integer");
             return 0;
         }
@@ -1210,7 +1232,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
     if (f[TK_ID].v) {
         old = push_key(c, "id");
         p->id = dup_string(c, f[TK_ID]);
-        np__jpos_linecol(c->text, c->len, c->jp->nodes[f[TK_ID].n].off,
+        np__jpos_linecol(c->text, c->len, node(c, f[TK_ID].n)->off,
                          &c->p->id_line, &c->p->id_col);
         if (p->id != NULL && !valid_id(p->id)) {
             err_at(c, f[TK_ID].n,
@@ -1318,7 +1340,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
                     if (dup)
                         err_at(c, e.n, "duplicate base \"%s\"", s);
                     else if (s != NULL) {
-                        np__jpos_linecol(c->text, c->len, c->jp->nodes[e.n].off,
+                        np__jpos_linecol(c->text, c->len, node(c, e.n)->off,
                                          &c->p->base_line[p->n_base],
                                          &c->p->base_col[p->n_base]);
                         bl[p->n_base++] = s;
@@ -1377,26 +1399,6 @@ static void validate_top(vctx *c, jv root, int expected_kind)
         old = push_key(c, "notes");
         p->notes = dup_string(c, f[TK_NOTES]);
         pop(c, old);
-    }
-    if (f[TK_SOURCES].v && cJSON_IsArray(f[TK_SOURCES].v)) {
-        jv e;
-        size_t k = 0;
-        i = 0;
-        for (e = jv_child(c, f[TK_SOURCES]); e.v != NULL && k < p->n_sources;
-             e = jv_next(c, e), i++) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(e.v, "id");
-            if (!cJSON_IsString(id) ||
-                strcmp(id->valuestring, p->sources[k].id) != 0)
-                continue;
-            if (!used[k]) {
-                size_t o1 = push_key(c, "sources"), o2 = push_idx(c, i);
-                warn_at(c, e.n, "source \"%s\" is not used by any rule",
-                        p->sources[k].id);
-                pop(c, o2);
-                pop(c, o1);
-            }
-            k++;
-        }
     }
     free(used);
 }

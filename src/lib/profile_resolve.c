@@ -110,7 +110,11 @@ static int add_rules(np_rule **list, size_t *n, const np_rule *rules,
         if (platform != 0 && !(r->platforms & platform))
             continue;
         for (j = 0; j < *n; j++) {
-            if (same_ports(&(*list)[j], r)) {
+            /* Same ports, and the earlier rule covers every platform in
+             * question (with a filter: just that one, which both have). */
+            unsigned need = platform != 0 ? platform : r->platforms;
+            if (same_ports(&(*list)[j], r) &&
+                (need & ~(*list)[j].platforms) == 0) {
                 if (r->essential)
                     (*list)[j].essential = true;
                 dup = 1;
