@@ -34,7 +34,11 @@ enum np_port_alloc {
     NP_PA_RANDOM      /* new mappings take unpredictable ports */
 };
 
-enum np_confidence { NP_CONF_LOW = 0, NP_CONF_MEDIUM, NP_CONF_HIGH };
+enum np_nat_confidence {
+    NP_NAT_CONF_LOW = 0,
+    NP_NAT_CONF_MEDIUM,
+    NP_NAT_CONF_HIGH
+};
 
 enum np_generic {
     NP_GEN_UNKNOWN = 0,
@@ -74,7 +78,7 @@ typedef struct np_nat_verdict {
     enum np_port_alloc port_alloc;
     int port_preserved; /* 1, 0, -1 unknown */
     int hairpin;        /* 1, 0, -1 untested */
-    enum np_confidence confidence;
+    enum np_nat_confidence confidence;
     enum np_generic generic;
     enum np_xbox xbox;
     enum np_psn psn;
@@ -98,7 +102,7 @@ void np_nat_classify(const np_probe_obs *obs, int game_port_mapped,
 const char *np_behaviour_name(enum np_behaviour b);
 const char *np_udp_state_name(enum np_udp_state u);
 const char *np_port_alloc_name(enum np_port_alloc p);
-const char *np_confidence_name(enum np_confidence c);
+const char *np_nat_confidence_name(enum np_nat_confidence c);
 const char *np_generic_name(enum np_generic g);
 const char *np_xbox_name(enum np_xbox x);
 const char *np_psn_name(enum np_psn p);

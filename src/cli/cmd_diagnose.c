@@ -111,7 +111,7 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v)
                           json_tristate(v->port_preserved));
     cJSON_AddItemToObject(nat, "hairpinning", json_tristate(v->hairpin));
     cJSON_AddStringToObject(nat, "confidence",
-                            np_confidence_name(v->confidence));
+                            np_nat_confidence_name(v->confidence));
     cJSON_AddItemToObject(nat, "local_address", json_addr(&o->local_m));
     cJSON_AddItemToObject(
         nat, "mapped_address",
@@ -217,7 +217,7 @@ static void print_human(const np_probe_obs *o, const np_nat_verdict *v)
            np_behaviour_name(v->filtering));
     printf("  Port allocation   %s\n", np_port_alloc_name(v->port_alloc));
     printf("  Hairpinning       %s\n", yes_no(v->hairpin));
-    printf("  Confidence        %s\n", np_confidence_name(v->confidence));
+    printf("  Confidence        %s\n", np_nat_confidence_name(v->confidence));
     printf("  Server            %s, RFC 5780: %s",
            np_addr_str(&o->test[0].dest, a, sizeof(a)),
            np_probe_server_name(o->server_state));

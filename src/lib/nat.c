@@ -321,7 +321,7 @@ void np_nat_classify(const np_probe_obs *o, int game_port_mapped,
     }
 
     /* Confidence: high unless something had to be guessed or re-sent. */
-    v->confidence = NP_CONF_HIGH;
+    v->confidence = NP_NAT_CONF_HIGH;
     switch (o->server_state) {
     case NP_SRV_OK:
     case NP_SRV_UNTESTED:
@@ -329,44 +329,44 @@ void np_nat_classify(const np_probe_obs *o, int game_port_mapped,
     case NP_SRV_NO_OTHER_ADDRESS:
         add_caveat(v, "The server sent no OTHER-ADDRESS (not an RFC 5780 "
                       "server): filtering was not measured.");
-        v->confidence = NP_CONF_LOW;
+        v->confidence = NP_NAT_CONF_LOW;
         break;
     case NP_SRV_OTHER_SAME_IP:
         add_caveat(v, "The server's OTHER-ADDRESS has its own primary IP, "
                       "which is bogus: the test is inconclusive.");
-        v->confidence = NP_CONF_LOW;
+        v->confidence = NP_NAT_CONF_LOW;
         break;
     case NP_SRV_OTHER_NO_ANSWER:
         add_caveat(v, "The server's alternate address never answered: the "
                       "test is inconclusive.");
-        v->confidence = NP_CONF_LOW;
+        v->confidence = NP_NAT_CONF_LOW;
         break;
     case NP_SRV_IGNORES_CHANGE:
         add_caveat(v, "The server ignores CHANGE-REQUEST (it answered from "
                       "its primary address): filtering was not measured.");
-        v->confidence = NP_CONF_LOW;
+        v->confidence = NP_NAT_CONF_LOW;
         break;
     }
     if (v->udp == NP_UDP_NO_ANSWER)
-        v->confidence = NP_CONF_LOW;
-    if (v->confidence == NP_CONF_HIGH && v->udp == NP_UDP_OK) {
+        v->confidence = NP_NAT_CONF_LOW;
+    if (v->confidence == NP_NAT_CONF_HIGH && v->udp == NP_UDP_OK) {
         if (o->late > 0) {
             add_caveat(v, "Some datagrams were lost and re-sent.");
-            v->confidence = NP_CONF_MEDIUM;
+            v->confidence = NP_NAT_CONF_MEDIUM;
         }
         if (v->filtering != NP_BEH_EI && o->filt_change_both.sent < 2) {
             add_caveat(v, "The filtering test could be sent only once.");
-            v->confidence = NP_CONF_MEDIUM;
+            v->confidence = NP_NAT_CONF_MEDIUM;
         }
         if (extra_diff > 0 && o->test[1].answered &&
             np_addr_equal(&o->test[1].mapped, &o->test[0].mapped)) {
             add_caveat(v, "The RFC 5780 test showed one mapping, another "
                           "server saw a different one.");
-            v->confidence = NP_CONF_MEDIUM;
+            v->confidence = NP_NAT_CONF_MEDIUM;
         }
     }
     if (v->udp == NP_UDP_BLOCKED && o->test[0].sent < 2)
-        v->confidence = NP_CONF_MEDIUM;
+        v->confidence = NP_NAT_CONF_MEDIUM;
 }
 
 const char *np_behaviour_name(enum np_behaviour b)
@@ -414,14 +414,14 @@ const char *np_port_alloc_name(enum np_port_alloc p)
     return "unknown";
 }
 
-const char *np_confidence_name(enum np_confidence c)
+const char *np_nat_confidence_name(enum np_nat_confidence c)
 {
     switch (c) {
-    case NP_CONF_HIGH:
+    case NP_NAT_CONF_HIGH:
         return "high";
-    case NP_CONF_MEDIUM:
+    case NP_NAT_CONF_MEDIUM:
         return "medium";
-    case NP_CONF_LOW:
+    case NP_NAT_CONF_LOW:
         return "low";
     }
     return "low";

@@ -144,6 +144,12 @@ static int route_source(const np_addr *dest, np_addr *src, np_error *err)
     return NP_OK;
 }
 
+/* Re-send unanswered requests every third of an RTT once it is known. */
+static uint64_t resend_interval(const struct run *r)
+{
+    return clamp_u64(r->rtt_us / 3, MIN_RESEND_US, 250000u);
+}
+
 static void tx_send(struct run *r, struct tx *t, uint64_t now)
 {
     uint8_t buf[NP_STUN_MAX_MSG];
@@ -166,10 +172,42 @@ static void tx_send(struct run *r, struct tx *t, uint64_t now)
         return;
     }
     if (r->rtt_us != 0)
-        t->rto_us = clamp_u64(r->rtt_us, MIN_RESEND_US, 250000u);
+        t->rto_us = resend_interval(r);
     t->next_us = now + t->rto_us;
     if (r->rtt_us == 0)
         t->rto_us *= 2;
+}
+
+/*
+ * How long to wait for the answer to exchange k, started at `start`, once
+ * the RTT is known. Three kinds of answers:
+ * - must come (tests I-III, F's plain request, further servers): only a loss
+ *   delays them, so waiting longer costs nothing in the normal case: 4 RTT;
+ * - may never come (the filtering tests): W = 2 RTT, in which the copies
+ *   sent at once, after a third and after two thirds of an RTT are all
+ *   answered with a third of an RTT to spare;
+ * - the hairpin, which never leaves the LAN: half an RTT.
+ * All clamped to the configured floor and ceiling.
+ */
+static uint64_t tx_deadline(const struct run *r, enum tx_kind k, uint64_t start)
+{
+    uint64_t floor = r->cfg->wait_floor_ms * 1000u;
+    uint64_t ceil = r->cfg->wait_ceil_ms * 1000u;
+
+    switch (k) {
+    case TX_FBOTH:
+    case TX_FPORT:
+        return start + r->wait_us;
+    case TX_HAIRPIN:
+        return start + clamp_u64(r->rtt_us / 2, floor, ceil);
+    case TX_TEST1:
+    case TX_TEST2:
+    case TX_TEST3:
+    case TX_FPLAIN:
+    case TX_MAX:
+    default:
+        return start + clamp_u64(4 * r->rtt_us, floor, 2 * ceil);
+    }
 }
 
 static void tx_start(struct run *r, enum tx_kind k, const np_addr *dest,
@@ -181,15 +219,16 @@ static void tx_start(struct run *r, enum tx_kind k, const np_addr *dest,
     t->active = 1;
     t->rto_us = INITIAL_RTO_US;
     if (r->rtt_us != 0)
-        t->deadline_us = now + r->wait_us;
-    if (k == TX_HAIRPIN && r->rtt_us != 0)
-        t->deadline_us =
-            now + clamp_u64(r->rtt_us / 2, r->cfg->wait_floor_ms * 1000u,
-                            r->cfg->wait_ceil_ms * 1000u);
+        t->deadline_us = tx_deadline(r, k, now);
     tx_send(r, t, now);
 }
 
-/* The first UDP answer fixes the RTT, W, and every pending deadline. */
+/*
+ * The first UDP answer fixes the RTT, W, and every pending deadline. The
+ * filtering requests still unanswered are re-sent at once, then every third
+ * of an RTT, so that three copies are answered inside the window even when
+ * the first one was lost.
+ */
 static void learn_rtt(struct run *r, uint64_t rtt, uint64_t now)
 {
     size_t i;
@@ -205,9 +244,11 @@ static void learn_rtt(struct run *r, uint64_t rtt, uint64_t now)
         struct tx *t = &r->tx[i];
         if (!t->active || t->done)
             continue;
-        t->deadline_us = now + r->wait_us;
-        t->rto_us = clamp_u64(r->rtt_us, MIN_RESEND_US, 250000u);
-        if (t->next_us != 0 && t->next_us > now + t->rto_us)
+        t->deadline_us = tx_deadline(r, (enum tx_kind)i, now);
+        t->rto_us = resend_interval(r);
+        if (i == TX_FBOTH || i == TX_FPORT)
+            t->next_us = now;
+        else if (t->next_us != 0 && t->next_us > now + t->rto_us)
             t->next_us = now + t->rto_us;
     }
 }
@@ -346,7 +387,10 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
         double rtt = t->pub->rtt_ms;
         if (r->obs->rtt_ms == 0 || rtt < r->obs->rtt_ms)
             r->obs->rtt_ms = rtt;
-        learn_rtt(r, now - t->last_us, now);
+        /* Karn: an answer to a re-sent request may belong to any copy, so
+         * its sample is taken from the first send (too long, never too
+         * short: the waits err on the safe side). */
+        learn_rtt(r, now - (t->pub->sent == 1 ? t->last_us : t->first_us), now);
     }
     if (k == TX_TEST1) {
         start_mapping_tests(r, now);

@@ -30,7 +30,7 @@ struct scenario {
     enum np_xbox e_xbox;
     enum np_psn e_psn;
     enum np_switch e_sw;
-    enum np_confidence e_conf;
+    enum np_nat_confidence e_conf;
 };
 
 static void addr(np_addr *a, const char *text)
@@ -111,7 +111,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_OPEN,
      NP_PSN_TYPE1,
      NP_SW_A,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"public, APD firewall",
      1,
      1,
@@ -136,7 +136,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_MODERATE,
      NP_PSN_TYPE1,
      NP_SW_B,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"full cone",
      0,
      1,
@@ -161,7 +161,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_OPEN,
      NP_PSN_TYPE2,
      NP_SW_A,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"restricted cone",
      0,
      1,
@@ -186,7 +186,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_MODERATE,
      NP_PSN_TYPE2,
      NP_SW_A,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"port-restricted cone",
      0,
      1,
@@ -211,7 +211,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_MODERATE,
      NP_PSN_TYPE2,
      NP_SW_B,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"port-restricted, port not kept",
      0,
      1,
@@ -236,7 +236,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_MODERATE,
      NP_PSN_TYPE2,
      NP_SW_B,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"symmetric, random",
      0,
      1,
@@ -261,7 +261,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_STRICT,
      NP_PSN_TYPE3,
      NP_SW_D,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"symmetric, sequential",
      0,
      1,
@@ -286,7 +286,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_STRICT,
      NP_PSN_TYPE3,
      NP_SW_C,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"address-dependent mapping",
      0,
      1,
@@ -311,7 +311,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_STRICT,
      NP_PSN_TYPE3,
      NP_SW_UNKNOWN,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"UDP blocked",
      0,
      0,
@@ -336,7 +336,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_UNAVAILABLE,
      NP_PSN_FAILED,
      NP_SW_F,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
     {"nothing answers",
      0,
      0,
@@ -361,7 +361,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_UNKNOWN,
      NP_PSN_UNKNOWN,
      NP_SW_UNKNOWN,
-     NP_CONF_LOW},
+     NP_NAT_CONF_LOW},
     /* A server without OTHER-ADDRESS: nothing about filtering is claimed. */
     {"no RFC 5780 server",
      0,
@@ -387,7 +387,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_UNKNOWN,
      NP_PSN_UNKNOWN,
      NP_SW_UNKNOWN,
-     NP_CONF_LOW},
+     NP_NAT_CONF_LOW},
     /* A server that ignores CHANGE-REQUEST must not make it look EIF. */
     {"server ignores CHANGE-REQUEST",
      0,
@@ -413,7 +413,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_UNKNOWN,
      NP_PSN_TYPE2,
      NP_SW_UNKNOWN,
-     NP_CONF_LOW},
+     NP_NAT_CONF_LOW},
     /* A negative filtering result from a single send is less certain. */
     {"filter test sent once",
      0,
@@ -439,7 +439,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_MODERATE,
      NP_PSN_TYPE2,
      NP_SW_B,
-     NP_CONF_MEDIUM},
+     NP_NAT_CONF_MEDIUM},
     /* [XBOX] a working mapping of the game port counts as Open. */
     {"mapped game port",
      0,
@@ -465,7 +465,7 @@ static const struct scenario scenarios[] = {
      NP_XBOX_OPEN,
      NP_PSN_TYPE2,
      NP_SW_A,
-     NP_CONF_HIGH},
+     NP_NAT_CONF_HIGH},
 };
 
 static void test_scenarios(void **state)
