@@ -605,7 +605,7 @@ lab_pkt() {
 #   Prints the receiver's "from ADDR:PORT payload" line on success.
 lab_inbound() {
     local proto=$1 eport=$2 role=$3 lport=$4 timeout=${5:-3000}
-    local dst=${6:-$LAB_PUBLIC_IP} flag=-u ready pid rc=0
+    local dst=${6:-$LAB_PUBLIC_IP} flag=-u ready pid spid="" rc=0
     [ "$proto" = tcp ] && flag=-t
     ready="$LAB_TMP/listen.$role.$lport.ready"
     rm -f "$ready"
@@ -614,14 +614,15 @@ lab_inbound() {
     pid=$LAB_LAST_PID
     lab_wait_for 5 "listener on $role:$lport" test -e "$ready"
     if [ "$proto" = tcp ]; then
-        lab_pkt inet send -t -a "$dst" -p "$eport" -m "np-inbound-$eport" \
+        lab_pkt inet send -t -b "$LAB_INET_HOST" -a "$dst" -p "$eport" -m "np-inbound-$eport" \
             >/dev/null 2>&1 || true
     else
-        lab_pkt inet send -u -a "$dst" -p "$eport" -m "np-inbound-$eport" \
+        lab_pkt inet send -u -b "$LAB_INET_HOST" -a "$dst" -p "$eport" -m "np-inbound-$eport" \
             -n 5 -i 100 >/dev/null 2>&1 &
+        spid=$!
     fi
     wait "$pid" || rc=$?
-    wait 2>/dev/null || true
+    [ -z "$spid" ] || wait "$spid" 2>/dev/null || true
     [ "$rc" = 0 ] && cat "$LAB_TMP/listen.$role.$lport.log"
     return "$rc"
 }

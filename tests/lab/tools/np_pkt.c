@@ -7,7 +7,7 @@
  *       PORT; print "from ADDR:PORT <payload>" and exit 0, or exit 1 when
  *       TIMEOUT_MS (default 3000) passes. READYFILE is created once bound.
  *   np_pkt send (-u|-t) -a ADDR -p PORT [-m PAYLOAD] [-n COUNT]
- *       [-i INTERVAL_MS] [-s SRCPORT]
+ *       [-i INTERVAL_MS] [-b SRCADDR] [-s SRCPORT]
  *       Send PAYLOAD (default "np-probe") COUNT times (default 1) to
  *       ADDR:PORT. TCP: one connection, one write (exit 1 if it fails).
  *   np_pkt echo -p PORT [-b ADDR] [-r READYFILE]
@@ -218,7 +218,7 @@ static int mode_listen(int tcp, const char *bind_ip, long port, long wait,
 }
 
 static int mode_send(int tcp, const char *ip, long port, const char *msg,
-                     long count, long interval, long sport)
+                     long count, long interval, const char *bind_ip, long sport)
 {
     struct sockaddr_in to;
     size_t len = strlen(msg);
@@ -229,7 +229,7 @@ static int mode_send(int tcp, const char *ip, long port, const char *msg,
         fprintf(stderr, "np_pkt send: need -a ADDR -p PORT\n");
         return 2;
     }
-    fd = bound_socket(tcp ? SOCK_STREAM : SOCK_DGRAM, NULL, sport);
+    fd = bound_socket(tcp ? SOCK_STREAM : SOCK_DGRAM, bind_ip, sport);
     if (fd < 0)
         return 2;
     if (tcp) {
@@ -615,7 +615,7 @@ int main(int argc, char **argv)
     if (strcmp(mode, "listen") == 0)
         return port ? mode_listen(tcp, bind_ip, port, wait, ready) : 2;
     if (strcmp(mode, "send") == 0)
-        return mode_send(tcp, addr, port, msg, count, interval, sport);
+        return mode_send(tcp, addr, port, msg, count, interval, bind_ip, sport);
     if (strcmp(mode, "echo") == 0)
         return port ? mode_echo(bind_ip, port, ready) : 2;
     if (strcmp(mode, "ping") == 0)

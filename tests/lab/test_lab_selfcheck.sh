@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Self-check of the lab itself, judged by peer tools rather than natpilot:
+# - every NAT kind behaves as named according to coturn's
+#   turnutils_natdiscovery (RFC 5780) and Vovida's stun (RFC 3489);
+# - the delay line gives ~80 ms RTT with 40 ms each way, and its loss
+#   setting drops about what it should;
+# - miniupnpd starts, upnpc and natpmpc get answers from it, and a mapping
+#   made with upnpc forwards a real UDP packet from the internet to lan1
+#   (and the same packet is not forwarded before the mapping exists).
+set -euo pipefail
+# shellcheck source=tests/lab/lib.sh
+source "$(dirname "$0")/lib.sh"
+lab_require turnserver turnutils_natdiscovery stun miniupnpd upnpc natpmpc
+
+failures=0
+check() { # check DESC EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then
+        printf '  ok   %-44s %s\n' "$1" "$3"
+    else
+        printf '  FAIL %-44s expected [%s] got [%s]\n' "$1" "$2" "$3"
+        failures=$((failures + 1))
+    fi
+}
+check_range() { # check_range DESC LOW HIGH VALUE (decimals allowed)
+    if awk -v v="$4" -v a="$2" -v b="$3" 'BEGIN { exit !(v >= a && v <= b) }'; then
+        printf '  ok   %-44s %s (in %s..%s)\n' "$1" "$4" "$2" "$3"
+    else
+        printf '  FAIL %-44s %s not in %s..%s\n' "$1" "$4" "$2" "$3"
+        failures=$((failures + 1))
+    fi
+}
+
+# Verdict lines of the peer tools, reduced to short words.
+natdiscovery_verdict() { # prints "MAPPING FILTERING" (EI AD APD none)
+    local out=$1 m=none f=none
+    case $out in
+    *"NAT with Endpoint Independent Mapping!"*) m=EI ;;
+    *"NAT with Address Dependent Mapping!"*) m=AD ;;
+    *"NAT with Address and Port Dependent Mapping!"*) m=APD ;;
+    esac
+    case $out in
+    *"NAT with Endpoint Independent Filtering!"*) f=EI ;;
+    *"NAT with Address Dependent Filtering!"*) f=AD ;;
+    *"NAT with Address and Port Dependent Filtering!"*) f=APD ;;
+    esac
+    echo "$m $f"
+}
+vovida_verdict() { # the text after "Primary: " up to the first comma
+    sed -n 's/^Primary: \([^,	]*\).*/\1/p' <<<"$1" | head -1
+}
+
+echo "== NAT kinds judged by turnutils_natdiscovery and Vovida stun"
+# kind : natdiscovery "mapping filtering" : Vovida "Primary:" head
+expect=(
+    "none:EI EI:Open"
+    "eim-eif:EI EI:Independent Mapping"
+    "eim-adf:EI AD:Independent Mapping"
+    "eim-apdf:EI APD:Independent Mapping"
+    "apdm:APD APD:Dependent Mapping"
+    "udp-blocked:none none:Blocked or could not reach STUN server"
+)
+# Vovida's filter word per kind (second field of its "Primary:" line).
+declare -A vovida_filter=([eim-eif]="Independent Filter"
+    [eim-adf]="Address Dependent Filter" [eim-apdf]="Port Dependent Filter")
+for row in "${expect[@]}"; do
+    IFS=: read -r kind want_nd want_vv <<<"$row"
+    lab_build -k "$kind"
+    lab_coturn_start
+    t0=$(lab_now_ms)
+    # Both peers at once (independent sockets) to keep the test short.
+    lab_in lan1 timeout 30 turnutils_natdiscovery -m -f "$LAB_STUN1" \
+        >"$LAB_TMP/nd.out" 2>&1 &
+    nd_pid=$!
+    lab_in lan1 timeout 30 stun "$LAB_STUN1" >"$LAB_TMP/vv.out" 2>&1 &
+    vv_pid=$!
+    wait "$nd_pid" || true
+    wait "$vv_pid" || true
+    nd=$(cat "$LAB_TMP/nd.out")
+    vv=$(cat "$LAB_TMP/vv.out")
+    echo "-- $kind ($(($(lab_now_ms) - t0)) ms)"
+    check "$kind: natdiscovery mapping+filtering" "$want_nd" "$(natdiscovery_verdict "$nd")"
+    check "$kind: stun Primary" "$want_vv" "$(vovida_verdict "$vv")"
+    if [ -n "${vovida_filter[$kind]:-}" ]; then
+        case $vv in
+        *"${vovida_filter[$kind]}"*) check "$kind: stun filter" "${vovida_filter[$kind]}" "${vovida_filter[$kind]}" ;;
+        *) check "$kind: stun filter" "${vovida_filter[$kind]}" "$(grep '^Primary' <<<"$vv")" ;;
+        esac
+    fi
+    if [ "$kind" = apdm ]; then
+        case $vv in
+        *"random port"*) check "apdm: stun port allocation" "random port" "random port" ;;
+        *) check "apdm: stun port allocation" "random port" "$(grep '^Primary' <<<"$vv")" ;;
+        esac
+    fi
+    if [ "$kind" = udp-blocked ]; then
+        # TCP still passes: coturn serves STUN over TCP on 3478.
+        if lab_in lan1 timeout 3 bash -c "exec 3<>/dev/tcp/$LAB_STUN1/$LAB_STUN_PORT"; then
+            check "udp-blocked: TCP to the STUN server" connects connects
+        else
+            check "udp-blocked: TCP to the STUN server" connects refused
+        fi
+    fi
+done
+
+echo "== delay line: 40 ms each way"
+lab_build -k eim-apdf -d 40
+lab_echo_start inet "$LAB_INET_HOST" 7
+out=$(lab_ping lan1 "$LAB_INET_HOST" 7 20 20) || true
+echo "  $out"
+check "delay: pings answered" 20 "$(lab_field "$out" received)"
+check_range "delay: median RTT ms" 70 100 "$(lab_field "$out" rtt_median)"
+check_range "delay: min RTT ms" 70 100 "$(lab_field "$out" rtt_min)"
+
+echo "== delay line: 20% loss each way (about 36% of round trips lost)"
+lab_build -k eim-apdf -l 20 -s 7
+lab_echo_start inet "$LAB_INET_HOST" 7
+out=$(lab_ping lan1 "$LAB_INET_HOST" 7 300 3) || true
+echo "  $out"
+check_range "loss: round-trip loss %" 25 47 "$(lab_field "$out" loss_pct)"
+check_range "loss: RTT without delay ms" 0 20 "$(lab_field "$out" rtt_median)"
+
+echo "== miniupnpd on the router"
+lab_build -k eim-apdf
+lab_coturn_start
+t0=$(lab_now_ms)
+lab_miniupnpd_start
+echo "  miniupnpd up in $(($(lab_now_ms) - t0)) ms"
+out=$(lab_in lan1 timeout 15 upnpc -i -s 2>&1) || true
+check "upnpc -i -s: ExternalIPAddress" "$LAB_PUBLIC_IP" \
+    "$(sed -n 's/^ExternalIPAddress = //p' <<<"$out")"
+out=$(lab_in lan1 timeout 15 natpmpc -g "$LAB_GW" 2>&1) || true
+check "natpmpc -g: Public IP address" "$LAB_PUBLIC_IP" \
+    "$(sed -n 's/^Public IP address : //p' <<<"$out")"
+
+# Control: without a mapping, plain masquerade must not forward.
+if lab_inbound udp 40000 lan1 40000 800 >/dev/null; then
+    check "inbound UDP 40000 before mapping" dropped forwarded
+else
+    check "inbound UDP 40000 before mapping" dropped dropped
+fi
+out=$(lab_in lan1 timeout 15 upnpc -i -e natpilot-lab -a "$LAB_LAN1_IP" 40000 40000 UDP 600 2>&1) || true
+case $out in
+*"is redirected to internal"*) check "upnpc -a 40000 UDP" mapped mapped ;;
+*) check "upnpc -a 40000 UDP" mapped "$(tail -3 <<<"$out" | tr '\n' ' ')" ;;
+esac
+if got=$(lab_inbound udp 40000 lan1 40000 3000); then
+    check "inbound UDP 40000 after mapping" forwarded forwarded
+    echo "  lan1 received: $got"
+else
+    check "inbound UDP 40000 after mapping" forwarded dropped
+fi
+# Policy: the OpenWrt-style default refuses ports below 1024 (UDP 88).
+out=$(lab_in lan1 timeout 15 upnpc -i -a "$LAB_LAN1_IP" 88 88 UDP 600 2>&1) || true
+case $out in
+*"is redirected to internal"*) check "upnpc -a 88 UDP (policy)" refused mapped ;;
+*) check "upnpc -a 88 UDP (policy)" refused refused ;;
+esac
+
+if [ "$failures" -gt 0 ]; then
+    lab_fail "$failures lab self-check(s) failed"
+fi
+echo "lab self-check: all passed in $(lab__elapsed) s"
