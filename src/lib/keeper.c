@@ -203,6 +203,10 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
     memset(&po, 0, sizeof(po));
     memcpy(po.prefer, cfg->prefer, sizeof(po.prefer));
     po.gateway = cfg->gateway;
+    /* The daemon needs to know about UPnP even when PCP answers first (to
+     * read the table for verify devices and restarts): wait for SSDP. */
+    po.ssdp_window_ms = 1500;
+    k->pmopt = po;
     k->pm = np_portmap_new(&po, err);
     if (k->pm == NULL) {
         np_keeper_free(k);
@@ -418,17 +422,40 @@ static void all_due(np_keeper *k, enum np_pm_proto p)
 static int discover(np_keeper *k)
 {
     np_pm_discovery d;
+    np_portmap *npm;
     np_error e;
     int rc, p, was = k->router;
     uint64_t now_s = (uint64_t)(np__keep_mono_ms() / 1000);
 
+    /* A fresh object each time: a restarted router has a new IGD control
+     * URL, and nothing learnt from the old one may stand in for an answer.
+     * The mappings' own state (protocol, nonce) lives in the entries. */
     np_error_clear(&e);
-    rc = np_portmap_discover(k->pm, &d, &e);
+    npm = np_portmap_new(&k->pmopt, &e);
+    if (npm == NULL) {
+        router_down(k, e.msg);
+        return 0;
+    }
+    rc = np_portmap_discover(npm, &d, &e);
+    if (rc == NP_OK && !d.has[NP_PM_PCP] && !d.has[NP_PM_NATPMP] &&
+        !d.has[NP_PM_UPNP])
+        rc = np_error_set(&e, NP_ETIMEOUT, NULL, "no protocol answered");
     if (rc != NP_OK) {
+        np_portmap_free(npm);
         router_down(k, e.msg[0] ? e.msg : np_strerror(rc));
         return 0;
     }
+    np_portmap_free(k->pm);
+    k->pm = npm;
     k->disc = d;
+    np__keep_log(k, NP_LOG_DEBUG,
+                 "discovery: pcp %s (epoch %lu), natpmp %s (epoch %lu), "
+                 "upnp %s, %d ms",
+                 d.has[NP_PM_PCP] ? "yes" : "no",
+                 (unsigned long)d.epoch[NP_PM_PCP],
+                 d.has[NP_PM_NATPMP] ? "yes" : "no",
+                 (unsigned long)d.epoch[NP_PM_NATPMP],
+                 d.has[NP_PM_UPNP] ? "yes" : "no", d.elapsed_ms);
     for (p = NP_PM_PCP; p <= NP_PM_NATPMP; p++) {
         if (!d.has[p])
             continue;
@@ -626,7 +653,7 @@ static const np_pm_mapping *find_map(const np_pm_mapping *m, size_t n,
 static int check(np_keeper *k)
 {
     np_pm_mapping *tab = NULL;
-    size_t n = 0, i, gone = 0, verify = 0, upnp_held = 0;
+    size_t n = 0, i, gone = 0, verify = 0, held = 0;
     np_error e;
     int rc, dirty = 0;
     int64_t now;
@@ -634,14 +661,25 @@ static int check(np_keeper *k)
     k->check_due = np__keep_mono_ms() + (int64_t)k->cfg->verify_interval * 1000;
     if (!discover(k))
         return 0;
+    if (k->ssdp_restart) {
+        /* The IGD announced a new boot: whatever the epochs say (a router
+         * may count them from its system's uptime, not its NAT's), make
+         * every mapping again now. */
+        k->ssdp_restart = 0;
+        note_restart(k, "the gateway announced a new BOOTID/LOCATION over "
+                        "SSDP; re-creating every mapping");
+        all_due(k, NP_PM_NONE);
+        for (i = 0; i < k->n_ents; i++)
+            if (k->ents[i].state == NP__ENT_HELD)
+                k->ents[i].state = NP__ENT_PENDING;
+    }
     for (i = 0; i < k->n_ents; i++) {
         if (k->cfg->devices[k->ents[i].dev].mode == NP_CFG_VERIFY)
             verify++;
-        else if (k->ents[i].state == NP__ENT_HELD &&
-                 k->ents[i].proto == NP_PM_UPNP)
-            upnp_held++;
+        else if (k->ents[i].state == NP__ENT_HELD)
+            held++; /* the table may list PCP / NAT-PMP ones too */
     }
-    if (verify == 0 && upnp_held == 0)
+    if (verify == 0 && held == 0)
         return 1;
     if (!k->disc.has[NP_PM_UPNP]) {
         for (i = 0; i < k->n_ents; i++) {
@@ -654,15 +692,14 @@ static int check(np_keeper *k)
                      "the router does not answer UPnP: its table cannot be "
                      "read");
         }
-        if (upnp_held > 0) {
-            note_restart(k, "the router no longer answers UPnP; re-creating "
-                            "its mappings with another protocol");
-            for (i = 0; i < k->n_ents; i++)
-                if (k->ents[i].proto == NP_PM_UPNP) {
-                    k->ents[i].proto = NP_PM_NONE;
-                    k->ents[i].due = 0;
-                }
-        }
+        for (i = 0; i < k->n_ents; i++)
+            if (k->ents[i].state == NP__ENT_HELD &&
+                k->ents[i].proto == NP_PM_UPNP) {
+                /* UPnP went away: make it again with what answers */
+                k->ents[i].proto = NP_PM_NONE;
+                k->ents[i].state = NP__ENT_PENDING;
+                k->ents[i].due = 0;
+            }
         return 1;
     }
     np_error_clear(&e);
@@ -689,17 +726,24 @@ static int check(np_keeper *k)
         if (d->mode == NP_CFG_MAP) {
             uint16_t ext;
 
-            if (x->state != NP__ENT_HELD || x->proto != NP_PM_UPNP)
+            if (x->state != NP__ENT_HELD)
                 continue;
             ext = np_addr_port(&x->external) ? np_addr_port(&x->external)
                                              : x->port;
             m = find_map(tab, n, x->transport, ext);
-            if (m == NULL || !np_addr_same_ip(&m->internal, &d->address)) {
-                gone++;
-                x->state = NP__ENT_PENDING;
-                x->due = 0;
-                dirty = 1;
+            if (m != NULL && np_addr_same_ip(&m->internal, &d->address)) {
+                if (x->proto != NP_PM_UPNP)
+                    k->table_has_pcp = 1;
+                continue;
             }
+            /* PCP / NAT-PMP mappings count only on a router whose table
+             * has been seen to list them (miniupnpd does). */
+            if (x->proto != NP_PM_UPNP && !k->table_has_pcp)
+                continue;
+            gone++;
+            x->state = NP__ENT_PENDING;
+            x->due = 0;
+            dirty = 1;
             continue;
         }
         m = find_map(tab, n, x->transport, x->port);
@@ -748,7 +792,7 @@ static int check(np_keeper *k)
     (void)now;
     if (gone > 0) {
         note_restart(k,
-                     "%zu of natpilot's UPnP mappings are gone from the "
+                     "%zu of natpilot's mappings are gone from the "
                      "router's table; re-creating them",
                      gone);
         dirty = 1;
@@ -859,7 +903,7 @@ static void read_ssdp(np_keeper *k)
         if (n < 0)
             return;
         np_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl);
-        if (!np_addr_is_set(&k->disc.gateway) ||
+        if (!k->cfg->ssdp_listen || !np_addr_is_set(&k->disc.gateway) ||
             !np_addr_same_ip(&from, &k->disc.gateway))
             continue; /* only the gateway's announcements matter */
         if (!np_keeper_ssdp_notify(buf, (size_t)n, &boot, loc, sizeof(loc)))
@@ -873,6 +917,7 @@ static void read_ssdp(np_keeper *k)
                          strcmp(loc, k->ssdp_location) != 0 ? ", new location"
                                                             : "");
             /* give the router a moment to come up fully */
+            k->ssdp_restart = 1;
             if (k->router == NP__R_UP)
                 k->check_due = np__keep_mono_ms() + 1000;
             else
