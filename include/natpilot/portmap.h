@@ -172,6 +172,11 @@ void np_portmap_free(np_portmap *pm);
  */
 int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err);
 
+/* The object's view of the gateway: the discovery result, with suspects
+ * (answers from other hosts) found by later operations added. Owned by pm,
+ * valid until np_portmap_free. */
+const np_pm_discovery *np_portmap_discovery(const np_portmap *pm);
+
 /* Restrict later operations to one protocol (after discover; NP_EUNSUPP if
  * it did not answer). NP_PM_NONE lifts the restriction. */
 int np_portmap_use(np_portmap *pm, enum np_pm_proto proto, np_error *err);

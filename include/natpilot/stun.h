@@ -151,6 +151,15 @@ typedef struct np_stun_msg {
 int np_stun_looks_like(const uint8_t *buf, size_t len);
 
 /*
+ * For stream transports (STUN over TCP, RFC 8489 section 6.2.2): the total
+ * length of the message that starts at buf (20 + its length field), once
+ * the first 4 bytes are there; 0 while fewer than 4 bytes are buffered or
+ * when the bytes cannot start a STUN message (top bits set, or a length not
+ * a multiple of 4). Reads at most 4 bytes.
+ */
+size_t np_stun_frame_len(const uint8_t *buf, size_t len);
+
+/*
  * Decode and validate the message in buf[0..len). On failure returns
  * NP_ETRUNC (input ends early), NP_EPARSE (bad header, cookie, length,
  * attribute layout or value) or NP_EVERIFY (FINGERPRINT present but wrong),
@@ -161,6 +170,21 @@ int np_stun_looks_like(const uint8_t *buf, size_t len);
  */
 int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
                    np_error *err);
+
+/*
+ * The server's alternate address: OTHER-ADDRESS (RFC 5780 7.4), or, from an
+ * RFC 3489 server (e.g. Vovida stund), CHANGED-ADDRESS, which RFC 5780
+ * section 7.4 says it replaces with the same meaning. NULL when neither.
+ * Points into *m.
+ */
+const np_addr *np_stun_other_address(const np_stun_msg *m);
+
+/*
+ * Where the server says it sent the response from: RESPONSE-ORIGIN (RFC 5780
+ * 7.3), or an RFC 3489 server's SOURCE-ADDRESS. NULL when neither. Points
+ * into *m.
+ */
+const np_addr *np_stun_response_origin(const np_stun_msg *m);
 
 /*
  * Check MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 section 14.5) of a message

@@ -22,6 +22,7 @@ struct np_portmap {
     const np__pm_backend *be[NP_PM_NPROTO]; /* by proto, NULL if unused */
     void *st[NP_PM_NPROTO];
     int answered[NP_PM_NPROTO];
+    int late_tried[NP_PM_NPROTO];
     int discovered;
     enum np_pm_proto only; /* np_portmap_use(), NP_PM_NONE = any */
     np_pm_discovery disc;
@@ -483,6 +484,7 @@ np_portmap *np_portmap_new(const np_pm_options *opt, np_error *err)
         pm->ctx.opt.ssdp_port = 1900;
     if (pm->ctx.opt.pcp_port == 0)
         pm->ctx.opt.pcp_port = 5351;
+    pm->ctx.disc = &pm->disc;
     return pm;
 }
 
@@ -548,7 +550,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
         return rc;
     d->gateway = pm->ctx.gateway;
     d->local = pm->ctx.local;
-    np_addr_str(&pm->ctx.gateway, gw, sizeof(gw));
+    np_addr_ip_str(&pm->ctx.gateway, gw, sizeof(gw));
 
     /* Open every preferred backend and send its first request at once. */
     t0 = np__pm_now_ms();
@@ -708,6 +710,11 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     return NP_OK;
 }
 
+const np_pm_discovery *np_portmap_discovery(const np_portmap *pm)
+{
+    return pm != NULL ? &pm->disc : NULL;
+}
+
 int np_portmap_use(np_portmap *pm, enum np_pm_proto proto, np_error *err)
 {
     if (pm == NULL)
@@ -778,6 +785,61 @@ static void remember(np_portmap *pm, const np_pm_request *req,
     m->ours = 1;
 }
 
+/*
+ * Discovery of one protocol that was silent in the first window (typically
+ * SSDP, cut short because PCP answered first), done only when an operation
+ * falls through every protocol that answered. 1 when it answers now.
+ */
+static int late_discover(np_portmap *pm, enum np_pm_proto p)
+{
+    const np__pm_backend *be = pm->be[p];
+    void *st = pm->st[p];
+    int64_t t0 = np__pm_now_ms(), next = 250, limit;
+    int attempt = 0;
+
+    if (be == NULL || st == NULL || pm->answered[p] || pm->late_tried[p])
+        return 0;
+    pm->late_tried[p] = 1;
+    limit = p == NP_PM_UPNP ? pm->ctx.opt.ssdp_max_ms : pm->ctx.opt.timeout_ms;
+    if (be->disc_send(st, attempt, NULL) != NP_OK)
+        return 0;
+    for (;;) {
+        struct pollfd pfd;
+        int64_t el = np__pm_now_ms() - t0, wait;
+        int rc;
+
+        if (el >= limit)
+            return 0;
+        if (el >= next) {
+            (void)be->disc_send(st, ++attempt, NULL);
+            next = next * 2 + 250;
+        }
+        wait = (next < limit ? next : limit) - el;
+        pfd.fd = be->disc_fd(st);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (pfd.fd < 0)
+            return 0;
+        rc = poll(&pfd, 1, (int)(wait < 1 ? 1 : wait));
+        if (rc < 0)
+            return 0; /* EINTR: the caller sees its cancel flag */
+        if (rc == 0)
+            continue;
+        rc = be->disc_recv(st, &pm->disc, NULL);
+        if (rc == NP__DISC_GAVE_UP)
+            return 0;
+        if (rc != NP__DISC_ANSWERED)
+            continue;
+        if (be->disc_finish != NULL &&
+            be->disc_finish(st, &pm->disc, NULL) != NP_OK)
+            return 0;
+        pm->answered[p] = 1;
+        pm->disc.has[p] = 1;
+        pm->disc.rtt_ms[p] = (int)(np__pm_now_ms() - t0);
+        return 1;
+    }
+}
+
 typedef int (*op_fn)(void *st, const np_pm_request *req, np_pm_result *res,
                      np_error *err);
 
@@ -822,6 +884,20 @@ static int run_op(np_portmap *pm, const np_pm_request *req, np_pm_result *res,
         }
         if (!fallback_worth(r.outcome))
             break;
+        if (i == n - 1 && pm->only == NP_PM_NONE) {
+            /* Every protocol that answered fell through: ask the silent
+             * ones again, with their full wait this time. */
+            int k;
+
+            for (k = 0; k < NP_PM_NPROTO && n < NP_PM_NPROTO; k++) {
+                enum np_pm_proto q = pm->ctx.opt.prefer[k];
+
+                if (q == NP_PM_NONE)
+                    break;
+                if (late_discover(pm, q))
+                    c[n++] = q;
+            }
+        }
     }
     /* Report the answer that settled it, or the first protocol's (most
      * preferred) when every one of them fell through. */

@@ -170,7 +170,10 @@ static int transact(struct nat *s, int transport, uint16_t iport,
             continue;
         if (rc == NATPMP_ERR_RECVFROM || rc == NATPMP_ERR_NOGATEWAYSUPPORT)
             return NP_EUNREACH;
-        if (r->type != want || r->pnu.newportmapping.privateport != iport) {
+        /* On an error result libnatpmp fills only resultcode and epoch:
+         * accept it as the answer to the one request in flight. */
+        if (r->resultcode == 0 &&
+            (r->type != want || r->pnu.newportmapping.privateport != iport)) {
             /* a late answer to an earlier request: keep waiting */
             if (sendnewportmappingrequest(&s->n, proto, iport, eport,
                                           lifetime) < 0)
@@ -251,6 +254,9 @@ static int nat_add(void *st, const np_pm_request *req, np_pm_result *res,
         return rc == NP_ETIMEOUT ? NP_ETIMEOUT : NP_OK;
     }
     set_result(s, res, &r, asked);
+    res->internal_port = req->internal_port;
+    if (res->outcome != NP_PM_OK && res->outcome != NP_PM_OTHER_PORT)
+        memset(&res->external, 0, sizeof(res->external));
     return NP_OK;
 }
 

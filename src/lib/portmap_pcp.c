@@ -1,6 +1,6 @@
 /*
- * natpilot: the PCP backend (RFC 6887), with its own minimal codec for the
- * MAP and ANNOUNCE opcodes (np__pcp_encode / np__pcp_decode).
+ * natpilot: the PCP backend (RFC 6887) over the wire codec of
+ * include/natpilot/pcp.h (MAP and ANNOUNCE).
  *
  * Request header (§7.1)                 Response header (§7.2)
  *  0      1      2      3                0      1      2      3
@@ -34,150 +34,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "np_cursor.h"
+#include "natpilot/pcp.h"
 #include "portmap_int.h"
-
-/* --- codec -------------------------------------------------------------- */
-
-static void wr_addr(np__wr *w, const np_addr *a)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-                                       0, 0, 0, 0, 0xff, 0xff};
-
-    if (a != NULL && np_addr_family(a) == AF_INET6) {
-        np__wr_bytes(w, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
-    } else {
-        np__wr_bytes(w, mapped, 12);
-        if (a != NULL && np_addr_family(a) == AF_INET)
-            np__wr_bytes(w, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
-        else
-            np__wr_fill(w, 0, 4);
-    }
-}
-
-static int rd_addr(np__rd *r, np_addr *a)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-                                       0, 0, 0, 0, 0xff, 0xff};
-    uint8_t b[16];
-    int rc = np__rd_bytes(r, b, 16);
-
-    if (rc != NP_OK)
-        return rc;
-    if (memcmp(b, mapped, 12) == 0)
-        np_addr_from_ipv4(a, b + 12, 0);
-    else
-        np_addr_from_ipv6(a, b, 0);
-    return NP_OK;
-}
-
-int np__pcp_encode(uint8_t *buf, size_t cap, size_t *len, uint8_t opcode,
-                   uint32_t lifetime, const np_addr *client,
-                   const np__pcp_map *map, const np_addr *third_party,
-                   int prefer_failure)
-{
-    np__wr w;
-
-    np__wr_init(&w, buf, cap);
-    np__wr_u8(&w, NP__PCP_VERSION);
-    np__wr_u8(&w, opcode & 0x7f);
-    np__wr_u16(&w, 0);
-    np__wr_u32(&w, lifetime);
-    wr_addr(&w, client);
-    if (map != NULL) {
-        np__wr_bytes(&w, map->nonce, 12);
-        np__wr_u8(&w, map->protocol);
-        np__wr_fill(&w, 0, 3);
-        np__wr_u16(&w, map->internal_port);
-        np__wr_u16(&w, map->external_port);
-        wr_addr(&w, &map->external);
-    }
-    if (third_party != NULL) {
-        np__wr_u8(&w, NP__PCP_OPT_THIRD);
-        np__wr_u8(&w, 0);
-        np__wr_u16(&w, 16);
-        wr_addr(&w, third_party);
-    }
-    if (prefer_failure) {
-        np__wr_u8(&w, NP__PCP_OPT_PREFER);
-        np__wr_u8(&w, 0);
-        np__wr_u16(&w, 0);
-    }
-    *len = w.pos;
-    return np__wr_status(&w);
-}
-
-static int bad(np_error *err, int code, size_t pos, const char *what)
-{
-    char where[32];
-
-    snprintf(where, sizeof(where), "byte %zu", pos);
-    return np_error_set(err, code, where, "PCP response: %s", what);
-}
-
-int np__pcp_decode(const uint8_t *buf, size_t len, np__pcp_resp *out,
-                   np_error *err)
-{
-    np__rd r;
-    uint8_t op, rsv;
-    uint16_t u16;
-
-    memset(out, 0, sizeof(*out));
-    np__rd_init(&r, buf, len);
-    if (np__rd_u8(&r, &out->version) != NP_OK)
-        return bad(err, NP_ETRUNC, r.pos, "empty");
-    if (out->version == 0) {
-        /* A NAT-PMP server's answer to a PCP request (§9): version 0,
-         * opcode, 16-bit result (1 = Unsupported Version). */
-        if (np__rd_u8(&r, &op) != NP_OK || np__rd_u16(&r, &u16) != NP_OK)
-            return bad(err, NP_ETRUNC, r.pos, "short NAT-PMP answer");
-        out->opcode = op & 0x7f;
-        out->result = u16 > 255 ? 255 : (uint8_t)u16;
-        return NP_OK;
-    }
-    if (len < 24)
-        return bad(err, NP_ETRUNC, len, "shorter than the 24-byte header");
-    if (len > NP__PCP_MAX || len % 4 != 0)
-        return bad(err, NP_EPARSE, len, "length not a multiple of 4");
-    (void)np__rd_u8(&r, &op);
-    if ((op & 0x80) == 0)
-        return bad(err, NP_EPARSE, 1, "R bit not set (a request)");
-    out->opcode = op & 0x7f;
-    (void)np__rd_u8(&r, &rsv);
-    (void)np__rd_u8(&r, &out->result);
-    (void)np__rd_u32(&r, &out->lifetime);
-    (void)np__rd_u32(&r, &out->epoch);
-    (void)np__rd_bytes(&r, NULL, 12);
-    if (out->version != NP__PCP_VERSION)
-        return NP_OK; /* UNSUPP_VERSION answers carry only the header */
-    if (out->opcode == NP__PCP_OP_MAP && np__rd_left(&r) > 0) {
-        uint8_t proto;
-
-        if (np__rd_bytes(&r, out->map.nonce, 12) != NP_OK ||
-            np__rd_u8(&r, &proto) != NP_OK ||
-            np__rd_bytes(&r, NULL, 3) != NP_OK ||
-            np__rd_u16(&r, &out->map.internal_port) != NP_OK ||
-            np__rd_u16(&r, &out->map.external_port) != NP_OK ||
-            rd_addr(&r, &out->map.external) != NP_OK)
-            return bad(err, NP_ETRUNC, r.pos, "MAP data cut short");
-        out->map.protocol = proto;
-        out->has_map = 1;
-    }
-    /* Options: checked for well-formedness, their contents are not used. */
-    while (np__rd_left(&r) > 0) {
-        uint8_t code, res;
-        uint16_t olen;
-        size_t padded;
-
-        if (np__rd_u8(&r, &code) != NP_OK || np__rd_u8(&r, &res) != NP_OK ||
-            np__rd_u16(&r, &olen) != NP_OK)
-            return bad(err, NP_ETRUNC, r.pos, "option header cut short");
-        padded = ((size_t)olen + 3) & ~(size_t)3;
-        if (np__rd_bytes(&r, NULL, padded) != NP_OK)
-            return bad(err, NP_ETRUNC, r.pos, "option longer than the rest");
-    }
-    return NP_OK;
-}
 
 /* --- the backend --------------------------------------------------------- */
 
@@ -262,8 +120,7 @@ static int pcp_disc_send(void *st, int attempt, np_error *err)
     rc = ensure(s, err);
     if (rc != NP_OK)
         return rc;
-    rc = np__pcp_encode(buf, sizeof(buf), &len, NP__PCP_OP_ANNOUNCE, 0,
-                        &s->ctx->local, NULL, NULL, 0);
+    rc = np_pcp_encode_announce(buf, sizeof(buf), &s->ctx->local, &len, err);
     if (rc != NP_OK)
         return rc;
     if (send_req(s, buf, len) != NP_OK)
@@ -287,9 +144,9 @@ static void note_epoch(struct pcp *s, uint32_t epoch)
  * decodes, 0 when it must be ignored (suspect recorded in d if given), -1
  * when nothing is waiting.
  */
-static int read_one(struct pcp *s, np__pcp_resp *resp, np_pm_discovery *d)
+static int read_one(struct pcp *s, np_pcp_response *resp, np_pm_discovery *d)
 {
-    uint8_t buf[NP__PCP_MAX + 4];
+    uint8_t buf[NP_PCP_MAX_MSG + 4];
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     np_addr from;
@@ -306,7 +163,7 @@ static int read_one(struct pcp *s, np__pcp_resp *resp, np_pm_discovery *d)
                            "the gateway (ignored)");
         return 0;
     }
-    if (np__pcp_decode(buf, (size_t)n, resp, NULL) != NP_OK)
+    if (np_pcp_decode_response(buf, (size_t)n, resp, NULL) != NP_OK)
         return 0;
     return 1;
 }
@@ -314,20 +171,20 @@ static int read_one(struct pcp *s, np__pcp_resp *resp, np_pm_discovery *d)
 static int pcp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
 {
     struct pcp *s = st;
-    np__pcp_resp r;
+    np_pcp_response r;
     int k;
 
     (void)err;
     while ((k = read_one(s, &r, d)) >= 0) {
         if (k == 0)
             continue;
-        if (r.version != NP__PCP_VERSION) {
+        if (r.version != NP_PCP_VERSION) {
             /* UNSUPP_VERSION, or a NAT-PMP server: fall back to NAT-PMP */
             s->version = r.version;
             d->pcp_version = r.version;
             return NP__DISC_GAVE_UP;
         }
-        if (r.opcode != NP__PCP_OP_ANNOUNCE)
+        if (r.opcode != NP_PCP_OP_ANNOUNCE)
             continue;
         note_epoch(s, r.epoch);
         d->epoch[NP_PM_PCP] = r.epoch;
@@ -339,24 +196,22 @@ static int pcp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
 
 /* One MAP exchange with re-sends; 1 with *out on an answer, else an NP_E*
  * code. The nonce, protocol and internal port are checked (§11.3). */
-static int map_transact(struct pcp *s, const np__pcp_map *m, uint32_t lifetime,
-                        const np_addr *third, int prefer_failure,
-                        np__pcp_resp *out)
+static int map_transact(struct pcp *s, const np_pcp_map_request *m,
+                        np_pcp_response *out)
 {
-    uint8_t buf[128];
+    uint8_t buf[NP_PCP_MAX_MSG];
     size_t len;
     int64_t start = np__pm_now_ms(), end = start + s->ctx->opt.timeout_ms;
     int64_t next = start, gap = 250;
     int rc;
 
-    rc = np__pcp_encode(buf, sizeof(buf), &len, NP__PCP_OP_MAP, lifetime,
-                        &s->ctx->local, m, third, prefer_failure);
+    rc = np_pcp_encode_map(buf, sizeof(buf), m, &len, NULL);
     if (rc != NP_OK)
         return rc;
     for (;;) {
         struct pollfd pfd;
         int64_t now = np__pm_now_ms(), wait;
-        np__pcp_resp r;
+        np_pcp_response r;
         int k;
 
         if (now >= end)
@@ -376,18 +231,15 @@ static int map_transact(struct pcp *s, const np__pcp_map *m, uint32_t lifetime,
                 return NP_ECANCELED;
             return NP_ESYS;
         }
-        while ((k = read_one(s, &r, NULL)) >= 0) {
+        while ((k = read_one(s, &r, s->ctx->disc)) >= 0) {
             if (k == 0)
                 continue;
-            if (r.version != NP__PCP_VERSION) {
+            if (r.version != NP_PCP_VERSION) {
                 s->version = r.version;
                 *out = r;
                 return NP_OK;
             }
-            if (r.opcode != NP__PCP_OP_MAP || !r.has_map ||
-                memcmp(r.map.nonce, m->nonce, 12) != 0 ||
-                r.map.protocol != m->protocol ||
-                r.map.internal_port != m->internal_port)
+            if (!np_pcp_response_matches(&r, m))
                 continue; /* not the answer to this request */
             note_epoch(s, r.epoch);
             *out = r;
@@ -430,13 +282,13 @@ static int is_third(const struct pcp *s, const np_pm_request *req)
 static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
                    np_pm_result *res, np_error *err)
 {
-    np__pcp_map m;
-    np__pcp_resp r;
+    np_pcp_map_request m;
+    np_pcp_response r;
     int third = is_third(s, req), prefer = !req->allow_other_port, rc;
     uint16_t asked =
         req->external_port ? req->external_port : req->internal_port;
 
-    if (s->version != NP__PCP_VERSION) {
+    if (s->version != NP_PCP_VERSION) {
         np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
                           "the router does not speak PCP version 2");
         return NP_OK;
@@ -453,20 +305,51 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
     }
     m.protocol = (uint8_t)req->transport;
     m.internal_port = req->internal_port;
-    m.external_port = lifetime ? asked : 0;
-    np_addr_from_ipv4(&m.external, "\0\0\0\0", 0);
+    m.suggested_external_port = lifetime ? asked : 0;
+    m.lifetime = lifetime;
+    m.client = s->ctx->local;
+    if (third)
+        m.third_party = req->internal;
+    m.prefer_failure = prefer && lifetime > 0;
     memcpy(res->nonce, m.nonce, 12);
     res->internal = third ? req->internal : s->ctx->local;
     np_addr_set_port(&res->internal, 0);
     res->internal_port = req->internal_port;
-    rc = map_transact(s, &m, lifetime, third ? &req->internal : NULL,
-                      prefer && lifetime > 0, &r);
-    if (rc == NP_OK && r.version == NP__PCP_VERSION && r.result == 5 &&
-        prefer && lifetime > 0) {
+    rc = map_transact(s, &m, &r);
+    if (rc == NP_OK && r.version == NP_PCP_VERSION && r.result == 5 && prefer &&
+        lifetime > 0) {
         /* UNSUPP_OPTION: maybe PREFER_FAILURE; ask once more without it */
-        rc =
-            map_transact(s, &m, lifetime, third ? &req->internal : NULL, 0, &r);
+        m.prefer_failure = 0;
+        rc = map_transact(s, &m, &r);
         prefer = 0;
+    }
+    if (rc == NP_OK && r.version == NP_PCP_VERSION && r.result == 11 &&
+        prefer && lifetime > 0) {
+        /* CANNOT_PROVIDE_EXTERNAL under PREFER_FAILURE: the port is taken,
+         * or the policy forbids it (miniupnpd answers both this way). Ask
+         * without PREFER_FAILURE to tell them apart; a stand-in mapping
+         * granted that way is removed at once. */
+        np_pcp_response r2;
+
+        m.prefer_failure = 0;
+        if (map_transact(s, &m, &r2) == NP_OK && r2.version == NP_PCP_VERSION) {
+            if (r2.result == 0) {
+                uint16_t offered = r2.external_port;
+
+                m.lifetime = 0;
+                m.suggested_external_port = 0;
+                (void)map_transact(s, &m, &r2);
+                res->external = r.external;
+                np_addr_set_port(&res->external, offered);
+                np__pm_result_set(res, NP_PM_PCP, NP_PM_CONFLICT, 11,
+                                  "PCP result 11: %s (the router offered "
+                                  "external port %u instead)",
+                                  np_pm_pcp_result_str(11), (unsigned)offered);
+                return NP_OK;
+            }
+            if (r2.result != 11)
+                r = r2;
+        }
     }
     if (rc == NP_ETIMEOUT) {
         np__pm_result_set(res, NP_PM_PCP, NP_PM_TIMEOUT, 0,
@@ -478,7 +361,7 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
                           "PCP request failed: %s", np_strerror(rc));
         return NP_OK;
     }
-    if (r.version != NP__PCP_VERSION) {
+    if (r.version != NP_PCP_VERSION) {
         np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
                           "UNSUPP_VERSION: the router speaks NAT-PMP, not "
                           "PCP");
@@ -491,15 +374,15 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
                           np_pm_pcp_result_str(r.result));
         return NP_OK;
     }
-    res->external = r.map.external;
-    np_addr_set_port(&res->external, r.map.external_port);
+    res->external = r.external;
+    np_addr_set_port(&res->external, r.external_port);
     if (lifetime > 0)
-        s->ext = r.map.external;
-    if (lifetime > 0 && r.map.external_port != asked)
+        s->ext = r.external;
+    if (lifetime > 0 && r.external_port != asked)
         np__pm_result_set(res, NP_PM_PCP, NP_PM_OTHER_PORT, 0,
                           "the router granted external port %u instead of "
                           "%u (the port is taken)",
-                          (unsigned)r.map.external_port, (unsigned)asked);
+                          (unsigned)r.external_port, (unsigned)asked);
     else
         np__pm_result_set(res, NP_PM_PCP, NP_PM_OK, 0, "SUCCESS%s",
                           s->lost_state ? " (the router's epoch says it "

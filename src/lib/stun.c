@@ -56,8 +56,8 @@ static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
 /* CRC-32 (ISO 3309, reflected polynomial 0xEDB88320), table-driven.        */
 
 /*
- * Four bits at a time: a 16-entry constant table (entry i is the CRC of the
- * nibble i, eight shift-and-xor rounds of the polynomial), small enough to
+ * Four bits at a time: a 16-entry constant table (entry i is i run through
+ * four shift-and-xor rounds of the polynomial), small enough to
  * check by hand and fast enough for datagrams. The unit test checks the
  * standard check value CRC-32("123456789") = 0xCBF43926.
  */
@@ -95,6 +95,18 @@ int np_stun_looks_like(const uint8_t *buf, size_t len)
         return 0;
     mlen = np__get_u16(buf + 2);
     return (mlen % 4) == 0 && (size_t)mlen == len - NP_STUN_HEADER_LEN;
+}
+
+size_t np_stun_frame_len(const uint8_t *buf, size_t len)
+{
+    uint16_t mlen;
+
+    if (buf == NULL || len < 4 || (buf[0] & 0xC0) != 0)
+        return 0;
+    mlen = np__get_u16(buf + 2);
+    if (mlen % 4 != 0)
+        return 0;
+    return (size_t)NP_STUN_HEADER_LEN + mlen;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -521,6 +533,28 @@ int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
             return rc;
     }
     return NP_OK;
+}
+
+const np_addr *np_stun_other_address(const np_stun_msg *m)
+{
+    if (m == NULL)
+        return NULL;
+    if (m->present & NP_STUN_HAS_OTHER_ADDRESS)
+        return &m->other_address;
+    if (m->present & NP_STUN_HAS_CHANGED_ADDRESS)
+        return &m->changed_address;
+    return NULL;
+}
+
+const np_addr *np_stun_response_origin(const np_stun_msg *m)
+{
+    if (m == NULL)
+        return NULL;
+    if (m->present & NP_STUN_HAS_RESPONSE_ORIGIN)
+        return &m->response_origin;
+    if (m->present & NP_STUN_HAS_SOURCE_ADDRESS)
+        return &m->source_address;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------ */

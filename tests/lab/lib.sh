@@ -65,6 +65,7 @@ LAB_LAST_PID=""   # PID of the most recent lab_bg
 LAB_UPNPD_ARGS=() # arguments of the last lab_miniupnpd_start (for restart)
 LAB_UPNPD_PID=""
 LAB_COTURN_PID=""
+LAB_DELAYLINE_PID=""
 
 # lab_log MSG...: progress line on stderr, prefixed with the elapsed time.
 lab_log() {
@@ -185,6 +186,7 @@ lab_teardown() {
     LAB_NETNS=()
     LAB_UPNPD_PID=""
     LAB_COTURN_PID=""
+    LAB_DELAYLINE_PID=""
 }
 
 lab__cleanup() {
@@ -249,7 +251,8 @@ lab__delayline() {
         --loss-pct "$loss" --seed "$seed" \
         --ready-file "$LAB_TMP/delayline.ready" \
         >"$LAB_TMP/delayline.log" 2>&1 &
-    LAB_PIDS+=("$!")
+    LAB_DELAYLINE_PID=$!
+    LAB_PIDS+=("$LAB_DELAYLINE_PID")
     lab_wait_for 5 "np_delayline attached" test -s "$LAB_TMP/delayline.ready"
 }
 
@@ -261,6 +264,21 @@ lab__static_neigh() {
     mac_b=$(ip -n "$(lab_ns "$4")" -br link show "$5" | awk '{ print $3 }')
     ip -n "$(lab_ns "$1")" neigh replace "$6" lladdr "$mac_b" dev "$2" nud permanent
     ip -n "$(lab_ns "$4")" neigh replace "$3" lladdr "$mac_a" dev "$5" nud permanent
+}
+
+# lab_delayline_stats: print the delay line's counters so far, one line
+# "np_delayline stats: a->b passed N dropped N overflow N; b->a ..." where
+# a is the router (or carrier) side and b is inet. Fails without -d/-l.
+lab_delayline_stats() {
+    [ -n "${LAB_DELAYLINE_PID:-}" ] || lab_fail "no delay line in this lab"
+    local n
+    n=$(grep -c 'stats:' "$LAB_TMP/delayline.log" || true)
+    kill -USR1 "$LAB_DELAYLINE_PID"
+    lab_wait_for 2 "delay line statistics" lab__stats_grew "$n"
+    grep 'stats:' "$LAB_TMP/delayline.log" | tail -1
+}
+lab__stats_grew() {
+    [ "$(grep -c 'stats:' "$LAB_TMP/delayline.log" || true)" -gt "$1" ]
 }
 
 # lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND]

@@ -207,9 +207,31 @@ static const struct vector vectors[] = {
 
 /* ---- the vectors ------------------------------------------------------- */
 
+/* Bit-at-a-time reference CRC-32, to cross-check the table. */
+static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++)
+            c = (c & 1u) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
 static void test_crc32_check_value(void **state)
 {
+    uint8_t buf[256];
+    size_t i;
+
     (void)state;
+    for (i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 37u + 11u);
+    for (i = 0; i <= sizeof(buf); i++)
+        assert_int_equal(np_stun_crc32(buf, i), crc32_bitwise(buf, i));
     assert_int_equal(np_stun_crc32((const uint8_t *)"123456789", 9),
                      0xCBF43926u);
     assert_int_equal(np_stun_crc32(NULL, 0), 0);
@@ -421,6 +443,8 @@ static void test_rfc5780_response(void **state)
     assert_int_equal(m.response_port, 0xbeef);
     assert_int_equal(m.n_unknown, 1);
     assert_int_equal(m.unknown[0], 0x7777);
+    assert_ptr_equal(np_stun_other_address(&m), &m.other_address);
+    assert_ptr_equal(np_stun_response_origin(&m), &m.response_origin);
 }
 
 /* An RFC 3489 server: MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS. */
@@ -447,6 +471,12 @@ static void test_rfc3489_response(void **state)
     assert_addr(&m.source_address, "198.51.100.1:3478");
     assert_addr(&m.changed_address, "198.51.100.2:3479");
     assert_int_equal(m.n_unknown, 0);
+    assert_ptr_equal(np_stun_other_address(&m), &m.changed_address);
+    assert_ptr_equal(np_stun_response_origin(&m), &m.source_address);
+    m.present = 0;
+    assert_null(np_stun_other_address(&m));
+    assert_null(np_stun_response_origin(&m));
+    assert_null(np_stun_other_address(NULL));
 }
 
 static void test_error_response(void **state)
@@ -679,6 +709,23 @@ static void test_looks_like(void **state)
     assert_int_equal(np_stun_looks_like(buf, sizeof(v22)), 0);
 }
 
+static void test_frame_len(void **state)
+{
+    uint8_t buf[8];
+
+    (void)state;
+    assert_int_equal(np_stun_frame_len(v21, 3), 0);
+    assert_int_equal(np_stun_frame_len(v21, 4), sizeof(v21));
+    assert_int_equal(np_stun_frame_len(v24, sizeof(v24)), sizeof(v24));
+    memcpy(buf, v22, 8);
+    buf[3] = 0x3d;
+    assert_int_equal(np_stun_frame_len(buf, 8), 0);
+    buf[3] = 0x3c;
+    buf[0] = 0x40;
+    assert_int_equal(np_stun_frame_len(buf, 8), 0);
+    assert_int_equal(np_stun_frame_len(NULL, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_bad_integrity),
         cmocka_unit_test(test_bad_error_code),
         cmocka_unit_test(test_looks_like),
+        cmocka_unit_test(test_frame_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,9 @@
  * seeded PRNG drops it (--loss-pct, each way, independently). Frames keep
  * their order. One poll() loop; SIGTERM or SIGINT ends it cleanly.
  * When both devices are attached it creates --ready-file (if given) so a
- * caller can poll for readiness. Statistics go to stderr on exit.
+ * caller can poll for readiness. Statistics go to stderr on SIGUSR1 and on
+ * exit, one line: "np_delayline stats: a->b passed N dropped N overflow N;
+ * b->a passed N dropped N overflow N".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,11 +50,24 @@ struct queue {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stats_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGUSR1)
+        stats_requested = 1;
+    else
+        stop_requested = 1;
+}
+
+static void print_stats(const char *when, const struct queue *ab,
+                        const struct queue *ba)
+{
+    fprintf(stderr,
+            "np_delayline %s: a->b passed %llu dropped %llu overflow %llu; "
+            "b->a passed %llu dropped %llu overflow %llu\n",
+            when, ab->passed, ab->dropped, ab->overflow, ba->passed,
+            ba->dropped, ba->overflow);
 }
 
 static uint64_t now_ns(void)
@@ -301,6 +316,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: poll returns EINTR */
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 
     fa = open_tap_in(ns_a, dev_a);
     if (fa < 0)
@@ -339,6 +355,10 @@ int main(int argc, char **argv)
         struct pollfd pfd[2];
         int rc;
 
+        if (stats_requested) {
+            stats_requested = 0;
+            print_stats("stats", &ab, &ba);
+        }
         pfd[0].fd = fa;
         pfd[0].events = POLLIN;
         pfd[0].revents = 0;
@@ -365,11 +385,7 @@ int main(int argc, char **argv)
         release(fa, &ba, now_ns());
     }
 
-    fprintf(stderr,
-            "np_delayline: a->b passed %llu dropped %llu overflow %llu; "
-            "b->a passed %llu dropped %llu overflow %llu\n",
-            ab.passed, ab.dropped, ab.overflow, ba.passed, ba.dropped,
-            ba.overflow);
+    print_stats("exit", &ab, &ba);
     free(ab.slots);
     free(ba.slots);
     close(fa);
