@@ -408,6 +408,27 @@ static size_t cite_of(cite *c, const np_source *s, const np_resolved *res)
     return ++c->n;
 }
 
+/* text word-wrapped to width columns, each line indented, dimmed. */
+static void print_wrapped(const char *text, int indent, int width)
+{
+    const char *p = text;
+
+    while (*p != '\0') {
+        int room = width - indent, len = 0, last_space = -1;
+        while (p[len] != '\0' && len < room) {
+            if (p[len] == ' ')
+                last_space = len;
+            len++;
+        }
+        if (p[len] != '\0' && last_space > 0)
+            len = last_space;
+        printf("%*s%s%.*s%s\n", indent, "", np_c_dim(), len, p, np_c_reset());
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 static void print_rules(const char *title, const np_rule *rules, size_t n,
                         const np_resolved *res, cite *c, int show_plat)
 {
@@ -440,14 +461,10 @@ static void print_rules(const char *title, const np_rule *rules, size_t n,
     printf("SOURCE / NOTE%s\n", np_c_reset());
     for (i = 0; i < n; i++) {
         const np_rule *r = &rules[i];
-        char pt[256], extra[512];
+        char pt[256];
         size_t k = cite_of(c, r->source, res);
         ports_text(r, pt, sizeof(pt));
         platforms_text(r->platforms, plat, sizeof(plat));
-        snprintf(extra, sizeof(extra), "[%zu]%s%s%s%s", k,
-                 r->feature ? " " : "", r->feature ? r->feature : "",
-                 r->note ? (r->feature ? "; " : " ") : "",
-                 r->note ? r->note : "");
         printf("  %-5s  %-*s  %-12s  %s%-9s%s  %-6s  %-*s  ",
                np_proto_name(r->protocol), (int)pw, pt, np_role_name(r->role),
                r->essential ? np_c_good() : "", r->essential ? "yes" : "no",
@@ -457,7 +474,10 @@ static void print_rules(const char *title, const np_rule *rules, size_t n,
             printf("%-*s  ", (int)plw, plat);
         if (r->broad)
             printf("%sBROAD, never mapped%s ", np_c_warn(), np_c_reset());
-        printf("%s\n", extra);
+        printf("[%zu]%s%s\n", k, r->feature ? " " : "",
+               r->feature ? r->feature : "");
+        if (r->note)
+            print_wrapped(r->note, 9, 78);
     }
 }
 
@@ -560,7 +580,7 @@ static int cmd_show(const opts *o)
             printf("\n");
         }
         if (p->notes)
-            printf("  %s%s%s\n", np_c_dim(), p->notes, np_c_reset());
+            print_wrapped(p->notes, 2, 78);
     }
     printf("Resolved for %s:",
            o->platform ? np_platform_name(o->platform) : "every platform");
@@ -575,10 +595,11 @@ static int cmd_show(const opts *o)
         printf("\n%sPlatform facts%s\n", np_c_bold(), np_c_reset());
         for (k = 0; k < res->n_alt_ports; k++) {
             const np_alt_port *a = &res->alt_ports[k];
-            printf("  %s %u accepts a different external port [%zu] (%s)%s%s\n",
+            printf("  %s %u accepts a different external port [%zu] (%s)\n",
                    np_proto_name(a->protocol), a->port,
-                   cite_of(&c, a->source, res), a->profile_id,
-                   a->note ? ": " : "", a->note ? a->note : "");
+                   cite_of(&c, a->source, res), a->profile_id);
+            if (a->note)
+                print_wrapped(a->note, 4, 78);
         }
         if (res->self_maps_with_upnp)
             printf("  the device maps its own ports when UPnP is on\n");
