@@ -31,6 +31,9 @@
 # clash with another run or with the host.
 
 set -o pipefail
+# shellcheck disable=SC2034 # LAB_* variables are this library's interface
+# Messages go to the test's stderr even from inside redirected checks.
+exec {LAB_ERR_FD}>&2
 
 : "${NP_BUILD_DIR:=$PWD/build}"
 : "${NP_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -55,6 +58,7 @@ LAB_LAN1_IP=""
 LAB_LAN2_IP=""
 LAB_DELAY_MS=0
 LAB_LOSS_PCT=0
+LAB_HAIRPIN=0     # 1: the router hairpins (lab_build -H)
 
 LAB_ID="np$$"
 LAB_TMP=$(mktemp -d "/tmp/nplab.$$.XXXXXX")
@@ -69,7 +73,7 @@ LAB_DELAYLINE_PID=""
 
 # lab_log MSG...: progress line on stderr, prefixed with the elapsed time.
 lab_log() {
-    printf '[lab %6.2fs] %s\n' "$(lab__elapsed)" "$*" >&2
+    printf '[lab %6.2fs] %s\n' "$(lab__elapsed)" "$*" >&"$LAB_ERR_FD"
 }
 
 lab__t0=$(date +%s.%N)
@@ -88,7 +92,7 @@ lab_now_ms() {
 
 # lab_fail MSG...: print MSG as a failure and exit 1 (the trap cleans up).
 lab_fail() {
-    printf 'FAIL: %s\n' "$*" >&2
+    printf 'FAIL: %s\n' "$*" >&"$LAB_ERR_FD"
     exit 1
 }
 
@@ -131,10 +135,10 @@ lab_track_pid() {
 
 # lab_stop_pid PID: SIGTERM, wait up to 2 s, then SIGKILL. Quiet if gone.
 lab_stop_pid() {
-    local pid=$1 i
+    local pid=$1 _
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 40); do
+    for _ in $(seq 1 40); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
@@ -281,23 +285,30 @@ lab__stats_grew() {
     [ "$(grep -c 'stats:' "$LAB_TMP/delayline.log" || true)" -gt "$1" ]
 }
 
-# lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND]
+# lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND] [-H]
 #   Tear down whatever exists, then build inet, router, lan1, lan2 (and a
 #   carrier with -c) and apply NAT KIND on the router (lab_set_nat).
-#   KIND: eim-apdf (default) apdm eim-eif eim-adf udp-blocked none.
+#   KIND: eim-apdf (default) apdm apdm-seq eim-eif eim-adf udp-blocked none.
 #   none is the public variant: the LAN is 192.0.2.0/24, routed, no NAT.
 #   -d/-l put np_delayline on the link towards inet with DELAY_MS each way
 #   and LOSS_PCT (0-100, decimals allowed) dropped each way, PRNG seeded by
 #   SEED (default 1); without them that link is a veth pair.
 #   -c adds the carrier namespace (router WAN 100.64.0.2, carrier WAN
 #   203.0.113.2) doing NAT kind -C (default eim-apdf).
+#   -H makes the router hairpin UDP (default: no hairpinning). LIMITATION:
+#   works from one LAN host to another's mapping (lan2 -> 203.0.113.2:P ->
+#   lan1, arriving from 203.0.113.2:lan2's port); a host sending to its own
+#   mapping (what a STUN client's hairpinning test does) is dropped by the
+#   kernel between DNAT and forward (not solved yet), so natpilot still
+#   reports hairpinning false with -H.
 #   Sets LAB_KIND LAB_CARRIER LAB_WAN_IP LAB_GW LAB_LAN_NET LAB_LAN1_IP
 #   LAB_LAN2_IP LAB_DELAY_MS LAB_LOSS_PCT. Does not start any server.
 lab_build() {
     local kind=eim-apdf delay=0 loss=0 seed=1 carrier=0 ckind=eim-apdf opt
-    local OPTIND=1
-    while getopts "k:d:l:s:cC:" opt; do
+    local hairpin=0 OPTIND=1
+    while getopts "k:d:l:s:cC:H" opt; do
         case $opt in
+        H) hairpin=1 ;;
         k) kind=$OPTARG ;;
         d) delay=$OPTARG ;;
         l) loss=$OPTARG ;;
@@ -308,7 +319,7 @@ lab_build() {
         esac
     done
     case $kind in
-    eim-apdf | apdm | eim-eif | eim-adf | udp-blocked | none) ;;
+    eim-apdf | apdm | apdm-seq | eim-eif | eim-adf | udp-blocked | none) ;;
     *) lab_fail "lab_build: unknown NAT kind '$kind'" ;;
     esac
     [ "$kind" = none ] && [ "$carrier" = 1 ] &&
@@ -316,6 +327,7 @@ lab_build() {
     lab_teardown
 
     LAB_KIND=$kind
+    LAB_HAIRPIN=$hairpin
     LAB_CARRIER=$carrier
     LAB_DELAY_MS=$delay
     LAB_LOSS_PCT=$loss
@@ -351,6 +363,7 @@ lab_build() {
         # Permanent neighbours across the delay line: no ARP exchange to be
         # delayed or lost, so the first packet of a test sees the plain RTT.
         lab__static_neigh "$edge" wan "$LAB_PUBLIC_IP" inet down0 "$LAB_INET_GW"
+        lab__static_neigh "$edge" wan "$LAB_PUBLIC_IP" inet down0 "$LAB_INET_HOST"
     fi
 
     if [ "$carrier" = 1 ]; then
@@ -383,15 +396,21 @@ lab_build() {
     ip -n "$(lab_ns lan2)" route add default via "$LAB_GW"
 
     lab_set_nat "$kind" router
-    [ "$carrier" = 1 ] && lab_set_nat "$ckind" carrier
-    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}%"
+    [ "$carrier" = 1 ] && lab_set_nat "$ckind" carrier 0
+    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}% hairpin=$hairpin"
 }
 
-# lab_set_nat KIND [ROLE]: (re)install the nftables ruleset of ROLE
-# (default router; also carrier) for NAT KIND, RFC 4787 terms:
+# lab_set_nat KIND [ROLE] [HAIRPIN]: (re)install the nftables ruleset of
+# ROLE (default router; also carrier) for NAT KIND; HAIRPIN 1 (default
+# $LAB_HAIRPIN, set by lab_build -H) adds hairpinning on the router. Kinds in
+# RFC 4787 terms:
 #   eim-apdf    masquerade: endpoint-independent mapping, address-and-port-
 #               dependent filtering
 #   apdm        masquerade fully-random: address-and-port-dependent mapping
+#               with random ports
+#   apdm-seq    address-and-port-dependent mapping with sequential ports:
+#               UDP snat to the next port of a counter (20000-20255,
+#               wrapping) for every new flow (TCP plain masquerade)
 #   eim-eif     masquerade + dynamic map ext-port -> int addr.port written by
 #               every outbound UDP packet; unsolicited inbound UDP to a
 #               recorded port is DNATed (endpoint-independent filtering)
@@ -403,14 +422,26 @@ lab_build() {
 # fills (miniupnpd, prerouting_miniupnpd, postrouting_miniupnpd) jumped to
 # from the forward and nat base chains.
 lab_set_nat() {
-    local kind=$1 role=${2:-router} masq="masquerade" fwd_udp="" dnat=""
-    local record="" policy=drop
+    local kind=$1 role=${2:-router} hairpin=${3:-$LAB_HAIRPIN}
+    local masq="masquerade" fwd_udp="" dnat="" policy=drop hp_dnat="" hp_snat=""
+    # Every NAT kind records its UDP flows (used by EIF/ADF and hairpinning).
+    local record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
+        oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
     case $kind in
     eim-apdf) ;;
     apdm) masq="masquerade fully-random" ;;
+    apdm-seq)
+        # Each new UDP flow gets the next port from a counter (Switch C).
+        # (A map, not "numgen ... offset": its value would reach the port
+        # in host byte order.)
+        local elems="" i
+        for i in $(seq 0 255); do
+            elems+="${elems:+, }$i : $((20000 + i))"
+        done
+        masq="meta l4proto udp snat ip to $LAB_PUBLIC_IP : numgen inc mod 256 map { $elems }
+        oifname \"wan\" masquerade"
+        ;;
     eim-eif | eim-adf)
-        record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
-        oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
         if [ "$kind" = eim-eif ]; then
             dnat='iifname "wan" udp dport @eim dnat ip to udp dport map @eim'
         else
@@ -418,10 +449,19 @@ lab_set_nat() {
         fi
         ;;
     udp-blocked) fwd_udp='meta l4proto udp counter drop' ;;
-    none) masq="" policy=accept ;;
+    none) masq="" policy=accept record="" ;;
     *) lab_fail "lab_set_nat: unknown kind '$kind'" ;;
     esac
+    if [ "$hairpin" = 1 ] && [ "$kind" != none ] && [ "$role" = router ]; then
+        # RFC 4787 REQ-9: a LAN host sending to a mapped public address and
+        # port reaches the mapped host, with the sender's public address and
+        # port as source.
+        hp_dnat="iifname \"br0\" ip daddr $LAB_WAN_IP udp dport @eim dnat ip to udp dport map @eim"
+        hp_snat="ip saddr $LAB_LAN_NET ip daddr $LAB_LAN_NET ct status dnat snat ip to $LAB_WAN_IP"
+    fi
     [ -n "$masq" ] && masq="oifname \"wan\" $masq"
+    [ "$kind" = apdm-seq ] && [ "$role" = carrier ] &&
+        lab_fail "lab_set_nat: apdm-seq only on the router"
     lab_in "$role" nft delete table inet nplab 2>/dev/null || true
     lab_in "$role" nft -f - <<EOF || lab_fail "nft ruleset for $kind on $role"
 table inet nplab {
@@ -448,6 +488,7 @@ table inet nplab {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         jump prerouting_miniupnpd
+        $hp_dnat
         $dnat
     }
     chain prerouting_miniupnpd {
@@ -455,6 +496,7 @@ table inet nplab {
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
         jump postrouting_miniupnpd
+        $hp_snat
         $masq
     }
     chain postrouting_miniupnpd {
@@ -489,7 +531,8 @@ lab_coturn_start() {
 }
 
 lab__coturn_ready() {
-    kill -0 "$LAB_COTURN_PID" 2>/dev/null || lab_fail "coturn exited: $(tail -5 "$LAB_TMP/coturn.log")"
+    kill -0 "$LAB_COTURN_PID" 2>/dev/null ||
+        lab_fail "coturn exited: $(tail -5 "$LAB_TMP/coturn.log" "$LAB_TMP/coturn/turn.log" 2>&1)"
     local s
     s=$(lab_in inet ss -Hlnu)
     grep -q "$LAB_STUN1:$LAB_STUN_PORT " <<<"$s" &&
@@ -645,7 +688,8 @@ lab_inbound() {
     return "$rc"
 }
 
-# lab_echo_start ROLE ADDR PORT: UDP echo server (for lab_ping) in ROLE.
+# lab_echo_start ROLE ADDR PORT: UDP echo server, also accepting TCP
+# connections on PORT (for lab_ping), in ROLE.
 lab_echo_start() {
     local ready="$LAB_TMP/echo.$1.$3.ready"
     rm -f "$ready"
@@ -653,11 +697,14 @@ lab_echo_start() {
     lab_wait_for 5 "echo server $2:$3" test -e "$ready"
 }
 
-# lab_ping ROLE ADDR PORT [COUNT] [INTERVAL_MS]: UDP ping from ROLE to an
-# echo server; prints "sent N received M loss_pct L rtt_min A rtt_median B
-# rtt_max C" (ms). Returns non-zero if nothing came back.
+# lab_ping ROLE ADDR PORT [COUNT] [INTERVAL_MS] [udp|tcp]: UDP ping (or
+# timed TCP connects) from ROLE to a lab_echo_start server; prints "sent N
+# received M loss_pct L rtt_min A rtt_median B rtt_max C" (ms). Returns
+# non-zero if nothing came back.
 lab_ping() {
-    lab_pkt "$1" ping -a "$2" -p "$3" -c "${4:-10}" -i "${5:-20}" -w 1000
+    local t=()
+    [ "${6:-udp}" = tcp ] && t=(-t)
+    lab_pkt "$1" ping "${t[@]}" -a "$2" -p "$3" -c "${4:-10}" -i "${5:-20}" -w 1000
 }
 
 # lab_field LINE NAME: the value after NAME in a "name value ..." line.

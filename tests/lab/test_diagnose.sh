@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# natpilot diagnose in the namespace lab: one case per NAT kind, plus 40 ms
+# natpilot diagnose in the namespace lab: one case per NAT kind (apdm-seq:
+# address-and-port-dependent mapping with sequential ports), plus 40 ms
 # delay each way, 5% loss each way (three seeds), and a network where
 # nothing answers. natpilot runs in lan1 against the lab's coturn; every
 # field of the contract is asserted with jq, with a diff on failure.
@@ -19,6 +20,7 @@ exp_eim_eif=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filt
 exp_eim_adf=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$AD\";.labels.generic=\"moderate\";.labels.xbox=\"Moderate\";.labels.playstation=\"Type 2\";.labels.switch=\"A\";exit=1"
 exp_eim_apdf=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$APD\";.labels.generic=\"moderate\";.labels.xbox=\"Moderate\";.labels.playstation=\"Type 2\";.labels.switch=\"B\";exit=1"
 exp_apdm=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$APD\";.nat.port_allocation=\"random\";.labels.generic=\"strict\";.labels.xbox=\"Strict\";.labels.playstation=\"Type 3\";.labels.switch=\"D\";exit=1"
+exp_apdm_seq=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$APD\";.nat.port_allocation=\"sequential\";.labels.generic=\"strict\";.labels.xbox=\"Strict\";.labels.playstation=\"Type 3\";.labels.switch=\"C\";exit=1"
 exp_udp_blocked=".nat.udp=\"blocked\";.labels.generic=\"blocked\";.labels.xbox=\"Unavailable\";.labels.playstation=\"Failed\";.labels.switch=\"F\";exit=1"
 
 # Present in every answer whatever the case (the rest of the contract).
@@ -101,7 +103,7 @@ run_case() {
 }
 
 echo "== one case per NAT kind"
-for kind in none eim-eif eim-adf eim-apdf apdm udp-blocked; do
+for kind in none eim-eif eim-adf eim-apdf apdm apdm-seq udp-blocked; do
     lab_build -k "$kind"
     lab_coturn_start
     var="exp_${kind//-/_}"

@@ -57,6 +57,7 @@ expect=(
     "eim-adf:EI AD:Independent Mapping"
     "eim-apdf:EI APD:Independent Mapping"
     "apdm:APD APD:Dependent Mapping"
+    "apdm-seq:APD APD:Dependent Mapping"
     "udp-blocked:none none:Blocked or could not reach STUN server"
 )
 # Vovida's filter word per kind (second field of its "Primary:" line).
@@ -92,6 +93,14 @@ for row in "${expect[@]}"; do
         *) check "apdm: stun port allocation" "random port" "$(grep '^Primary' <<<"$vv")" ;;
         esac
     fi
+    if [ "$kind" = apdm-seq ]; then
+        # Sequential allocation: two flows from one socket get nearby ports
+        # (n, n+1 unless stun, running at the same time, took one between).
+        # Vovida calls this "random port"; it only checks preservation.
+        ports=$(grep -o 'reflexive addr: 203.0.113.2:[0-9]*' <<<"$nd" | sed 's/.*://' | sort -un | tr '\n' ' ')
+        read -r p1 p2 _ <<<"$ports"
+        check_range "apdm-seq: step between mapped ports" 1 8 "$((${p2:-0} - ${p1:-0}))"
+    fi
     if [ "$kind" = udp-blocked ]; then
         # TCP still passes: coturn serves STUN over TCP on 3478.
         if lab_in lan1 timeout 3 bash -c "exec 3<>/dev/tcp/$LAB_STUN1/$LAB_STUN_PORT"; then
@@ -105,9 +114,15 @@ done
 echo "== delay line: 40 ms each way"
 lab_build -k eim-apdf -d 40
 lab_echo_start inet "$LAB_INET_HOST" 7
-out=$(lab_ping lan1 "$LAB_INET_HOST" 7 20 20) || true
+out=$(lab_ping lan1 "$LAB_INET_HOST" 7 30 20) || true
 echo "  $out"
-check "delay: pings answered" 20 "$(lab_field "$out" received)"
+# A busy machine can delay the ping tools themselves: measure once more
+# before calling the delay line wrong.
+if ! awk -v v="$(lab_field "$out" rtt_median)" 'BEGIN { exit !(v >= 70 && v <= 100) }'; then
+    out=$(lab_ping lan1 "$LAB_INET_HOST" 7 30 20) || true
+    echo "  again: $out"
+fi
+check "delay: pings answered" 30 "$(lab_field "$out" received)"
 check_range "delay: median RTT ms" 70 100 "$(lab_field "$out" rtt_median)"
 check_range "delay: min RTT ms" 70 100 "$(lab_field "$out" rtt_min)"
 
@@ -155,6 +170,55 @@ case $out in
 *"is redirected to internal"*) check "upnpc -a 88 UDP (policy)" refused mapped ;;
 *) check "upnpc -a 88 UDP (policy)" refused refused ;;
 esac
+
+out=$(lab_in lan1 timeout 15 upnpc -i -e natpilot-lab -a "$LAB_LAN1_IP" 40001 40001 TCP 600 2>&1) || true
+case $out in
+*"is redirected to internal"*) check "upnpc -a 40001 TCP" mapped mapped ;;
+*) check "upnpc -a 40001 TCP" mapped "$(tail -3 <<<"$out" | tr '\n' ' ')" ;;
+esac
+if lab_inbound tcp 40001 lan1 40001 3000 >/dev/null; then
+    check "inbound TCP 40001 after mapping" forwarded forwarded
+else
+    check "inbound TCP 40001 after mapping" forwarded dropped
+fi
+t0=$(lab_now_ms)
+lab_miniupnpd_restart
+echo "  miniupnpd restarted in $(($(lab_now_ms) - t0)) ms"
+if lab_inbound udp 40000 lan1 40000 800 >/dev/null; then
+    check "inbound UDP 40000 after restart (flushed)" dropped forwarded
+else
+    check "inbound UDP 40000 after restart (flushed)" dropped dropped
+fi
+
+echo "== rogue PCP/NAT-PMP responder in lan2"
+lab_rogue_start 203.0.113.66
+out=$(lab_in lan1 timeout 10 natpmpc -g "$LAB_LAN2_IP" 2>&1) || true
+check "natpmpc -g lan2: rogue's public address" 203.0.113.66 \
+    "$(sed -n 's/^Public IP address : //p' <<<"$out")"
+# A request to the real gateway is seen by lan2 (hub mode) and answered
+# from lan2's address; libnatpmp rightly ignores that answer.
+lab_in lan1 timeout 10 natpmpc -g "$LAB_GW" >/dev/null 2>&1 || true
+if grep -q "answered NAT-PMP request from $LAB_LAN1_IP:" "$LAB_TMP/rogue.log"; then
+    check "rogue answers requests sent to the gateway" yes yes
+else
+    check "rogue answers requests sent to the gateway" yes "$(tr '\n' ' ' <"$LAB_TMP/rogue.log")"
+fi
+
+echo "== carrier-grade NAT (two NAT layers)"
+lab_build -k eim-apdf -c
+lab_coturn_start
+out=$(lab_in lan1 timeout 15 stun "$LAB_STUN1" -v 2>&1) || true
+check "cgn: STUN-mapped address is the carrier's" "$LAB_PUBLIC_IP" \
+    "$(sed -n 's/.*MappedAddress = \([0-9.]*\):.*/\1/p' <<<"$out" | head -1)"
+check "cgn: router's own WAN address" 100.64.0.2 "$LAB_WAN_IP"
+lab_miniupnpd_start
+out=$(lab_in lan1 timeout 15 upnpc -i -s 2>&1) || true
+echo "  upnpc -s behind CGN: $(grep -E 'ExternalIPAddress' <<<"$out")"
+# Facts for the port-mapping tests (not asserted here): with
+# ext_perform_stun miniupnpd reports the carrier's address as its own and,
+# having seen a filtering NAT above it, refuses mappings (UPnP 501).
+out=$(lab_in lan1 timeout 15 upnpc -i -a "$LAB_LAN1_IP" 40000 40000 UDP 600 2>&1) || true
+echo "  upnpc -a behind CGN: $(tail -1 <<<"$out")"
 
 if [ "$failures" -gt 0 ]; then
     lab_fail "$failures lab self-check(s) failed"

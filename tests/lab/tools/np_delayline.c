@@ -12,7 +12,8 @@
  * device by name. Every Ethernet frame read from one side is held for
  * --delay-ms (each way) and then written to the other side, unless the
  * seeded PRNG drops it (--loss-pct, each way, independently). Frames keep
- * their order. One poll() loop; SIGTERM or SIGINT ends it cleanly.
+ * their order. One ppoll() loop (nanosecond timeouts), run at real-time
+ * priority where allowed; SIGTERM or SIGINT ends it cleanly.
  * When both devices are attached it creates --ready-file (if given) so a
  * caller can poll for readiness. Statistics go to stderr on SIGUSR1 and on
  * exit, one line: "np_delayline stats: a->b passed N dropped N overflow N;
@@ -225,22 +226,25 @@ static void release(int fd, struct queue *q, uint64_t now)
     }
 }
 
-static int next_timeout_ms(const struct queue *a, const struct queue *b,
-                           uint64_t now)
+/* Time until the next frame is due (at most 1 s), to the nanosecond. */
+static struct timespec next_timeout(const struct queue *a,
+                                    const struct queue *b, uint64_t now)
 {
     uint64_t due = UINT64_MAX;
-    uint64_t wait;
+    uint64_t wait = 1000000000ull;
+    struct timespec ts;
 
     if (a->count > 0)
         due = a->slots[a->head].due_ns;
     if (b->count > 0 && b->slots[b->head].due_ns < due)
         due = b->slots[b->head].due_ns;
-    if (due == UINT64_MAX)
-        return 1000;
-    if (due <= now)
-        return 0;
-    wait = (due - now + 999999ull) / 1000000ull; /* round up */
-    return wait > 1000 ? 1000 : (int)wait;
+    if (due != UINT64_MAX)
+        wait = due <= now ? 0 : due - now;
+    if (wait > 1000000000ull)
+        wait = 1000000000ull;
+    ts.tv_sec = (time_t)(wait / 1000000000ull);
+    ts.tv_nsec = (long)(wait % 1000000000ull);
+    return ts;
 }
 
 static void usage(void)
@@ -318,6 +322,19 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
+    /* Best effort: a real-time priority keeps the delay steady when the
+     * machine is busy. The loop sleeps in ppoll(), so it cannot hog a CPU
+     * (and the kernel's RT throttling would stop it if it did). */
+    {
+        struct sched_param sp;
+
+        memset(&sp, 0, sizeof(sp));
+        sp.sched_priority = 10;
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+            fprintf(stderr, "np_delayline: no real-time priority: %s\n",
+                    strerror(errno));
+    }
+
     fa = open_tap_in(ns_a, dev_a);
     if (fa < 0)
         return 1;
@@ -353,6 +370,7 @@ int main(int argc, char **argv)
 
     while (!stop_requested) {
         struct pollfd pfd[2];
+        struct timespec timeout;
         int rc;
 
         if (stats_requested) {
@@ -365,9 +383,10 @@ int main(int argc, char **argv)
         pfd[1].fd = fb;
         pfd[1].events = POLLIN;
         pfd[1].revents = 0;
-        rc = poll(pfd, 2, next_timeout_ms(&ab, &ba, now_ns()));
+        timeout = next_timeout(&ab, &ba, now_ns());
+        rc = ppoll(pfd, 2, &timeout, NULL);
         if (rc < 0 && errno != EINTR) {
-            fprintf(stderr, "np_delayline: poll: %s\n", strerror(errno));
+            fprintf(stderr, "np_delayline: ppoll: %s\n", strerror(errno));
             break;
         }
         if (rc > 0) {

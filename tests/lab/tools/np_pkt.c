@@ -11,11 +11,15 @@
  *       Send PAYLOAD (default "np-probe") COUNT times (default 1) to
  *       ADDR:PORT. TCP: one connection, one write (exit 1 if it fails).
  *   np_pkt echo -p PORT [-b ADDR] [-r READYFILE]
- *       UDP echo server until SIGTERM.
- *   np_pkt ping -a ADDR -p PORT [-c COUNT] [-i INTERVAL_MS] [-w WAIT_MS]
- *       UDP ping against an echo server. Prints one line:
+ *       UDP echo server until SIGTERM; also accepts (and closes) TCP
+ *       connections on PORT for TCP pings.
+ *   np_pkt ping [-t] -a ADDR -p PORT [-c COUNT] [-i INTERVAL_MS] [-w WAIT_MS]
+ *       UDP ping against an echo server (-t: time TCP connects instead,
+ *       for paths that drop UDP). Prints one line:
  *       "sent N received M loss_pct L rtt_min A rtt_median B rtt_max C"
  *       (milliseconds, 3 decimals). Exit 0 if anything came back, else 1.
+ *       ping and echo ask for a real-time priority (best effort) so that
+ *       a busy machine is not measured as network delay.
  *   np_pkt rogue [-e FAKE_EXT_ADDR] [-d IFNAME] [-r READYFILE]
  *       A rogue PCP / NAT-PMP responder (RFC 6887 / RFC 6886): answers every
  *       request it sees for UDP port 5351 with success, from its own address
@@ -33,6 +37,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +64,17 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
+
+/* Best effort real-time priority for the timing modes (ping, echo), so
+ * that a busy machine does not show up as network delay. */
+static void try_realtime(void)
+{
+    struct sched_param sp;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.sched_priority = 5;
+    (void)sched_setscheduler(0, SCHED_FIFO, &sp);
 }
 
 static double now_ms(void)
@@ -254,22 +270,41 @@ static int mode_send(int tcp, const char *ip, long port, const char *msg,
 static int mode_echo(const char *bind_ip, long port, const char *ready)
 {
     int fd = bound_socket(SOCK_DGRAM, bind_ip, port);
+    int tfd = bound_socket(SOCK_STREAM, bind_ip, port);
 
-    if (fd < 0)
+    if (fd < 0 || tfd < 0 || listen(tfd, 64) != 0) {
+        if (fd >= 0)
+            close(fd);
+        if (tfd >= 0)
+            close(tfd);
         return 2;
+    }
     touch_ready(ready);
     while (!stop_requested) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN, .revents = 0},
+                              {.fd = tfd, .events = POLLIN, .revents = 0}};
         struct sockaddr_in from;
         socklen_t fl = sizeof(from);
         char buf[2048];
         ssize_t n;
 
+        if (poll(p, 2, 1000) <= 0)
+            continue; /* EINTR on SIGTERM ends the loop */
+        if (p[1].revents & POLLIN) {
+            int c = accept(tfd, NULL, NULL);
+
+            if (c >= 0)
+                close(c); /* the handshake was the measurement */
+        }
+        if (!(p[0].revents & POLLIN))
+            continue;
         n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
-            continue; /* EINTR on SIGTERM ends the loop */
+            continue;
         sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
     }
     close(fd);
+    close(tfd);
     return 0;
 }
 
@@ -280,8 +315,30 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int mode_ping(const char *ip, long port, long count, long interval,
-                     long wait)
+/* TCP "ping": the time connect() takes is one round trip (SYN, SYN-ACK). */
+static int mode_tcping(const struct sockaddr_in *to, long count, long interval,
+                       double *rtt)
+{
+    long got = 0, i;
+
+    for (i = 0; i < count && !stop_requested; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        double t0;
+
+        if (fd < 0)
+            return -1;
+        if (i > 0)
+            usleep((useconds_t)interval * 1000u);
+        t0 = now_ms();
+        if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) == 0)
+            rtt[got++] = now_ms() - t0;
+        close(fd);
+    }
+    return (int)got;
+}
+
+static int mode_ping(int tcp, const char *ip, long port, long count,
+                     long interval, long wait)
 {
     struct sockaddr_in to;
     double *sent_at, *rtt;
@@ -303,6 +360,13 @@ static int mode_ping(const char *ip, long port, long count, long interval,
         free(rtt);
         close(fd);
         return 2;
+    }
+    if (tcp) {
+        int n = mode_tcping(&to, count, interval, rtt);
+
+        sent = count;
+        got = n < 0 ? 0 : n;
+        stop_requested = 1; /* skip the UDP loop */
     }
     next_send = now_ms();
     while (!stop_requested) {
@@ -616,10 +680,14 @@ int main(int argc, char **argv)
         return port ? mode_listen(tcp, bind_ip, port, wait, ready) : 2;
     if (strcmp(mode, "send") == 0)
         return mode_send(tcp, addr, port, msg, count, interval, bind_ip, sport);
-    if (strcmp(mode, "echo") == 0)
+    if (strcmp(mode, "echo") == 0) {
+        try_realtime();
         return port ? mode_echo(bind_ip, port, ready) : 2;
-    if (strcmp(mode, "ping") == 0)
-        return mode_ping(addr, port, count, interval, wait);
+    }
+    if (strcmp(mode, "ping") == 0) {
+        try_realtime();
+        return mode_ping(tcp, addr, port, count, interval, wait);
+    }
     if (strcmp(mode, "rogue") == 0)
         return mode_rogue(ext, ifname, ready);
     usage();

@@ -1,0 +1,170 @@
+/*
+ * Allocation-failure ("torture") test of the catalog index parser, after
+ * curl's torture mode: the Nth allocation fails, for every N until the parse
+ * succeeds; each run must return NP_OK or NP_ENOMEM and free everything.
+ * malloc and friends are interposed (as in test_profile_oom.c); sanitizer
+ * builds replace malloc themselves, so there the flow only runs once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "natpilot/catalog.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NP_NO_INTERPOSE 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define NP_NO_INTERPOSE 1
+#endif
+
+static long fail_at = -1; /* the allocation number that fails; -1 = none */
+static long n_alloc;      /* allocations since the counter was reset */
+static long live;         /* allocations not yet freed */
+
+#ifndef NP_NO_INTERPOSE
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void __libc_free(void *p);
+
+static int should_fail(void)
+{
+    return fail_at >= 0 && n_alloc++ == fail_at;
+}
+
+void *malloc(size_t size)
+{
+    void *p;
+
+    if (should_fail())
+        return NULL;
+    p = __libc_malloc(size);
+    if (p != NULL)
+        live++;
+    return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    void *p;
+
+    if (should_fail())
+        return NULL;
+    p = __libc_calloc(n, size);
+    if (p != NULL)
+        live++;
+    return p;
+}
+
+void *realloc(void *old, size_t size)
+{
+    void *p;
+
+    if (should_fail())
+        return NULL;
+    p = __libc_realloc(old, size);
+    if (p != NULL && old == NULL)
+        live++;
+    return p;
+}
+
+void free(void *p)
+{
+    if (p != NULL)
+        live--;
+    __libc_free(p);
+}
+#endif
+
+static char *slurp(const char *rel, size_t *len)
+{
+    char path[512];
+    FILE *f;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/catalog/%s", NP_TEST_DATA, rel);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static const struct {
+    const char *file;
+    int want; /* the result when no allocation fails */
+} cases[] = {
+    {"good/two.json", NP_OK},
+    {"good/minimal.json", NP_OK},
+    {"bad/path-duplicate.json", NP_EINVALID},
+    {"bad/unknown-key-entry.json", NP_EINVALID},
+    {"bad/not-json.json", NP_EPARSE},
+};
+
+static void test_every_allocation_fails_once(void **state)
+{
+    size_t c, len;
+    long i, base;
+    int r;
+
+    (void)state;
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char *text = slurp(cases[c].file, &len);
+
+        r = NP_ENOMEM;
+        for (i = 0; i < 100000 && r == NP_ENOMEM; i++) {
+            np_catalog_index *idx = NULL;
+            np_error err;
+
+            base = live;
+            n_alloc = 0;
+            fail_at = i;
+            r = np_catalog_index_parse("idx", text, len, &idx, &err);
+            fail_at = -1;
+            np_catalog_index_free(idx);
+            if (live != base)
+                print_error("%s: allocation %ld failing leaks %ld blocks\n",
+                            cases[c].file, i, live - base);
+            assert_int_equal(live, base);
+            if (r != NP_ENOMEM && r != cases[c].want)
+                fail_msg("%s: allocation %ld failing gave %d", cases[c].file, i,
+                         r);
+            if (r != NP_OK)
+                assert_null(idx);
+#ifdef NP_NO_INTERPOSE
+            break;
+#endif
+        }
+        assert_int_equal(r, cases[c].want);
+        print_message("%s: right after %ld allocation failures\n",
+                      cases[c].file, i - 1);
+        free(text);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_allocation_fails_once),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
