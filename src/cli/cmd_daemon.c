@@ -133,6 +133,52 @@ static int check_only(const char *path, int json)
     return rc == NP_OK ? NP_EXIT_OK : NP_EXIT_USAGE;
 }
 
+#ifndef NP_DAEMON_LEAN
+#ifndef NP_LIBEXEC_REL
+#define NP_LIBEXEC_REL "../libexec/natpilot"
+#endif
+/*
+ * Become natpilotd (same PID, same arguments) when it sits next to this
+ * program (build tree) or in the libexec directory: the long-running process
+ * then does not carry the libraries only other commands need. Returns only
+ * when there is no natpilotd (or NATPILOT_NO_EXEC is set): then the daemon
+ * runs in this process.
+ */
+static void exec_lean(int argc, char **argv)
+{
+    char self[4096], path[4200], *slash;
+    char *nargv[64];
+    ssize_t n;
+    int i, k;
+
+    if (getenv("NATPILOT_NO_EXEC") != NULL || argc + 2 > 64)
+        return;
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (slash == NULL)
+        return;
+    *slash = '\0';
+    for (k = 0; k < 2; k++) {
+        if (k == 0)
+            snprintf(path, sizeof(path), "%s/natpilotd", self);
+        else
+            snprintf(path, sizeof(path), "%s/%s/natpilotd", self,
+                     NP_LIBEXEC_REL);
+        if (access(path, X_OK) != 0)
+            continue;
+        nargv[0] = path;
+        nargv[1] = (char *)"daemon";
+        for (i = 1; i < argc; i++)
+            nargv[i + 1] = argv[i];
+        nargv[argc + 1] = NULL;
+        execv(path, nargv);
+    }
+}
+#endif
+
 int np_cmd_daemon(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -157,6 +203,9 @@ int np_cmd_daemon(int argc, char **argv)
     char buf[700];
     size_t i;
 
+#ifndef NP_DAEMON_LEAN
+    exec_lean(argc, argv);
+#endif
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:fl:h", opts, NULL)) != -1) {
         switch (c) {
