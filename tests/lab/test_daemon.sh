@@ -6,7 +6,10 @@
 #  2. a failed start (a second daemon on the same state file) leaves the
 #     first one's mappings alone and maps nothing;
 #  3. miniupnpd restarted with its table flushed: mappings back within one
-#     renew period (lease/2), proven by packets; the time is measured;
+#     renew period (lease/2), proven by packets; the time is measured; found
+#     three ways in turn: SSDP NOTIFY with a new BOOTID, the periodic read of
+#     the router's table (SSDP ignored), and the PCP/NAT-PMP epoch going
+#     back (miniupnpd counting from its own start, SSDP ignored);
 #  4. SIGHUP with a broken config: still running with the old one; then a
 #     good reload that turns lan2 into a "verify" device: its mappings are
 #     removed, and the mapping lan2 then makes itself (upnpc) is seen;
@@ -212,6 +215,40 @@ else
 fi
 grep -q "gone from the router's table" "$LAB_TMP/daemon.1.log" &&
     ok "found by reading the router's table" || bad "table check did not find it"
+
+echo "== 3c. router restart seen by the PCP epoch (miniupnpd system_uptime=no)"
+# The lab's miniupnpd counts its epoch from the system's uptime, which a
+# daemon restart does not reset; run it counting from its own start, so the
+# epoch goes back when it restarts (SSDP still ignored).
+upnpd_own_epoch() {
+    lab_miniupnpd_stop
+    rm -f "$LAB_TMP/miniupnpd.leases" # or it restores the mappings
+    sed 's/^system_uptime=yes/system_uptime=no/' "$LAB_TMP/miniupnpd.conf" \
+        >"$D/miniupnpd-epoch.conf"
+    rm -f "$D/miniupnpd-epoch.pid"
+    lab_in router miniupnpd -4 -f "$D/miniupnpd-epoch.conf" \
+        -P "$D/miniupnpd-epoch.pid" >/dev/null 2>&1 || lab_fail "miniupnpd"
+    lab_wait_for 10 "miniupnpd pid file" test -s "$D/miniupnpd-epoch.pid"
+    LAB_UPNPD_PID=$(cat "$D/miniupnpd-epoch.pid")
+    lab_track_pid "$LAB_UPNPD_PID"
+    lab_wait_for 10 "miniupnpd listening" lab__miniupnpd_ready yes yes
+}
+upnpd_own_epoch
+time_until $((RENEW + 10)) prove_all >/dev/null || bad "not back after the first restart"
+sleep $((RENEW + 2)) # one check records this instance's epoch
+before=$(grep -c "epoch went from" "$LAB_TMP/daemon.1.log" || true)
+upnpd_own_epoch
+if ms=$(time_until $((RENEW + 10)) prove_all); then
+    measure "router restart (epoch only, no SSDP) to every mapping proven again: ${ms} ms"
+else
+    bad "mappings not back within $((RENEW + 10)) s"
+fi
+after=$(grep -c "epoch went from" "$LAB_TMP/daemon.1.log" || true)
+[ "$after" -gt "$before" ] &&
+    ok "found by the epoch: $(grep "epoch went from" "$LAB_TMP/daemon.1.log" | tail -1 | sed 's/.*router restart: //')" ||
+    bad "the epoch going back was not seen"
+lab_miniupnpd_restart # the lab's own configuration again
+time_until $((RENEW + 10)) prove_all >/dev/null || bad "not back after restoring miniupnpd"
 write_conf map
 
 echo "== 4. SIGHUP"
