@@ -756,6 +756,7 @@ static int check(np_keeper *k)
             } else if (np_addr_same_ip(&m->internal, &d->address)) {
                 ns = NP__ENT_PRESENT;
                 x->holder[0] = '\0';
+                x->proto = NP_PM_UPNP; /* seen in the UPnP table */
                 x->external = k->disc.external[NP_PM_UPNP];
                 np_addr_set_port(&x->external, m->external_port);
                 x->expires = m->lifetime ? np__keep_wall_s() + m->lifetime : 0;
