@@ -1,0 +1,132 @@
+/*
+ * natpilot: the daemon's configuration file (natpilot.conf(5)), JSON.
+ *
+ *   {
+ *     "lease": 7200,                       seconds, 20..86400
+ *     "protocols": ["pcp", "natpmp", "upnp"],  preference order
+ *     "log_level": "info",                 error | warn | info | debug
+ *     "state_file": "/var/lib/natpilot/state.json",
+ *     "status_socket": "/run/natpilot/status.sock",
+ *     "verify_interval": 300,              seconds, 10..86400
+ *     "ssdp_listen": true,                 watch IGD announcements
+ *     "gateway": "198.18.0.1",             optional; default route
+ *     "profiles_dir": "/etc/natpilot/profiles",  optional extra profiles
+ *     "devices": [
+ *       { "name": "xbox", "address": "198.18.0.20", "platform": "xbox",
+ *         "profiles": ["xbox"], "mode": "map" }      map | verify
+ *     ]
+ *   }
+ *
+ * Every problem is a diagnostic with file, line, column and JSON pointer
+ * (np_diags, see profile.h): unknown keys, wrong types, bad addresses,
+ * unknown profiles, duplicate devices, lease out of range.
+ *
+ * Ownership: np_config and everything in it belongs to the caller, freed
+ * with np_config_free (accepts NULL). It keeps no pointer to the text or to
+ * the catalog used to check it.
+ */
+#ifndef NATPILOT_CONFIG_H
+#define NATPILOT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natpilot/addr.h"
+#include "natpilot/error.h"
+#include "natpilot/portmap.h"
+#include "natpilot/profile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NP_CFG_MAX_BYTES     (256 * 1024)
+#define NP_CFG_MAX_DEVICES   64
+#define NP_CFG_MAX_PROFILES  16 /* per device */
+#define NP_CFG_NAME_MAX      48
+#define NP_CFG_PATH_MAX      256
+#define NP_CFG_LEASE_MIN     20
+#define NP_CFG_LEASE_MAX     86400
+#define NP_CFG_LEASE_DEFAULT 7200
+#define NP_CFG_VERIFY_MIN    10
+#define NP_CFG_VERIFY_MAX    86400
+
+enum np_log_level {
+    NP_LOG_ERROR = 0,
+    NP_LOG_WARN = 1,
+    NP_LOG_INFO = 2,
+    NP_LOG_DEBUG = 3
+};
+/* "error", "warn", "info", "debug"; parse returns -1 when unknown. */
+const char *np_log_level_name(int level);
+int np_log_level_parse(const char *s);
+
+enum np_cfg_mode {
+    NP_CFG_MAP = 0,   /* natpilot maps the device's ports */
+    NP_CFG_VERIFY = 1 /* the device maps itself (UPnP); natpilot checks */
+};
+
+typedef struct np_cfg_device {
+    char name[NP_CFG_NAME_MAX];
+    np_addr address;   /* IPv4, port 0 */
+    unsigned platform; /* one NP_PLAT_* bit, 0 when not given */
+    int mode;          /* enum np_cfg_mode */
+    char **profiles;   /* owned, n_profiles strings */
+    size_t n_profiles;
+} np_cfg_device;
+
+typedef struct np_config {
+    uint32_t lease;
+    enum np_pm_proto prefer[NP_PM_NPROTO]; /* NP_PM_NONE-terminated */
+    int log_level;
+    char state_file[NP_CFG_PATH_MAX];
+    char status_socket[108]; /* sun_path */
+    uint32_t verify_interval;
+    int ssdp_listen;
+    np_addr gateway;                    /* empty: the default route's */
+    char profiles_dir[NP_CFG_PATH_MAX]; /* extra profiles; "" none */
+    np_cfg_device *devices;
+    size_t n_devices;
+} np_config;
+
+/*
+ * Parse and validate a configuration held in memory. name is the display
+ * name used in diagnostics. cat, when not NULL, is used to check that every
+ * profile exists and applies to the device's platform. On NP_OK *out is a
+ * new config; on NP_EINVALID the problems are in diags (never NULL here) and
+ * *out is NULL. NP_ENOMEM, NP_EINVAL otherwise.
+ */
+int np_config_parse(const char *name, const char *text, size_t len,
+                    const np_catalog *cat, np_config **out, np_diags *diags,
+                    np_error *err);
+
+/* As np_config_parse for a file on disk (NP_ESYS when unreadable). */
+int np_config_load(const char *path, const np_catalog *cat, np_config **out,
+                   np_diags *diags, np_error *err);
+
+/*
+ * The whole load as the daemon does it: parse path once to learn
+ * profiles_dir, load the profile catalog (embedded, user directory,
+ * profiles_dir), then parse again checking every profile. On NP_OK *out is
+ * the config and, when cat_out is not NULL, *cat_out the catalog (the
+ * caller frees both). Problems of the config are in diags; profile files
+ * that fail to load are skipped (as everywhere else).
+ */
+int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
+                        np_diags *diags, np_error *err);
+
+void np_config_free(np_config *cfg);
+
+/*
+ * Default paths when the configuration names none: $STATE_DIRECTORY /
+ * $RUNTIME_DIRECTORY (set by systemd), else /var/lib/natpilot and
+ * /run/natpilot for root, else $XDG_STATE_HOME (~/.local/state)/natpilot and
+ * $XDG_RUNTIME_DIR/natpilot. NP_OK, NP_ENOTFOUND, NP_EBUFSIZE.
+ */
+int np_config_default_state_file(char *buf, size_t size);
+int np_config_default_status_socket(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NATPILOT_CONFIG_H */

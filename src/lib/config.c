@@ -1,0 +1,767 @@
+/*
+ * The daemon's configuration: JSON scanned twice, like the profiles
+ * (np_jsonpos.h gives each value's position, cJSON its content), so every
+ * problem names file:line:col and the JSON pointer of the value.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "natpilot/config.h"
+#include "np_jsonpos.h"
+#include "np_profile_int.h"
+
+const char *np_log_level_name(int level)
+{
+    switch (level) {
+    case NP_LOG_ERROR:
+        return "error";
+    case NP_LOG_WARN:
+        return "warn";
+    case NP_LOG_INFO:
+        return "info";
+    case NP_LOG_DEBUG:
+        return "debug";
+    default:
+        return "?";
+    }
+}
+
+int np_log_level_parse(const char *s)
+{
+    int i;
+
+    if (s == NULL)
+        return -1;
+    if (strcmp(s, "warning") == 0)
+        return NP_LOG_WARN;
+    for (i = NP_LOG_ERROR; i <= NP_LOG_DEBUG; i++)
+        if (strcmp(s, np_log_level_name(i)) == 0)
+            return i;
+    return -1;
+}
+
+/* --- walking cJSON and the position index together ----------------------- */
+
+typedef struct cctx {
+    np_diags *diags;
+    const char *file;
+    const char *text;
+    size_t len;
+    const np__jpos *jp;
+    char path[256];
+    size_t plen;
+    unsigned errors;
+    int oom;
+} cctx;
+
+typedef struct jv {
+    const cJSON *v;
+    uint32_t n;
+} jv;
+
+__attribute__((format(printf, 4, 5))) static void
+diag_off(cctx *c, size_t off, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    unsigned line, col;
+
+    c->errors++;
+    if (c->oom || c->errors > 64)
+        return;
+    np__jpos_linecol(c->text, c->len, off, &line, &col);
+    va_start(ap, fmt);
+    if (np__diag_vadd(c->diags, NP_DIAG_ERROR, c->file, line, col, path, fmt,
+                      ap) != NP_OK)
+        c->oom = 1;
+    va_end(ap);
+}
+
+#define ERR_AT(c, x, ...)                                                      \
+    diag_off((c), (c)->jp->nodes[(x).n].off, (c)->path, __VA_ARGS__)
+#define ERR_KEY(c, x, ...)                                                     \
+    diag_off((c), (c)->jp->nodes[(x).n].key_off, (c)->path, __VA_ARGS__)
+
+static size_t push(cctx *c, const char *key, size_t idx)
+{
+    size_t old = c->plen;
+    int n;
+
+    if (key != NULL) {
+        size_t i;
+
+        if (c->plen + 1 < sizeof(c->path))
+            c->path[c->plen++] = '/';
+        for (i = 0; key[i] != '\0' && c->plen + 3 < sizeof(c->path); i++) {
+            if (key[i] == '~' || key[i] == '/') {
+                c->path[c->plen++] = '~';
+                c->path[c->plen++] = key[i] == '~' ? '0' : '1';
+            } else {
+                c->path[c->plen++] = key[i];
+            }
+        }
+    } else {
+        n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "/%zu", idx);
+        if (n > 0 && c->plen + (size_t)n < sizeof(c->path))
+            c->plen += (size_t)n;
+    }
+    c->path[c->plen] = '\0';
+    return old;
+}
+
+static void pop(cctx *c, size_t old)
+{
+    c->plen = old;
+    c->path[old] = '\0';
+}
+
+static jv first_child(const cctx *c, jv x)
+{
+    jv r = {x.v->child, c->jp->nodes[x.n].child};
+    return r;
+}
+
+static jv next_sib(const cctx *c, jv x)
+{
+    jv r = {x.v->next, c->jp->nodes[x.n].next};
+    return r;
+}
+
+static const char *type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsArray(v))
+        return "an array";
+    return "an object";
+}
+
+/* A whole number in [lo, hi], or an error; 1 when good. */
+static int get_uint(cctx *c, jv x, const char *what, uint32_t lo, uint32_t hi,
+                    uint32_t *out)
+{
+    double d;
+
+    if (!cJSON_IsNumber(x.v)) {
+        ERR_AT(c, x, "%s must be a number, not %s", what, type_name(x.v));
+        return 0;
+    }
+    d = x.v->valuedouble;
+    if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi) {
+        ERR_AT(c, x, "%s must be a whole number from %lu to %lu (got %g)", what,
+               (unsigned long)lo, (unsigned long)hi, d);
+        return 0;
+    }
+    *out = (uint32_t)d;
+    return 1;
+}
+
+static int get_str(cctx *c, jv x, const char *what, char *buf, size_t size)
+{
+    size_t n;
+
+    if (!cJSON_IsString(x.v)) {
+        ERR_AT(c, x, "%s must be a string, not %s", what, type_name(x.v));
+        return 0;
+    }
+    n = strlen(x.v->valuestring);
+    if (n == 0 || n >= size) {
+        ERR_AT(c, x, "%s must be 1 to %zu characters long", what, size - 1);
+        return 0;
+    }
+    memcpy(buf, x.v->valuestring, n + 1);
+    return 1;
+}
+
+/* A device's own LAN address: IPv4, not 0/8, loopback or multicast. */
+static int get_addr(cctx *c, jv x, const char *what, np_addr *out)
+{
+    const unsigned char *b;
+    enum np_addr_scope sc;
+
+    if (!cJSON_IsString(x.v)) {
+        ERR_AT(c, x, "%s must be a string, not %s", what, type_name(x.v));
+        return 0;
+    }
+    if (np_addr_parse(out, x.v->valuestring, 0, NULL) != NP_OK ||
+        np_addr_family(out) != AF_INET || np_addr_port(out) != 0) {
+        ERR_AT(c, x, "%s \"%s\" is not an IPv4 address (like 198.18.0.20)",
+               what, x.v->valuestring);
+        return 0;
+    }
+    b = (const unsigned char *)&((const struct sockaddr_in *)&out->ss)
+            ->sin_addr;
+    sc = np_addr_scope(out);
+    if (b[0] == 0 || b[0] >= 224 || sc == NP_SCOPE_LOOPBACK || (b[0] == 255)) {
+        ERR_AT(c, x, "%s %s cannot be a device on the LAN", what,
+               x.v->valuestring);
+        return 0;
+    }
+    return 1;
+}
+
+static int get_bool(cctx *c, jv x, const char *what, int *out)
+{
+    if (!cJSON_IsBool(x.v)) {
+        ERR_AT(c, x, "%s must be true or false, not %s", what, type_name(x.v));
+        return 0;
+    }
+    *out = cJSON_IsTrue(x.v) ? 1 : 0;
+    return 1;
+}
+
+static void check_object(cctx *c, jv x, const char *what)
+{
+    if (!cJSON_IsObject(x.v))
+        ERR_AT(c, x, "%s must be an object, not %s", what, type_name(x.v));
+}
+
+/* Duplicate keys: cJSON keeps both; the first wins, the second is an error */
+static int seen_key(jv obj, const cJSON *m)
+{
+    const cJSON *p;
+
+    for (p = obj.v->child; p != NULL && p != m; p = p->next)
+        if (strcmp(p->string, m->string) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_protocols(cctx *c, jv x, np_config *cfg)
+{
+    jv e;
+    size_t i = 0;
+
+    if (!cJSON_IsArray(x.v) || x.v->child == NULL) {
+        ERR_AT(c, x,
+               "protocols must be a non-empty array of \"pcp\", "
+               "\"natpmp\", \"upnp\"");
+        return 0;
+    }
+    memset(cfg->prefer, 0, sizeof(cfg->prefer));
+    for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e), i++) {
+        size_t old = push(c, NULL, i);
+        enum np_pm_proto p = cJSON_IsString(e.v)
+                                 ? np_pm_proto_parse(e.v->valuestring)
+                                 : NP_PM_NONE;
+        size_t k;
+        int dup = 0;
+
+        if (p == NP_PM_NONE) {
+            ERR_AT(c, e,
+                   "unknown protocol; use \"pcp\", \"natpmp\" or "
+                   "\"upnp\"");
+        } else {
+            for (k = 0; k < NP_PM_NPROTO - 1 && cfg->prefer[k] != NP_PM_NONE;
+                 k++)
+                if (cfg->prefer[k] == p)
+                    dup = 1;
+            if (dup)
+                ERR_AT(c, e, "protocol \"%s\" is listed twice",
+                       np_pm_proto_name(p));
+            else if (k < NP_PM_NPROTO - 1)
+                cfg->prefer[k] = p;
+        }
+        pop(c, old);
+    }
+    return 1;
+}
+
+static void parse_device(cctx *c, jv x, np_cfg_device *dev,
+                         const np_catalog *cat, int *has_addr)
+{
+    jv m, profs = {NULL, 0};
+    int has_name = 0, has_profiles = 0;
+
+    *has_addr = 0;
+    if (!cJSON_IsObject(x.v)) {
+        ERR_AT(c, x, "a device must be an object, not %s", type_name(x.v));
+        return;
+    }
+    for (m = first_child(c, x); m.v != NULL; m = next_sib(c, m)) {
+        const char *k = m.v->string;
+        size_t old = push(c, k, 0);
+
+        if (seen_key(x, m.v)) {
+            ERR_KEY(c, m, "key \"%s\" appears twice", k);
+        } else if (strcmp(k, "name") == 0) {
+            has_name = get_str(c, m, "name", dev->name, sizeof(dev->name));
+        } else if (strcmp(k, "address") == 0) {
+            *has_addr = get_addr(c, m, "address", &dev->address);
+        } else if (strcmp(k, "platform") == 0) {
+            if (!cJSON_IsString(m.v) ||
+                np_platform_parse(m.v->valuestring, &dev->platform) != NP_OK)
+                ERR_AT(c, m,
+                       "unknown platform; use \"xbox\", "
+                       "\"playstation\", \"switch\" or \"pc\"");
+        } else if (strcmp(k, "mode") == 0) {
+            if (cJSON_IsString(m.v) && strcmp(m.v->valuestring, "map") == 0)
+                dev->mode = NP_CFG_MAP;
+            else if (cJSON_IsString(m.v) &&
+                     strcmp(m.v->valuestring, "verify") == 0)
+                dev->mode = NP_CFG_VERIFY;
+            else
+                ERR_AT(c, m,
+                       "mode must be \"map\" (natpilot maps the "
+                       "ports) or \"verify\" (the device maps them "
+                       "itself)");
+        } else if (strcmp(k, "profiles") == 0) {
+            has_profiles = 1;
+            profs = m;
+        } else {
+            ERR_KEY(c, m,
+                    "unknown key \"%s\" (a device has name, address, "
+                    "platform, profiles, mode)",
+                    k);
+        }
+        pop(c, old);
+    }
+    if (!has_name && cJSON_GetObjectItemCaseSensitive(x.v, "name") == NULL)
+        ERR_AT(c, x, "a device needs a \"name\"");
+    if (cJSON_GetObjectItemCaseSensitive(x.v, "address") == NULL)
+        ERR_AT(c, x, "a device needs an \"address\"");
+    if (!has_profiles) {
+        ERR_AT(c, x, "a device needs \"profiles\" (a list of profile ids)");
+        return;
+    }
+    {
+        size_t old = push(c, "profiles", 0);
+        jv e;
+        size_t i = 0;
+
+        if (!cJSON_IsArray(profs.v) || profs.v->child == NULL) {
+            ERR_AT(c, profs,
+                   "profiles must be a non-empty array of profile "
+                   "ids");
+            pop(c, old);
+            return;
+        }
+        dev->profiles = calloc(NP_CFG_MAX_PROFILES, sizeof(char *));
+        if (dev->profiles == NULL) {
+            c->oom = 1;
+            pop(c, old);
+            return;
+        }
+        for (e = first_child(c, profs); e.v != NULL; e = next_sib(c, e), i++) {
+            size_t o2 = push(c, NULL, i);
+
+            if (i >= NP_CFG_MAX_PROFILES) {
+                ERR_AT(c, e, "at most %d profiles per device",
+                       NP_CFG_MAX_PROFILES);
+                pop(c, o2);
+                break;
+            }
+            if (!cJSON_IsString(e.v) || e.v->valuestring[0] == '\0') {
+                ERR_AT(c, e, "a profile id must be a non-empty string");
+            } else if (cat != NULL &&
+                       np_catalog_find(cat, e.v->valuestring) == NULL) {
+                ERR_AT(c, e,
+                       "unknown profile \"%s\" (see 'natpilot "
+                       "profiles list')",
+                       e.v->valuestring);
+            } else {
+                size_t k;
+                int dup = 0;
+
+                for (k = 0; k < dev->n_profiles; k++)
+                    if (strcmp(dev->profiles[k], e.v->valuestring) == 0)
+                        dup = 1;
+                if (dup) {
+                    ERR_AT(c, e, "profile \"%s\" is listed twice",
+                           e.v->valuestring);
+                } else {
+                    dev->profiles[dev->n_profiles] = strdup(e.v->valuestring);
+                    if (dev->profiles[dev->n_profiles] == NULL)
+                        c->oom = 1;
+                    else
+                        dev->n_profiles++;
+                }
+            }
+            pop(c, o2);
+        }
+        /* The whole set must resolve for the platform. */
+        if (cat != NULL && dev->n_profiles > 0 && c->errors == 0) {
+            np_resolved *res = NULL;
+            np_error e2;
+            int rc = np_resolve(cat, (const char *const *)dev->profiles,
+                                dev->n_profiles, dev->platform, &res, &e2);
+
+            if (rc == NP_ENOMEM)
+                c->oom = 1;
+            else if (rc != NP_OK)
+                ERR_AT(c, profs, "%s", e2.msg);
+            np_resolved_free(res);
+        }
+        pop(c, old);
+    }
+}
+
+static void parse_devices(cctx *c, jv x, np_config *cfg, const np_catalog *cat)
+{
+    jv e;
+    size_t i = 0, n = 0;
+
+    if (!cJSON_IsArray(x.v)) {
+        ERR_AT(c, x, "devices must be an array, not %s", type_name(x.v));
+        return;
+    }
+    for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e))
+        n++;
+    if (n == 0) {
+        ERR_AT(c, x, "devices is empty: list at least one device");
+        return;
+    }
+    if (n > NP_CFG_MAX_DEVICES) {
+        ERR_AT(c, x, "at most %d devices", NP_CFG_MAX_DEVICES);
+        return;
+    }
+    cfg->devices = calloc(n, sizeof(*cfg->devices));
+    if (cfg->devices == NULL) {
+        c->oom = 1;
+        return;
+    }
+    cfg->n_devices = n;
+    for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e), i++) {
+        size_t old = push(c, NULL, i), k;
+        np_cfg_device *d = &cfg->devices[i];
+        int has_addr = 0;
+
+        parse_device(c, e, d, cat, &has_addr);
+        for (k = 0; k < i; k++) {
+            if (d->name[0] != '\0' &&
+                strcmp(cfg->devices[k].name, d->name) == 0)
+                ERR_AT(c, e,
+                       "duplicate device name \"%s\" (also "
+                       "/devices/%zu)",
+                       d->name, k);
+            else if (has_addr &&
+                     np_addr_equal(&cfg->devices[k].address, &d->address))
+                ERR_AT(c, e,
+                       "duplicate device address (also /devices/%zu, "
+                       "\"%s\")",
+                       k, cfg->devices[k].name);
+        }
+        pop(c, old);
+    }
+}
+
+static void parse_top(cctx *c, jv root, np_config *cfg, const np_catalog *cat)
+{
+    jv m;
+    int has_devices = 0;
+
+    if (!cJSON_IsObject(root.v)) {
+        check_object(c, root, "the configuration");
+        return;
+    }
+    for (m = first_child(c, root); m.v != NULL; m = next_sib(c, m)) {
+        const char *k = m.v->string;
+        size_t old = push(c, k, 0);
+
+        if (seen_key(root, m.v)) {
+            ERR_KEY(c, m, "key \"%s\" appears twice", k);
+        } else if (strcmp(k, "lease") == 0) {
+            (void)get_uint(c, m, "lease", NP_CFG_LEASE_MIN, NP_CFG_LEASE_MAX,
+                           &cfg->lease);
+        } else if (strcmp(k, "verify_interval") == 0) {
+            (void)get_uint(c, m, "verify_interval", NP_CFG_VERIFY_MIN,
+                           NP_CFG_VERIFY_MAX, &cfg->verify_interval);
+        } else if (strcmp(k, "protocols") == 0) {
+            (void)parse_protocols(c, m, cfg);
+        } else if (strcmp(k, "log_level") == 0) {
+            int lv =
+                cJSON_IsString(m.v) ? np_log_level_parse(m.v->valuestring) : -1;
+            if (lv < 0)
+                ERR_AT(c, m,
+                       "log_level must be \"error\", \"warn\", "
+                       "\"info\" or \"debug\"");
+            else
+                cfg->log_level = lv;
+        } else if (strcmp(k, "state_file") == 0) {
+            if (get_str(c, m, "state_file", cfg->state_file,
+                        sizeof(cfg->state_file)) &&
+                cfg->state_file[0] != '/')
+                ERR_AT(c, m, "state_file must be an absolute path");
+        } else if (strcmp(k, "status_socket") == 0) {
+            if (get_str(c, m, "status_socket", cfg->status_socket,
+                        sizeof(cfg->status_socket)) &&
+                cfg->status_socket[0] != '/')
+                ERR_AT(c, m, "status_socket must be an absolute path");
+        } else if (strcmp(k, "ssdp_listen") == 0) {
+            (void)get_bool(c, m, "ssdp_listen", &cfg->ssdp_listen);
+        } else if (strcmp(k, "profiles_dir") == 0) {
+            (void)get_str(c, m, "profiles_dir", cfg->profiles_dir,
+                          sizeof(cfg->profiles_dir));
+        } else if (strcmp(k, "gateway") == 0) {
+            (void)get_addr(c, m, "gateway", &cfg->gateway);
+        } else if (strcmp(k, "devices") == 0) {
+            has_devices = 1;
+            parse_devices(c, m, cfg, cat);
+        } else {
+            ERR_KEY(c, m, "unknown key \"%s\" (see natpilot.conf(5))", k);
+        }
+        pop(c, old);
+    }
+    if (!has_devices)
+        ERR_AT(c, root, "the configuration needs \"devices\"");
+}
+
+void np_config_free(np_config *cfg)
+{
+    size_t i, k;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < cfg->n_devices; i++) {
+        for (k = 0; k < cfg->devices[i].n_profiles; k++)
+            free(cfg->devices[i].profiles[k]);
+        free(cfg->devices[i].profiles);
+    }
+    free(cfg->devices);
+    free(cfg);
+}
+
+int np_config_parse(const char *name, const char *text, size_t len,
+                    const np_catalog *cat, np_config **out, np_diags *diags,
+                    np_error *err)
+{
+    np__jpos jp = {0};
+    cJSON *doc = NULL;
+    np_config *cfg = NULL;
+    cctx c;
+    size_t err_off = 0;
+    char msg[200];
+    unsigned line, col;
+    int r, status = NP_OK;
+
+    if (out == NULL || diags == NULL || text == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    *out = NULL;
+    if (name == NULL)
+        name = "config";
+    if (len > NP_CFG_MAX_BYTES) {
+        if (np__diag_add(diags, NP_DIAG_ERROR, name, 0, 0, "",
+                         "file is %zu bytes; the limit is %d", len,
+                         NP_CFG_MAX_BYTES) != NP_OK)
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        return np_error_set(err, NP_EINVALID, name, "invalid configuration");
+    }
+    r = np__jpos_scan(&jp, text, len, 16, &err_off, msg, sizeof(msg));
+    if (r != 0) {
+        np__jpos_free(&jp);
+        if (r == -2)
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        np__jpos_linecol(text, len, err_off, &line, &col);
+        if (np__diag_add(diags, NP_DIAG_ERROR, name, line, col, "",
+                         "malformed JSON: %s", msg) != NP_OK)
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        return np_error_set(err, NP_EINVALID, name, "invalid configuration");
+    }
+    doc = cJSON_ParseWithLength(text, len);
+    cfg = calloc(1, sizeof(*cfg));
+    if (doc == NULL || cfg == NULL) {
+        status = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    cfg->lease = NP_CFG_LEASE_DEFAULT;
+    cfg->log_level = NP_LOG_INFO;
+    cfg->ssdp_listen = 1;
+    memset(&c, 0, sizeof(c));
+    c.diags = diags;
+    c.file = name;
+    c.text = text;
+    c.len = len;
+    c.jp = &jp;
+    {
+        jv root = {doc, 0};
+        parse_top(&c, root, cfg, cat);
+    }
+    if (c.oom) {
+        status = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    if (c.errors > 0) {
+        status = np_error_set(err, NP_EINVALID, name,
+                              "invalid configuration (%u problem%s)", c.errors,
+                              c.errors == 1 ? "" : "s");
+        goto out;
+    }
+    if (cfg->verify_interval == 0)
+        cfg->verify_interval = cfg->lease / 2 < 300 ? cfg->lease / 2 : 300;
+    if (cfg->state_file[0] == '\0' &&
+        np_config_default_state_file(cfg->state_file,
+                                     sizeof(cfg->state_file)) != NP_OK) {
+        (void)np__diag_add(diags, NP_DIAG_ERROR, name, 0, 0, "/state_file",
+                           "no state_file given and no default directory "
+                           "($STATE_DIRECTORY, $XDG_STATE_HOME, $HOME)");
+        status = np_error_set(err, NP_EINVALID, name, "invalid configuration");
+        goto out;
+    }
+    if (cfg->status_socket[0] == '\0' &&
+        np_config_default_status_socket(cfg->status_socket,
+                                        sizeof(cfg->status_socket)) != NP_OK) {
+        (void)np__diag_add(diags, NP_DIAG_ERROR, name, 0, 0, "/status_socket",
+                           "no status_socket given and no default directory "
+                           "($RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR)");
+        status = np_error_set(err, NP_EINVALID, name, "invalid configuration");
+        goto out;
+    }
+    *out = cfg;
+    cfg = NULL; /* transferred */
+out:
+    np_config_free(cfg);
+    cJSON_Delete(doc);
+    np__jpos_free(&jp);
+    return status;
+}
+
+int np_config_load(const char *path, const np_catalog *cat, np_config **out,
+                   np_diags *diags, np_error *err)
+{
+    FILE *f;
+    char *buf;
+    size_t n;
+    int rc;
+
+    if (path == NULL || out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return np_error_sys(err, errno, path, "cannot open the configuration");
+    buf = malloc(NP_CFG_MAX_BYTES + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    }
+    n = fread(buf, 1, NP_CFG_MAX_BYTES + 1, f);
+    if (ferror(f)) {
+        rc = np_error_sys(err, errno, path, "cannot read the configuration");
+        fclose(f);
+        free(buf);
+        return rc;
+    }
+    fclose(f);
+    rc = np_config_parse(path, buf, n, cat, out, diags, err);
+    free(buf);
+    return rc;
+}
+
+static int join(char *buf, size_t size, const char *a, const char *b)
+{
+    int n = snprintf(buf, size, "%s%s", a, b);
+
+    if (n < 0 || (size_t)n >= size)
+        return NP_EBUFSIZE;
+    return NP_OK;
+}
+
+int np_config_default_state_file(char *buf, size_t size)
+{
+    const char *e = getenv("STATE_DIRECTORY");
+
+    if (e != NULL && e[0] == '/')
+        return join(buf, size, e, "/state.json");
+    if (geteuid() == 0)
+        return join(buf, size, "/var/lib/natpilot", "/state.json");
+    e = getenv("XDG_STATE_HOME");
+    if (e != NULL && e[0] == '/')
+        return join(buf, size, e, "/natpilot/state.json");
+    e = getenv("HOME");
+    if (e != NULL && e[0] == '/')
+        return join(buf, size, e, "/.local/state/natpilot/state.json");
+    return NP_ENOTFOUND;
+}
+
+int np_config_default_status_socket(char *buf, size_t size)
+{
+    const char *e = getenv("RUNTIME_DIRECTORY");
+
+    if (e != NULL && e[0] == '/')
+        return join(buf, size, e, "/status.sock");
+    if (geteuid() == 0)
+        return join(buf, size, "/run/natpilot", "/status.sock");
+    e = getenv("XDG_RUNTIME_DIR");
+    if (e != NULL && e[0] == '/')
+        return join(buf, size, e, "/natpilot/status.sock");
+    return NP_ENOTFOUND;
+}
+
+/* The "profiles_dir" member of the text, if it is a string, else "". */
+static void peek_profiles_dir(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+    cJSON *doc, *v;
+
+    out[0] = '\0';
+    if (f == NULL)
+        return;
+    buf = malloc(NP_CFG_MAX_BYTES);
+    if (buf == NULL) {
+        fclose(f);
+        return;
+    }
+    n = fread(buf, 1, NP_CFG_MAX_BYTES, f);
+    fclose(f);
+    doc = cJSON_ParseWithLength(buf, n);
+    free(buf);
+    v = cJSON_GetObjectItemCaseSensitive(doc, "profiles_dir");
+    if (cJSON_IsString(v))
+        snprintf(out, size, "%s", v->valuestring);
+    cJSON_Delete(doc);
+}
+
+int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
+                        np_diags *diags, np_error *err)
+{
+    np_catalog *cat = NULL;
+    np_diags pdiags;
+    char dir[NP_CFG_PATH_MAX];
+    int rc;
+
+    if (path == NULL || out == NULL || diags == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    *out = NULL;
+    if (cat_out != NULL)
+        *cat_out = NULL;
+    peek_profiles_dir(path, dir, sizeof(dir));
+    cat = np_catalog_new();
+    if (cat == NULL)
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    np_diags_init(&pdiags);
+    rc = np_catalog_load_default(cat, dir[0] ? dir : NULL, &pdiags, err);
+    np_diags_free(&pdiags);
+    if (rc == NP_ENOTFOUND && dir[0]) {
+        if (np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "/profiles_dir",
+                         "profiles_dir %s does not exist", dir) != NP_OK)
+            rc = NP_ENOMEM;
+        np_catalog_free(cat);
+        if (rc == NP_ENOMEM)
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        return np_error_set(err, NP_EINVALID, path, "invalid configuration");
+    }
+    if (rc == NP_ENOMEM || rc == NP_ESYS) {
+        np_catalog_free(cat);
+        return rc;
+    }
+    np_error_clear(err);
+    rc = np_config_load(path, cat, out, diags, err);
+    if (rc != NP_OK || cat_out == NULL)
+        np_catalog_free(cat);
+    else
+        *cat_out = cat;
+    return rc;
+}

@@ -1,0 +1,101 @@
+/*
+ * Internal: the keeper's data, shared by keeper.c (the loop and the
+ * mappings) and keeper_state.c (state file, status JSON, SSDP parsing).
+ */
+#ifndef NP_KEEPER_INT_H
+#define NP_KEEPER_INT_H
+
+#include <stdint.h>
+
+#include "natpilot/keeper.h"
+#include "natpilot/portmap.h"
+
+#define NP__KEEP_MAX_PER_DEVICE 64
+#define NP__KEEP_ERR_MAX        400
+
+enum np__ent_state {
+    NP__ENT_PENDING = 0, /* not yet asked */
+    NP__ENT_HELD,        /* mapped by us (map mode) */
+    NP__ENT_REFUSED,     /* the router said no (map mode) */
+    NP__ENT_PRESENT,     /* mapped to the device (verify mode) */
+    NP__ENT_MISSING,     /* not mapped (verify mode) */
+    NP__ENT_ELSEWHERE,   /* mapped to another device (verify mode) */
+    NP__ENT_UNKNOWN      /* cannot tell (verify mode without UPnP) */
+};
+
+/* One port of one device. */
+typedef struct np__ent {
+    size_t dev; /* index in cfg->devices */
+    int transport;
+    uint16_t port;
+    int state;              /* enum np__ent_state */
+    enum np_pm_proto proto; /* the protocol holding it */
+    np_addr external;       /* external address and port */
+    uint32_t lifetime;      /* granted */
+    int64_t expires;        /* wall clock, unix seconds; 0 unknown */
+    int64_t due;            /* monotonic ms of the next action */
+    uint8_t nonce[12];
+    unsigned failures;
+    char holder[NP_ADDRSTRLEN]; /* verify: who holds it instead */
+    char last_error[NP__KEEP_ERR_MAX];
+} np__ent;
+
+/* A mapping left by a crashed run, to remove. */
+typedef struct np__orphan {
+    enum np_pm_proto proto;
+    int transport;
+    uint16_t port, ext_port;
+    np_addr internal; /* port 0 */
+    uint8_t nonce[12];
+    int64_t expires;
+    char device[NP_CFG_NAME_MAX];
+} np__orphan;
+
+enum np__router_state { NP__R_UNKNOWN = 0, NP__R_UP, NP__R_DOWN };
+
+struct np_keeper {
+    np_keeper_opts opts;
+    np_config *cfg;
+    np_portmap *pm;
+    np_pm_discovery disc;
+    int lock_fd, status_fd, ssdp_fd, sig_fd;
+    int stop;
+    uint64_t rnd; /* xorshift state for the jitter */
+
+    np__ent *ents;
+    size_t n_ents;
+    np__orphan *orphans;
+    size_t n_orphans;
+
+    int router; /* enum np__router_state */
+    unsigned router_failures;
+    int64_t router_due; /* discovery / retry (monotonic ms) */
+    int64_t check_due;  /* periodic check */
+    int have_epoch[NP_PM_NPROTO];
+    uint32_t epoch[NP_PM_NPROTO];
+    uint64_t epoch_client[NP_PM_NPROTO];
+    long ssdp_bootid;
+    char ssdp_location[256];
+    int64_t last_restart; /* wall clock; 0 never */
+    char last_restart_why[160];
+    char last_error[NP__KEEP_ERR_MAX];
+    int64_t started;
+    int ssdp_joined;
+    int ssdp_restart;  /* a new BOOTID / LOCATION was announced */
+    int table_has_pcp; /* the UPnP table lists PCP / NAT-PMP mappings */
+    np_pm_options pmopt;
+};
+
+int64_t np__keep_mono_ms(void);
+int64_t np__keep_wall_s(void);
+void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write the state file atomically (temp, fsync, rename, fsync dir). */
+int np__keep_state_write(np_keeper *k, np_error *err);
+/* Read the state file into k->orphans (a missing file is NP_OK). */
+int np__keep_state_read(np_keeper *k, np_error *err);
+/* Remove the state file (clean stop). */
+void np__keep_state_remove(np_keeper *k);
+
+#endif /* NP_KEEPER_INT_H */

@@ -1,0 +1,493 @@
+/*
+ * The keeper's state file, its status document and the small parsers it
+ * uses. The state file lists every mapping the keeper holds (device,
+ * protocol, internal and external endpoint, lease expiry, PCP nonce), so a
+ * run that crashed can be cleaned up by the next one. It is written to a
+ * temporary file, fsync'ed, renamed over the old one and the directory
+ * fsync'ed: a crash at any moment leaves either the old or the new file.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keeper_int.h"
+
+#define STATE_MAX_BYTES (1024 * 1024)
+
+int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
+{
+    double f;
+
+    if (rnd < 0)
+        rnd = 0;
+    if (rnd > 1)
+        rnd = 1;
+    f = 0.40 + 0.10 * rnd; /* half the lease, minus up to 10 % jitter */
+    return (int64_t)((double)lease_s * 1000.0 * f);
+}
+
+int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
+{
+    int64_t d = 2000;
+    unsigned i;
+
+    if (failures == 0)
+        return 0;
+    for (i = 1; i < failures && d < cap_ms; i++)
+        d *= 2;
+    return d < cap_ms ? d : cap_ms;
+}
+
+/* Case-insensitive header match at the start of a line. */
+static int hdr(const char *line, size_t len, const char *name, const char **v,
+               size_t *vlen)
+{
+    size_t n = strlen(name);
+
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return 0;
+    line += n + 1;
+    len -= n + 1;
+    while (len > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    *v = line;
+    *vlen = len;
+    return 1;
+}
+
+int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
+                          size_t locsize)
+{
+    size_t i = 0;
+    int first = 1, alive = 0, have_loc = 0;
+
+    *bootid = -1;
+    if (locsize > 0)
+        loc[0] = '\0';
+    while (i < len) {
+        size_t s = i, e;
+        const char *v;
+        size_t vl;
+
+        while (i < len && buf[i] != '\n')
+            i++;
+        e = i;
+        if (i < len)
+            i++;
+        if (e > s && buf[e - 1] == '\r')
+            e--;
+        if (first) {
+            static const char req[] = "NOTIFY * HTTP/1.1";
+
+            if (e - s != sizeof(req) - 1 || memcmp(buf + s, req, e - s) != 0)
+                return 0;
+            first = 0;
+            continue;
+        }
+        if (e == s)
+            break; /* end of headers */
+        if (hdr(buf + s, e - s, "NTS", &v, &vl)) {
+            alive = vl == 10 && strncasecmp(v, "ssdp:alive", 10) == 0;
+        } else if (hdr(buf + s, e - s, "LOCATION", &v, &vl)) {
+            if (vl == 0 || vl >= locsize)
+                return 0;
+            memcpy(loc, v, vl);
+            loc[vl] = '\0';
+            have_loc = 1;
+        } else if (hdr(buf + s, e - s, "BOOTID.UPNP.ORG", &v, &vl)) {
+            long b = 0;
+            size_t k;
+
+            if (vl == 0 || vl > 10)
+                continue;
+            for (k = 0; k < vl; k++) {
+                if (v[k] < '0' || v[k] > '9') {
+                    b = -1;
+                    break;
+                }
+                b = b * 10 + (v[k] - '0');
+            }
+            *bootid = b;
+        }
+    }
+    return !first && alive && have_loc;
+}
+
+/* --- the state file -------------------------------------------------------*/
+
+static void hex12(char out[25], const uint8_t n[12])
+{
+    static const char h[] = "0123456789abcdef";
+    int i;
+
+    for (i = 0; i < 12; i++) {
+        out[2 * i] = h[n[i] >> 4];
+        out[2 * i + 1] = h[n[i] & 15];
+    }
+    out[24] = '\0';
+}
+
+static int unhex12(uint8_t n[12], const char *s)
+{
+    int i;
+
+    if (s == NULL || strlen(s) != 24)
+        return -1;
+    for (i = 0; i < 24; i++) {
+        int c = s[i], v;
+
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else
+            return -1;
+        if (i % 2 == 0)
+            n[i / 2] = (uint8_t)(v << 4);
+        else
+            n[i / 2] |= (uint8_t)v;
+    }
+    return 0;
+}
+
+static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
+                           int transport, const np_addr *internal,
+                           uint16_t port, const np_addr *external,
+                           int64_t expires, const uint8_t nonce[12])
+{
+    cJSON *o = cJSON_CreateObject();
+    char a[NP_ADDRSTRLEN], nh[25];
+
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "device", device);
+    cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(proto));
+    cJSON_AddStringToObject(o, "transport", np_pm_transport_name(transport));
+    cJSON_AddStringToObject(o, "internal",
+                            np_addr_ip_str(internal, a, sizeof(a)));
+    cJSON_AddNumberToObject(o, "internal_port", port);
+    cJSON_AddStringToObject(o, "external", np_addr_str(external, a, sizeof(a)));
+    cJSON_AddNumberToObject(o, "expires", (double)expires);
+    hex12(nh, nonce);
+    cJSON_AddStringToObject(o, "nonce", nh);
+    return o;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int np__keep_state_write(np_keeper *k, np_error *err)
+{
+    cJSON *doc = cJSON_CreateObject(), *arr;
+    char *text = NULL, tmp[NP_CFG_PATH_MAX + 8], dir[NP_CFG_PATH_MAX];
+    size_t i;
+    int fd = -1, rc = NP_OK;
+
+    if (doc == NULL)
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    cJSON_AddNumberToObject(doc, "version", 1);
+    cJSON_AddNumberToObject(doc, "pid", (double)getpid());
+    cJSON_AddNumberToObject(doc, "written", (double)np__keep_wall_s());
+    arr = cJSON_AddArrayToObject(doc, "mappings");
+    for (i = 0; arr != NULL && i < k->n_ents; i++) {
+        const np__ent *e = &k->ents[i];
+        const np_cfg_device *d = &k->cfg->devices[e->dev];
+
+        if (e->state != NP__ENT_HELD)
+            continue;
+        cJSON_AddItemToArray(
+            arr, mapping_json(d->name, e->proto, e->transport, &d->address,
+                              e->port, &e->external, e->expires, e->nonce));
+    }
+    for (i = 0; arr != NULL && i < k->n_orphans; i++) {
+        const np__orphan *o = &k->orphans[i];
+        np_addr ext;
+
+        memset(&ext, 0, sizeof(ext));
+        np_addr_from_ipv4(&ext, "\0\0\0\0", o->ext_port);
+        cJSON_AddItemToArray(
+            arr, mapping_json(o->device, o->proto, o->transport, &o->internal,
+                              o->port, &ext, o->expires, o->nonce));
+    }
+    text = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    if (text == NULL)
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", k->cfg->state_file) >=
+        (int)sizeof(tmp)) {
+        free(text);
+        return np_error_set(err, NP_EBUFSIZE, k->cfg->state_file,
+                            "path too long");
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = np_error_sys(err, errno, tmp, "cannot write the state file");
+        goto out;
+    }
+    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) ||
+        fsync(fd) != 0) {
+        rc = np_error_sys(err, errno, tmp, "cannot write the state file");
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, k->cfg->state_file) != 0) {
+        rc = np_error_sys(err, errno, k->cfg->state_file,
+                          "cannot rename the state file into place");
+        goto out;
+    }
+    snprintf(dir, sizeof(dir), "%s", k->cfg->state_file);
+    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0)
+        (void)fsync(fd);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != NP_OK)
+        (void)unlink(tmp);
+    free(text);
+    return rc;
+}
+
+void np__keep_state_remove(np_keeper *k)
+{
+    char dir[NP_CFG_PATH_MAX];
+    int fd;
+
+    if (unlink(k->cfg->state_file) != 0)
+        return;
+    snprintf(dir, sizeof(dir), "%s", k->cfg->state_file);
+    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int np__keep_state_read(np_keeper *k, np_error *err)
+{
+    FILE *f = fopen(k->cfg->state_file, "rb");
+    char *buf;
+    size_t n, cnt;
+    cJSON *doc, *arr, *it;
+    int64_t now = np__keep_wall_s();
+
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return NP_OK;
+        return np_error_sys(err, errno, k->cfg->state_file,
+                            "cannot read the state file");
+    }
+    buf = malloc(STATE_MAX_BYTES);
+    if (buf == NULL) {
+        fclose(f);
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    }
+    n = fread(buf, 1, STATE_MAX_BYTES, f);
+    fclose(f);
+    doc = cJSON_ParseWithLength(buf, n);
+    free(buf);
+    if (doc == NULL) {
+        np__keep_log(k, NP_LOG_WARN,
+                     "state file %s is unreadable JSON; ignoring it (any "
+                     "mapping it listed expires with its lease)",
+                     k->cfg->state_file);
+        return NP_OK;
+    }
+    arr = cJSON_GetObjectItemCaseSensitive(doc, "mappings");
+    cnt = (size_t)cJSON_GetArraySize(arr);
+    if (cnt > 4096)
+        cnt = 4096;
+    free(k->orphans);
+    k->orphans = cnt ? calloc(cnt, sizeof(*k->orphans)) : NULL;
+    k->n_orphans = 0;
+    if (cnt && k->orphans == NULL) {
+        cJSON_Delete(doc);
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        np__orphan o;
+        const cJSON *dv = cJSON_GetObjectItemCaseSensitive(it, "device");
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(it, "protocol");
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(it, "transport");
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(it, "internal");
+        const cJSON *ip = cJSON_GetObjectItemCaseSensitive(it, "internal_port");
+        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "external");
+        const cJSON *xp = cJSON_GetObjectItemCaseSensitive(it, "expires");
+        const cJSON *nc = cJSON_GetObjectItemCaseSensitive(it, "nonce");
+        np_addr ext;
+
+        if (k->n_orphans >= cnt)
+            break;
+        memset(&o, 0, sizeof(o));
+        if (!cJSON_IsString(pr) || !cJSON_IsString(tr) || !cJSON_IsString(in) ||
+            !cJSON_IsNumber(ip) || !cJSON_IsNumber(xp) || !cJSON_IsString(ex))
+            continue;
+        o.proto = np_pm_proto_parse(pr->valuestring);
+        o.transport =
+            strcmp(tr->valuestring, "tcp") == 0 ? NP_PM_TCP : NP_PM_UDP;
+        if (o.proto == NP_PM_NONE ||
+            np_addr_parse(&o.internal, in->valuestring, 0, NULL) != NP_OK ||
+            ip->valuedouble < 1 || ip->valuedouble > 65535)
+            continue;
+        o.port = (uint16_t)ip->valuedouble;
+        o.ext_port = o.port;
+        if (np_addr_parse(&ext, ex->valuestring, 0, NULL) == NP_OK &&
+            np_addr_port(&ext) != 0)
+            o.ext_port = np_addr_port(&ext);
+        o.expires = (int64_t)xp->valuedouble;
+        if (o.expires != 0 && o.expires <= now)
+            continue; /* its lease ran out: the router dropped it */
+        if (cJSON_IsString(nc))
+            (void)unhex12(o.nonce, nc->valuestring);
+        if (cJSON_IsString(dv))
+            snprintf(o.device, sizeof(o.device), "%s", dv->valuestring);
+        k->orphans[k->n_orphans++] = o;
+    }
+    cJSON_Delete(doc);
+    return NP_OK;
+}
+
+/* --- status ----------------------------------------------------------------*/
+
+static const char *ent_state_name(int s)
+{
+    switch (s) {
+    case NP__ENT_PENDING:
+        return "pending";
+    case NP__ENT_HELD:
+        return "held";
+    case NP__ENT_REFUSED:
+        return "refused";
+    case NP__ENT_PRESENT:
+        return "present";
+    case NP__ENT_MISSING:
+        return "missing";
+    case NP__ENT_ELSEWHERE:
+        return "other-device";
+    default:
+        return "unknown";
+    }
+}
+
+static void add_time(cJSON *o, const char *name, int64_t t)
+{
+    if (t > 0)
+        cJSON_AddNumberToObject(o, name, (double)t);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+char *np_keeper_status_json(np_keeper *k)
+{
+    cJSON *doc, *r, *devs, *protos;
+    char a[NP_ADDRSTRLEN];
+    size_t i, j;
+    int p;
+    int64_t now = np__keep_wall_s(), mono = np__keep_mono_ms();
+    char *out;
+
+    if (k == NULL || (doc = cJSON_CreateObject()) == NULL)
+        return NULL;
+    cJSON_AddStringToObject(doc, "version",
+                            k->opts.version ? k->opts.version : "");
+    cJSON_AddNumberToObject(doc, "pid", (double)getpid());
+    cJSON_AddNumberToObject(doc, "started", (double)k->started);
+    cJSON_AddStringToObject(doc, "config",
+                            k->opts.config_path ? k->opts.config_path : "");
+    cJSON_AddNumberToObject(doc, "lease", k->cfg->lease);
+    r = cJSON_AddObjectToObject(doc, "router");
+    if (r != NULL) {
+        cJSON_AddStringToObject(
+            r, "gateway",
+            np_addr_is_set(&k->disc.gateway)
+                ? np_addr_ip_str(&k->disc.gateway, a, sizeof(a))
+                : "");
+        cJSON_AddStringToObject(r, "state",
+                                k->router == NP__R_UP     ? "up"
+                                : k->router == NP__R_DOWN ? "unreachable"
+                                                          : "unknown");
+        protos = cJSON_AddArrayToObject(r, "protocols");
+        for (p = 1; protos != NULL && p < NP_PM_NPROTO; p++)
+            if (k->router == NP__R_UP && k->disc.has[p])
+                cJSON_AddItemToArray(protos,
+                                     cJSON_CreateString(np_pm_proto_name(p)));
+        add_time(r, "last_restart", k->last_restart);
+        cJSON_AddStringToObject(r, "last_restart_reason", k->last_restart_why);
+        cJSON_AddStringToObject(r, "last_error", k->last_error);
+        if (k->router == NP__R_DOWN)
+            cJSON_AddNumberToObject(r, "retry_in",
+                                    (double)((k->router_due - mono) / 1000));
+        cJSON_AddNumberToObject(r, "orphans_pending", (double)k->n_orphans);
+    }
+    devs = cJSON_AddArrayToObject(doc, "devices");
+    for (i = 0; devs != NULL && i < k->cfg->n_devices; i++) {
+        const np_cfg_device *d = &k->cfg->devices[i];
+        cJSON *dj = cJSON_CreateObject(), *ms;
+
+        if (dj == NULL)
+            break;
+        cJSON_AddStringToObject(dj, "name", d->name);
+        cJSON_AddStringToObject(dj, "address",
+                                np_addr_ip_str(&d->address, a, sizeof(a)));
+        cJSON_AddStringToObject(dj, "mode",
+                                d->mode == NP_CFG_MAP ? "map" : "verify");
+        ms = cJSON_AddArrayToObject(dj, "mappings");
+        for (j = 0; ms != NULL && j < k->n_ents; j++) {
+            const np__ent *e = &k->ents[j];
+            cJSON *m;
+
+            if (e->dev != i || (m = cJSON_CreateObject()) == NULL)
+                continue;
+            cJSON_AddStringToObject(m, "transport",
+                                    np_pm_transport_name(e->transport));
+            cJSON_AddNumberToObject(m, "internal_port", e->port);
+            cJSON_AddStringToObject(m, "state", ent_state_name(e->state));
+            cJSON_AddStringToObject(m, "protocol", np_pm_proto_name(e->proto));
+            cJSON_AddStringToObject(
+                m, "external",
+                np_addr_is_set(&e->external)
+                    ? np_addr_str(&e->external, a, sizeof(a))
+                    : "");
+            add_time(m, "expires", e->expires);
+            if (e->expires > 0)
+                cJSON_AddNumberToObject(m, "expires_in",
+                                        (double)(e->expires - now));
+            if (e->state == NP__ENT_HELD)
+                cJSON_AddNumberToObject(m, "renew_in",
+                                        (double)((e->due - mono) / 1000));
+            if (e->holder[0] != '\0')
+                cJSON_AddStringToObject(m, "holder", e->holder);
+            cJSON_AddStringToObject(m, "last_error", e->last_error);
+            cJSON_AddItemToArray(ms, m);
+        }
+        cJSON_AddItemToArray(devs, dj);
+    }
+    out = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return out;
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmark of natpilot daemon's cost, in the namespace lab (needs root):
+#   - peak resident memory (VmHWM) while it holds 3 devices x 10 mappings
+#     (lan1, lan2 and a third LAN address, PCP with THIRD_PARTY allowed);
+#   - wake-ups over 60 s idle, counted two ways: voluntary context switches
+#     from /proc/PID/status, and the poll() calls strace sees (each return
+#     of poll is one wake-up of the loop). Run twice: with SSDP listening off
+#     (only its own timers can wake it: none are due in the window) and on
+#     (the router's NOTIFY bursts, every notify_interval = 60 s, wake it).
+# Targets (issue 7): VmHWM < 4 MiB; no wake-ups but its timers.
+#
+#   sudo NP_BUILD_DIR=build tests/bench/bench_daemon.sh [IDLE_SECONDS]
+set -euo pipefail
+NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/lab/lib.sh
+source "$NP_SOURCE_DIR/tests/lab/lib.sh"
+lab_require turnserver miniupnpd jq strace
+
+IDLE=${1:-60}
+D="$LAB_TMP/bench"
+mkdir -p "$D"
+PROFILES="$NP_SOURCE_DIR/tests/lab/data/daemon/profiles"
+DPID=""
+
+lab_on_exit() {
+    [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
+}
+
+conf() { # conf NAME SSDP
+    cat >"$D/$1.conf" <<EOF
+{
+  "lease": 7200,
+  "verify_interval": 300,
+  "ssdp_listen": $2,
+  "log_level": "info",
+  "state_file": "$D/$1.state.json",
+  "status_socket": "$D/$1.sock",
+  "profiles_dir": "$PROFILES",
+  "devices": [
+    {"name": "nas", "address": "$LAB_LAN1_IP", "profiles": ["bench-a"]},
+    {"name": "xbox", "address": "$LAB_LAN2_IP", "profiles": ["bench-b"]},
+    {"name": "ps5", "address": "198.18.0.12", "profiles": ["bench-c"]}
+  ]
+}
+EOF
+}
+
+held() {
+    "$NATPILOT" status --json --socket "$1" 2>/dev/null |
+        jq -e '[.devices[].mappings[] | select(.state == "held")] | length == 30' \
+            >/dev/null
+}
+
+field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+run() { # run NAME SSDP
+    local name=$1 ssdp=$2 t0 ms v0 v1 nv0 nv1 hwm rss anon file polls
+    conf "$name" "$ssdp"
+    t0=$(lab_now_ms)
+    lab_bg lan1 "daemon.$name" "$NATPILOT" daemon --config "$D/$name.conf" \
+        --foreground
+    DPID=$LAB_LAST_PID
+    lab_wait_for 30 "30 mappings held" held "$D/$name.sock"
+    ms=$(($(lab_now_ms) - t0))
+    # settle: the first check and status requests are done
+    sleep 2
+    # window 1: /proc only (nothing attached to the process)
+    v0=$(field "$DPID" voluntary_ctxt_switches)
+    nv0=$(field "$DPID" nonvoluntary_ctxt_switches)
+    sleep "$IDLE"
+    v1=$(field "$DPID" voluntary_ctxt_switches)
+    nv1=$(field "$DPID" nonvoluntary_ctxt_switches)
+    # window 2: strace counts the poll calls that return (attaching and
+    # detaching themselves interrupt the poll, which is restarted: counted
+    # apart as the first/last call)
+    timeout -s INT "$IDLE" strace -f -qq -c -e trace=poll,ppoll,epoll_wait \
+        -p "$DPID" -o "$D/$name.strace" >/dev/null 2>&1 || true
+    hwm=$(field "$DPID" VmHWM)
+    rss=$(field "$DPID" VmRSS)
+    anon=$(field "$DPID" RssAnon)
+    file=$(field "$DPID" RssFile)
+    polls=$(awk '$NF == "poll" || $NF == "ppoll" {s += $4} END {print s + 0}' \
+        "$D/$name.strace")
+    kill -TERM "$DPID"
+    wait "$DPID" || true
+    DPID=""
+    printf '%-22s start->30 held %5d ms | VmHWM %5d KiB (%.2f MiB), VmRSS %d KiB (anon %d, file %d) | idle %ds: %d voluntary + %d involuntary switches; under strace %ds: %d poll calls\n' \
+        "$name (ssdp $ssdp)" "$ms" "$hwm" "$(awk -v k="$hwm" 'BEGIN{print k/1024}')" \
+        "$rss" "$anon" "$file" "$IDLE" $((v1 - v0)) $((nv1 - nv0)) "$IDLE" "$polls"
+    echo "$name $hwm $((v1 - v0)) $polls" >>"$D/results"
+}
+
+lab_build -k eim-apdf
+lab_coturn_start
+lab_miniupnpd_start -S no -t yes
+echo "natpilot daemon, 3 devices x 10 mappings (PCP), lease 7200 s, check every 300 s"
+run timers-only false
+run with-ssdp true
+read -r _ hwm wake polls < <(head -1 "$D/results")
+echo
+echo "peak RSS (VmHWM): $hwm KiB, target < 4096 KiB: $([ "$hwm" -lt 4096 ] && echo met || echo MISSED)"
+echo "idle wake-ups over ${IDLE} s with no timer due (SSDP off): $wake context switches, $polls poll returns; target 0: $([ "$wake" = 0 ] && [ "$polls" -le 1 ] && echo met || echo MISSED)"
+read -r _ _ swake spolls < <(sed -n 2p "$D/results")
+echo "with SSDP listening on: $swake context switches, $spolls poll returns in ${IDLE} s (the router's NOTIFY bursts, notify_interval=60)"

@@ -1,0 +1,288 @@
+/* Unit tests of the daemon's configuration (config.c) and of the keeper's
+ * pure helpers (renew delay, back-off, SSDP NOTIFY parsing). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "natpilot/config.h"
+#include "natpilot/keeper.h"
+
+#define PROFILES NP_TEST_DATA "/../lab/data/daemon/profiles"
+
+static np_catalog *catalog(void)
+{
+    np_catalog *cat = np_catalog_new();
+    np_diags d;
+
+    assert_non_null(cat);
+    np_diags_init(&d);
+    assert_int_equal(
+        np_catalog_load_dir(cat, PROFILES, NP_LAYER_CUSTOM, &d, NULL), NP_OK);
+    np_diags_free(&d);
+    return cat;
+}
+
+static void test_good(void **state)
+{
+    static const char text[] =
+        "{\n"
+        "  \"lease\": 3600,\n"
+        "  \"protocols\": [\"upnp\", \"pcp\"],\n"
+        "  \"log_level\": \"debug\",\n"
+        "  \"state_file\": \"/var/lib/natpilot/state.json\",\n"
+        "  \"status_socket\": \"/run/natpilot/status.sock\",\n"
+        "  \"verify_interval\": 60,\n"
+        "  \"ssdp_listen\": false,\n"
+        "  \"devices\": [\n"
+        "    {\"name\": \"xbox\", \"address\": \"198.18.0.20\",\n"
+        "     \"platform\": \"xbox\", \"profiles\": [\"lab-game\"]},\n"
+        "    {\"name\": \"ps5\", \"address\": \"198.18.0.21\",\n"
+        "     \"profiles\": [\"lab-game\", \"lab-game-2\"],\n"
+        "     \"mode\": \"verify\"}\n"
+        "  ]\n"
+        "}\n";
+    np_catalog *cat = catalog();
+    np_config *cfg = NULL;
+    np_diags d;
+    char ip[NP_ADDRSTRLEN];
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(
+        np_config_parse("t.conf", text, strlen(text), cat, &cfg, &d, NULL),
+        NP_OK);
+    assert_int_equal(d.count, 0);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->lease, 3600);
+    assert_int_equal(cfg->prefer[0], NP_PM_UPNP);
+    assert_int_equal(cfg->prefer[1], NP_PM_PCP);
+    assert_int_equal(cfg->prefer[2], NP_PM_NONE);
+    assert_int_equal(cfg->log_level, NP_LOG_DEBUG);
+    assert_int_equal(cfg->verify_interval, 60);
+    assert_int_equal(cfg->ssdp_listen, 0);
+    assert_string_equal(cfg->state_file, "/var/lib/natpilot/state.json");
+    assert_int_equal(cfg->n_devices, 2);
+    assert_string_equal(cfg->devices[0].name, "xbox");
+    assert_int_equal(cfg->devices[0].platform, NP_PLAT_XBOX);
+    assert_int_equal(cfg->devices[0].mode, NP_CFG_MAP);
+    assert_string_equal(
+        np_addr_ip_str(&cfg->devices[1].address, ip, sizeof(ip)),
+        "198.18.0.21");
+    assert_int_equal(cfg->devices[1].mode, NP_CFG_VERIFY);
+    assert_int_equal(cfg->devices[1].n_profiles, 2);
+    assert_string_equal(cfg->devices[1].profiles[1], "lab-game-2");
+    np_config_free(cfg);
+    np_diags_free(&d);
+    np_catalog_free(cat);
+}
+
+static void test_defaults(void **state)
+{
+    static const char text[] =
+        "{\"state_file\": \"/s\", \"status_socket\": \"/t\", \"devices\": "
+        "[{\"name\": \"a\", \"address\": \"198.18.0.2\", \"profiles\": "
+        "[\"lab-game\"]}]}";
+    np_config *cfg = NULL;
+    np_diags d;
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(
+        np_config_parse("t", text, strlen(text), NULL, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->lease, NP_CFG_LEASE_DEFAULT);
+    assert_int_equal(cfg->verify_interval, 300);
+    assert_int_equal(cfg->log_level, NP_LOG_INFO);
+    assert_int_equal(cfg->ssdp_listen, 1);
+    assert_int_equal(cfg->prefer[0], NP_PM_NONE); /* portmap's default */
+    np_config_free(cfg);
+    np_diags_free(&d);
+}
+
+/* One bad configuration per kind of error, with its exact position. */
+static const struct bad_case {
+    const char *text;
+    unsigned line, col;
+    const char *path;
+    const char *words; /* a fragment of the message */
+} bad_cases[] = {
+    {"{\"devices\": [], \"colour\": 1}", 1, 17, "/colour", "unknown key"},
+    {"{\n  \"lease\": 5,\n  \"devices\": []}", 2, 12, "/lease",
+     "from 20 to 86400"},
+    {"{\"lease\": 90000, \"devices\": []}", 1, 11, "/lease", "86400"},
+    {"{\"lease\": 30.5, \"devices\": []}", 1, 11, "/lease", "whole number"},
+    {"{\"devices\": [{\"name\": \"a\", \"address\": \"198.18.0.300\", "
+     "\"profiles\": [\"lab-game\"]}]}",
+     1, 39, "/devices/0/address", "not an IPv4 address"},
+    {"{\"devices\": [{\"name\": \"a\", \"address\": \"127.0.0.1\", "
+     "\"profiles\": [\"lab-game\"]}]}",
+     1, 39, "/devices/0/address", "cannot be a device"},
+    {"{\"devices\": [{\"name\": \"a\", \"address\": \"198.18.0.2\", "
+     "\"profiles\": [\"nope\"]}]}",
+     1, 66, "/devices/0/profiles/0", "unknown profile \"nope\""},
+    {"{\"devices\": [\n {\"name\": \"a\", \"address\": \"198.18.0.2\", "
+     "\"profiles\": [\"lab-game\"]},\n {\"name\": \"a\", \"address\": "
+     "\"198.18.0.3\", \"profiles\": [\"lab-game\"]}]}",
+     3, 2, "/devices/1", "duplicate device name"},
+    {"{\"devices\": [\n {\"name\": \"a\", \"address\": \"198.18.0.2\", "
+     "\"profiles\": [\"lab-game\"]},\n {\"name\": \"b\", \"address\": "
+     "\"198.18.0.2\", \"profiles\": [\"lab-game\"]}]}",
+     3, 2, "/devices/1", "duplicate device address"},
+    {"{\"devices\": [{\"name\": \"a\", \"address\": \"198.18.0.2\", "
+     "\"profiles\": [\"lab-game\"], \"mode\": \"auto\"}]}",
+     1, 87, "/devices/0/mode", "mode must be"},
+    {"{\"devices\": [{\"name\": \"a\", \"address\": \"198.18.0.2\", "
+     "\"profiles\": [\"lab-game\"], \"platform\": \"dreamcast\"}]}",
+     1, 91, "/devices/0/platform", "unknown platform"},
+    {"{\"devices\": [{\"name\": \"a\", \"address\": \"198.18.0.2\"}]}", 1, 14,
+     "/devices/0", "needs \"profiles\""},
+    {"{\"protocols\": [\"pcp\", \"smoke\"], \"devices\": []}", 1, 23,
+     "/protocols/1", "unknown protocol"},
+    {"{\"state_file\": \"relative.json\", \"devices\": []}", 1, 16,
+     "/state_file", "absolute path"},
+    {"{\"devices\": [], \"lease\": 60, \"lease\": 61}", 1, 30, "/lease",
+     "appears twice"},
+    {"{\"devices\": [}", 1, 14, "", "malformed JSON"},
+    {"[1, 2]", 1, 1, "", "must be an object"},
+    {"{\"lease\": 60}", 1, 1, "", "needs \"devices\""},
+};
+
+static void test_bad(void **state)
+{
+    np_catalog *cat = catalog();
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *b = &bad_cases[i];
+        np_config *cfg = (np_config *)1;
+        np_diags d;
+        np_error err;
+        int rc;
+
+        size_t k, hit = SIZE_MAX;
+
+        np_diags_init(&d);
+        rc = np_config_parse("bad.conf", b->text, strlen(b->text), cat, &cfg,
+                             &d, &err);
+        /* the diagnostic at that path (others may come with it) */
+        for (k = 0; k < d.count && hit == SIZE_MAX; k++)
+            if (strcmp(d.items[k].path, b->path) == 0)
+                hit = k;
+        if (rc != NP_EINVALID || hit == SIZE_MAX ||
+            d.items[hit].line != b->line || d.items[hit].col != b->col ||
+            strstr(d.items[hit].message, b->words) == NULL) {
+            char buf[600];
+
+            print_error(
+                "case %zu: rc %d, %zu diags, first: %s\n", i, rc, d.count,
+                d.count ? np_diag_format(&d.items[0], buf, sizeof(buf)) : "-");
+            fail();
+        }
+        assert_null(cfg);
+        assert_string_equal(d.items[0].file, "bad.conf");
+        np_diags_free(&d);
+    }
+    np_catalog_free(cat);
+}
+
+static void test_log_levels(void **state)
+{
+    (void)state;
+    assert_int_equal(np_log_level_parse("error"), NP_LOG_ERROR);
+    assert_int_equal(np_log_level_parse("warning"), NP_LOG_WARN);
+    assert_int_equal(np_log_level_parse("debug"), NP_LOG_DEBUG);
+    assert_int_equal(np_log_level_parse("loud"), -1);
+    assert_int_equal(np_log_level_parse(NULL), -1);
+    assert_string_equal(np_log_level_name(NP_LOG_INFO), "info");
+}
+
+static void test_renew_and_backoff(void **state)
+{
+    (void)state;
+    /* 40-50 % of the lease */
+    assert_int_equal(np_keeper_renew_delay_ms(100, 0.0), 40000);
+    assert_int_equal(np_keeper_renew_delay_ms(100, 1.0), 50000);
+    assert_int_equal(np_keeper_renew_delay_ms(100, 7.0), 50000);
+    assert_int_equal(np_keeper_renew_delay_ms(7200, 0.5), 3240000);
+    /* 2 s doubling up to the cap, never 0 after a failure */
+    assert_int_equal(np_keeper_backoff_ms(0, 60000), 0);
+    assert_int_equal(np_keeper_backoff_ms(1, 60000), 2000);
+    assert_int_equal(np_keeper_backoff_ms(2, 60000), 4000);
+    assert_int_equal(np_keeper_backoff_ms(5, 60000), 32000);
+    assert_int_equal(np_keeper_backoff_ms(6, 60000), 60000);
+    assert_int_equal(np_keeper_backoff_ms(4000000000u, 60000), 60000);
+}
+
+static void test_ssdp_notify(void **state)
+{
+    static const char alive[] =
+        "NOTIFY * HTTP/1.1\r\n"
+        "HOST: 239.255.255.250:1900\r\n"
+        "CACHE-CONTROL: max-age=120\r\n"
+        "LOCATION: http://198.18.0.1:34567/rootDesc.xml\r\n"
+        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+        "NTS: ssdp:alive\r\n"
+        "bootid.upnp.org: 1795475556\r\n"
+        "\r\n";
+    static const char byebye[] =
+        "NOTIFY * HTTP/1.1\r\nLOCATION: http://x/\r\nNTS: ssdp:byebye\r\n\r\n";
+    static const char msearch[] =
+        "M-SEARCH * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://x/\r\n\r\n";
+    static const char badboot[] = "NOTIFY * HTTP/1.1\nLOCATION: http://y/\n"
+                                  "NTS: ssdp:alive\nBOOTID.UPNP.ORG: 12x\n\n";
+    char loc[64];
+    long boot;
+
+    (void)state;
+    assert_int_equal(np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
+                                           sizeof(loc)),
+                     1);
+    assert_int_equal(boot, 1795475556L);
+    assert_string_equal(loc, "http://198.18.0.1:34567/rootDesc.xml");
+    assert_int_equal(np_keeper_ssdp_notify(byebye, sizeof(byebye) - 1, &boot,
+                                           loc, sizeof(loc)),
+                     0);
+    assert_int_equal(np_keeper_ssdp_notify(msearch, sizeof(msearch) - 1, &boot,
+                                           loc, sizeof(loc)),
+                     0);
+    assert_int_equal(np_keeper_ssdp_notify(badboot, sizeof(badboot) - 1, &boot,
+                                           loc, sizeof(loc)),
+                     1);
+    assert_int_equal(boot, -1);
+    /* a LOCATION that does not fit is refused, not cut */
+    assert_int_equal(
+        np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 20), 0);
+    /* truncated anywhere: never reads past len */
+    {
+        size_t n;
+
+        for (n = 0; n < sizeof(alive) - 1; n++) {
+            char *cp = malloc(n ? n : 1);
+
+            assert_non_null(cp);
+            memcpy(cp, alive, n);
+            (void)np_keeper_ssdp_notify(cp, n, &boot, loc, sizeof(loc));
+            free(cp);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_renew_and_backoff),
+        cmocka_unit_test(test_ssdp_notify),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
