@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "natpilot/error.h"
+#include "np_cursor.h"
 
 const char *np_strerror(int code)
 {
@@ -117,4 +118,18 @@ const char *np_error_format(const np_error *err, char *buf, size_t size)
     else
         snprintf(buf, size, "%s", err->msg);
     return buf;
+}
+
+int np__fail_at(np_error *err, int code, size_t off, const char *fmt, ...)
+{
+    char where[32];
+    va_list ap;
+
+    if (err == NULL)
+        return code;
+    snprintf(where, sizeof(where), "byte %zu", off);
+    va_start(ap, fmt);
+    error_vset(err, code, 0, where, fmt, ap);
+    va_end(ap);
+    return code;
 }

@@ -11,22 +11,6 @@
 #include "natpilot/natpmp.h"
 #include "np_cursor.h"
 
-static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
-{
-    char where[32];
-    char msg[NP_ERROR_MSG_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    snprintf(where, sizeof(where), "byte %zu", off);
-    return np_error_set(err, code, where, "%s", msg);
-}
-
 /* Section 3.5. */
 static const struct {
     const char *name;
@@ -136,22 +120,24 @@ int np_natpmp_decode_response(const uint8_t *buf, size_t len,
     memset(resp, 0, sizeof(*resp));
     np__rd_init(&r, buf, len);
     if (np__rd_u8(&r, &resp->version) != NP_OK)
-        return fail(err, NP_ETRUNC, 0, "empty datagram: no NAT-PMP version");
+        return np__fail_at(err, NP_ETRUNC, 0,
+                           "empty datagram: no NAT-PMP version");
     if (resp->version != NP_NATPMP_VERSION)
-        return fail(err, NP_EPARSE, 0, "version %u is not NAT-PMP (0)%s",
-                    (unsigned)resp->version,
-                    resp->version == 2 ? ": a PCP server answered" : "");
+        return np__fail_at(err, NP_EPARSE, 0, "version %u is not NAT-PMP (0)%s",
+                           (unsigned)resp->version,
+                           resp->version == 2 ? ": a PCP server answered" : "");
     if (np__rd_u8(&r, &op) != NP_OK || np__rd_u16(&r, &resp->result) != NP_OK ||
         np__rd_u32(&r, &resp->epoch) != NP_OK)
-        return fail(err, NP_ETRUNC, len,
-                    "NAT-PMP response needs at least 8 bytes but the "
-                    "datagram ends after %zu",
-                    len);
+        return np__fail_at(err, NP_ETRUNC, len,
+                           "NAT-PMP response needs at least 8 bytes but the "
+                           "datagram ends after %zu",
+                           len);
     if (!(op & NP_NATPMP_RESPONSE_BIT))
-        return fail(err, NP_EPARSE, 1,
-                    "opcode %u has the response bit clear: a request, not a "
-                    "response",
-                    (unsigned)op);
+        return np__fail_at(
+            err, NP_EPARSE, 1,
+            "opcode %u has the response bit clear: a request, not a "
+            "response",
+            (unsigned)op);
     resp->opcode = (uint8_t)(op & 0x7Fu);
     switch (resp->opcode) {
     case NP_NATPMP_OP_PUBLIC_ADDRESS:
@@ -169,10 +155,11 @@ int np_natpmp_decode_response(const uint8_t *buf, size_t len,
          * rest undefined); a success must be whole. */
         if (resp->result != NP_NATPMP_SUCCESS)
             return NP_OK;
-        return fail(err, NP_ETRUNC, len,
-                    "NAT-PMP %s response needs %zu bytes but the datagram "
-                    "ends after %zu",
-                    resp->opcode == 0 ? "external address" : "map", need, len);
+        return np__fail_at(
+            err, NP_ETRUNC, len,
+            "NAT-PMP %s response needs %zu bytes but the datagram "
+            "ends after %zu",
+            resp->opcode == 0 ? "external address" : "map", need, len);
     }
     if (resp->opcode == NP_NATPMP_OP_PUBLIC_ADDRESS) {
         uint8_t ip[4];
@@ -201,32 +188,34 @@ int np_natpmp_decode_request(const uint8_t *buf, size_t len,
     memset(req, 0, sizeof(*req));
     np__rd_init(&r, buf, len);
     if (np__rd_u8(&r, &version) != NP_OK || np__rd_u8(&r, &op) != NP_OK)
-        return fail(err, NP_ETRUNC, len,
-                    "NAT-PMP request needs at least 2 bytes but the "
-                    "datagram ends after %zu",
-                    len);
+        return np__fail_at(err, NP_ETRUNC, len,
+                           "NAT-PMP request needs at least 2 bytes but the "
+                           "datagram ends after %zu",
+                           len);
     if (version != NP_NATPMP_VERSION)
-        return fail(err, NP_EPARSE, 0, "version %u is not NAT-PMP (0)",
-                    (unsigned)version);
+        return np__fail_at(err, NP_EPARSE, 0, "version %u is not NAT-PMP (0)",
+                           (unsigned)version);
     if (op & NP_NATPMP_RESPONSE_BIT)
-        return fail(err, NP_EPARSE, 1,
-                    "opcode %u has the response bit set: a response, not a "
-                    "request",
-                    (unsigned)op);
+        return np__fail_at(
+            err, NP_EPARSE, 1,
+            "opcode %u has the response bit set: a response, not a "
+            "request",
+            (unsigned)op);
     req->opcode = op;
     if (op == NP_NATPMP_OP_PUBLIC_ADDRESS)
         return NP_OK;
     if (op != NP_NATPMP_OP_MAP_UDP && op != NP_NATPMP_OP_MAP_TCP)
-        return fail(err, NP_EUNSUPP, 1, "NAT-PMP opcode %u is not defined",
-                    (unsigned)op);
+        return np__fail_at(err, NP_EUNSUPP, 1,
+                           "NAT-PMP opcode %u is not defined", (unsigned)op);
     if (np__rd_u16(&r, &reserved) != NP_OK ||
         np__rd_u16(&r, &req->internal_port) != NP_OK ||
         np__rd_u16(&r, &req->suggested_external_port) != NP_OK ||
         np__rd_u32(&r, &req->lifetime) != NP_OK)
-        return fail(err, NP_ETRUNC, len,
-                    "NAT-PMP map request needs 12 bytes but the datagram "
-                    "ends after %zu",
-                    len);
+        return np__fail_at(
+            err, NP_ETRUNC, len,
+            "NAT-PMP map request needs 12 bytes but the datagram "
+            "ends after %zu",
+            len);
     return NP_OK;
 }
 

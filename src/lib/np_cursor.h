@@ -15,6 +15,13 @@
 
 #include "natpilot/error.h"
 
+/*
+ * Fill *err (if not NULL) with code, where = "byte OFF" and the formatted
+ * message; returns code. The wire codecs report every failure through it.
+ */
+int np__fail_at(np_error *err, int code, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 typedef struct np__rd {
     const uint8_t *buf;
     size_t len;

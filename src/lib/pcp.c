@@ -15,22 +15,6 @@
 #define OPT_HDR_LEN 4
 #define R_BIT       0x80u
 
-static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
-{
-    char where[32];
-    char msg[NP_ERROR_MSG_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    snprintf(where, sizeof(where), "byte %zu", off);
-    return np_error_set(err, code, where, "%s", msg);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Result codes (section 7.4)                                               */
 
@@ -281,15 +265,15 @@ static int decode_natpmp_reply(np__rd *r, np_pcp_response *resp, np_error *err)
     (void)np__rd_u8(r, &op);
     if (np__rd_u16(r, &resp->natpmp_result) != NP_OK ||
         np__rd_u32(r, &resp->epoch) != NP_OK)
-        return fail(err, NP_ETRUNC, r->len,
-                    "NAT-PMP reply (version 0) needs 8 bytes but the "
-                    "datagram ends after %zu",
-                    r->len);
+        return np__fail_at(err, NP_ETRUNC, r->len,
+                           "NAT-PMP reply (version 0) needs 8 bytes but the "
+                           "datagram ends after %zu",
+                           r->len);
     if (op != 0 && op != 128)
-        return fail(err, NP_EPARSE, 1,
-                    "NAT-PMP reply to a PCP request has opcode %u; an "
-                    "Unsupported Version answer has 128 (or 0)",
-                    (unsigned)op);
+        return np__fail_at(err, NP_EPARSE, 1,
+                           "NAT-PMP reply to a PCP request has opcode %u; an "
+                           "Unsupported Version answer has 128 (or 0)",
+                           (unsigned)op);
     resp->natpmp_reply = 1;
     resp->version = 0;
     resp->opcode = (uint8_t)(op & 0x7Fu);
@@ -310,11 +294,12 @@ static int decode_map_data(np__rd *r, np_pcp_response *resp, np_error *err)
          * could not parse it); a success must carry it. */
         if (resp->result != NP_PCP_SUCCESS && np__rd_left(r) == 0)
             return NP_OK;
-        return fail(err, NP_ETRUNC, start,
-                    "%s response data at byte %zu needs %zu bytes but %zu "
-                    "remain",
-                    resp->opcode == NP_PCP_OP_PEER ? "PEER" : "MAP", start,
-                    need, np__rd_left(r));
+        return np__fail_at(
+            err, NP_ETRUNC, start,
+            "%s response data at byte %zu needs %zu bytes but %zu "
+            "remain",
+            resp->opcode == NP_PCP_OP_PEER ? "PEER" : "MAP", start, need,
+            np__rd_left(r));
     }
     (void)np__rd_bytes(r, resp->nonce, NP_PCP_NONCE_LEN);
     (void)np__rd_u8(r, &resp->protocol);
@@ -341,29 +326,30 @@ static int decode_options(np__rd *r, np_pcp_response *resp, np_error *err)
 
         np__rd_init(&val, NULL, 0);
         if (np__rd_left(r) < OPT_HDR_LEN)
-            return fail(err, NP_ETRUNC, off,
-                        "option header at byte %zu needs 4 bytes but %zu "
-                        "remain",
-                        off, np__rd_left(r));
+            return np__fail_at(
+                err, NP_ETRUNC, off,
+                "option header at byte %zu needs 4 bytes but %zu "
+                "remain",
+                off, np__rd_left(r));
         (void)np__rd_u8(r, &code);
         (void)np__rd_u8(r, &reserved);
         (void)np__rd_u16(r, &olen);
         padded = ((size_t)olen + 3u) & ~(size_t)3u;
         if (np__rd_left(r) < padded)
-            return fail(err, NP_ETRUNC, off,
-                        "option %u at byte %zu claims %u bytes (%zu padded) "
-                        "but %zu remain",
-                        (unsigned)code, off, (unsigned)olen, padded,
-                        np__rd_left(r));
+            return np__fail_at(
+                err, NP_ETRUNC, off,
+                "option %u at byte %zu claims %u bytes (%zu padded) "
+                "but %zu remain",
+                (unsigned)code, off, (unsigned)olen, padded, np__rd_left(r));
         (void)np__rd_sub(r, olen, &val);
         (void)np__rd_bytes(r, NULL, padded - olen);
         switch (code) {
         case NP_PCP_OPT_THIRD_PARTY: /* 13.1 */
             if (olen != 16)
-                return fail(err, NP_EPARSE, off + 2,
-                            "THIRD_PARTY option at byte %zu is %u bytes "
-                            "long; it must be 16",
-                            off, (unsigned)olen);
+                return np__fail_at(err, NP_EPARSE, off + 2,
+                                   "THIRD_PARTY option at byte %zu is %u bytes "
+                                   "long; it must be 16",
+                                   off, (unsigned)olen);
             (void)np__rd_bytes(&val, a, 16);
             if (!(resp->options & NP_PCP_HAS_THIRD_PARTY))
                 addr_from_wire(&resp->third_party, a, 0);
@@ -371,20 +357,22 @@ static int decode_options(np__rd *r, np_pcp_response *resp, np_error *err)
             break;
         case NP_PCP_OPT_PREFER_FAILURE: /* 13.2 */
             if (olen != 0)
-                return fail(err, NP_EPARSE, off + 2,
-                            "PREFER_FAILURE option at byte %zu is %u bytes "
-                            "long; it must be empty",
-                            off, (unsigned)olen);
+                return np__fail_at(
+                    err, NP_EPARSE, off + 2,
+                    "PREFER_FAILURE option at byte %zu is %u bytes "
+                    "long; it must be empty",
+                    off, (unsigned)olen);
             resp->options |= NP_PCP_HAS_PREFER_FAILURE;
             break;
         case NP_PCP_OPT_FILTER: { /* 13.3 */
             uint8_t plen = 0;
             uint16_t port = 0;
             if (olen != 20)
-                return fail(err, NP_EPARSE, off + 2,
-                            "FILTER option at byte %zu is %u bytes long; it "
-                            "must be 20",
-                            off, (unsigned)olen);
+                return np__fail_at(
+                    err, NP_EPARSE, off + 2,
+                    "FILTER option at byte %zu is %u bytes long; it "
+                    "must be 20",
+                    off, (unsigned)olen);
             (void)np__rd_bytes(&val, NULL, 1);
             (void)np__rd_u8(&val, &plen);
             (void)np__rd_u16(&val, &port);
@@ -417,28 +405,31 @@ int np_pcp_decode_response(const uint8_t *buf, size_t len,
     memset(resp, 0, sizeof(*resp));
     np__rd_init(&r, buf, len);
     if (np__rd_u8(&r, &resp->version) != NP_OK)
-        return fail(err, NP_ETRUNC, 0, "empty datagram: no PCP version");
+        return np__fail_at(err, NP_ETRUNC, 0, "empty datagram: no PCP version");
     if (resp->version == 0)
         return decode_natpmp_reply(&r, resp, err);
     if (len < NP_PCP_HEADER_LEN)
-        return fail(err, NP_ETRUNC, len,
-                    "PCP response header needs %d bytes but the datagram "
-                    "ends after %zu",
-                    NP_PCP_HEADER_LEN, len);
+        return np__fail_at(
+            err, NP_ETRUNC, len,
+            "PCP response header needs %d bytes but the datagram "
+            "ends after %zu",
+            NP_PCP_HEADER_LEN, len);
     if (len > NP_PCP_MAX_MSG)
-        return fail(err, NP_EPARSE, NP_PCP_MAX_MSG,
-                    "PCP message is %zu bytes; at most %d are allowed "
-                    "(RFC 6887 7)",
-                    len, NP_PCP_MAX_MSG);
+        return np__fail_at(err, NP_EPARSE, NP_PCP_MAX_MSG,
+                           "PCP message is %zu bytes; at most %d are allowed "
+                           "(RFC 6887 7)",
+                           len, NP_PCP_MAX_MSG);
     if (len % 4 != 0)
-        return fail(err, NP_EPARSE, len - len % 4,
-                    "PCP message is %zu bytes, not a multiple of 4", len);
+        return np__fail_at(err, NP_EPARSE, len - len % 4,
+                           "PCP message is %zu bytes, not a multiple of 4",
+                           len);
     (void)np__rd_u8(&r, &op);
     if (!(op & R_BIT))
-        return fail(err, NP_EPARSE, 1,
-                    "opcode byte 0x%02x has the R bit clear: a request, not "
-                    "a response",
-                    (unsigned)op);
+        return np__fail_at(
+            err, NP_EPARSE, 1,
+            "opcode byte 0x%02x has the R bit clear: a request, not "
+            "a response",
+            (unsigned)op);
     resp->opcode = (uint8_t)(op & 0x7Fu);
     (void)np__rd_u8(&r, &reserved);
     (void)np__rd_u8(&r, &resp->result);
@@ -482,31 +473,33 @@ int np_pcp_decode_request(const uint8_t *buf, size_t len, np_pcp_request *req,
     memset(req, 0, sizeof(*req));
     np__rd_init(&r, buf, len);
     if (np__rd_u8(&r, &req->version) != NP_OK)
-        return fail(err, NP_ETRUNC, 0, "empty datagram: no PCP version");
+        return np__fail_at(err, NP_ETRUNC, 0, "empty datagram: no PCP version");
     if (req->version != NP_PCP_VERSION) {
         if (np__rd_u8(&r, &op) == NP_OK)
             req->opcode = (uint8_t)(op & 0x7Fu);
         return NP_OK;
     }
     if (len < NP_PCP_HEADER_LEN)
-        return fail(err, NP_ETRUNC, len,
-                    "PCP request header needs %d bytes but the datagram "
-                    "ends after %zu",
-                    NP_PCP_HEADER_LEN, len);
+        return np__fail_at(err, NP_ETRUNC, len,
+                           "PCP request header needs %d bytes but the datagram "
+                           "ends after %zu",
+                           NP_PCP_HEADER_LEN, len);
     if (len > NP_PCP_MAX_MSG)
-        return fail(err, NP_EPARSE, NP_PCP_MAX_MSG,
-                    "PCP message is %zu bytes; at most %d are allowed "
-                    "(RFC 6887 7)",
-                    len, NP_PCP_MAX_MSG);
+        return np__fail_at(err, NP_EPARSE, NP_PCP_MAX_MSG,
+                           "PCP message is %zu bytes; at most %d are allowed "
+                           "(RFC 6887 7)",
+                           len, NP_PCP_MAX_MSG);
     if (len % 4 != 0)
-        return fail(err, NP_EPARSE, len - len % 4,
-                    "PCP message is %zu bytes, not a multiple of 4", len);
+        return np__fail_at(err, NP_EPARSE, len - len % 4,
+                           "PCP message is %zu bytes, not a multiple of 4",
+                           len);
     (void)np__rd_u8(&r, &op);
     if (op & R_BIT)
-        return fail(err, NP_EPARSE, 1,
-                    "opcode byte 0x%02x has the R bit set: a response, not a "
-                    "request",
-                    (unsigned)op);
+        return np__fail_at(
+            err, NP_EPARSE, 1,
+            "opcode byte 0x%02x has the R bit set: a response, not a "
+            "request",
+            (unsigned)op);
     req->opcode = op;
     (void)np__rd_bytes(&r, NULL, 2);
     (void)np__rd_u32(&r, &req->map.lifetime);
@@ -515,10 +508,11 @@ int np_pcp_decode_request(const uint8_t *buf, size_t len, np_pcp_request *req,
     if (op == NP_PCP_OP_MAP) {
         uint16_t ext_port = 0;
         if (np__rd_left(&r) < NP_PCP_MAP_LEN)
-            return fail(err, NP_ETRUNC, r.pos,
-                        "MAP request data at byte %zu needs %d bytes but "
-                        "%zu remain",
-                        r.pos, NP_PCP_MAP_LEN, np__rd_left(&r));
+            return np__fail_at(
+                err, NP_ETRUNC, r.pos,
+                "MAP request data at byte %zu needs %d bytes but "
+                "%zu remain",
+                r.pos, NP_PCP_MAP_LEN, np__rd_left(&r));
         (void)np__rd_bytes(&r, req->map.nonce, NP_PCP_NONCE_LEN);
         (void)np__rd_u8(&r, &b);
         req->map.protocol = b;

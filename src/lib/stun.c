@@ -29,29 +29,6 @@
 #define MAX_USERNAME 512 /* "MUST contain a UTF-8 ... < 513 bytes" */
 #define MAX_TEXT     763 /* REALM, NONCE, SOFTWARE, reason: < 763 bytes */
 
-/* "byte N" into buf. */
-static const char *at_byte(char *buf, size_t size, size_t off)
-{
-    snprintf(buf, size, "byte %zu", off);
-    return buf;
-}
-
-static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(np_error *err, int code, size_t off, const char *fmt, ...)
-{
-    char where[32];
-    char msg[NP_ERROR_MSG_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return np_error_set(err, code, at_byte(where, sizeof(where), off), "%s",
-                        msg);
-}
-
 /* ------------------------------------------------------------------------ */
 /* CRC-32 (ISO 3309, reflected polynomial 0xEDB88320), table-driven.        */
 
@@ -188,26 +165,27 @@ static int decode_addr(np__rd *val, size_t base, uint16_t type, int xored,
     uint8_t mask[16];
 
     if (np__rd_bytes(val, NULL, 1) != NP_OK || np__rd_u8(val, &family) != NP_OK)
-        return fail(err, NP_EPARSE, base - 4 + 2,
-                    "%s (0x%04x) at byte %zu is %zu bytes long, too short "
-                    "for an address",
-                    attr_name(type), (unsigned)type, base - 4, val->len);
+        return np__fail_at(
+            err, NP_EPARSE, base - 4 + 2,
+            "%s (0x%04x) at byte %zu is %zu bytes long, too short "
+            "for an address",
+            attr_name(type), (unsigned)type, base - 4, val->len);
     if (family != 0x01 && family != 0x02)
-        return fail(err, NP_EPARSE, base + 1,
-                    "%s (0x%04x) at byte %zu has address family 0x%02x; "
-                    "only 0x01 (IPv4) and 0x02 (IPv6) exist",
-                    attr_name(type), (unsigned)type, base - 4,
-                    (unsigned)family);
+        return np__fail_at(err, NP_EPARSE, base + 1,
+                           "%s (0x%04x) at byte %zu has address family 0x%02x; "
+                           "only 0x01 (IPv4) and 0x02 (IPv6) exist",
+                           attr_name(type), (unsigned)type, base - 4,
+                           (unsigned)family);
     want = family == 0x01 ? 4 : 16;
     if (val->len != 4 + want)
-        return fail(err, NP_EPARSE, base - 4 + 2,
-                    "%s (0x%04x) at byte %zu is %zu bytes long; an %s "
-                    "address needs %zu",
-                    attr_name(type), (unsigned)type, base - 4, val->len,
-                    family == 0x01 ? "IPv4" : "IPv6", 4 + want);
+        return np__fail_at(err, NP_EPARSE, base - 4 + 2,
+                           "%s (0x%04x) at byte %zu is %zu bytes long; an %s "
+                           "address needs %zu",
+                           attr_name(type), (unsigned)type, base - 4, val->len,
+                           family == 0x01 ? "IPv4" : "IPv6", 4 + want);
     if (np__rd_u16(val, &port) != NP_OK || np__rd_bytes(val, ip, want) != NP_OK)
-        return fail(err, NP_ETRUNC, base + val->pos, "%s ends early",
-                    attr_name(type));
+        return np__fail_at(err, NP_ETRUNC, base + val->pos, "%s ends early",
+                           attr_name(type));
     if (xored) {
         np__put_u32(mask, NP_STUN_MAGIC_COOKIE);
         memcpy(mask + 4, txid, NP_STUN_TXID_LEN);
@@ -226,10 +204,11 @@ static int decode_text(uint16_t type, size_t off, uint16_t alen, size_t max,
                        np_stun_span *span, np_error *err)
 {
     if (alen > max)
-        return fail(err, NP_EPARSE, off + 2,
-                    "%s (0x%04x) at byte %zu is %u bytes long; at most %zu "
-                    "are allowed",
-                    attr_name(type), (unsigned)type, off, (unsigned)alen, max);
+        return np__fail_at(
+            err, NP_EPARSE, off + 2,
+            "%s (0x%04x) at byte %zu is %u bytes long; at most %zu "
+            "are allowed",
+            attr_name(type), (unsigned)type, off, (unsigned)alen, max);
     span->off = (uint32_t)(off + 4);
     span->len = alen;
     return NP_OK;
@@ -240,10 +219,10 @@ static int expect_len(uint16_t type, size_t off, uint16_t alen, uint16_t want,
 {
     if (alen == want)
         return NP_OK;
-    return fail(err, NP_EPARSE, off + 2,
-                "%s (0x%04x) at byte %zu is %u bytes long; it must be %u",
-                attr_name(type), (unsigned)type, off, (unsigned)alen,
-                (unsigned)want);
+    return np__fail_at(
+        err, NP_EPARSE, off + 2,
+        "%s (0x%04x) at byte %zu is %u bytes long; it must be %u",
+        attr_name(type), (unsigned)type, off, (unsigned)alen, (unsigned)want);
 }
 
 /*
@@ -264,22 +243,24 @@ static int decode_error_code(np__rd *val, size_t base, np_stun_msg *msg,
     unsigned cls, num;
 
     if (np__rd_u32(val, &v) != NP_OK)
-        return fail(err, NP_EPARSE, base - 2,
-                    "ERROR-CODE (0x0009) at byte %zu is %zu bytes long; it "
-                    "needs at least 4",
-                    base - 4, val->len);
+        return np__fail_at(
+            err, NP_EPARSE, base - 2,
+            "ERROR-CODE (0x0009) at byte %zu is %zu bytes long; it "
+            "needs at least 4",
+            base - 4, val->len);
     cls = (v >> 8) & 0x7u;
     num = v & 0xFFu;
     if (cls < 3 || cls > 6 || num > 99)
-        return fail(err, NP_EPARSE, base + 2,
-                    "ERROR-CODE at byte %zu has class %u and number %u; "
-                    "codes run from 300 to 699",
-                    base - 4, cls, num);
+        return np__fail_at(err, NP_EPARSE, base + 2,
+                           "ERROR-CODE at byte %zu has class %u and number %u; "
+                           "codes run from 300 to 699",
+                           base - 4, cls, num);
     if (val->len - 4 > MAX_TEXT)
-        return fail(err, NP_EPARSE, base - 2,
-                    "ERROR-CODE at byte %zu has a %zu-byte reason; at most "
-                    "%d are allowed",
-                    base - 4, val->len - 4, MAX_TEXT);
+        return np__fail_at(
+            err, NP_EPARSE, base - 2,
+            "ERROR-CODE at byte %zu has a %zu-byte reason; at most "
+            "%d are allowed",
+            base - 4, val->len - 4, MAX_TEXT);
     msg->error_code = (uint16_t)(cls * 100 + num);
     msg->error_reason.off = (uint32_t)(base + 4);
     msg->error_reason.len = (uint32_t)(val->len - 4);
@@ -293,10 +274,11 @@ static int decode_unknown_list(np__rd *val, size_t base, np_stun_msg *msg,
     uint16_t t;
 
     if (val->len % 2 != 0)
-        return fail(err, NP_EPARSE, base - 2,
-                    "UNKNOWN-ATTRIBUTES at byte %zu is %zu bytes long; it "
-                    "must hold whole 16-bit types",
-                    base - 4, val->len);
+        return np__fail_at(
+            err, NP_EPARSE, base - 2,
+            "UNKNOWN-ATTRIBUTES at byte %zu is %zu bytes long; it "
+            "must hold whole 16-bit types",
+            base - 4, val->len);
     while (np__rd_u16(val, &t) == NP_OK)
         if (msg->n_peer_unknown < NP_STUN_MAX_UNKNOWN)
             msg->peer_unknown[msg->n_peer_unknown++] = t;
@@ -419,17 +401,18 @@ static int decode_attr(const uint8_t *buf, uint16_t type, uint16_t alen,
         if (rc != NP_OK)
             return rc;
         if (off + 8 != (size_t)NP_STUN_HEADER_LEN + msg->length)
-            return fail(err, NP_EPARSE, off + 8,
-                        "attribute after FINGERPRINT (at byte %zu): "
-                        "FINGERPRINT must be the last attribute",
-                        off);
+            return np__fail_at(err, NP_EPARSE, off + 8,
+                               "attribute after FINGERPRINT (at byte %zu): "
+                               "FINGERPRINT must be the last attribute",
+                               off);
         (void)np__rd_u32(val, &got);
         want = np_stun_crc32(buf, off) ^ NP_STUN_FINGERPRINT_XOR;
         if (got != want)
-            return fail(err, NP_EVERIFY, base,
-                        "FINGERPRINT at byte %zu is 0x%08x but the message "
-                        "gives 0x%08x: the datagram was altered",
-                        off, (unsigned)got, (unsigned)want);
+            return np__fail_at(
+                err, NP_EVERIFY, base,
+                "FINGERPRINT at byte %zu is 0x%08x but the message "
+                "gives 0x%08x: the datagram was altered",
+                off, (unsigned)got, (unsigned)want);
         msg->fingerprint_off = (uint32_t)off;
         msg->present |= NP_STUN_HAS_FINGERPRINT;
         return NP_OK;
@@ -460,36 +443,41 @@ int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
     memset(msg, 0, sizeof(*msg));
     np__rd_init(&r, buf, len);
     if (len < NP_STUN_HEADER_LEN)
-        return fail(err, NP_ETRUNC, len,
-                    "STUN header needs %d bytes but the datagram ends after "
-                    "%zu",
-                    NP_STUN_HEADER_LEN, len);
+        return np__fail_at(
+            err, NP_ETRUNC, len,
+            "STUN header needs %d bytes but the datagram ends after "
+            "%zu",
+            NP_STUN_HEADER_LEN, len);
     (void)np__rd_u16(&r, &type);
     (void)np__rd_u16(&r, &mlen);
     (void)np__rd_u32(&r, &cookie);
     (void)np__rd_bytes(&r, msg->txid, NP_STUN_TXID_LEN);
     if (type & 0xC000)
-        return fail(err, NP_EPARSE, 0,
-                    "message type 0x%04x has one of the two top bits set: "
-                    "not a STUN message",
-                    (unsigned)type);
+        return np__fail_at(
+            err, NP_EPARSE, 0,
+            "message type 0x%04x has one of the two top bits set: "
+            "not a STUN message",
+            (unsigned)type);
     if (cookie != NP_STUN_MAGIC_COOKIE)
-        return fail(err, NP_EPARSE, 4,
-                    "magic cookie is 0x%08x, not 0x2112a442 (RFC 8489 5)",
-                    (unsigned)cookie);
+        return np__fail_at(
+            err, NP_EPARSE, 4,
+            "magic cookie is 0x%08x, not 0x2112a442 (RFC 8489 5)",
+            (unsigned)cookie);
     if (mlen % 4 != 0)
-        return fail(err, NP_EPARSE, 2,
-                    "message length %u is not a multiple of 4", (unsigned)mlen);
+        return np__fail_at(err, NP_EPARSE, 2,
+                           "message length %u is not a multiple of 4",
+                           (unsigned)mlen);
     if ((size_t)mlen > len - NP_STUN_HEADER_LEN)
-        return fail(err, NP_ETRUNC, 2,
-                    "message length says %u bytes of attributes but only %zu "
-                    "follow the header",
-                    (unsigned)mlen, len - NP_STUN_HEADER_LEN);
+        return np__fail_at(
+            err, NP_ETRUNC, 2,
+            "message length says %u bytes of attributes but only %zu "
+            "follow the header",
+            (unsigned)mlen, len - NP_STUN_HEADER_LEN);
     if ((size_t)mlen < len - NP_STUN_HEADER_LEN)
-        return fail(err, NP_EPARSE, 2,
-                    "message length says %u bytes of attributes but %zu "
-                    "follow the header",
-                    (unsigned)mlen, len - NP_STUN_HEADER_LEN);
+        return np__fail_at(err, NP_EPARSE, 2,
+                           "message length says %u bytes of attributes but %zu "
+                           "follow the header",
+                           (unsigned)mlen, len - NP_STUN_HEADER_LEN);
     msg->type = type;
     msg->length = mlen;
 
@@ -502,21 +490,23 @@ int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
 
         if (np__rd_u16(&body, &atype) != NP_OK ||
             np__rd_u16(&body, &alen) != NP_OK)
-            return fail(err, NP_ETRUNC, off,
-                        "attribute header at byte %zu needs 4 bytes but %zu "
-                        "remain",
-                        off, np__rd_left(&body));
+            return np__fail_at(
+                err, NP_ETRUNC, off,
+                "attribute header at byte %zu needs 4 bytes but %zu "
+                "remain",
+                off, np__rd_left(&body));
         if (msg->present & NP_STUN_HAS_FINGERPRINT)
-            return fail(err, NP_EPARSE, off,
-                        "attribute 0x%04x at byte %zu follows FINGERPRINT, "
-                        "which must be last",
-                        (unsigned)atype, off);
+            return np__fail_at(
+                err, NP_EPARSE, off,
+                "attribute 0x%04x at byte %zu follows FINGERPRINT, "
+                "which must be last",
+                (unsigned)atype, off);
         if (np__rd_left(&body) < alen)
-            return fail(err, NP_ETRUNC, off,
-                        "attribute 0x%04x at byte %zu claims %u bytes but %zu "
-                        "remain",
-                        (unsigned)atype, off, (unsigned)alen,
-                        np__rd_left(&body));
+            return np__fail_at(
+                err, NP_ETRUNC, off,
+                "attribute 0x%04x at byte %zu claims %u bytes but %zu "
+                "remain",
+                (unsigned)atype, off, (unsigned)alen, np__rd_left(&body));
         padded = ((size_t)alen + 3u) & ~(size_t)3u;
         /* mlen is a multiple of 4, so the padding always fits here. */
         (void)np__rd_sub(&body, alen, &val);
@@ -622,10 +612,11 @@ int np_stun_check_integrity(const uint8_t *buf, size_t len,
         return np_error_set(err, NP_EUNSUPP, NULL,
                             "OpenSSL cannot compute HMAC-SHA1 here");
     if (CRYPTO_memcmp(mac, buf + off + 4, SHA1_LEN) != 0)
-        return fail(err, NP_EVERIFY, off + 4,
-                    "MESSAGE-INTEGRITY at byte %zu does not match: wrong "
-                    "key, or the message was altered",
-                    off);
+        return np__fail_at(
+            err, NP_EVERIFY, off + 4,
+            "MESSAGE-INTEGRITY at byte %zu does not match: wrong "
+            "key, or the message was altered",
+            off);
     return NP_OK;
 }
 

@@ -19,75 +19,9 @@
 
 #include "natpilot/profile.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NP_NO_INTERPOSE 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NP_NO_INTERPOSE 1
-#endif
+#include "np_oom.h"
 
 #define DATA NP_TEST_DATA "/profiles"
-
-static long fail_at = -1; /* the allocation number that fails; -1 = none */
-static long n_alloc;      /* allocations since the counter was reset */
-static long live;         /* allocations not yet freed */
-
-#ifndef NP_NO_INTERPOSE
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void __libc_free(void *p);
-
-static int should_fail(void)
-{
-    return fail_at >= 0 && n_alloc++ == fail_at;
-}
-
-void *malloc(size_t size)
-{
-    void *p;
-
-    if (should_fail())
-        return NULL;
-    p = __libc_malloc(size);
-    if (p != NULL)
-        live++;
-    return p;
-}
-
-void *calloc(size_t n, size_t size)
-{
-    void *p;
-
-    if (should_fail())
-        return NULL;
-    p = __libc_calloc(n, size);
-    if (p != NULL)
-        live++;
-    return p;
-}
-
-void *realloc(void *old, size_t size)
-{
-    void *p;
-
-    if (should_fail())
-        return NULL;
-    p = __libc_realloc(old, size);
-    if (p != NULL && old == NULL)
-        live++;
-    return p;
-}
-
-void free(void *p)
-{
-    if (p != NULL)
-        live--;
-    __libc_free(p);
-}
-#endif
 
 /* Everything a caller does with profiles; returns the first failure. */
 static int flow(void)
