@@ -99,8 +99,11 @@ int np_cmd_close(int argc, char **argv)
         np_pm_result r;
         np_addr who;
 
+        /* A rule's mapping may sit on an alternate external port (a
+         * platform that accepts one): its internal port matches then. */
         if (!np_addr_same_ip(&e->gateway, &d.gateway) ||
-            !wanted(a, e->transport, e->external_port))
+            (!wanted(a, e->transport, e->external_port) &&
+             !wanted(a, e->transport, e->internal_port)))
             continue;
         if (a->have_for && !np_addr_same_ip(&e->internal, &a->for_addr))
             continue;
@@ -143,7 +146,8 @@ int np_cmd_close(int argc, char **argv)
             np_pm_result r;
 
             if (!tab[i].ours ||
-                !wanted(a, tab[i].transport, tab[i].external_port))
+                (!wanted(a, tab[i].transport, tab[i].external_port) &&
+                 !wanted(a, tab[i].transport, np_addr_port(&tab[i].internal))))
                 continue;
             if (a->have_for && !np_addr_same_ip(&tab[i].internal, &a->for_addr))
                 continue;

@@ -37,9 +37,10 @@ static const char usage[] =
 
 struct outcome {
     np_pm_result res;
-    int done;    /* a request was made */
-    int added;   /* we made it (and may roll it back) */
-    int removed; /* rolled back */
+    int done;      /* a request was made */
+    int added;     /* we made it (and may roll it back) */
+    int removed;   /* rolled back */
+    int alternate; /* mapped to another external port the platform accepts */
 };
 
 static const char *status_of(const struct outcome *o)
@@ -48,6 +49,8 @@ static const char *status_of(const struct outcome *o)
         return "skipped";
     if (o->removed)
         return "rolled-back";
+    if (o->added && o->alternate)
+        return "mapped";
     switch (o->res.outcome) {
     case NP_PM_OK:
         return "mapped";
@@ -216,11 +219,18 @@ int np_cmd_open(int argc, char **argv)
             out[i].added = 1;
             break;
         case NP_PM_OTHER_PORT: {
-            /* a stand-in port is no use to a game that announces its own
-             * port: take it back, report the conflict */
+            /* The router offered a stand-in external port. A platform that
+             * accepts an alternate external port (Xbox, for its UDP 3074)
+             * can use it; for anything else it is no use (a game announces
+             * its own port): take it back and report the conflict. */
             np_pm_request dq = q;
             np_pm_result dr;
 
+            if (r->alt_port) {
+                out[i].added = 1;
+                out[i].alternate = 1;
+                break;
+            }
             dq.external_port = np_addr_port(&out[i].res.external);
             memcpy(dq.nonce, out[i].res.nonce, 12);
             (void)np_portmap_use(pm, out[i].res.proto, NULL);
@@ -228,6 +238,28 @@ int np_cmd_open(int argc, char **argv)
             (void)np_portmap_use(pm, NP_PM_NONE, NULL);
             break;
         }
+        case NP_PM_CONFLICT:
+            /* Another device holds the port. Where the platform accepts an
+             * alternate external port, ask for any free one instead (UPnP
+             * AddAnyPortMapping, PCP without PREFER_FAILURE), keeping the
+             * holder's details for the report if that fails too. */
+            if (r->alt_port && !pm_interrupted) {
+                np_pm_request aq = q;
+                np_pm_result ar;
+                np_error aerr;
+
+                aq.allow_other_port = 1;
+                memset(aq.nonce, 0, sizeof(aq.nonce));
+                if (np_portmap_add(pm, &aq, &ar, &aerr) == NP_OK &&
+                    (ar.outcome == NP_PM_OK ||
+                     ar.outcome == NP_PM_OTHER_PORT) &&
+                    np_addr_port(&ar.external) != r->port) {
+                    out[i].res = ar;
+                    out[i].added = 1;
+                    out[i].alternate = 1;
+                }
+            }
+            break;
         case NP_PM_TIMEOUT:
         case NP_PM_FAILED:
             snprintf(why, sizeof(why), "%s %u: %s",
@@ -238,7 +270,6 @@ int np_cmd_open(int argc, char **argv)
         case NP_PM_THIRD_PARTY:
             third++;
             break;
-        case NP_PM_CONFLICT:
         case NP_PM_POLICY:
         case NP_PM_PERMANENT_ONLY:
         case NP_PM_UNSUPPORTED:
@@ -320,6 +351,9 @@ int np_cmd_open(int argc, char **argv)
                 cJSON_AddNumberToObject(o, "code", res->code);
                 cJSON_AddStringToObject(o, "message", res->message);
             }
+            if (out[i].added && out[i].alternate)
+                cJSON_AddNumberToObject(o, "alternate_external_port",
+                                        np_addr_port(&res->external));
             if (out[i].added) {
                 cJSON_AddStringToObject(o, "external", ext);
                 cJSON_AddStringToObject(o, "internal", in);

@@ -222,6 +222,24 @@ holder=$(jq -r '.rules[0].holder' "$LAB_TMP/conf.upnp.json")
 [ "$holder" = "$LAB_LAN2_IP" ] || lab_fail "upnp conflict: holder $holder"
 run lan1 1 /dev/null verify --port udp:3074 --stun "$LAB_STUN1:$LAB_STUN_PORT"
 run lan1 0 /dev/null verify --for "$LAB_LAN2_IP" --port udp:3074
+
+# The same conflict for a platform that accepts an alternate external port
+# (the Xbox profile says so for UDP 3074): natpilot maps another external
+# port instead of failing, and a packet from the internet proves it.
+for via in upnp pcp; do
+    run lan1 0 "$LAB_TMP/alt.$via.json" open --via $via --platform xbox \
+        --json xbox-network
+    alt=$(jq -r '.rules[] | select(.protocol == "udp" and .port == 3074) |
+        .alternate_external_port // empty' "$LAB_TMP/alt.$via.json")
+    [ -n "$alt" ] && [ "$alt" != 3074 ] ||
+        lab_fail "$via: no alternate external port for udp 3074 (held by lan2)"
+    inbound udp "$alt" lan1 3074 ||
+        lab_fail "$via: nothing on lan1:3074 through alternate port $alt"
+    run lan1 0 /dev/null close --via $via --platform xbox xbox-network
+    ! inbound udp "$alt" lan1 3074 ||
+        lab_fail "$via: alternate port $alt still forwards after close"
+    ok "$via: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven"
+done
 ok "conflict held by lan2: reported by all three (UPnP names lan2), table unchanged; verify: 1 for lan1, 0 for lan2's own mapping"
 lab_miniupnpd_stop
 
