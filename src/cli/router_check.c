@@ -28,6 +28,10 @@ static void *router_thread(void *arg)
     opt.prefer[2] = NP_PM_NATPMP;
     opt.timeout_ms = DIAG_PM_TIMEOUT_MS;
     opt.ssdp_max_ms = DIAG_SSDP_MAX_MS;
+    /* An IGD answers M-SEARCH after a random delay of up to MX = 1 s
+     * (miniupnpd does): give SSDP its whole window even when PCP answered
+     * at once, or diagnose would sometimes report UPnP as absent. */
+    opt.ssdp_window_ms = DIAG_SSDP_MAX_MS;
     np_error_clear(&rc->err);
     pm = np_portmap_new(&opt, &rc->err);
     if (pm == NULL) {

@@ -204,8 +204,14 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
     memcpy(po.prefer, cfg->prefer, sizeof(po.prefer));
     po.gateway = cfg->gateway;
     /* The daemon needs to know about UPnP even when PCP answers first (to
-     * read the table for verify devices and restarts): wait for SSDP. */
+     * read the table for verify devices and restarts). The SSDP window
+     * alone is not enough: once the preferred protocol has answered,
+     * discovery stops two of its round trips later unless wait_all is set,
+     * and miniupnpd answers an M-SEARCH after a random delay of up to
+     * MX = 1 s. The daemon runs in the background: wait for every protocol
+     * (each up to its own limit). */
     po.ssdp_window_ms = 1500;
+    po.wait_all = 1;
     k->pmopt = po;
     k->pm = np_portmap_new(&po, err);
     if (k->pm == NULL) {
