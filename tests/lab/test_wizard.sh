@@ -222,6 +222,16 @@ check "reports a blocked outbound port" has "dropped"
 check "exit 1 when an essential outbound rule is blocked (or NAT not open)" has "WIZARD-EXIT=1"
 lab_in router nft delete table ip wizegress
 
+# --- 4c. step 8: the set-up saved as a daemon config the daemon accepts
+wiz_start "--stun $STUN --device $LAB_LAN2_IP --platform xbox --game halo-infinite --no-apply --save $LAB_TMP/saved.conf"
+wait_screen 30 "WIZARD-EXIT="
+save_screen save
+check "says where the config was saved" has "Saved $LAB_TMP/saved.conf"
+check "natpilot daemon --check accepts the saved config" \
+  lab_in lan1 "$NATPILOT" daemon --config "$LAB_TMP/saved.conf" --check
+check "the console that maps itself is saved as a verify device" \
+  test "$(jq -r '.devices[0].mode' "$LAB_TMP/saved.conf")" = verify
+
 # --- 5. NO_COLOR ------------------------------------------------------------------
 wiz_start "--stun $STUN --device self --game minecraft-java --no-apply --no-save" NO_COLOR=1
 wait_screen 15 "WIZARD-EXIT="
