@@ -772,8 +772,7 @@ static void manual_steps(struct wiz *w)
                    "provider's carrier-grade NAT). Forwards at home stop at "
                    "that second NAT, so they alone cannot make the NAT "
                    "Open. What can: put the provider's modem in bridge "
-                   "mode (or your router in its DMZ -- the modem's, never a "
-                   "console's) so your router gets the public address; or "
+                   "mode so your router gets the public address; or "
                    "ask the provider for a public IPv4 address, or whether "
                    "its NAT takes PCP requests; or play over IPv6 where the "
                    "game and console support it.");
