@@ -113,7 +113,9 @@ done
 echo "== eim-apdf with 40 ms delay each way"
 lab_build -k eim-apdf -d 40
 lab_coturn_start
-run_case "eim-apdf +40ms" "$exp_eim_apdf" 70 110
+# rtt_ms cannot be below 80 ms here; the upper bound only rules out
+# nonsense (a stalled machine makes it longer; timing is the benchmark's).
+run_case "eim-apdf +40ms" "$exp_eim_apdf" 70 250
 
 echo "== eim-eif with 5% loss each way, three seeds"
 for seed in 1 2 3; do
@@ -133,7 +135,7 @@ DIAG_STUN="$LAB_STUN1:3480" run_case "eim-apdf, RFC 3489 server" "$exp_eim_apdf"
 echo "== nothing answers (no STUN server, no route beyond the router)"
 lab_build -k eim-apdf
 lab_in router ip route del default
-run_case "nothing answers" "exit=3" "" "" 5000
+run_case "nothing answers" "exit=3" "" "" 8000
 
 if [ "$failures" -gt 0 ]; then
     lab_fail "$failures diagnose case(s) failed"

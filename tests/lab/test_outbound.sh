@@ -133,8 +133,10 @@ RTT=$(jq '.rtt_ms' <<<"$J")
 WAIT=$(jq '.wait_ms' <<<"$J")
 ELAPSED=$(jq '.elapsed_ms' <<<"$J")
 lab_log "rtt ${RTT} ms, wait ${WAIT} ms, elapsed ${ELAPSED} ms, wall ${WALL_MS} ms"
-awk -v r="$RTT" 'BEGIN { exit !(r > 60 && r < 200) }' ||
-    lab_fail "RTT $RTT ms is not the lab's ~80 ms"
+# The RTT cannot be below the delay line's 80 ms; a stalled machine can make
+# it longer, which the relative checks below absorb.
+awk -v r="$RTT" 'BEGIN { exit !(r > 60 && r < 1000) }' ||
+    lab_fail "RTT $RTT ms is not the lab's delayed ~80 ms"
 awk -v w="$WAIT" -v r="$RTT" 'BEGIN { exit !(w > 3.9 * r && w < 4.1 * r) }' ||
     lab_fail "wait $WAIT ms is not 4 x RTT $RTT ms"
 awk -v e="$ELAPSED" -v w="$WAIT" 'BEGIN { exit !(e >= w && e < 3 * w) }' ||

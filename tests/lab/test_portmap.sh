@@ -247,7 +247,7 @@ lab_miniupnpd_stop
 t0=$(lab_now_ms)
 run lan1 3 "$LAB_TMP/none.txt" open --port udp:3074
 t1=$(lab_now_ms)
-[ $((t1 - t0)) -lt 3000 ] || lab_fail "silent router: took $((t1 - t0)) ms"
+[ $((t1 - t0)) -lt 6000 ] || lab_fail "silent router: took $((t1 - t0)) ms (a hang?)"
 ok "silent router: exit 3 after $((t1 - t0)) ms"
 
 # --- 7. a rogue PCP/NAT-PMP responder on the LAN ----------------------------
