@@ -51,7 +51,7 @@ typedef struct np_probe_config {
     void *progress_ctx;
 } np_probe_config;
 
-/* Defaults: floor 40 ms, ceiling 1000 ms, budget 3000 ms, TCP on. */
+/* Defaults: floor 100 ms, ceiling 1000 ms, budget 3000 ms, TCP on. */
 void np_probe_config_init(np_probe_config *cfg);
 
 /* What the server's RFC 5780 support turned out to be. */

@@ -354,6 +354,10 @@ np_portmap *pm_session(struct pm_args *a, int prefer_upnp, np_pm_discovery *d,
         o.prefer[0] = NP_PM_UPNP;
         o.prefer[1] = NP_PM_PCP;
         o.prefer[2] = NP_PM_NATPMP;
+        /* The UPnP table is the point (verify): an IGD answers M-SEARCH
+         * after a random delay of up to MX = 1 s, so do not give up on
+         * SSDP a few PCP round trips after PCP answered. */
+        o.ssdp_window_ms = 1200;
     }
     if (a->timeout_ms > 0) {
         o.timeout_ms = a->timeout_ms;

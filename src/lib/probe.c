@@ -206,7 +206,9 @@ static uint64_t tx_deadline(const struct run *r, enum tx_kind k, uint64_t start)
     case TX_FPLAIN:
     case TX_MAX:
     default:
-        return start + clamp_u64(4 * r->rtt_us, floor, 2 * ceil);
+        /* At least three floors: on a LAN the RTT is tiny, and a short
+         * stall of this host must not turn a late answer into "none". */
+        return start + clamp_u64(4 * r->rtt_us, 3 * floor, 2 * ceil);
     }
 }
 
@@ -665,7 +667,7 @@ static int setup_tx(struct run *r)
 void np_probe_config_init(np_probe_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->wait_floor_ms = 40;
+    cfg->wait_floor_ms = 100;
     cfg->wait_ceil_ms = 1000;
     cfg->budget_ms = 3000;
     cfg->use_tcp = 1;
