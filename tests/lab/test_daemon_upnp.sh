@@ -86,7 +86,12 @@ else
     bad "no renewal within 20 s"
 fi
 lab_miniupnpd_restart
-[ "$(tagged)" = 0 ] || bad "table not flushed"
+# The restart flushed the table; the daemon may already have re-created the
+# mappings by the time we look (its check can fall right after the restart),
+# so a non-empty table is only wrong if the daemon did not log a restart.
+if [ "$(tagged)" != 0 ] && ! grep -q "router restart" "$LAB_TMP/daemon.log" 2>/dev/null; then
+    bad "table not flushed"
+fi
 if ms=$(time_until $((CHECK + 8)) prove_all); then
     printf '  measure: restart (no SSDP, check every %s s) to all proven: %s ms\n' \
         "$CHECK" "$ms"
