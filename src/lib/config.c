@@ -132,21 +132,6 @@ static jv next_sib(const cctx *c, jv x)
     return r;
 }
 
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsArray(v))
-        return "an array";
-    return "an object";
-}
-
 /* A whole number in [lo, hi], or an error; 1 when good. */
 static int get_uint(cctx *c, jv x, const char *what, uint32_t lo, uint32_t hi,
                     uint32_t *out)
@@ -154,7 +139,8 @@ static int get_uint(cctx *c, jv x, const char *what, uint32_t lo, uint32_t hi,
     double d;
 
     if (!cJSON_IsNumber(x.v)) {
-        ERR_AT(c, x, "%s must be a number, not %s", what, type_name(x.v));
+        ERR_AT(c, x, "%s must be a number, not %s", what,
+               np__json_type_name(x.v));
         return 0;
     }
     d = x.v->valuedouble;
@@ -172,7 +158,8 @@ static int get_str(cctx *c, jv x, const char *what, char *buf, size_t size)
     size_t n;
 
     if (!cJSON_IsString(x.v)) {
-        ERR_AT(c, x, "%s must be a string, not %s", what, type_name(x.v));
+        ERR_AT(c, x, "%s must be a string, not %s", what,
+               np__json_type_name(x.v));
         return 0;
     }
     n = strlen(x.v->valuestring);
@@ -191,7 +178,8 @@ static int get_addr(cctx *c, jv x, const char *what, np_addr *out)
     enum np_addr_scope sc;
 
     if (!cJSON_IsString(x.v)) {
-        ERR_AT(c, x, "%s must be a string, not %s", what, type_name(x.v));
+        ERR_AT(c, x, "%s must be a string, not %s", what,
+               np__json_type_name(x.v));
         return 0;
     }
     if (np_addr_parse(out, x.v->valuestring, 0, NULL) != NP_OK ||
@@ -214,7 +202,8 @@ static int get_addr(cctx *c, jv x, const char *what, np_addr *out)
 static int get_bool(cctx *c, jv x, const char *what, int *out)
 {
     if (!cJSON_IsBool(x.v)) {
-        ERR_AT(c, x, "%s must be true or false, not %s", what, type_name(x.v));
+        ERR_AT(c, x, "%s must be true or false, not %s", what,
+               np__json_type_name(x.v));
         return 0;
     }
     *out = cJSON_IsTrue(x.v) ? 1 : 0;
@@ -224,7 +213,8 @@ static int get_bool(cctx *c, jv x, const char *what, int *out)
 static void check_object(cctx *c, jv x, const char *what)
 {
     if (!cJSON_IsObject(x.v))
-        ERR_AT(c, x, "%s must be an object, not %s", what, type_name(x.v));
+        ERR_AT(c, x, "%s must be an object, not %s", what,
+               np__json_type_name(x.v));
 }
 
 /* Duplicate keys: cJSON keeps both; the first wins, the second is an error */
@@ -286,7 +276,8 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
 
     *has_addr = 0;
     if (!cJSON_IsObject(x.v)) {
-        ERR_AT(c, x, "a device must be an object, not %s", type_name(x.v));
+        ERR_AT(c, x, "a device must be an object, not %s",
+               np__json_type_name(x.v));
         return;
     }
     for (m = first_child(c, x); m.v != NULL; m = next_sib(c, m)) {
@@ -413,7 +404,8 @@ static void parse_devices(cctx *c, jv x, np_config *cfg, const np_catalog *cat)
     size_t i = 0, n = 0;
 
     if (!cJSON_IsArray(x.v)) {
-        ERR_AT(c, x, "devices must be an array, not %s", type_name(x.v));
+        ERR_AT(c, x, "devices must be an array, not %s",
+               np__json_type_name(x.v));
         return;
     }
     for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e))

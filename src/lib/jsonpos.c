@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "np_jsonpos.h"
 
 typedef struct scan {
@@ -360,4 +362,21 @@ void np__jpos_linecol(const char *text, size_t len, size_t off, unsigned *line,
     }
     *line = l;
     *col = c;
+}
+
+const char *np__json_type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    return "an invalid value";
 }

@@ -44,4 +44,8 @@ void np__jpos_free(np__jpos *jp);
 void np__jpos_linecol(const char *text, size_t len, size_t off, unsigned *line,
                       unsigned *col);
 
+/* "a string", "a number", ... for messages about a value's JSON type. */
+struct cJSON;
+const char *np__json_type_name(const struct cJSON *v);
+
 #endif /* NP_JSONPOS_H */

@@ -423,23 +423,6 @@ static void pop(vctx *c, size_t old)
     c->path[old] = '\0';
 }
 
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsObject(v))
-        return "an object";
-    return "an invalid value";
-}
-
 typedef struct keyspec {
     const char *name;
     int required;
@@ -462,7 +445,7 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
         found[k].n = NP__JNONE;
     }
     if (!cJSON_IsObject(x.v)) {
-        err_at(c, x.n, "expected an object, found %s", type_name(x.v));
+        err_at(c, x.n, "expected an object, found %s", np__json_type_name(x.v));
         return 0;
     }
     for (m = jv_child(c, x); m.v != NULL; m = jv_next(c, m)) {
@@ -515,7 +498,7 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
 static const char *want_string(vctx *c, jv x)
 {
     if (!cJSON_IsString(x.v) || x.v->valuestring == NULL) {
-        err_at(c, x.n, "expected a string, found %s", type_name(x.v));
+        err_at(c, x.n, "expected a string, found %s", np__json_type_name(x.v));
         return NULL;
     }
     if (x.v->valuestring[0] == '\0') {
@@ -541,7 +524,8 @@ static char *dup_string(vctx *c, jv x)
 static int want_bool(vctx *c, jv x, bool *out)
 {
     if (!cJSON_IsBool(x.v)) {
-        err_at(c, x.n, "expected true or false, found %s", type_name(x.v));
+        err_at(c, x.n, "expected true or false, found %s",
+               np__json_type_name(x.v));
         return 0;
     }
     *out = cJSON_IsTrue(x.v);
@@ -557,7 +541,7 @@ static int enum_value(vctx *c, jv x, const char *const *names, size_t n,
     size_t ll = 0;
 
     if (!cJSON_IsString(x.v)) {
-        err_at(c, x.n, "expected a string, found %s", type_name(x.v));
+        err_at(c, x.n, "expected a string, found %s", np__json_type_name(x.v));
         return 0;
     }
     s = x.v->valuestring;
@@ -602,7 +586,7 @@ static unsigned platform_set(vctx *c, jv x, unsigned allowed)
 
     if (!cJSON_IsArray(x.v)) {
         err_at(c, x.n, "expected an array of platforms, found %s",
-               type_name(x.v));
+               np__json_type_name(x.v));
         return 0;
     }
     if (x.v->child == NULL) {
@@ -696,7 +680,7 @@ static int port_entry(vctx *c, jv e, np_port_range *out)
     }
     err_at(c, e.n,
            "expected a port number or an \"a-b\" range string, found %s",
-           type_name(e.v));
+           np__json_type_name(e.v));
     return 0;
 }
 
@@ -808,7 +792,7 @@ static int parse_rule(vctx *c, jv x, np_rule *r, rule_pos *rp, int inbound,
         old = push_key(c, "ports");
         if (!cJSON_IsArray(pv.v)) {
             err_at(c, pv.n, "expected an array of ports, found %s",
-                   type_name(pv.v));
+                   np__json_type_name(pv.v));
         } else if (pv.v->child == NULL) {
             err_at(c, pv.n, "must list at least one port");
         } else {
@@ -927,7 +911,8 @@ static int parse_rules(vctx *c, jv x, const char *list, np_rule **out,
     size_t old = push_key(c, list);
 
     if (!cJSON_IsArray(x.v)) {
-        err_at(c, x.n, "expected an array of rules, found %s", type_name(x.v));
+        err_at(c, x.n, "expected an array of rules, found %s",
+               np__json_type_name(x.v));
         pop(c, old);
         return 0;
     }
@@ -968,7 +953,7 @@ static void parse_sources(vctx *c, jv x)
 
     if (!cJSON_IsArray(x.v)) {
         err_at(c, x.n, "expected an array of sources, found %s",
-               type_name(x.v));
+               np__json_type_name(x.v));
         goto out;
     }
     if (x.v->child == NULL) {
@@ -1084,7 +1069,8 @@ static void parse_facts(vctx *c, jv x, bool *used_sources)
         np_alt_port *alt;
         jv e;
         if (!cJSON_IsArray(f[0].v)) {
-            err_at(c, f[0].n, "expected an array, found %s", type_name(f[0].v));
+            err_at(c, f[0].n, "expected an array, found %s",
+                   np__json_type_name(f[0].v));
             pop(c, o2);
             goto out;
         }
@@ -1118,7 +1104,7 @@ static void parse_facts(vctx *c, jv x, bool *used_sources)
                 o4 = push_key(c, "port");
                 if (!cJSON_IsNumber(g[1].v)) {
                     err_at(c, g[1].n, "expected a port number, found %s",
-                           type_name(g[1].v));
+                           np__json_type_name(g[1].v));
                     ok = 0;
                 } else if (port_entry(c, g[1], &pr)) {
                     a->port = pr.lo;
@@ -1222,7 +1208,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
         old = push_key(c, "schema");
         if (!cJSON_IsNumber(f[TK_SCHEMA].v))
             err_at(c, f[TK_SCHEMA].n, "expected the number %d, found %s",
-                   NP_PROFILE_SCHEMA, type_name(f[TK_SCHEMA].v));
+                   NP_PROFILE_SCHEMA, np__json_type_name(f[TK_SCHEMA].v));
         else if (f[TK_SCHEMA].v->valuedouble != NP_PROFILE_SCHEMA)
             err_at(c, f[TK_SCHEMA].n,
                    "unsupported schema %g: this natpilot reads schema %d",
@@ -1270,7 +1256,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
         old = push_key(c, "aliases");
         if (!cJSON_IsArray(a.v)) {
             err_at(c, a.n, "expected an array of strings, found %s",
-                   type_name(a.v));
+                   np__json_type_name(a.v));
         } else {
             size_t n = (size_t)cJSON_GetArraySize(a.v);
             const char **al =
@@ -1306,7 +1292,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
                     "stands alone");
         } else if (!cJSON_IsArray(b.v)) {
             err_at(c, b.n, "expected an array of profile ids, found %s",
-                   type_name(b.v));
+                   np__json_type_name(b.v));
         } else {
             size_t n = (size_t)cJSON_GetArraySize(b.v);
             const char **bl =
