@@ -111,7 +111,11 @@ static double num(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+    /* Bounded, so that span() and when() may cast it to an integer. */
+    if (!cJSON_IsNumber(v) ||
+        !(v->valuedouble >= -1e15 && v->valuedouble <= 1e15))
+        return dflt;
+    return v->valuedouble;
 }
 
 static void span(char *buf, size_t size, double s)

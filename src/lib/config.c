@@ -136,20 +136,19 @@ static jv next_sib(const cctx *c, jv x)
 static int get_uint(cctx *c, jv x, const char *what, uint32_t lo, uint32_t hi,
                     uint32_t *out)
 {
-    double d;
+    int64_t v;
 
     if (!cJSON_IsNumber(x.v)) {
         ERR_AT(c, x, "%s must be a number, not %s", what,
                np__json_type_name(x.v));
         return 0;
     }
-    d = x.v->valuedouble;
-    if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi) {
+    if (!np__json_whole(x.v, lo, hi, &v)) {
         ERR_AT(c, x, "%s must be a whole number from %lu to %lu (got %g)", what,
-               (unsigned long)lo, (unsigned long)hi, d);
+               (unsigned long)lo, (unsigned long)hi, x.v->valuedouble);
         return 0;
     }
-    *out = (uint32_t)d;
+    *out = (uint32_t)v;
     return 1;
 }
 

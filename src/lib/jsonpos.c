@@ -380,3 +380,18 @@ const char *np__json_type_name(const cJSON *v)
         return "an object";
     return "an invalid value";
 }
+
+int np__json_whole(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    double d;
+
+    if (!cJSON_IsNumber(v))
+        return 0;
+    d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi)) /* false for NaN too */
+        return 0;
+    if (d != (double)(int64_t)d)
+        return 0;
+    *out = (int64_t)d;
+    return 1;
+}

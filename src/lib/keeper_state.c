@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "keeper_int.h"
+#include "np_jsonpos.h"
 
 #define STATE_MAX_BYTES (1024 * 1024)
 
@@ -340,26 +341,28 @@ int np__keep_state_read(np_keeper *k, np_error *err)
         const cJSON *xp = cJSON_GetObjectItemCaseSensitive(it, "expires");
         const cJSON *nc = cJSON_GetObjectItemCaseSensitive(it, "nonce");
         np_addr ext;
+        int64_t port, expires;
 
         if (k->n_orphans >= cnt)
             break;
         memset(&o, 0, sizeof(o));
         if (!cJSON_IsString(pr) || !cJSON_IsString(tr) || !cJSON_IsString(in) ||
-            !cJSON_IsNumber(ip) || !cJSON_IsNumber(xp) || !cJSON_IsString(ex))
+            !np__json_whole(ip, 1, 65535, &port) ||
+            !np__json_whole(xp, 0, INT64_C(1) << 53, &expires) ||
+            !cJSON_IsString(ex))
             continue;
         o.proto = np_pm_proto_parse(pr->valuestring);
         o.transport =
             strcmp(tr->valuestring, "tcp") == 0 ? NP_PM_TCP : NP_PM_UDP;
         if (o.proto == NP_PM_NONE ||
-            np_addr_parse(&o.internal, in->valuestring, 0, NULL) != NP_OK ||
-            ip->valuedouble < 1 || ip->valuedouble > 65535)
+            np_addr_parse(&o.internal, in->valuestring, 0, NULL) != NP_OK)
             continue;
-        o.port = (uint16_t)ip->valuedouble;
+        o.port = (uint16_t)port;
         o.ext_port = o.port;
         if (np_addr_parse(&ext, ex->valuestring, 0, NULL) == NP_OK &&
             np_addr_port(&ext) != 0)
             o.ext_port = np_addr_port(&ext);
-        o.expires = (int64_t)xp->valuedouble;
+        o.expires = expires;
         if (o.expires != 0 && o.expires <= now)
             continue; /* its lease ran out: the router dropped it */
         if (cJSON_IsString(nc))

@@ -48,4 +48,12 @@ void np__jpos_linecol(const char *text, size_t len, size_t off, unsigned *line,
 struct cJSON;
 const char *np__json_type_name(const struct cJSON *v);
 
+/*
+ * 1 when v is a number with no fraction in [lo, hi], stored in *out; else 0.
+ * The range is checked before any conversion, so a document's 1e300 or NaN
+ * never reaches an integer cast (undefined behaviour in C).
+ */
+int np__json_whole(const struct cJSON *v, int64_t lo, int64_t hi,
+                   int64_t *out);
+
 #endif /* NP_JSONPOS_H */

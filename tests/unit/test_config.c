@@ -116,6 +116,9 @@ static const struct bad_case {
      "from 20 to 86400"},
     {"{\"lease\": 90000, \"devices\": []}", 1, 11, "/lease", "86400"},
     {"{\"lease\": 30.5, \"devices\": []}", 1, 11, "/lease", "whole number"},
+    /* beyond every integer type: rejected before any conversion */
+    {"{\"lease\": 1e300, \"devices\": []}", 1, 11, "/lease", "whole number"},
+    {"{\"lease\": -1e300, \"devices\": []}", 1, 11, "/lease", "whole number"},
     {"{\"devices\": [{\"name\": \"a\", \"address\": \"198.18.0.300\", "
      "\"profiles\": [\"lab-game\"]}]}",
      1, 39, "/devices/0/address", "not an IPv4 address"},
