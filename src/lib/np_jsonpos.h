@@ -53,7 +53,6 @@ const char *np__json_type_name(const struct cJSON *v);
  * The range is checked before any conversion, so a document's 1e300 or NaN
  * never reaches an integer cast (undefined behaviour in C).
  */
-int np__json_whole(const struct cJSON *v, int64_t lo, int64_t hi,
-                   int64_t *out);
+int np__json_whole(const struct cJSON *v, int64_t lo, int64_t hi, int64_t *out);
 
 #endif /* NP_JSONPOS_H */
