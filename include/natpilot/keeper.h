@@ -72,9 +72,11 @@ int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd);
 /* Back-off in ms after `failures` failed attempts (1, 2, ...), capped. */
 int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms);
 /*
- * Parse one SSDP datagram: 1 when it is a NOTIFY ssdp:alive, with the
- * BOOTID.UPNP.ORG value in *bootid (-1 when absent) and the LOCATION into
- * loc; 0 otherwise.
+ * Parse one SSDP datagram: 1 when it is a NOTIFY ssdp:alive announcing an
+ * Internet gateway (NT an InternetGatewayDevice or WAN*Connection; other
+ * devices on the same box, a media server say, have LOCATIONs of their own
+ * and must not look like a restart), with the BOOTID.UPNP.ORG value in
+ * *bootid (-1 when absent) and the LOCATION into loc; 0 otherwise.
  */
 int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
                           size_t locsize);

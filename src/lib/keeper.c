@@ -193,7 +193,7 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
     k->cfg = cfg;
     k->lock_fd = k->status_fd = k->ssdp_fd = -1;
     k->sig_fd = opts->signal_fd;
-    k->ssdp_bootid = -2;
+    k->ssdp_bootid = -1;
     if (getrandom(&k->rnd, sizeof(k->rnd), 0) != sizeof(k->rnd) || !k->rnd)
         k->rnd = (uint64_t)np__keep_mono_ms() | 1;
     if (build_entries(cfg, cat, &k->ents, &k->n_ents, k, err) != NP_OK) {
@@ -478,6 +478,15 @@ static int discover(np_keeper *k)
         k->epoch[p] = d.epoch[p];
         k->epoch_client[p] = now_s;
     }
+    /* The IGD found now is the one later announcements are compared with:
+     * a daemon that started after the router's NOTIFYs, or missed one,
+     * still sees the next restart (miniupnpd's LOCATION port is new on
+     * every start). Its BOOTID is unknown until it announces itself. */
+    if (d.has[NP_PM_UPNP] && d.igd_url[0] != '\0' &&
+        strcmp(d.igd_url, k->ssdp_location) != 0) {
+        snprintf(k->ssdp_location, sizeof(k->ssdp_location), "%s", d.igd_url);
+        k->ssdp_bootid = -1;
+    }
     k->router = NP__R_UP;
     k->router_failures = 0;
     k->router_due = NEVER;
@@ -688,6 +697,17 @@ static int check(np_keeper *k)
     if (verify == 0 && held == 0)
         return 1;
     if (!k->disc.has[NP_PM_UPNP]) {
+        /* An IGD that answered before and not now is most often a router
+         * still coming up: its table is what shows a restart that the
+         * epochs hide, so look again soon (2, 4, 8 s ... up to the
+         * interval) instead of a whole interval later. */
+        if (k->table_has_pcp || verify > 0) {
+            int64_t every = (int64_t)k->cfg->verify_interval * 1000;
+            int64_t again = np_keeper_backoff_ms(++k->upnp_misses, every);
+
+            if (again < every)
+                k->check_due = np__keep_mono_ms() + again;
+        }
         for (i = 0; i < k->n_ents; i++) {
             np__ent *x = &k->ents[i];
 
@@ -708,6 +728,7 @@ static int check(np_keeper *k)
             }
         return 1;
     }
+    k->upnp_misses = 0;
     np_error_clear(&e);
     (void)np_portmap_use(k->pm, NP_PM_UPNP, NULL);
     rc = np_portmap_list(k->pm, &tab, &n, &e);
@@ -915,14 +936,19 @@ static void read_ssdp(np_keeper *k)
             continue; /* only the gateway's announcements matter */
         if (!np_keeper_ssdp_notify(buf, (size_t)n, &boot, loc, sizeof(loc)))
             continue;
-        if (k->ssdp_bootid != -2 &&
-            ((boot != k->ssdp_bootid) || strcmp(loc, k->ssdp_location) != 0)) {
-            np__keep_log(k, NP_LOG_INFO,
-                         "the gateway's IGD announced itself anew (BOOTID %ld "
-                         "-> %ld%s); checking the mappings",
-                         k->ssdp_bootid, boot,
-                         strcmp(loc, k->ssdp_location) != 0 ? ", new location"
-                                                            : "");
+        if (k->ssdp_location[0] != '\0' &&
+            (strcmp(loc, k->ssdp_location) != 0 ||
+             (k->ssdp_bootid >= 0 && boot >= 0 && boot != k->ssdp_bootid))) {
+            if (strcmp(loc, k->ssdp_location) != 0)
+                np__keep_log(k, NP_LOG_INFO,
+                             "the gateway's IGD announced itself anew (at %s, "
+                             "was %s); checking the mappings",
+                             loc, k->ssdp_location);
+            else
+                np__keep_log(k, NP_LOG_INFO,
+                             "the gateway's IGD announced itself anew (BOOTID "
+                             "%ld -> %ld); checking the mappings",
+                             k->ssdp_bootid, boot);
             /* give the router a moment to come up fully */
             k->ssdp_restart = 1;
             if (k->router == NP__R_UP)

@@ -81,8 +81,9 @@ struct np_keeper {
     char last_error[NP__KEEP_ERR_MAX];
     int64_t started;
     int ssdp_joined;
-    int ssdp_restart;  /* a new BOOTID / LOCATION was announced */
-    int table_has_pcp; /* the UPnP table lists PCP / NAT-PMP mappings */
+    int ssdp_restart;     /* a new BOOTID / LOCATION was announced */
+    int table_has_pcp;    /* the UPnP table lists PCP / NAT-PMP mappings */
+    unsigned upnp_misses; /* checks in a row the IGD did not answer */
     np_pm_options pmopt;
 };
 

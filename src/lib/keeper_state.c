@@ -18,6 +18,7 @@
 
 #include "keeper_int.h"
 #include "np_jsonpos.h"
+#include "portmap_int.h"
 
 #define STATE_MAX_BYTES (1024 * 1024)
 
@@ -70,7 +71,7 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
                           size_t locsize)
 {
     size_t i = 0;
-    int first = 1, alive = 0, have_loc = 0;
+    int first = 1, alive = 0, have_loc = 0, igd = 0;
 
     *bootid = -1;
     if (locsize > 0)
@@ -99,6 +100,8 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
             break; /* end of headers */
         if (hdr(buf + s, e - s, "NTS", &v, &vl)) {
             alive = vl == 10 && strncasecmp(v, "ssdp:alive", 10) == 0;
+        } else if (hdr(buf + s, e - s, "NT", &v, &vl)) {
+            igd = np__ssdp_igd_type(v, vl) != 0;
         } else if (hdr(buf + s, e - s, "LOCATION", &v, &vl)) {
             if (vl == 0 || vl >= locsize)
                 return 0;
@@ -121,7 +124,7 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
             *bootid = b;
         }
     }
-    return !first && alive && have_loc;
+    return !first && alive && igd && have_loc;
 }
 
 /* --- the state file -------------------------------------------------------*/

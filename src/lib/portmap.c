@@ -367,11 +367,20 @@ static int memmem_ci(const char *h, size_t hl, const char *n)
     return 0;
 }
 
+int np__ssdp_igd_type(const char *v, size_t vl)
+{
+    if (!memmem_ci(v, vl, "device:InternetGatewayDevice:") &&
+        !memmem_ci(v, vl, "service:WANIPConnection:") &&
+        !memmem_ci(v, vl, "service:WANPPPConnection:"))
+        return 0;
+    return vl > 0 && v[vl - 1] == '2' ? 2 : 1;
+}
+
 int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
                      int *igd_version)
 {
     size_t pos = 0;
-    int first = 1, is_igd = 0, has_loc = 0, ver = 1;
+    int first = 1, is_igd = 0, has_loc = 0, ver = 0;
 
     if (buf == NULL || loc == NULL || locsize == 0)
         return 0;
@@ -409,12 +418,8 @@ int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
             has_loc = 1;
         } else if (header_is(buf + start, l, "ST")) {
             header_value(buf + start, l, 2, &v, &vl);
-            if (memmem_ci(v, vl, "device:InternetGatewayDevice:") ||
-                memmem_ci(v, vl, "service:WANIPConnection:") ||
-                memmem_ci(v, vl, "service:WANPPPConnection:")) {
+            if ((ver = np__ssdp_igd_type(v, vl)) != 0)
                 is_igd = 1;
-                ver = vl > 0 && v[vl - 1] == '2' ? 2 : 1;
-            }
         }
     }
     if (!is_igd || !has_loc) {

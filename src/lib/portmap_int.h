@@ -19,6 +19,13 @@ typedef struct np__pm_ctx {
     np_pm_discovery *disc; /* the front's; backends may add suspects */
 } np__pm_ctx;
 
+/*
+ * The IGD version (1 or 2) an SSDP ST or NT value v[0..vl) names: an
+ * InternetGatewayDevice or a WANIPConnection / WANPPPConnection service;
+ * 0 for anything else (a media server, upnp:rootdevice, a uuid).
+ */
+int np__ssdp_igd_type(const char *v, size_t vl);
+
 /* Discovery answers of disc_recv. */
 enum { NP__DISC_PENDING = 0, NP__DISC_ANSWERED = 1, NP__DISC_GAVE_UP = 2 };
 

@@ -234,11 +234,23 @@ static void test_ssdp_notify(void **state)
         "bootid.upnp.org: 1795475556\r\n"
         "\r\n";
     static const char byebye[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://x/\r\nNTS: ssdp:byebye\r\n\r\n";
+        "NOTIFY * HTTP/1.1\r\nLOCATION: http://x/\r\nNTS: ssdp:byebye\r\n"
+        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
     static const char msearch[] =
-        "M-SEARCH * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://x/\r\n\r\n";
-    static const char badboot[] = "NOTIFY * HTTP/1.1\nLOCATION: http://y/\n"
-                                  "NTS: ssdp:alive\nBOOTID.UPNP.ORG: 12x\n\n";
+        "M-SEARCH * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://x/\r\n"
+        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
+    static const char badboot[] =
+        "NOTIFY * HTTP/1.1\nLOCATION: http://y/\n"
+        "NT: urn:schemas-upnp-org:service:WANIPConnection:2\n"
+        "NTS: ssdp:alive\nBOOTID.UPNP.ORG: 12x\n\n";
+    /* another device on the gateway's address: not the IGD */
+    static const char media[] =
+        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
+        "NT: urn:schemas-upnp-org:device:MediaServer:1\r\n"
+        "NTS: ssdp:alive\r\n\r\n";
+    static const char rootdev[] =
+        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
+        "NT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n";
     char loc[64];
     long boot;
 
@@ -258,6 +270,12 @@ static void test_ssdp_notify(void **state)
                                            loc, sizeof(loc)),
                      1);
     assert_int_equal(boot, -1);
+    assert_int_equal(np_keeper_ssdp_notify(media, sizeof(media) - 1, &boot, loc,
+                                           sizeof(loc)),
+                     0);
+    assert_int_equal(np_keeper_ssdp_notify(rootdev, sizeof(rootdev) - 1, &boot,
+                                           loc, sizeof(loc)),
+                     0);
     /* a LOCATION that does not fit is refused, not cut */
     assert_int_equal(
         np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 20), 0);
