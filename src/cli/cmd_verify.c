@@ -69,6 +69,62 @@ static void reach_setup(const struct pm_args *a, struct reach_ctx *rc)
     rc->enabled = 1;
 }
 
+/*
+ * The rule is not mapped on its own external port (missing, or that port
+ * is another device's): look for it on any other one. A device that maps
+ * itself may pick another external port (an Xbox does when a second Xbox
+ * holds UDP 3074), and so may natpilot's open for such a platform; the
+ * router's table shows it as this device's internal port. Reads the table
+ * once (*tab, *n; *listed set whatever the result). 1 when res now says so.
+ */
+static int find_elsewhere(np_portmap *pm, const np_pm_discovery *d,
+                          const np_pm_request *q, np_pm_mapping **tab,
+                          size_t *n, int *listed, np_pm_result *res)
+{
+    const np_addr *dev =
+        np_addr_is_set(&q->internal) ? &q->internal : &d->local;
+    char held[NP_PM_MSG_MAX], holder[NP_ADDRSTRLEN];
+    np_error err;
+    size_t i;
+
+    if (!*listed) {
+        *listed = 1;
+        (void)np_portmap_use(pm, NP_PM_UPNP, NULL);
+        if (np_portmap_list(pm, tab, n, &err) != NP_OK) {
+            *tab = NULL;
+            *n = 0;
+        }
+        (void)np_portmap_use(pm, NP_PM_NONE, NULL);
+    }
+    for (i = 0; i < *n; i++) {
+        const np_pm_mapping *m = &(*tab)[i];
+
+        if (m->transport != q->transport || !m->enabled ||
+            m->external_port == q->external_port ||
+            np_addr_port(&m->internal) != q->internal_port ||
+            !np_addr_same_ip(&m->internal, dev))
+            continue;
+        if (res->outcome == NP_PM_OTHER_DEVICE && np_addr_is_set(&res->holder))
+            snprintf(held, sizeof(held), "; %u itself is %s's",
+                     (unsigned)q->external_port,
+                     np_addr_ip_str(&res->holder, holder, sizeof(holder)));
+        else
+            held[0] = '\0';
+        res->outcome = NP_PM_OK;
+        res->proto = NP_PM_UPNP;
+        res->external = d->external[NP_PM_UPNP];
+        np_addr_set_port(&res->external, m->external_port);
+        res->internal = m->internal;
+        res->internal_port = q->internal_port;
+        res->lifetime = m->lifetime;
+        snprintf(res->message, sizeof(res->message),
+                 "mapped on external port %u instead (\"%.60s\")%s",
+                 (unsigned)m->external_port, m->description, held);
+        return 1;
+    }
+    return 0;
+}
+
 int np_cmd_verify(int argc, char **argv)
 {
     struct pm_args *a = calloc(1, sizeof(*a));
@@ -79,6 +135,9 @@ int np_cmd_verify(int argc, char **argv)
     size_t i;
     cJSON *j = NULL, *arr = NULL;
     struct reach_ctx reach;
+    np_pm_mapping *tab = NULL;
+    size_t ntab = 0;
+    int listed = 0;
 
     for (i = 1; i < (size_t)argc; i++)
         if (strcmp(argv[i], "--outbound") == 0) {
@@ -139,6 +198,10 @@ int np_cmd_verify(int argc, char **argv)
             rc = np_portmap_get(pm, &q, &res, &err);
         }
         (void)np_portmap_use(pm, NP_PM_NONE, NULL);
+        if (rc == NP_OK && d.has[NP_PM_UPNP] &&
+            (res.outcome == NP_PM_NOT_FOUND ||
+             res.outcome == NP_PM_OTHER_DEVICE))
+            (void)find_elsewhere(pm, &d, &q, &tab, &ntab, &listed, &res);
         if (rc != NP_OK && rc != NP_ETIMEOUT) {
             np_out_error(a->cmd, &err);
             code = NP_EXIT_NETWORK;
@@ -276,6 +339,7 @@ int np_cmd_verify(int argc, char **argv)
     }
     code = bad ? NP_EXIT_PROBLEM : NP_EXIT_OK;
 out:
+    free(tab);
     np_portmap_free(pm);
     pm_state_free(&st);
     free(a);

@@ -235,12 +235,34 @@ for via in upnp pcp; do
         lab_fail "$via: no alternate external port for udp 3074 (held by lan2)"
     inbound udp "$alt" lan1 3074 ||
         lab_fail "$via: nothing on lan1:3074 through alternate port $alt"
+    # verify finds it there, though 3074 itself is lan2's
+    run lan1 0 "$LAB_TMP/altv.$via.json" verify --platform xbox --json \
+        --stun none xbox-network
+    [ "$(jq -r '.rules[] | select(.protocol == "udp" and .port == 3074) |
+        "\(.status) \(.external)"' "$LAB_TMP/altv.$via.json")" = \
+        "mapped $LAB_PUBLIC_IP:$alt" ] ||
+        lab_fail "$via: verify does not see udp 3074 on $alt: $(cat "$LAB_TMP/altv.$via.json")"
     run lan1 0 /dev/null close --via $via --platform xbox xbox-network
     ! inbound udp "$alt" lan1 3074 ||
         lab_fail "$via: alternate port $alt still forwards after close"
     ok "$via: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven"
 done
 ok "conflict held by lan2: reported by all three (UPnP names lan2), table unchanged; verify: 1 for lan1, 0 for lan2's own mapping"
+
+# A console that maps itself on another external port (internal 3078 to
+# external 41078): verify reports it mapped there, not missing.
+lab_in lan2 upnpc -i -e "lan2 own" -a "$LAB_LAN2_IP" 3078 41078 UDP 3600 \
+    >/dev/null 2>&1 || lab_fail "upnpc on lan2 could not map 3078 on 41078"
+run lan1 0 "$LAB_TMP/own.json" verify --for "$LAB_LAN2_IP" --port udp:3078 --json
+[ "$(jq -r '.rules[0] | "\(.status) \(.external)"' "$LAB_TMP/own.json")" = \
+    "mapped $LAB_PUBLIC_IP:41078" ] ||
+    lab_fail "lan2's own 3078 on 41078: $(cat "$LAB_TMP/own.json")"
+inbound udp 41078 lan2 3078 || lab_fail "lan2's own mapping does not forward"
+# ... and not for another device's port of the same number
+run lan1 1 "$LAB_TMP/own1.json" verify --port udp:3078 --json --stun none
+[ "$(jq -r '.rules[0].status' "$LAB_TMP/own1.json")" = missing ] ||
+    lab_fail "lan1 udp 3078: $(cat "$LAB_TMP/own1.json")"
+ok "a device's own mapping on another external port (3078 on 41078) is found by verify, and only for that device"
 lab_miniupnpd_stop
 
 # --- 6. a router that answers nothing ---------------------------------------
