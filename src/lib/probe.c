@@ -391,13 +391,16 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
     if (sock == SOCK_M || k == TX_FPLAIN)
         r->obs->udp_answered = 1;
     if (k == TX_TEST1 || k == TX_FPLAIN) {
-        double rtt = t->pub->rtt_ms;
-        if (r->obs->rtt_ms == 0 || rtt < r->obs->rtt_ms)
-            r->obs->rtt_ms = rtt;
         /* Karn: an answer to a re-sent request may belong to any copy, so
          * its sample is taken from the first send (too long, never too
-         * short: the waits err on the safe side). */
-        learn_rtt(r, now - (t->pub->sent == 1 ? t->last_us : t->first_us), now);
+         * short: the waits err on the safe side, and the RTT reported is
+         * never below the path's). */
+        uint64_t sample = now - (t->pub->sent == 1 ? t->last_us : t->first_us);
+        double rtt = (double)sample / 1000.0;
+
+        if (r->obs->rtt_ms == 0 || rtt < r->obs->rtt_ms)
+            r->obs->rtt_ms = rtt;
+        learn_rtt(r, sample, now);
     }
     if (k == TX_TEST1) {
         start_mapping_tests(r, now);
