@@ -295,12 +295,9 @@ lab__stats_grew() {
 #   SEED (default 1); without them that link is a veth pair.
 #   -c adds the carrier namespace (router WAN 100.64.0.2, carrier WAN
 #   203.0.113.2) doing NAT kind -C (default eim-apdf).
-#   -H makes the router hairpin UDP (default: no hairpinning). LIMITATION:
-#   works from one LAN host to another's mapping (lan2 -> 203.0.113.2:P ->
-#   lan1, arriving from 203.0.113.2:lan2's port); a host sending to its own
-#   mapping (what a STUN client's hairpinning test does) is dropped by the
-#   kernel between DNAT and forward (not solved yet), so natpilot still
-#   reports hairpinning false with -H.
+#   -H makes the router hairpin UDP (default: no hairpinning): a LAN host
+#   sending to a mapped public address and port reaches the mapped host,
+#   itself included, from the sender's public address.
 #   Sets LAB_KIND LAB_CARRIER LAB_WAN_IP LAB_GW LAB_LAN_NET LAB_LAN1_IP
 #   LAB_LAN2_IP LAB_DELAY_MS LAB_LOSS_PCT. Does not start any server.
 lab_build() {
@@ -390,6 +387,13 @@ lab_build() {
     lab__veth router p2 lan2 eth0
     ip -n "$rns" link set p1 master br0
     ip -n "$rns" link set p2 master br0
+    # With the kernel's bridge netfilter on (this kernel's default), a frame
+    # DNATed back to the LAN host that sent it is bridged, not routed, and a
+    # bridge never sends a frame out of the port it came in on: hairpinning
+    # to oneself (a STUN client's hairpin test) would be dropped. Routers
+    # (OpenWrt among them) leave bridge netfilter off; so does the lab's.
+    lab_in router sh -c 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables' \
+        2>/dev/null || true
     ip -n "$(lab_ns lan1)" addr add "$LAB_LAN1_IP/24" dev eth0
     ip -n "$(lab_ns lan2)" addr add "$LAB_LAN2_IP/24" dev eth0
     ip -n "$(lab_ns lan1)" route add default via "$LAB_GW"

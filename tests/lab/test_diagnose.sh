@@ -16,11 +16,11 @@ failures=0
 
 # Expected values: "jq-path=json-value" entries separated by ";".
 exp_none=".nat.behind_nat=false;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$EI\";.labels.generic=\"open\";.labels.xbox=\"Open\";.labels.playstation=\"Type 1\";.labels.switch=\"A\";exit=0"
-exp_eim_eif=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$EI\";.labels.generic=\"open\";.labels.xbox=\"Open\";.labels.playstation=\"Type 2\";.labels.switch=\"A\";exit=0"
-exp_eim_adf=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$AD\";.labels.generic=\"moderate\";.labels.xbox=\"Moderate\";.labels.playstation=\"Type 2\";.labels.switch=\"A\";exit=1"
-exp_eim_apdf=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$APD\";.labels.generic=\"moderate\";.labels.xbox=\"Moderate\";.labels.playstation=\"Type 2\";.labels.switch=\"B\";exit=1"
-exp_apdm=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$APD\";.nat.port_allocation=\"random\";.labels.generic=\"strict\";.labels.xbox=\"Strict\";.labels.playstation=\"Type 3\";.labels.switch=\"D\";exit=1"
-exp_apdm_seq=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$APD\";.nat.port_allocation=\"sequential\";.labels.generic=\"strict\";.labels.xbox=\"Strict\";.labels.playstation=\"Type 3\";.labels.switch=\"C\";exit=1"
+exp_eim_eif=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$EI\";.labels.generic=\"open\";.labels.xbox=\"Open\";.labels.playstation=\"Type 2\";.labels.switch=\"A\";.nat.hairpinning=false;exit=0"
+exp_eim_adf=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$AD\";.labels.generic=\"moderate\";.labels.xbox=\"Moderate\";.labels.playstation=\"Type 2\";.labels.switch=\"A\";.nat.hairpinning=false;exit=1"
+exp_eim_apdf=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$APD\";.labels.generic=\"moderate\";.labels.xbox=\"Moderate\";.labels.playstation=\"Type 2\";.labels.switch=\"B\";.nat.hairpinning=false;exit=1"
+exp_apdm=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$APD\";.nat.port_allocation=\"random\";.labels.generic=\"strict\";.labels.xbox=\"Strict\";.labels.playstation=\"Type 3\";.labels.switch=\"D\";.nat.hairpinning=false;exit=1"
+exp_apdm_seq=".nat.behind_nat=true;.nat.udp=\"ok\";.nat.mapping=\"$APD\";.nat.port_allocation=\"sequential\";.labels.generic=\"strict\";.labels.xbox=\"Strict\";.labels.playstation=\"Type 3\";.labels.switch=\"C\";.nat.hairpinning=false;exit=1"
 exp_udp_blocked=".nat.udp=\"blocked\";.labels.generic=\"blocked\";.labels.xbox=\"Unavailable\";.labels.playstation=\"Failed\";.labels.switch=\"F\";exit=1"
 
 # Present in every answer whatever the case (the rest of the contract).
@@ -109,6 +109,11 @@ for kind in none eim-eif eim-adf eim-apdf apdm apdm-seq udp-blocked; do
     var="exp_${kind//-/_}"
     run_case "$kind" "${!var}"
 done
+
+echo "== eim-apdf on a router that hairpins (RFC 4787 REQ-9)"
+lab_build -k eim-apdf -H
+lab_coturn_start
+run_case "eim-apdf, hairpinning" "${exp_eim_apdf/.nat.hairpinning=false/.nat.hairpinning=true}"
 
 echo "== eim-apdf with 40 ms delay each way"
 lab_build -k eim-apdf -d 40
