@@ -313,6 +313,49 @@ static void set_holder(np_pm_result *res, const struct entry *e)
     snprintf(res->holder_desc, sizeof(res->holder_desc), "%.79s", e->desc);
 }
 
+/*
+ * AddPortMapping; where another external port will do and the wanted one
+ * is another client's (718), what an IGDv2's AddAnyPortMapping would do:
+ * the next external ports the table shows free, a few at most. IGDv1 has
+ * no AddAnyPortMapping. Returns the UPnP error of the wanted port when no
+ * other port could be had; *granted is the port mapped.
+ */
+#define NP_UPNP_ALT_TRIES 16
+
+static int add_v1(struct upnp *u, const np_pm_request *req, const char *client,
+                  const char *ip, const char *lease, uint16_t *granted)
+{
+    uint16_t cand = *granted;
+    char ep[16];
+    struct entry e;
+    int rc, first, i;
+
+    snprintf(ep, sizeof(ep), "%u", (unsigned)cand);
+    first = rc = UPNP_AddPortMapping(
+        u->urls.controlURL, u->data.first.servicetype, ep, ip, client,
+        req->description, proto_str(req->transport), NULL, lease);
+    if (rc != 718 || !req->allow_other_port ||
+        get_specific(u, cand, req->transport, &e) != 0 ||
+        strcmp(e.client, client) == 0)
+        return rc; /* not another device's port (718 is also secure mode) */
+    for (i = 0; i < NP_UPNP_ALT_TRIES; i++) {
+        cand = cand >= 65535 ? 1024 : (uint16_t)(cand + 1);
+        if (get_specific(u, cand, req->transport, &e) == 0)
+            continue; /* taken */
+        snprintf(ep, sizeof(ep), "%u", (unsigned)cand);
+        rc = UPNP_AddPortMapping(u->urls.controlURL, u->data.first.servicetype,
+                                 ep, ip, client, req->description,
+                                 proto_str(req->transport), NULL, lease);
+        if (rc == 0) {
+            *granted = cand;
+            return 0;
+        }
+        if (rc != 718)
+            break; /* policy or worse: more ports will not help */
+    }
+    return first;
+}
+
 static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
                     np_error *err)
 {
@@ -342,9 +385,7 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
         if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 && v <= 65535)
             granted = (uint16_t)v;
     } else {
-        rc = UPNP_AddPortMapping(u->urls.controlURL, u->data.first.servicetype,
-                                 ep, ip, client, req->description,
-                                 proto_str(req->transport), NULL, lease);
+        rc = add_v1(u, req, client, ip, lease, &granted);
     }
     (void)np_addr_parse(&res->internal, client, 0, NULL);
     res->internal_port = req->internal_port;

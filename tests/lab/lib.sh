@@ -553,7 +553,7 @@ lab_coturn_stop() {
 }
 
 # lab_miniupnpd_start [-u yes|no] [-n yes|no] [-S yes|no] [-t yes|no]
-#                     [-s yes|no] [-A "allow|deny EXT IP/MASK INT"]...
+#                     [-s yes|no] [-1] [-A "allow|deny EXT IP/MASK INT"]...
 #   Start miniupnpd on the router (nftables backend, its chains in table
 #   inet nplab). -u enable_upnp (yes), -n enable_natpmp = NAT-PMP and PCP
 #   (yes), -S secure_mode (yes), -t pcp_allow_thirdparty (no). -A lines
@@ -563,15 +563,17 @@ lab_coturn_stop() {
 #   (ext_perform_stun; needs lab_coturn_start first). -s no turns that off:
 #   the router then reports its own WAN address (100.64.0.2 behind the
 #   carrier), like a home router behind carrier-grade NAT, and refuses to
-#   map from a reserved address. Runs in the background
+#   map from a reserved address. -1 makes it describe itself as an IGDv1
+#   (force_igd_desc_v1: no AddAnyPortMapping). Runs in the background
 #   without -d (it forks; the PID comes from its pid file and is tracked).
 #   Returns once it listens on what was enabled. Sets LAB_UPNPD_PID.
 lab_miniupnpd_start() {
     LAB_UPNPD_ARGS=("$@")
     local upnp=yes natpmp=yes secure=yes third=no stun=yes perms=() opt
-    local OPTIND=1
-    while getopts "u:n:S:t:s:A:" opt; do
+    local igdv1=no OPTIND=1
+    while getopts "u:n:S:t:s:A:1" opt; do
         case $opt in
+        1) igdv1=yes ;;
         s) stun=$OPTARG ;;
         u) upnp=$OPTARG ;;
         n) natpmp=$OPTARG ;;
@@ -593,6 +595,7 @@ lab_miniupnpd_start() {
         echo "enable_natpmp=$natpmp"
         echo "secure_mode=$secure"
         echo "pcp_allow_thirdparty=$third"
+        echo "force_igd_desc_v1=$igdv1"
         if [ "$stun" = yes ]; then
             echo "ext_perform_stun=yes"
             echo "ext_stun_host=$LAB_STUN1"

@@ -126,6 +126,43 @@ run lan1 1 "$LAB_TMP/third.json" open --for "$LAB_LAN2_IP" --port udp:3074 --jso
 ok "secure mode: mapping for lan2 refused, both fixes explained, table unchanged"
 lab_miniupnpd_stop
 
+# --- 2b. an IGDv1 (no AddAnyPortMapping): map, prove, verify, close; the
+# same secure-mode refusal for lan2 ---------------------------------------
+lab_miniupnpd_start -u yes -n no -1
+before=$(table)
+run lan1 0 "$LAB_TMP/v1.json" open --via upnp --port udp:3074 --port tcp:3074 --json
+[ "$(jq -r '.discovery.protocols.upnp.igd_version' "$LAB_TMP/v1.json")" = 1 ] ||
+    lab_fail "IGDv1: discovery says $(jq -c .discovery "$LAB_TMP/v1.json")"
+[ "$(jq -r '[.rules[].status] | unique | join(",")' "$LAB_TMP/v1.json")" = mapped ] ||
+    lab_fail "IGDv1 open: $(cat "$LAB_TMP/v1.json")"
+inbound udp 3074 lan1 3074 || lab_fail "IGDv1: nothing on lan1:3074/udp"
+inbound tcp 3074 lan1 3074 || lab_fail "IGDv1: nothing on lan1:3074/tcp"
+run lan1 0 /dev/null verify --port udp:3074 --port tcp:3074 \
+    --stun "$LAB_STUN1:$LAB_STUN_PORT"
+run lan1 0 /dev/null close --port udp:3074 --port tcp:3074
+[ "$(table)" = "$before" ] || lab_fail "IGDv1 close left [$(table)]"
+run lan1 1 "$LAB_TMP/v1third.json" open --for "$LAB_LAN2_IP" --port udp:3074 --json
+[ "$(status_of "$LAB_TMP/v1third.json" udp 3074)" = third-party-refused ] ||
+    lab_fail "IGDv1 third party: $(cat "$LAB_TMP/v1third.json")"
+[ "$(table)" = "$before" ] || lab_fail "IGDv1 third-party refusal changed the table"
+ok "IGDv1: mapped (udp+tcp), proven, verified, closed; lan2 refused by secure mode ($(jq -r '.rules[0].message' "$LAB_TMP/v1third.json" | cut -c1-60))"
+# No AddAnyPortMapping on an IGDv1: an Xbox's UDP 3074 held by lan2 still
+# gets another external port (the next free ones are tried).
+lab_in lan2 upnpc -i -e "lan2 game" -a "$LAB_LAN2_IP" 3074 3074 UDP 3600 \
+    >/dev/null 2>&1 || lab_fail "upnpc on lan2 could not map 3074 (IGDv1)"
+before=$(table)
+run lan1 0 "$LAB_TMP/v1alt.json" open --via upnp --platform xbox --json xbox-network
+alt=$(jq -r '.rules[] | select(.protocol == "udp" and .port == 3074) |
+    .alternate_external_port // empty' "$LAB_TMP/v1alt.json")
+[ -n "$alt" ] && [ "$alt" != 3074 ] ||
+    lab_fail "IGDv1: no alternate port for udp 3074: $(cat "$LAB_TMP/v1alt.json")"
+inbound udp "$alt" lan1 3074 || lab_fail "IGDv1: nothing on lan1:3074 through $alt"
+run lan1 0 /dev/null verify --platform xbox --stun none xbox-network
+run lan1 0 /dev/null close --via upnp --platform xbox xbox-network
+[ "$(table)" = "$before" ] || lab_fail "IGDv1 alternate close left [$(table)]"
+ok "IGDv1: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven, verified, closed (lan2's kept)"
+lab_miniupnpd_stop
+
 # --- 3. pcp_allow_thirdparty: PCP maps for lan2 ----------------------------
 lab_miniupnpd_start -u yes -n yes -S no -t yes
 before=$(table)
