@@ -161,6 +161,9 @@ run lan1 0 /dev/null verify --platform xbox --stun none xbox-network
 run lan1 0 /dev/null close --via upnp --platform xbox xbox-network
 [ "$(table)" = "$before" ] || lab_fail "IGDv1 alternate close left [$(table)]"
 ok "IGDv1: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven, verified, closed (lan2's kept)"
+lab_in lan2 upnpc -i -d 3074 UDP >/dev/null 2>&1 ||
+    lab_fail "upnpc on lan2 could not remove its 3074"
+[ -z "$(table)" ] || lab_fail "IGDv1: table not empty at the end: [$(table)]"
 lab_miniupnpd_stop
 
 # --- 3. pcp_allow_thirdparty: PCP maps for lan2 ----------------------------
