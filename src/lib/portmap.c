@@ -417,9 +417,13 @@ int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
             loc[vl] = '\0';
             has_loc = 1;
         } else if (header_is(buf + start, l, "ST")) {
+            int t;
+
             header_value(buf + start, l, 2, &v, &vl);
-            if ((ver = np__ssdp_igd_type(v, vl)) != 0)
+            if ((t = np__ssdp_igd_type(v, vl)) != 0) {
                 is_igd = 1;
+                ver = t;
+            }
         }
     }
     if (!is_igd || !has_loc) {

@@ -171,6 +171,18 @@ static void ssdp(void **state)
     b = load("ssdp-notify.txt", &len);
     assert_int_equal(np_pm_ssdp_parse(b, len, loc, sizeof(loc), &ver), 0);
     free(b);
+    {
+        /* a later ST naming something else leaves the IGD's version
+         * (fuzz_ssdp found it returning 0) */
+        static const char two[] =
+            "HTTP/1.1 200 OK\r\nLOCATION: http://198.18.0.1:1/r.xml\r\n"
+            "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+            "ST: upnp:rootdevice\r\n\r\n";
+
+        assert_int_equal(
+            np_pm_ssdp_parse(two, sizeof(two) - 1, loc, sizeof(loc), &ver), 1);
+        assert_int_equal(ver, 2);
+    }
 }
 
 /* --- a fake PCP server on loopback (no other network traffic) ---------- */
