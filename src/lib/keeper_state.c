@@ -103,7 +103,9 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
         } else if (hdr(buf + s, e - s, "NT", &v, &vl)) {
             igd = np__ssdp_igd_type(v, vl) != 0;
         } else if (hdr(buf + s, e - s, "LOCATION", &v, &vl)) {
-            if (vl == 0 || vl >= locsize)
+            /* an http:// URL, whole, with no NUL inside to cut it short */
+            if (vl < 8 || vl >= locsize || strncmp(v, "http://", 7) != 0 ||
+                memchr(v, '\0', vl) != NULL)
                 return 0;
             memcpy(loc, v, vl);
             loc[vl] = '\0';

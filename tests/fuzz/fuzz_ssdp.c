@@ -1,13 +1,15 @@
 /*
- * libFuzzer target for the SSDP response parser of the UPnP backend
- * (np_pm_ssdp_parse): any bytes, never read past the end, the LOCATION it
- * returns always terminated and an http:// URL. Seeds:
- * tests/fuzz/corpus/ssdp/ (copies of tests/data/portmap/ssdp-*.txt).
+ * libFuzzer target for the two SSDP parsers: the UPnP backend's M-SEARCH
+ * answer parser (np_pm_ssdp_parse) and the daemon's NOTIFY parser
+ * (np_keeper_ssdp_notify). Any bytes: never read past the end, the
+ * LOCATION returned always terminated (and an http:// URL for answers).
+ * Seeds: tests/fuzz/corpus/ssdp/ (copies of tests/data/portmap/ssdp-*.txt).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "natpilot/keeper.h"
 #include "natpilot/portmap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,6 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (np_pm_ssdp_parse(copy, size, loc, sizeof(loc), &ver) == 1) {
         if (strnlen(loc, sizeof(loc)) >= sizeof(loc) ||
             strncmp(loc, "http://", 7) != 0 || (ver != 1 && ver != 2))
+            abort();
+    }
+    {
+        long boot;
+
+        if (np_keeper_ssdp_notify(copy, size, &boot, loc, sizeof(loc)) == 1 &&
+            (loc[0] == '\0' || strnlen(loc, sizeof(loc)) >= sizeof(loc) ||
+             boot < -1))
             abort();
     }
     free(copy);

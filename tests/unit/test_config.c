@@ -276,6 +276,17 @@ static void test_ssdp_notify(void **state)
     assert_int_equal(np_keeper_ssdp_notify(rootdev, sizeof(rootdev) - 1, &boot,
                                            loc, sizeof(loc)),
                      0);
+    {
+        /* a NUL inside LOCATION would cut it short: refused (fuzz_ssdp) */
+        static const char nul[] =
+            "NOTIFY * HTTP/1.1\r\nLOCATION: http://a\0/r.xml\r\n"
+            "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+            "NTS: ssdp:alive\r\n\r\n";
+
+        assert_int_equal(np_keeper_ssdp_notify(nul, sizeof(nul) - 1, &boot, loc,
+                                               sizeof(loc)),
+                         0);
+    }
     /* a LOCATION that does not fit is refused, not cut */
     assert_int_equal(
         np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 20), 0);
