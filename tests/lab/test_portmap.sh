@@ -331,6 +331,53 @@ inbound udp 3076 lan1 3076 || lab_fail "rogue: no inbound packet"
 ok "rogue responder ignored (suspicious: $(jq -c '.discovery.suspicious' "$LAB_TMP/rogue.json"))"
 run lan1 0 /dev/null close --port udp:3076 --port udp:3078
 
+# --- 7b. a second IGD on the LAN (a real miniupnpd on lan2) -----------------
+# It answers SSDP from 198.18.0.11: reported as suspicious, never used; the
+# mapping is made at the gateway and proven there.
+lab_in lan2 ip link add wan type veth peer name wanpeer # no dummy driver here
+lab_in lan2 ip addr add 192.0.2.77/24 dev wan
+lab_in lan2 ip link set wan up
+lab_in lan2 ip link set wanpeer up
+lab_in lan2 nft -f - <<'NFT' || lab_fail "nft on lan2"
+table inet nplab {
+    chain miniupnpd { }
+    chain prerouting_miniupnpd { }
+    chain postrouting_miniupnpd { }
+}
+NFT
+sed -e 's/^listening_ip=.*/listening_ip=eth0/' \
+    -e 's/^enable_natpmp=.*/enable_natpmp=no/' \
+    -e '/^ext_perform_stun/d;/^ext_stun_/d;/^lease_file=/d' \
+    -e 's/^uuid=.*/uuid=7e1d0c5a-0b1e-4c1a-9d1e-00000000beef/' \
+    "$LAB_TMP/miniupnpd.conf" >"$LAB_TMP/igd2.conf"
+lab_in lan2 miniupnpd -4 -f "$LAB_TMP/igd2.conf" -P "$LAB_TMP/igd2.pid" \
+    >"$LAB_TMP/igd2.log" 2>&1 || lab_fail "second IGD: $(cat "$LAB_TMP/igd2.log")"
+lab_wait_for 10 "second IGD pid file" test -s "$LAB_TMP/igd2.pid"
+IGD2_PID=$(cat "$LAB_TMP/igd2.pid")
+lab_track_pid "$IGD2_PID"
+lab_wait_for 10 "second IGD listening" bash -c \
+    "ip netns exec $(lab_ns lan2) ss -Hlnu | grep -q ':1900 '"
+run lan1 0 "$LAB_TMP/igd2.json" open --via upnp --port udp:3081 --json
+[ "$(jq -r '.discovery.protocols.upnp.igd_url' "$LAB_TMP/igd2.json")" != null ] &&
+    jq -r '.discovery.protocols.upnp.igd_url' "$LAB_TMP/igd2.json" |
+    grep -q "^http://$LAB_GW:" ||
+    lab_fail "second IGD: not the gateway's IGD used: $(jq -c .discovery "$LAB_TMP/igd2.json")"
+jq -e --arg a "$LAB_LAN2_IP" '[.discovery.suspicious[] | select(.from == $a and
+    .protocol == "upnp")] | length == 1' "$LAB_TMP/igd2.json" >/dev/null ||
+    lab_fail "second IGD not reported: $(jq -c .discovery.suspicious "$LAB_TMP/igd2.json")"
+inbound udp 3081 lan1 3081 || lab_fail "second IGD: nothing on lan1:3081"
+igd2_url=$(lab_in lan2 ss -Hlntp | awk -v a="$LAB_LAN2_IP" '/miniupnpd/ {
+    sub(/.*:/, "", $4); print "http://" a ":" $4 "/rootDesc.xml"; exit }')
+[ -n "$igd2_url" ] || lab_fail "second IGD: no HTTP port"
+igd2_out=$(lab_in lan1 upnpc -i -u "$igd2_url" -l 2>&1) ||
+    lab_fail "second IGD: upnpc -l: $igd2_out"
+grep -q "IGD : http://$LAB_LAN2_IP:" <<<"$igd2_out" || lab_fail "second IGD: upnpc: $igd2_out"
+! grep -qE '^ *[0-9]+ (UDP|TCP) ' <<<"$igd2_out" ||
+    lab_fail "the second IGD got a mapping: $igd2_out"
+run lan1 0 /dev/null close --port udp:3081
+lab_stop_pid "$IGD2_PID"
+ok "a second IGD on lan2: reported as suspicious, unused; mapped at the gateway and proven"
+
 # --- a mapping the router reports as made, but that carries nothing: a
 # firewall beyond the router's table drops what comes in for it. verify's
 # STUN proof from outside must catch it (exit 1, "not-reachable").
