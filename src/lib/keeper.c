@@ -701,7 +701,7 @@ static int check(np_keeper *k)
          * still coming up: its table is what shows a restart that the
          * epochs hide, so look again soon (2, 4, 8 s ... up to the
          * interval) instead of a whole interval later. */
-        if (k->table_has_pcp || verify > 0) {
+        if (k->table_seen && (k->table_has_pcp || verify > 0)) {
             int64_t every = (int64_t)k->cfg->verify_interval * 1000;
             int64_t again = np_keeper_backoff_ms(++k->upnp_misses, every);
 
@@ -729,6 +729,7 @@ static int check(np_keeper *k)
         return 1;
     }
     k->upnp_misses = 0;
+    k->table_seen = 1;
     np_error_clear(&e);
     (void)np_portmap_use(k->pm, NP_PM_UPNP, NULL);
     rc = np_portmap_list(k->pm, &tab, &n, &e);

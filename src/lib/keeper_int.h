@@ -83,7 +83,8 @@ struct np_keeper {
     int ssdp_joined;
     int ssdp_restart;     /* a new BOOTID / LOCATION was announced */
     int table_has_pcp;    /* the UPnP table lists PCP / NAT-PMP mappings */
-    unsigned upnp_misses; /* checks in a row the IGD did not answer */
+    int table_seen;       /* the IGD answered a check once */
+    unsigned upnp_misses; /* checks in a row the IGD did not answer since */
     np_pm_options pmopt;
 };
 

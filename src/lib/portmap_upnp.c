@@ -322,8 +322,9 @@ static void set_holder(np_pm_result *res, const struct entry *e)
  */
 #define NP_UPNP_ALT_TRIES 16
 
-static int add_v1(struct upnp *u, const np_pm_request *req, const char *client,
-                  const char *ip, const char *lease, uint16_t *granted)
+static int add_or_next(struct upnp *u, const np_pm_request *req,
+                       const char *client, const char *ip, const char *lease,
+                       uint16_t *granted)
 {
     uint16_t cand = *granted;
     char ep[16];
@@ -385,7 +386,7 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
         if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 && v <= 65535)
             granted = (uint16_t)v;
     } else {
-        rc = add_v1(u, req, client, ip, lease, &granted);
+        rc = add_or_next(u, req, client, ip, lease, &granted);
     }
     (void)np_addr_parse(&res->internal, client, 0, NULL);
     res->internal_port = req->internal_port;
