@@ -362,9 +362,28 @@ run lan1 0 "$LAB_TMP/igd2.json" open --via upnp --port udp:3081 --json
     jq -r '.discovery.protocols.upnp.igd_url' "$LAB_TMP/igd2.json" |
     grep -q "^http://$LAB_GW:" ||
     lab_fail "second IGD: not the gateway's IGD used: $(jq -c .discovery "$LAB_TMP/igd2.json")"
-jq -e --arg a "$LAB_LAN2_IP" '[.discovery.suspicious[] | select(.from == $a and
-    .protocol == "upnp")] | length == 1' "$LAB_TMP/igd2.json" >/dev/null ||
-    lab_fail "second IGD not reported: $(jq -c .discovery.suspicious "$LAB_TMP/igd2.json")"
+# Discovery ends as soon as the gateway's IGD has answered (no fixed SSDP
+# wait), and both miniupnpds delay their answers at random within the MX
+# second: lan2's is reported when it comes first, about every other run.
+# Ask again until it is (20 runs: a miss every time is ~1e-6), and check
+# that no run used it.
+seen=0
+for i in $(seq 1 20); do
+    rc=0
+    lab_in lan1 "$N" verify --via upnp --port udp:3081 --stun none --json \
+        >"$LAB_TMP/igd2.v.json" 2>/dev/null || rc=$?
+    [ "$rc" = 0 ] || lab_fail "second IGD: verify exit $rc (run $i)"
+    jq -r '.discovery.protocols.upnp.igd_url' "$LAB_TMP/igd2.v.json" |
+        grep -q "^http://$LAB_GW:" ||
+        lab_fail "second IGD used (run $i): $(jq -c .discovery "$LAB_TMP/igd2.v.json")"
+    if jq -e --arg a "$LAB_LAN2_IP" '[.discovery.suspicious[] |
+        select(.from == $a and .protocol == "upnp")] | length == 1' \
+        "$LAB_TMP/igd2.v.json" >/dev/null; then
+        seen=$i
+        break
+    fi
+done
+[ "$seen" != 0 ] || lab_fail "second IGD never reported in 20 runs"
 inbound udp 3081 lan1 3081 || lab_fail "second IGD: nothing on lan1:3081"
 igd2_url=$(lab_in lan2 ss -Hlntp | awk -v a="$LAB_LAN2_IP" '/miniupnpd/ {
     sub(/.*:/, "", $4); print "http://" a ":" $4 "/rootDesc.xml"; exit }')
@@ -376,7 +395,7 @@ grep -q "IGD : http://$LAB_LAN2_IP:" <<<"$igd2_out" || lab_fail "second IGD: upn
     lab_fail "the second IGD got a mapping: $igd2_out"
 run lan1 0 /dev/null close --port udp:3081
 lab_stop_pid "$IGD2_PID"
-ok "a second IGD on lan2: reported as suspicious, unused; mapped at the gateway and proven"
+ok "a second IGD on lan2: reported as suspicious (run $seen), never used; mapped at the gateway and proven"
 
 # --- a mapping the router reports as made, but that carries nothing: a
 # firewall beyond the router's table drops what comes in for it. verify's
