@@ -16,28 +16,7 @@
 
 #include "natpilot/catalog.h"
 
-static char *slurp(const char *rel, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/catalog/%s", NP_TEST_DATA, rel);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "np_fixture.h"
 
 /* --- path safety -------------------------------------------------------- */
 
@@ -122,7 +101,7 @@ static void test_index_good(void **state)
     char *text;
 
     (void)state;
-    text = slurp("good/minimal.json", &len);
+    text = np_fixture("catalog", "good/minimal.json", &len);
     assert_int_equal(np_catalog_index_parse("minimal", text, len, &idx, &err),
                      NP_OK);
     assert_int_equal(idx->schema, 1);
@@ -136,7 +115,7 @@ static void test_index_good(void **state)
     np_catalog_index_free(idx);
     free(text);
 
-    text = slurp("good/two.json", &len);
+    text = np_fixture("catalog", "good/two.json", &len);
     assert_int_equal(np_catalog_index_parse("two", text, len, &idx, &err),
                      NP_OK);
     assert_int_equal(idx->n_files, 2);
@@ -151,7 +130,7 @@ static void test_index_good(void **state)
     np_catalog_index_free(idx);
     free(text);
 
-    text = slurp("good/compact.json", &len);
+    text = np_fixture("catalog", "good/compact.json", &len);
     assert_int_equal(np_catalog_index_parse("compact", text, len, &idx, &err),
                      NP_OK);
     assert_int_equal(idx->n_files, 1);
@@ -225,7 +204,7 @@ static void test_index_bad(void **state)
         int r;
 
         snprintf(name, sizeof(name), "bad/%s.json", bad_cases[i].file);
-        text = slurp(name, &len);
+        text = np_fixture("catalog", name, &len);
         np_error_clear(&err);
         r = np_catalog_index_parse("idx", text, len, &idx, &err);
         if (r != bad_cases[i].code)

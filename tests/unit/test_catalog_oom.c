@@ -17,30 +17,8 @@
 
 #include "natpilot/catalog.h"
 
+#include "np_fixture.h"
 #include "np_oom.h"
-
-static char *slurp(const char *rel, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/catalog/%s", NP_TEST_DATA, rel);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static const struct {
     const char *file;
@@ -61,7 +39,7 @@ static void test_every_allocation_fails_once(void **state)
 
     (void)state;
     for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        char *text = slurp(cases[c].file, &len);
+        char *text = np_fixture("catalog", cases[c].file, &len);
 
         r = NP_ENOMEM;
         for (i = 0; i < 100000 && r == NP_ENOMEM; i++) {

@@ -10,33 +10,12 @@
 
 #include "natpilot/netinfo.h"
 
-static char *load(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    char *buf;
-    long sz;
-
-    snprintf(path, sizeof(path), "%s/netinfo/%s", NP_TEST_DATA, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    sz = ftell(f);
-    assert_true(sz >= 0);
-    rewind(f);
-    buf = malloc((size_t)sz + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    buf[sz] = '\0';
-    *len = (size_t)sz;
-    return buf;
-}
+#include "np_fixture.h"
 
 static void route_lowest_metric_up_gateway(void **state)
 {
     size_t len;
-    char *t = load("route-two-defaults.txt", &len);
+    char *t = np_fixture("netinfo", "route-two-defaults.txt", &len);
     np_gateway gw;
     np_error err;
     char ip[NP_ADDRSTRLEN];
@@ -53,7 +32,7 @@ static void route_lowest_metric_up_gateway(void **state)
 static void route_none(void **state)
 {
     size_t len;
-    char *t = load("route-no-default.txt", &len);
+    char *t = np_fixture("netinfo", "route-no-default.txt", &len);
     np_gateway gw;
     np_error err;
 
@@ -65,7 +44,7 @@ static void route_none(void **state)
 static void route_malformed(void **state)
 {
     size_t len;
-    char *t = load("route-bad.txt", &len);
+    char *t = np_fixture("netinfo", "route-bad.txt", &len);
     np_gateway gw;
     np_error err;
 
@@ -81,7 +60,7 @@ static void route_malformed(void **state)
 static void arp_entries(void **state)
 {
     size_t len, n;
-    char *t = load("arp-three.txt", &len);
+    char *t = np_fixture("netinfo", "arp-three.txt", &len);
     np_neighbour *nb;
     np_error err;
     char buf[32];
@@ -105,7 +84,7 @@ static void arp_entries(void **state)
 static void arp_bad_mac(void **state)
 {
     size_t len, n = 99;
-    char *t = load("arp-bad-mac.txt", &len);
+    char *t = np_fixture("netinfo", "arp-bad-mac.txt", &len);
     np_neighbour *nb = (np_neighbour *)1;
     np_error err;
 

@@ -22,6 +22,8 @@
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
 
+#include "np_fixture.h"
+
 static void classify_upnp_table(void **state)
 {
     static const struct {
@@ -113,27 +115,6 @@ static void epoch(void **state)
     assert_true(np_pm_epoch_ok(1000, 0, 1160, 170));
 }
 
-static char *load(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    char *buf;
-    long sz;
-
-    snprintf(path, sizeof(path), "%s/portmap/%s", NP_TEST_DATA, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    sz = ftell(f);
-    rewind(f);
-    buf = malloc((size_t)sz + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *len = (size_t)sz;
-    return buf;
-}
-
 static void ssdp(void **state)
 {
     char loc[256], tiny[16];
@@ -142,7 +123,7 @@ static void ssdp(void **state)
     int ver = 0;
 
     (void)state;
-    b = load("ssdp-miniupnpd-igd2.txt", &len);
+    b = np_fixture("portmap", "ssdp-miniupnpd-igd2.txt", &len);
     assert_int_equal(np_pm_ssdp_parse(b, len, loc, sizeof(loc), &ver), 1);
     assert_string_equal(loc, "http://198.18.0.1:37915/rootDesc.xml");
     assert_int_equal(ver, 2);
@@ -159,16 +140,16 @@ static void ssdp(void **state)
     }
     free(b);
 
-    b = load("ssdp-lf-lowercase-v1.txt", &len);
+    b = np_fixture("portmap", "ssdp-lf-lowercase-v1.txt", &len);
     assert_int_equal(np_pm_ssdp_parse(b, len, loc, sizeof(loc), &ver), 1);
     assert_string_equal(loc, "http://198.18.0.1:5000/rootDesc.xml");
     assert_int_equal(ver, 1);
     free(b);
 
-    b = load("ssdp-renderer.txt", &len);
+    b = np_fixture("portmap", "ssdp-renderer.txt", &len);
     assert_int_equal(np_pm_ssdp_parse(b, len, loc, sizeof(loc), &ver), 0);
     free(b);
-    b = load("ssdp-notify.txt", &len);
+    b = np_fixture("portmap", "ssdp-notify.txt", &len);
     assert_int_equal(np_pm_ssdp_parse(b, len, loc, sizeof(loc), &ver), 0);
     free(b);
     {

@@ -12,27 +12,9 @@
 
 #include "natpilot/profile.h"
 
+#include "np_fixture.h"
+
 #define DATA NP_TEST_DATA "/profiles"
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
 
 /* --- one bad fixture per error kind, with its exact position ---------- */
 
@@ -143,7 +125,6 @@ static void test_bad_fixtures(void **state)
     (void)state;
     for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         const struct bad_case *c = &bad_cases[i];
-        char path[512];
         size_t len;
         char *text;
         np_diags d;
@@ -153,8 +134,7 @@ static void test_bad_fixtures(void **state)
         int r;
 
         assert_non_null(cat);
-        snprintf(path, sizeof(path), "%s/bad/%s", DATA, c->file);
-        text = slurp(path, &len);
+        text = np_fixture("profiles/bad", c->file, &len);
         np_diags_init(&d);
         r = np_catalog_load_buffer(cat, c->file, text, len, NP_LAYER_CUSTOM, &d,
                                    &err);
@@ -184,13 +164,12 @@ static void test_diag_format(void **state)
 {
     np_diags d;
     np_catalog *cat = np_catalog_new();
-    char buf[512], path[512];
+    char buf[512];
     size_t len;
     char *text;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/bad/games/range-inverted.json", DATA);
-    text = slurp(path, &len);
+    text = np_fixture("profiles/bad", "games/range-inverted.json", &len);
     np_diags_init(&d);
     assert_int_equal(np_catalog_load_buffer(cat, "games/range-inverted.json",
                                             text, len, NP_LAYER_CUSTOM, &d,
