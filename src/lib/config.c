@@ -89,35 +89,14 @@ diag_off(cctx *c, size_t off, const char *path, const char *fmt, ...)
 
 static size_t push(cctx *c, const char *key, size_t idx)
 {
-    size_t old = c->plen;
-    int n;
-
-    if (key != NULL) {
-        size_t i;
-
-        if (c->plen + 1 < sizeof(c->path))
-            c->path[c->plen++] = '/';
-        for (i = 0; key[i] != '\0' && c->plen + 3 < sizeof(c->path); i++) {
-            if (key[i] == '~' || key[i] == '/') {
-                c->path[c->plen++] = '~';
-                c->path[c->plen++] = key[i] == '~' ? '0' : '1';
-            } else {
-                c->path[c->plen++] = key[i];
-            }
-        }
-    } else {
-        n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "/%zu", idx);
-        if (n > 0 && c->plen + (size_t)n < sizeof(c->path))
-            c->plen += (size_t)n;
-    }
-    c->path[c->plen] = '\0';
-    return old;
+    if (key != NULL)
+        return np__jptr_push_key(c->path, sizeof(c->path), &c->plen, key);
+    return np__jptr_push_idx(c->path, sizeof(c->path), &c->plen, idx);
 }
 
 static void pop(cctx *c, size_t old)
 {
-    c->plen = old;
-    c->path[old] = '\0';
+    np__jptr_pop(c->path, &c->plen, old);
 }
 
 static jv first_child(const cctx *c, jv x)

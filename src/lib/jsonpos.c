@@ -364,6 +364,41 @@ void np__jpos_linecol(const char *text, size_t len, size_t off, unsigned *line,
     *col = c;
 }
 
+size_t np__jptr_push_key(char *path, size_t size, size_t *len, const char *key)
+{
+    size_t old = *len, i;
+
+    if (*len + 1 < size)
+        path[(*len)++] = '/';
+    for (i = 0; key[i] != '\0' && *len + 2 < size; i++) {
+        if (key[i] == '~' || key[i] == '/') {
+            path[(*len)++] = '~';
+            path[(*len)++] = key[i] == '~' ? '0' : '1';
+        } else {
+            path[(*len)++] = key[i];
+        }
+    }
+    path[*len] = '\0';
+    return old;
+}
+
+size_t np__jptr_push_idx(char *path, size_t size, size_t *len, size_t idx)
+{
+    size_t old = *len;
+    int n = snprintf(path + *len, size - *len, "/%zu", idx);
+
+    if (n > 0 && *len + (size_t)n < size)
+        *len += (size_t)n;
+    path[*len] = '\0';
+    return old;
+}
+
+void np__jptr_pop(char *path, size_t *len, size_t old)
+{
+    *len = old;
+    path[old] = '\0';
+}
+
 const char *np__json_type_name(const cJSON *v)
 {
     if (cJSON_IsString(v))

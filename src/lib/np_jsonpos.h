@@ -44,6 +44,17 @@ void np__jpos_free(np__jpos *jp);
 void np__jpos_linecol(const char *text, size_t len, size_t off, unsigned *line,
                       unsigned *col);
 
+/*
+ * A JSON Pointer (RFC 6901) built while a validator walks a document, for
+ * its messages: path[0..*len) in a buffer of size bytes, always terminated.
+ * push_key appends "/" and the key with "~" and "/" escaped, push_idx
+ * "/N"; what does not fit is cut. Both return the old length, which pop
+ * restores.
+ */
+size_t np__jptr_push_key(char *path, size_t size, size_t *len, const char *key);
+size_t np__jptr_push_idx(char *path, size_t size, size_t *len, size_t idx);
+void np__jptr_pop(char *path, size_t *len, size_t old);
+
 /* "a string", "a number", ... for messages about a value's JSON type. */
 struct cJSON;
 const char *np__json_type_name(const struct cJSON *v);

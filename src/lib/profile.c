@@ -389,38 +389,17 @@ __attribute__((format(printf, 3, 4))) static void warn_at(vctx *c, uint32_t n,
 
 static size_t push_key(vctx *c, const char *key)
 {
-    size_t old = c->plen;
-    size_t i;
-
-    if (c->plen + 1 < sizeof(c->path))
-        c->path[c->plen++] = '/';
-    for (i = 0; key[i] != '\0' && c->plen + 2 < sizeof(c->path); i++) {
-        if (key[i] == '~' || key[i] == '/') {
-            c->path[c->plen++] = '~';
-            c->path[c->plen++] = key[i] == '~' ? '0' : '1';
-        } else {
-            c->path[c->plen++] = key[i];
-        }
-    }
-    c->path[c->plen] = '\0';
-    return old;
+    return np__jptr_push_key(c->path, sizeof(c->path), &c->plen, key);
 }
 
 static size_t push_idx(vctx *c, size_t idx)
 {
-    size_t old = c->plen;
-    int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "/%zu", idx);
-
-    if (n > 0 && c->plen + (size_t)n < sizeof(c->path))
-        c->plen += (size_t)n;
-    c->path[c->plen] = '\0';
-    return old;
+    return np__jptr_push_idx(c->path, sizeof(c->path), &c->plen, idx);
 }
 
 static void pop(vctx *c, size_t old)
 {
-    c->plen = old;
-    c->path[old] = '\0';
+    np__jptr_pop(c->path, &c->plen, old);
 }
 
 typedef struct keyspec {
