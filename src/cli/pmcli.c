@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "natpilot/hex.h"
 #include "natpilot/profile.h"
 #include "cli.h"
 #include "pmcli.h"
@@ -522,40 +523,6 @@ static int state_path(char *buf, size_t size, int mk)
     return 0;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char h[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = h[b[i] >> 4];
-        out[2 * i + 1] = h[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int unhex(const char *s, uint8_t *b, size_t n)
-{
-    size_t i;
-
-    if (s == NULL || strlen(s) != 2 * n)
-        return -1;
-    for (i = 0; i < 2 * n; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                       : -1;
-
-        if (v < 0)
-            return -1;
-        if (i % 2 == 0)
-            b[i / 2] = (uint8_t)(v << 4);
-        else
-            b[i / 2] |= (uint8_t)v;
-    }
-    return 0;
-}
-
 void pm_state_free(struct pm_state *s)
 {
     free(s->e);
@@ -676,7 +643,7 @@ int pm_state_load(struct pm_state *s)
         if (cJSON_GetStringValue(v) != NULL)
             (void)np_addr_parse(&e.gateway, cJSON_GetStringValue(v), 0, NULL);
         v = cJSON_GetObjectItem(it, "nonce");
-        (void)unhex(cJSON_GetStringValue(v), e.nonce, 12);
+        (void)np_hex_decode(e.nonce, 12, cJSON_GetStringValue(v));
         if (e.proto == NP_PM_NONE || e.internal_port == 0 ||
             e.external_port == 0)
             continue;
@@ -712,7 +679,7 @@ int pm_state_save(const struct pm_state *s)
                 o, "internal", np_addr_ip_str(&e->internal, ip, sizeof(ip)));
         cJSON_AddStringToObject(o, "gateway",
                                 np_addr_ip_str(&e->gateway, ip, sizeof(ip)));
-        hex(e->nonce, 12, nh);
+        np_hex_encode(nh, e->nonce, 12);
         cJSON_AddStringToObject(o, "nonce", nh);
         cJSON_AddItemToArray(j, o);
     }

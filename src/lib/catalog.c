@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "natpilot/catalog.h"
+#include "natpilot/hex.h"
 #include "np_jsonpos.h"
 
 #ifndef NP_VERSION
@@ -54,31 +55,13 @@ int np_catalog_sha256(const void *data, size_t len, unsigned char out[32])
 const char *np_catalog_hex(const unsigned char digest[32], char *buf,
                            size_t size)
 {
-    static const char hx[] = "0123456789abcdef";
-    size_t i;
-
     if (size < 65) {
         if (size > 0)
             buf[0] = '\0';
         return buf;
     }
-    for (i = 0; i < 32; i++) {
-        buf[2 * i] = hx[digest[i] >> 4];
-        buf[2 * i + 1] = hx[digest[i] & 15];
-    }
-    buf[64] = '\0';
+    np_hex_encode(buf, digest, 32);
     return buf;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* --- path safety ---------------------------------------------------------- */
@@ -247,8 +230,8 @@ static int parse_entry(iparse *p, const cJSON *e, size_t i,
                      "must be 64 hex digits (a sha256), not %zu characters",
                      strlen(sha->valuestring));
     for (k = 0; k < 32; k++) {
-        int hi = hexval(sha->valuestring[2 * k]);
-        int lo = hexval(sha->valuestring[2 * k + 1]);
+        int hi = np_hex_digit(sha->valuestring[2 * k]);
+        int lo = np_hex_digit(sha->valuestring[2 * k + 1]);
         if (hi < 0 || lo < 0)
             return ifail(p, sha, 0, jp, "not a hex digit at character %zu",
                          hi < 0 ? 2 * k + 1 : 2 * k + 2);

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "natpilot/hex.h"
 #include "np_jsonpos.h"
 
 typedef struct scan {
@@ -78,17 +79,6 @@ static int new_node(scan *sc, uint32_t *idx)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int scan_string(scan *sc)
 {
     size_t start = sc->pos;
@@ -125,7 +115,7 @@ static int scan_string(scan *sc)
             int i, v = 0;
             for (i = 1; i <= 4; i++) {
                 int h = sc->pos + (size_t)i < sc->len
-                            ? hexval(sc->s[sc->pos + (size_t)i])
+                            ? np_hex_digit(sc->s[sc->pos + (size_t)i])
                             : -1;
                 if (h < 0)
                     return fail(sc, sc->pos - 1,

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "natpilot/hex.h"
+
 #include "keeper_int.h"
 #include "np_jsonpos.h"
 #include "portmap_int.h"
@@ -131,41 +133,6 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
 
 /* --- the state file -------------------------------------------------------*/
 
-static void hex12(char out[25], const uint8_t n[12])
-{
-    static const char h[] = "0123456789abcdef";
-    int i;
-
-    for (i = 0; i < 12; i++) {
-        out[2 * i] = h[n[i] >> 4];
-        out[2 * i + 1] = h[n[i] & 15];
-    }
-    out[24] = '\0';
-}
-
-static int unhex12(uint8_t n[12], const char *s)
-{
-    int i;
-
-    if (s == NULL || strlen(s) != 24)
-        return -1;
-    for (i = 0; i < 24; i++) {
-        int c = s[i], v;
-
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else
-            return -1;
-        if (i % 2 == 0)
-            n[i / 2] = (uint8_t)(v << 4);
-        else
-            n[i / 2] |= (uint8_t)v;
-    }
-    return 0;
-}
-
 static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
                            int transport, const np_addr *internal,
                            uint16_t port, const np_addr *external,
@@ -184,7 +151,7 @@ static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
     cJSON_AddNumberToObject(o, "internal_port", port);
     cJSON_AddStringToObject(o, "external", np_addr_str(external, a, sizeof(a)));
     cJSON_AddNumberToObject(o, "expires", (double)expires);
-    hex12(nh, nonce);
+    np_hex_encode(nh, nonce, 12);
     cJSON_AddStringToObject(o, "nonce", nh);
     return o;
 }
@@ -371,7 +338,7 @@ int np__keep_state_read(np_keeper *k, np_error *err)
         if (o.expires != 0 && o.expires <= now)
             continue; /* its lease ran out: the router dropped it */
         if (cJSON_IsString(nc))
-            (void)unhex12(o.nonce, nc->valuestring);
+            (void)np_hex_decode(o.nonce, 12, nc->valuestring);
         if (cJSON_IsString(dv))
             snprintf(o.device, sizeof(o.device), "%s", dv->valuestring);
         k->orphans[k->n_orphans++] = o;

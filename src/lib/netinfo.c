@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "natpilot/hex.h"
 #include "natpilot/netinfo.h"
 
 #define NETINFO_FILE_MAX (1024 * 1024) /* cap for /proc files */
@@ -73,16 +74,9 @@ static int parse_hex32(const char *s, uint32_t *v)
     if (n == 0 || n > 8)
         return NP_EPARSE;
     for (i = 0; i < n; i++) {
-        int d;
-        char c = s[i];
+        int d = np_hex_digit(s[i]);
 
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
+        if (d < 0)
             return NP_EPARSE;
         r = r << 4 | (uint32_t)d;
     }

@@ -5,20 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "natpilot/hex.h"
 #include "natpilot/oui.h"
 
 #define OUI_FILE_MAX (16u * 1024u * 1024u)
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /* Copy the CSV field starting at p (quoted or not) into out; returns the
  * position after the field's terminating comma or line end. */
@@ -80,7 +70,8 @@ int np_oui_find(const char *text, size_t len, const uint8_t mac[6],
                                 "expected a 6-digit OUI in the second field");
         }
         for (i = 0; i < 3 && ok; i++) {
-            int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+            int hi = np_hex_digit(hex[2 * i]),
+                lo = np_hex_digit(hex[2 * i + 1]);
             ok = hi >= 0 && lo >= 0 && (uint8_t)(hi << 4 | lo) == mac[i];
         }
         if (ok && strcmp(reg, "MA-L") == 0) {

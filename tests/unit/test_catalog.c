@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "natpilot/catalog.h"
+#include "natpilot/hex.h"
 
 #include "np_fixture.h"
 
@@ -345,9 +346,30 @@ static void test_update_refusals(void **state)
     assert_int_equal(rmdir(dir), 0); /* nothing else was left behind */
 }
 
+/* The hex helpers the index digests and the state files' nonces share. */
+static void test_hex(void **state)
+{
+    const uint8_t b[3] = {0x00, 0xab, 0xf1};
+    uint8_t d[3];
+    char s[7];
+
+    (void)state;
+    np_hex_encode(s, b, 3);
+    assert_string_equal(s, "00abf1");
+    assert_int_equal(np_hex_decode(d, 3, "00ABf1"), 0);
+    assert_memory_equal(d, b, 3);
+    assert_int_equal(np_hex_decode(d, 3, "00abf"), -1);   /* short */
+    assert_int_equal(np_hex_decode(d, 3, "00abf1a"), -1); /* long */
+    assert_int_equal(np_hex_decode(d, 3, "00agf1"), -1);  /* not hex */
+    assert_int_equal(np_hex_decode(d, 3, NULL), -1);
+    assert_int_equal(np_hex_digit('F'), 15);
+    assert_int_equal(np_hex_digit('g'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hex),
         cmocka_unit_test(test_path_check),
         cmocka_unit_test(test_index_good),
         cmocka_unit_test(test_index_bad),
