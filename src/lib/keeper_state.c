@@ -48,87 +48,39 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
     return d < cap_ms ? d : cap_ms;
 }
 
-/* Case-insensitive header match at the start of a line. */
-static int hdr(const char *line, size_t len, const char *name, const char **v,
-               size_t *vlen)
-{
-    size_t n = strlen(name);
-
-    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-        return 0;
-    line += n + 1;
-    len -= n + 1;
-    while (len > 0 && (*line == ' ' || *line == '\t')) {
-        line++;
-        len--;
-    }
-    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    *v = line;
-    *vlen = len;
-    return 1;
-}
-
 int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
                           size_t locsize)
 {
-    size_t i = 0;
-    int first = 1, alive = 0, have_loc = 0, igd = 0;
+    static const char req[] = "NOTIFY * HTTP/1.1";
+    size_t pos = 0, l, vl, k;
+    const char *line, *v;
+    int alive = 0, have_loc = 0, igd = 0;
 
     *bootid = -1;
     if (locsize > 0)
         loc[0] = '\0';
-    while (i < len) {
-        size_t s = i, e;
-        const char *v;
-        size_t vl;
-
-        while (i < len && buf[i] != '\n')
-            i++;
-        e = i;
-        if (i < len)
-            i++;
-        if (e > s && buf[e - 1] == '\r')
-            e--;
-        if (first) {
-            static const char req[] = "NOTIFY * HTTP/1.1";
-
-            if (e - s != sizeof(req) - 1 || memcmp(buf + s, req, e - s) != 0)
-                return 0;
-            first = 0;
-            continue;
-        }
-        if (e == s)
-            break; /* end of headers */
-        if (hdr(buf + s, e - s, "NTS", &v, &vl)) {
+    if (!np__ssdp_line(buf, len, &pos, &line, &l) || l != sizeof(req) - 1 ||
+        memcmp(line, req, l) != 0)
+        return 0;
+    while (np__ssdp_line(buf, len, &pos, &line, &l) && l > 0) {
+        if (np__ssdp_header(line, l, "NTS", &v, &vl)) {
             alive = vl == 10 && strncasecmp(v, "ssdp:alive", 10) == 0;
-        } else if (hdr(buf + s, e - s, "NT", &v, &vl)) {
+        } else if (np__ssdp_header(line, l, "NT", &v, &vl)) {
             igd = np__ssdp_igd_type(v, vl) != 0;
-        } else if (hdr(buf + s, e - s, "LOCATION", &v, &vl)) {
-            /* an http:// URL, whole, with no NUL inside to cut it short */
-            if (vl < 8 || vl >= locsize || strncmp(v, "http://", 7) != 0 ||
-                memchr(v, '\0', vl) != NULL)
+        } else if (np__ssdp_header(line, l, "LOCATION", &v, &vl)) {
+            if (!np__ssdp_location(v, vl, loc, locsize))
                 return 0;
-            memcpy(loc, v, vl);
-            loc[vl] = '\0';
             have_loc = 1;
-        } else if (hdr(buf + s, e - s, "BOOTID.UPNP.ORG", &v, &vl)) {
+        } else if (np__ssdp_header(line, l, "BOOTID.UPNP.ORG", &v, &vl) &&
+                   vl > 0 && vl <= 10) {
             long b = 0;
-            size_t k;
 
-            if (vl == 0 || vl > 10)
-                continue;
-            for (k = 0; k < vl; k++) {
-                if (v[k] < '0' || v[k] > '9') {
-                    b = -1;
-                    break;
-                }
-                b = b * 10 + (v[k] - '0');
-            }
+            for (k = 0; k < vl && b >= 0; k++)
+                b = v[k] >= '0' && v[k] <= '9' ? b * 10 + (v[k] - '0') : -1;
             *bootid = b;
         }
     }
-    return !first && alive && igd && have_loc;
+    return alive && igd && have_loc;
 }
 
 /* --- the state file -------------------------------------------------------*/

@@ -333,26 +333,53 @@ int np_pm_epoch_ok(uint32_t prev_server, uint64_t prev_client,
     return 1;
 }
 
-/* Case-insensitive prefix match of a header name. */
-static int header_is(const char *line, size_t len, const char *name)
+int np__ssdp_line(const char *buf, size_t len, size_t *pos, const char **line,
+                  size_t *llen)
+{
+    size_t start = *pos, l;
+
+    if (*pos >= len)
+        return 0;
+    while (*pos < len && buf[*pos] != '\n')
+        (*pos)++;
+    l = *pos - start;
+    if (*pos < len)
+        (*pos)++;
+    if (l > 0 && buf[start + l - 1] == '\r')
+        l--;
+    *line = buf + start;
+    *llen = l;
+    return 1;
+}
+
+int np__ssdp_header(const char *line, size_t len, const char *name,
+                    const char **v, size_t *vlen)
 {
     size_t n = strlen(name);
 
-    return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return 0;
+    line += n + 1;
+    len -= n + 1;
+    while (len > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    *v = line;
+    *vlen = len;
+    return 1;
 }
 
-static void header_value(const char *line, size_t len, size_t namelen,
-                         const char **v, size_t *vlen)
+int np__ssdp_location(const char *v, size_t vl, char *loc, size_t locsize)
 {
-    size_t i = namelen + 1;
-
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    while (len > i && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
-                       line[len - 1] == '\r'))
-        len--;
-    *v = line + i;
-    *vlen = len - i;
+    if (vl < 8 || vl >= locsize || strncmp(v, "http://", 7) != 0 ||
+        memchr(v, '\0', vl) != NULL)
+        return 0;
+    memcpy(loc, v, vl);
+    loc[vl] = '\0';
+    return 1;
 }
 
 static int memmem_ci(const char *h, size_t hl, const char *n)
@@ -379,51 +406,25 @@ int np__ssdp_igd_type(const char *v, size_t vl)
 int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
                      int *igd_version)
 {
-    size_t pos = 0;
-    int first = 1, is_igd = 0, has_loc = 0, ver = 0;
+    size_t pos = 0, l, vl;
+    const char *line, *v;
+    int is_igd = 0, has_loc = 0, ver = 0, t;
 
     if (buf == NULL || loc == NULL || locsize == 0)
         return 0;
     loc[0] = '\0';
-    while (pos < len) {
-        size_t start = pos, l;
-        const char *v;
-        size_t vl;
-
-        while (pos < len && buf[pos] != '\n')
-            pos++;
-        l = pos - start;
-        if (pos < len)
-            pos++;
-        if (l > 0 && buf[start + l - 1] == '\r')
-            l--;
-        if (first) {
-            if (l < 12 || strncmp(buf + start, "HTTP/1.", 7) != 0 ||
-                strncmp(buf + start + 8, " 200", 4) != 0)
+    if (!np__ssdp_line(buf, len, &pos, &line, &l) || l < 12 ||
+        strncmp(line, "HTTP/1.", 7) != 0 || strncmp(line + 8, " 200", 4) != 0)
+        return 0;
+    while (np__ssdp_line(buf, len, &pos, &line, &l) && l > 0) {
+        if (np__ssdp_header(line, l, "LOCATION", &v, &vl)) {
+            if (!np__ssdp_location(v, vl, loc, locsize))
                 return 0;
-            first = 0;
-            continue;
-        }
-        if (l == 0)
-            break;
-        if (header_is(buf + start, l, "LOCATION")) {
-            header_value(buf + start, l, 8, &v, &vl);
-            if (vl == 0 || vl >= locsize || vl < 8 ||
-                strncmp(v, "http://", 7) != 0)
-                return 0;
-            if (memchr(v, '\0', vl) != NULL)
-                return 0;
-            memcpy(loc, v, vl);
-            loc[vl] = '\0';
             has_loc = 1;
-        } else if (header_is(buf + start, l, "ST")) {
-            int t;
-
-            header_value(buf + start, l, 2, &v, &vl);
-            if ((t = np__ssdp_igd_type(v, vl)) != 0) {
-                is_igd = 1;
-                ver = t;
-            }
+        } else if (np__ssdp_header(line, l, "ST", &v, &vl) &&
+                   (t = np__ssdp_igd_type(v, vl)) != 0) {
+            is_igd = 1;
+            ver = t;
         }
     }
     if (!is_igd || !has_loc) {

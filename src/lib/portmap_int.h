@@ -26,6 +26,20 @@ typedef struct np__pm_ctx {
  */
 int np__ssdp_igd_type(const char *v, size_t vl);
 
+/*
+ * Reading an SSDP message (HTTP over UDP), shared by the M-SEARCH answer
+ * parser and the daemon's NOTIFY parser. np__ssdp_line: the next line of
+ * buf[0..len) from *pos (LF or CR LF, the CR dropped), 0 at the end.
+ * np__ssdp_header: 1 when line is header `name` (any case), with its value
+ * trimmed. np__ssdp_location: 1 when the value is a whole http:// URL that
+ * fits loc (no NUL inside to cut it short), copied and terminated.
+ */
+int np__ssdp_line(const char *buf, size_t len, size_t *pos, const char **line,
+                  size_t *llen);
+int np__ssdp_header(const char *line, size_t len, const char *name,
+                    const char **v, size_t *vlen);
+int np__ssdp_location(const char *v, size_t vl, char *loc, size_t locsize);
+
 /* Discovery answers of disc_recv. */
 enum { NP__DISC_PENDING = 0, NP__DISC_ANSWERED = 1, NP__DISC_GAVE_UP = 2 };
 
