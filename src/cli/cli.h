@@ -68,7 +68,4 @@ void np_progress_done(void);
  */
 int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text);
 
-/* "'CMD' is not built yet" for commands still to come; exit 2. */
-int np_not_built(const char *cmd, const char *issue);
-
 #endif /* NP_CLI_H */

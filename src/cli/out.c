@@ -99,14 +99,6 @@ void np_progress_done(void)
     progress_shown = 0;
 }
 
-int np_not_built(const char *cmd, const char *issue)
-{
-    fprintf(stderr,
-            "natpilot %s: not built yet (%s); this version cannot do it.\n",
-            cmd, issue);
-    return NP_EXIT_USAGE;
-}
-
 int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text)
 {
     FILE *tmp = tmpfile();
