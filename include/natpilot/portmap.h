@@ -201,6 +201,16 @@ int np_portmap_get(np_portmap *pm, const np_pm_request *req, np_pm_result *res,
 int np_portmap_list(np_portmap *pm, np_pm_mapping **out, size_t *n,
                     np_error *err);
 
+/*
+ * In a table from np_portmap_list: the enabled mapping that forwards
+ * (transport, port) to the device at dev (its port ignored), on external
+ * port `port` or, failing that, on any other external port (an Xbox picks
+ * another one when a second Xbox holds UDP 3074); NULL when there is none.
+ */
+const np_pm_mapping *np_pm_table_find(const np_pm_mapping *tab, size_t n,
+                                      int transport, uint16_t port,
+                                      const np_addr *dev);
+
 /* Remove a mapping (PCP: with the nonce it was made with). */
 int np_portmap_delete(np_portmap *pm, const np_pm_request *req,
                       np_pm_result *res, np_error *err);

@@ -84,8 +84,8 @@ static int find_elsewhere(np_portmap *pm, const np_pm_discovery *d,
     const np_addr *dev =
         np_addr_is_set(&q->internal) ? &q->internal : &d->local;
     char held[NP_PM_MSG_MAX], holder[NP_ADDRSTRLEN];
+    const np_pm_mapping *m;
     np_error err;
-    size_t i;
 
     if (!*listed) {
         *listed = 1;
@@ -96,33 +96,26 @@ static int find_elsewhere(np_portmap *pm, const np_pm_discovery *d,
         }
         (void)np_portmap_use(pm, NP_PM_NONE, NULL);
     }
-    for (i = 0; i < *n; i++) {
-        const np_pm_mapping *m = &(*tab)[i];
-
-        if (m->transport != q->transport || !m->enabled ||
-            m->external_port == q->external_port ||
-            np_addr_port(&m->internal) != q->internal_port ||
-            !np_addr_same_ip(&m->internal, dev))
-            continue;
-        if (res->outcome == NP_PM_OTHER_DEVICE && np_addr_is_set(&res->holder))
-            snprintf(held, sizeof(held), "; %u itself is %s's",
-                     (unsigned)q->external_port,
-                     np_addr_ip_str(&res->holder, holder, sizeof(holder)));
-        else
-            held[0] = '\0';
-        res->outcome = NP_PM_OK;
-        res->proto = NP_PM_UPNP;
-        res->external = d->external[NP_PM_UPNP];
-        np_addr_set_port(&res->external, m->external_port);
-        res->internal = m->internal;
-        res->internal_port = q->internal_port;
-        res->lifetime = m->lifetime;
-        snprintf(res->message, sizeof(res->message),
-                 "mapped on external port %u instead (\"%.60s\")%s",
-                 (unsigned)m->external_port, m->description, held);
-        return 1;
-    }
-    return 0;
+    m = np_pm_table_find(*tab, *n, q->transport, q->internal_port, dev);
+    if (m == NULL || m->external_port == q->external_port)
+        return 0; /* none, or the one np_portmap_get already judged */
+    if (res->outcome == NP_PM_OTHER_DEVICE && np_addr_is_set(&res->holder))
+        snprintf(held, sizeof(held), "; %u itself is %s's",
+                 (unsigned)q->external_port,
+                 np_addr_ip_str(&res->holder, holder, sizeof(holder)));
+    else
+        held[0] = '\0';
+    res->outcome = NP_PM_OK;
+    res->proto = NP_PM_UPNP;
+    res->external = d->external[NP_PM_UPNP];
+    np_addr_set_port(&res->external, m->external_port);
+    res->internal = m->internal;
+    res->internal_port = q->internal_port;
+    res->lifetime = m->lifetime;
+    snprintf(res->message, sizeof(res->message),
+             "mapped on external port %u instead (\"%.60s\")%s",
+             (unsigned)m->external_port, m->description, held);
+    return 1;
 }
 
 int np_cmd_verify(int argc, char **argv)

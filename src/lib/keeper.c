@@ -774,7 +774,12 @@ static int check(np_keeper *k)
             dirty = 1;
             continue;
         }
-        m = find_map(tab, n, x->transport, x->port);
+        /* The device's own mapping, on the rule's external port or on
+         * another (an Xbox picks one when 3074 is taken); else whoever
+         * holds the rule's port. */
+        m = np_pm_table_find(tab, n, x->transport, x->port, &d->address);
+        if (m == NULL)
+            m = find_map(tab, n, x->transport, x->port);
         {
             int ns, old = x->state;
 

@@ -436,6 +436,28 @@ int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
     return 1;
 }
 
+const np_pm_mapping *np_pm_table_find(const np_pm_mapping *tab, size_t n,
+                                      int transport, uint16_t port,
+                                      const np_addr *dev)
+{
+    const np_pm_mapping *other = NULL;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const np_pm_mapping *m = &tab[i];
+
+        if (m->transport != transport || !m->enabled ||
+            np_addr_port(&m->internal) != port ||
+            !np_addr_same_ip(&m->internal, dev))
+            continue;
+        if (m->external_port == port)
+            return m;
+        if (other == NULL)
+            other = m;
+    }
+    return other;
+}
+
 /* --- the object --------------------------------------------------------- */
 
 static const np__pm_backend *backend_of(enum np_pm_proto p)

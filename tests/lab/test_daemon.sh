@@ -274,19 +274,27 @@ n=$(lab_in lan1 upnpc -i -l 2>/dev/null | grep -E "$OURS_RE" | grep -c "$LAB_LAN
     bad "reload: $n mappings for lan2 left"
 lab_in lan2 upnpc -i -e "console self" -a "$LAB_LAN2_IP" 40100 40100 UDP 60 >/dev/null 2>&1 ||
     bad "upnpc on lan2 could not map"
+# and one on another external port, as an Xbox makes when its own is taken
+lab_in lan2 upnpc -i -e "console alt" -a "$LAB_LAN2_IP" 40110 41110 TCP 60 >/dev/null 2>&1 ||
+    bad "upnpc on lan2 could not map 40110 on 41110"
 kill -HUP "$DPID" # a good reload also checks at once
 present() {
-    status_json | jq -e '.devices[1].mappings[] | select(.internal_port == 40100
-        and .transport == "udp") | .state == "present"' >/dev/null
+    status_json | jq -e '[.devices[1].mappings[] | select(
+        (.internal_port == 40100 and .transport == "udp" and .state == "present") or
+        (.internal_port == 40110 and .transport == "tcp" and .state == "present"
+         and (.external | endswith(":41110"))))] | length == 2' >/dev/null
 }
-if time_until 10 present >/dev/null; then ok "verify: lan2's own mapping seen"; else
-    bad "verify: lan2's own mapping not seen"
+if time_until 10 present >/dev/null; then
+    ok "verify: lan2's own mappings seen (tcp 40110 on external 41110)"
+else
+    bad "verify: lan2's own mappings not seen"
     status_json | jq -c '.devices[1]' || true
 fi
 status_json | jq -e '.devices[1].mappings[] | select(.internal_port == 40101)
     | .state == "missing"' >/dev/null && ok "verify: unmapped rule reported missing" ||
     bad "verify: missing rule not reported"
 lab_in lan2 upnpc -i -d 40100 UDP >/dev/null 2>&1 || true
+lab_in lan2 upnpc -i -d 41110 TCP >/dev/null 2>&1 || true
 cp "$D/good.conf" "$CONF"
 kill -HUP "$DPID"
 if time_until 10 all_held >/dev/null; then ok "reload back to map mode"; else

@@ -115,6 +115,39 @@ static void epoch(void **state)
     assert_true(np_pm_epoch_ok(1000, 0, 1160, 170));
 }
 
+/* A device's mapping in a router's table, on its port or another one. */
+static void table_find(void **state)
+{
+    np_pm_mapping t[4];
+    np_addr dev, other;
+
+    (void)state;
+    memset(t, 0, sizeof(t));
+    assert_int_equal(np_addr_parse(&dev, "198.18.0.11", 0, NULL), NP_OK);
+    assert_int_equal(np_addr_parse(&other, "198.18.0.10", 0, NULL), NP_OK);
+    /* 0: another device holds UDP 3074; 1: ours on 3075; 2: ours on 3076 */
+    t[0] = (np_pm_mapping){
+        .transport = NP_PM_UDP, .external_port = 3074, .enabled = 1};
+    t[0].internal = other;
+    np_addr_set_port(&t[0].internal, 3074);
+    t[1] = t[0];
+    t[1].external_port = 3075;
+    t[1].internal = dev;
+    np_addr_set_port(&t[1].internal, 3074);
+    t[2] = t[1];
+    t[2].external_port = 3076;
+    assert_ptr_equal(np_pm_table_find(t, 3, NP_PM_UDP, 3074, &dev), &t[1]);
+    assert_null(np_pm_table_find(t, 3, NP_PM_TCP, 3074, &dev));
+    assert_null(np_pm_table_find(t, 3, NP_PM_UDP, 3075, &dev));
+    /* its own external port first, wherever it stands */
+    t[3] = t[1];
+    t[3].external_port = 3074;
+    assert_ptr_equal(np_pm_table_find(t, 4, NP_PM_UDP, 3074, &dev), &t[3]);
+    /* a disabled entry forwards nothing */
+    t[1].enabled = t[2].enabled = 0;
+    assert_null(np_pm_table_find(t, 3, NP_PM_UDP, 3074, &dev));
+}
+
 static void ssdp(void **state)
 {
     char loc[256], tiny[16];
@@ -364,6 +397,7 @@ int main(void)
         cmocka_unit_test(classify_pcp_natpmp),
         cmocka_unit_test(tags),
         cmocka_unit_test(epoch),
+        cmocka_unit_test(table_find),
         cmocka_unit_test(ssdp),
         cmocka_unit_test(discover_good_pcp),
         cmocka_unit_test(discover_rogue_ignored),
