@@ -344,7 +344,8 @@ static int cmp_str(const void *a, const void *b)
 static int skip_name(const char *name)
 {
     return name[0] == '.' || strcmp(name, "schema.json") == 0 ||
-           strcmp(name, "TEMPLATE.json") == 0;
+           strcmp(name, "TEMPLATE.json") == 0 ||
+           strcmp(name, "official-domains.json") == 0;
 }
 
 static int ends_json(const char *name)
@@ -532,6 +533,74 @@ static void check_visit(check_ctx *c, const np__prof *p)
     c->color[p->idx] = 2;
 }
 
+/* A game's name lower-cased, letters and digits only ("Rust" = "RUST!"). */
+typedef struct name_key {
+    char norm[64];
+    const np__prof *p;
+} name_key;
+
+static void norm_name(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (; *s != '\0' && n + 1 < size; s++) {
+        char ch = *s;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            (unsigned char)ch >= 0x80)
+            out[n++] = ch;
+    }
+    out[n] = '\0';
+}
+
+static int cmp_name_key(const void *a, const void *b)
+{
+    const name_key *x = a, *y = b;
+    int r = strcmp(x->norm, y->norm);
+
+    return r != 0 ? r : strcmp(x->p->pub.id, y->p->pub.id);
+}
+
+/* Two games of different ids with the same normalised name: the second
+ * (by id) is reported when its layer is checked. */
+static int check_names(const np_catalog *cat, int min_layer, np_diags *diags,
+                       int *bad)
+{
+    name_key *k = calloc(cat->n, sizeof(*k));
+    size_t i, n = 0;
+
+    if (k == NULL)
+        return NP_ENOMEM;
+    for (i = 0; i < cat->n; i++) {
+        const np__prof *p = cat->profs[i];
+        if (p->pub.kind != NP_KIND_GAME || p->pub.name == NULL)
+            continue;
+        norm_name(p->pub.name, k[n].norm, sizeof(k[n].norm));
+        k[n].p = p;
+        if (k[n].norm[0] != '\0')
+            n++;
+    }
+    qsort(k, n, sizeof(*k), cmp_name_key);
+    for (i = 1; i < n; i++) {
+        const np__prof *a = k[i - 1].p, *b = k[i].p;
+        if (strcmp(k[i - 1].norm, k[i].norm) != 0)
+            continue;
+        if (a->pub.layer < min_layer && b->pub.layer < min_layer)
+            continue;
+        if (np__diag_add(diags, NP_DIAG_ERROR, b->pub.file, 0, 0, "/name",
+                         "duplicate game: \"%s\" has the same name as "
+                         "\"%s\" (%s); merge them, or make one an alias",
+                         b->pub.id, a->pub.id, a->pub.file) != NP_OK) {
+            free(k);
+            return NP_ENOMEM;
+        }
+        *bad = 1;
+    }
+    free(k);
+    return NP_OK;
+}
+
 int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags)
 {
     check_ctx c;
@@ -557,6 +626,8 @@ int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags)
     free(c.color);
     free(c.stack);
     if (c.oom)
+        return NP_ENOMEM;
+    if (check_names(cat, min_layer, diags, &c.bad) != NP_OK)
         return NP_ENOMEM;
     return c.bad ? NP_EINVALID : NP_OK;
 }
