@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "natpilot/catalog.h"
+#include "np_util.h"
 
 static void usage(FILE *f)
 {
@@ -50,19 +51,11 @@ typedef struct show {
     const char *file;
 } show;
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int on_progress(void *ctx, const np_catalog_progress *p)
 {
     show *s = ctx;
     char text[200];
-    double t = now_s();
+    double t = ((double)np__mono_us() / 1e6);
 
     if (p->phase == s->phase && p->file == s->file && t - s->last < 0.1)
         return 0;

@@ -32,6 +32,7 @@
 #include "natpilot/catalog.h"
 #include "natpilot/hex.h"
 #include "np_jsonpos.h"
+#include "np_util.h"
 
 #ifndef NP_VERSION
 #define NP_VERSION "0"
@@ -822,21 +823,6 @@ static int remove_tree(int at, const char *name, int depth)
     return r;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write name (under dirfd) with data, fsync it. */
 static int write_file(int dirfd, const char *name, const char *data, size_t len)
 {
@@ -846,49 +832,13 @@ static int write_file(int dirfd, const char *name, const char *data, size_t len)
                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (np__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         e = errno;
         close(fd);
         errno = e;
         return -1;
     }
     return close(fd);
-}
-
-/* Read a whole file of at most max bytes; NULL (errno set) on failure. */
-static char *read_file(int dirfd, const char *name, size_t max, size_t *len)
-{
-    struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd;
-
-    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > max) {
-        close(fd);
-        errno = EFBIG;
-        return NULL;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return NULL;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
 }
 
 typedef struct np__place {
@@ -1051,8 +1001,8 @@ static int place_is_current(np__update *u, np__place *pl,
     fd = openat(pl->parent_fd, pl->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    text = read_file(fd, INDEX_NAME, NP_CATALOG_INDEX_MAX, &len);
-    if (text == NULL) {
+    if (np__file_load_at(fd, INDEX_NAME, NP_CATALOG_INDEX_MAX, &text, &len,
+                         NULL) != NP_OK) {
         close(fd);
         return 0;
     }
@@ -1069,7 +1019,8 @@ static int place_is_current(np__update *u, np__place *pl,
     }
     /* Same index: are the files still the ones it lists? */
     for (i = 0; i < idx->n_files && same; i++) {
-        text = read_file(fd, idx->files[i].path, NP_CATALOG_FILE_MAX, &len);
+        (void)np__file_load_at(fd, idx->files[i].path, NP_CATALOG_FILE_MAX,
+                               &text, &len, NULL);
         if (text == NULL || np_catalog_sha256(text, len, d) != NP_OK ||
             memcmp(d, idx->files[i].sha256, 32) != 0)
             same = 0;
