@@ -864,6 +864,7 @@ static int place_open(np__update *u, np__place *pl)
     struct stat st, rst;
     size_t n;
     char *slash;
+    const char *base;
     ssize_t tl;
 
     n = strlen(pl->dir);
@@ -872,15 +873,18 @@ static int place_open(np__update *u, np__place *pl)
     slash = strrchr(pl->dir, '/');
     if (slash == NULL) {
         snprintf(pl->parent, sizeof(pl->parent), ".");
-        snprintf(pl->base, sizeof(pl->base), "%s", pl->dir);
+    } else if (slash == pl->dir) {
+        snprintf(pl->parent, sizeof(pl->parent), "/");
     } else {
-        if (slash == pl->dir)
-            snprintf(pl->parent, sizeof(pl->parent), "/");
-        else
-            snprintf(pl->parent, sizeof(pl->parent), "%.*s",
-                     (int)(slash - pl->dir), pl->dir);
-        snprintf(pl->base, sizeof(pl->base), "%s", slash + 1);
+        snprintf(pl->parent, sizeof(pl->parent), "%.*s", (int)(slash - pl->dir),
+                 pl->dir);
     }
+    base = slash == NULL ? pl->dir : slash + 1;
+    /* a last component longer than a file name can be is refused, not cut */
+    if (strlen(base) >= sizeof(pl->base))
+        return np_error_set(u->err, NP_EINVAL, pl->dir,
+                            "the catalog directory's name is too long");
+    memcpy(pl->base, base, strlen(base) + 1);
     if (pl->base[0] == '\0' || strcmp(pl->base, ".") == 0 ||
         strcmp(pl->base, "..") == 0 ||
         strlen(slash ? slash + 1 : pl->dir) >= sizeof(pl->base) - 16)
