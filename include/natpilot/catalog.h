@@ -87,13 +87,6 @@ void np_catalog_index_free(np_catalog_index *idx);
  */
 int np_catalog_path_check(const char *path, np_error *err);
 
-/* sha256 of data (OpenSSL EVP) into out[32]. NP_OK or NP_ENOMEM. */
-int np_catalog_sha256(const void *data, size_t len, unsigned char out[32]);
-
-/* Lowercase hex of a digest into buf (>= 65 bytes); returns buf. */
-const char *np_catalog_hex(const unsigned char digest[32], char *buf,
-                           size_t size);
-
 /* --- update -------------------------------------------------------------- */
 
 enum np_catalog_phase {

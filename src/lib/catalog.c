@@ -30,9 +30,10 @@
 #include <openssl/evp.h>
 
 #include "natpilot/catalog.h"
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "np_jsonpos.h"
 #include "np_util.h"
+#include "np_catalog_int.h"
 
 #ifndef NP_VERSION
 #define NP_VERSION "0"
@@ -44,7 +45,7 @@
 
 /* --- small helpers ------------------------------------------------------- */
 
-int np_catalog_sha256(const void *data, size_t len, unsigned char out[32])
+int np__catalog_sha256(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int n = 0;
 
@@ -53,15 +54,15 @@ int np_catalog_sha256(const void *data, size_t len, unsigned char out[32])
     return NP_OK;
 }
 
-const char *np_catalog_hex(const unsigned char digest[32], char *buf,
-                           size_t size)
+const char *np__catalog_hex(const unsigned char digest[32], char *buf,
+                            size_t size)
 {
     if (size < 65) {
         if (size > 0)
             buf[0] = '\0';
         return buf;
     }
-    np_hex_encode(buf, digest, 32);
+    np__hex_encode(buf, digest, 32);
     return buf;
 }
 
@@ -231,8 +232,8 @@ static int parse_entry(iparse *p, const cJSON *e, size_t i,
                      "must be 64 hex digits (a sha256), not %zu characters",
                      strlen(sha->valuestring));
     for (k = 0; k < 32; k++) {
-        int hi = np_hex_digit(sha->valuestring[2 * k]);
-        int lo = np_hex_digit(sha->valuestring[2 * k + 1]);
+        int hi = np__hex_digit(sha->valuestring[2 * k]);
+        int lo = np__hex_digit(sha->valuestring[2 * k + 1]);
         if (hi < 0 || lo < 0)
             return ifail(p, sha, 0, jp, "not a hex digit at character %zu",
                          hi < 0 ? 2 * k + 1 : 2 * k + 2);
@@ -706,14 +707,14 @@ static int check_file(np__update *u, np_catalog *cat, const np_catalog_entry *e,
                             "size mismatch: got %zu bytes, the index says "
                             "%llu",
                             b->len, (unsigned long long)e->size);
-    if (np_catalog_sha256(b->data, b->len, got) != NP_OK)
+    if (np__catalog_sha256(b->data, b->len, got) != NP_OK)
         return np_error_set(u->err, NP_ENOMEM, url, "sha256 failed");
     if (CRYPTO_memcmp(got, e->sha256, 32) != 0)
         return np_error_set(u->err, NP_EVERIFY, url,
                             "sha256 mismatch: the index says %s, the file "
                             "is %s",
-                            np_catalog_hex(e->sha256, hexw, sizeof(hexw)),
-                            np_catalog_hex(got, hexg, sizeof(hexg)));
+                            np__catalog_hex(e->sha256, hexw, sizeof(hexw)),
+                            np__catalog_hex(got, hexg, sizeof(hexg)));
     np_error_clear(&verr);
     r = np_catalog_load_buffer(cat, e->path, b->data, b->len, NP_LAYER_USER,
                                &u->res->diags, &verr);
@@ -1010,12 +1011,13 @@ static int place_is_current(np__update *u, np__place *pl,
         close(fd);
         return 0;
     }
-    if (np_catalog_sha256(text, len, d) != NP_OK) {
+    if (np__catalog_sha256(text, len, d) != NP_OK) {
         free(text);
         close(fd);
         return 0;
     }
-    np_catalog_hex(d, u->res->previous_sha256, sizeof(u->res->previous_sha256));
+    np__catalog_hex(d, u->res->previous_sha256,
+                    sizeof(u->res->previous_sha256));
     free(text);
     if (memcmp(d, index_digest, 32) != 0) {
         close(fd);
@@ -1025,7 +1027,7 @@ static int place_is_current(np__update *u, np__place *pl,
     for (i = 0; i < idx->n_files && same; i++) {
         (void)np__file_load_at(fd, idx->files[i].path, NP_CATALOG_FILE_MAX,
                                &text, &len, NULL);
-        if (text == NULL || np_catalog_sha256(text, len, d) != NP_OK ||
+        if (text == NULL || np__catalog_sha256(text, len, d) != NP_OK ||
             memcmp(d, idx->files[i].sha256, 32) != 0)
             same = 0;
         free(text);
@@ -1216,11 +1218,11 @@ int np_catalog_update(const np_catalog_update_opts *opts,
         goto out;
     }
     res->files = idx->n_files;
-    if (np_catalog_sha256(b.data, b.len, digest) != NP_OK) {
+    if (np__catalog_sha256(b.data, b.len, digest) != NP_OK) {
         r = np_error_set(err, NP_ENOMEM, NULL, "sha256 failed");
         goto out;
     }
-    np_catalog_hex(digest, res->index_sha256, sizeof(res->index_sha256));
+    np__catalog_hex(digest, res->index_sha256, sizeof(res->index_sha256));
     if (place_is_current(&u, &pl, idx, digest)) {
         res->current = true;
         r = NP_OK;

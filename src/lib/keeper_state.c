@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 
 #include "keeper_int.h"
 #include "np_jsonpos.h"
@@ -104,7 +104,7 @@ static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
     cJSON_AddNumberToObject(o, "internal_port", port);
     cJSON_AddStringToObject(o, "external", np_addr_str(external, a, sizeof(a)));
     cJSON_AddNumberToObject(o, "expires", (double)expires);
-    np_hex_encode(nh, nonce, 12);
+    np__hex_encode(nh, nonce, 12);
     cJSON_AddStringToObject(o, "nonce", nh);
     return o;
 }
@@ -237,7 +237,7 @@ int np__keep_state_read(np_keeper *k, np_error *err)
         if (o.expires != 0 && o.expires <= now)
             continue; /* its lease ran out: the router dropped it */
         if (cJSON_IsString(nc))
-            (void)np_hex_decode(o.nonce, 12, nc->valuestring);
+            (void)np__hex_decode(o.nonce, 12, nc->valuestring);
         if (cJSON_IsString(dv))
             snprintf(o.device, sizeof(o.device), "%s", dv->valuestring);
         k->orphans[k->n_orphans++] = o;

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "natpilot/netinfo.h"
 #include "np_util.h"
 
@@ -75,7 +75,7 @@ static int parse_hex32(const char *s, uint32_t *v)
     if (n == 0 || n > 8)
         return NP_EPARSE;
     for (i = 0; i < n; i++) {
-        int d = np_hex_digit(s[i]);
+        int d = np__hex_digit(s[i]);
 
         if (d < 0)
             return NP_EPARSE;
