@@ -354,7 +354,7 @@ int np_catalog_index_parse(const char *name, const char *text, size_t len,
     if (text == NULL && len > 0)
         return np_error_set(err, NP_EINVAL, name, "no index text");
     if (len > NP_CATALOG_INDEX_MAX)
-        return np_error_set(err, NP_ENOMEM, name,
+        return np_error_set(err, NP_ETOOBIG, name,
                             "the index is %zu bytes, more than the %d "
                             "allowed",
                             len, NP_CATALOG_INDEX_MAX);
@@ -520,12 +520,12 @@ static int fetch_error(np__update *u, CURLcode cc, const np__buf *b,
         return np_error_set(u->err, NP_EPROTO, url, "more than %ld redirects",
                             MAX_REDIRECTS);
     case CURLE_FILESIZE_EXCEEDED:
-        return np_error_set(u->err, NP_ENOMEM, url,
+        return np_error_set(u->err, NP_ETOOBIG, url,
                             "%s is larger than the %zu bytes allowed", what,
                             b->max);
     case CURLE_WRITE_ERROR:
         if (b->too_big)
-            return np_error_set(u->err, NP_ENOMEM, url,
+            return np_error_set(u->err, NP_ETOOBIG, url,
                                 "%s is larger than the %zu bytes allowed "
                                 "(stopped reading)",
                                 what, b->max);

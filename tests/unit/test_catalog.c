@@ -238,7 +238,7 @@ static void test_index_limits(void **state)
     /* an index above the size cap is refused before it is parsed */
     assert_int_equal(np_catalog_index_parse(
                          "big", "{}", NP_CATALOG_INDEX_MAX + 1, &idx, &err),
-                     NP_ENOMEM);
+                     NP_ETOOBIG);
     assert_null(idx);
     assert_non_null(strstr(err.msg, "more than"));
 
