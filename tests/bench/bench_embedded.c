@@ -37,7 +37,8 @@ int main(int argc, char **argv)
         t0 = now_us();
         if (np_catalog_load_embedded(cat, NULL, NULL) != NP_OK ||
             np_catalog_check(cat, NP_LAYER_EMBEDDED, NULL) != NP_OK) {
-            fprintf(stderr, "bench_embedded: the embedded catalog has errors\n");
+            fprintf(stderr,
+                    "bench_embedded: the embedded catalog has errors\n");
             np_catalog_free(cat);
             return 1;
         }
@@ -50,7 +51,6 @@ int main(int argc, char **argv)
     }
     printf("profiles=%zu iterations=%ld us_per_load=%.1f best_us=%.1f "
            "us_per_profile=%.2f\n",
-           n, iters, total / (double)iters, best,
-           n ? best / (double)n : 0.0);
+           n, iters, total / (double)iters, best, n ? best / (double)n : 0.0);
     return 0;
 }
