@@ -34,12 +34,12 @@ enum np_advice_dnat {
 };
 
 enum np_advice_dnat_why {
-    NP_ADVICE_DNAT_NO_STUN = 0,    /* no STUN-mapped address: unknown */
-    NP_ADVICE_DNAT_NO_ROUTER,      /* no router protocol answered: unknown */
-    NP_ADVICE_DNAT_ROUTER_SILENT,  /* the router answered but could not
-                                      say its external address: yes */
-    NP_ADVICE_DNAT_DIFFERENT,      /* router's address != STUN's: yes */
-    NP_ADVICE_DNAT_SAME            /* equal (reserved range or not): no */
+    NP_ADVICE_DNAT_NO_STUN = 0,   /* no STUN-mapped address: unknown */
+    NP_ADVICE_DNAT_NO_ROUTER,     /* no router protocol answered: unknown */
+    NP_ADVICE_DNAT_ROUTER_SILENT, /* the router answered but could not
+                                     say its external address: yes */
+    NP_ADVICE_DNAT_DIFFERENT,     /* router's address != STUN's: yes */
+    NP_ADVICE_DNAT_SAME           /* equal (reserved range or not): no */
 };
 
 typedef struct np_advice_dnat_input {
@@ -96,11 +96,11 @@ enum np_advice_plan_kind {
 
 typedef struct np_advice_plan_input {
     const np_nat_verdict *verdict;
-    int double_nat;           /* enum np_advice_dnat */
-    int router_answered;      /* any of PCP, NAT-PMP, UPnP */
-    int has[NP_PM_NPROTO];    /* which answered */
-    int igd_version;          /* 1 or 2 when UPnP answered */
-    const np_catalog *cat;    /* platform profiles; NULL: none known */
+    int double_nat;        /* enum np_advice_dnat */
+    int router_answered;   /* any of PCP, NAT-PMP, UPnP */
+    int has[NP_PM_NPROTO]; /* which answered */
+    int igd_version;       /* 1 or 2 when UPnP answered */
+    const np_catalog *cat; /* platform profiles; NULL: none known */
 } np_advice_plan_input;
 
 typedef struct np_advice_plan_item {
@@ -142,7 +142,7 @@ typedef struct np_advice_manual {
     char forward_intro[160];  /* "Or enter these forwards ... each to X:" */
     np_advice_forward fwd[NP_ADVICE_FWD_MAX];
     size_t n_fwd;
-    size_t n_left_out;  /* rules that did not fit (never silently) */
+    size_t n_left_out;   /* rules that did not fit (never silently) */
     char dhcp_text[200]; /* the DHCP reservation; "" for this host */
     const char *no_dmz;  /* why not the DMZ */
 } np_advice_manual;
@@ -196,10 +196,10 @@ typedef struct np_advice_outbound {
     size_t n_rules, cap_rules;
     np_egress_target *targets;
     size_t n_targets;
-    size_t sample;        /* ports per range (2..NP_ADVICE_OB_SAMPLE) */
-    np_egress_report rep; /* of the run */
-    int ran;              /* np_advice_outbound_run succeeded */
-    int overall;          /* enum np_egress_overall */
+    size_t sample;         /* ports per range (2..NP_ADVICE_OB_SAMPLE) */
+    np_egress_report rep;  /* of the run */
+    int ran;               /* np_advice_outbound_run succeeded */
+    int overall;           /* enum np_egress_overall */
     int essential_blocked; /* an essential rule is blocked */
     unsigned counts[NP_EGRESS_STATE_MAX]; /* distinct ports per state */
     np_advice_ob_line lines[NP_ADVICE_OB_LINES];
@@ -223,8 +223,8 @@ int np_advice_outbound_add_resolved(np_advice_outbound *ob,
  * themselves and call np_advice_outbound_conclude. */
 int np_advice_outbound_prepare(np_advice_outbound *ob, np_error *err);
 
-/* Prepare, run the tests (np_egress_run), then fill the verdicts, the summary and
- * the lines. Network I/O happens in the egress module. */
+/* Prepare, run the tests (np_egress_run), then fill the verdicts, the summary
+ * and the lines. Network I/O happens in the egress module. */
 int np_advice_outbound_run(np_advice_outbound *ob, const np_egress_config *cfg,
                            np_error *err);
 

@@ -21,8 +21,8 @@ const char *np_advice_second_nat_fix(void)
 void np_advice_double_nat(const np_advice_dnat_input *in,
                           np_advice_dnat_verdict *out)
 {
-    int have_ext = in->router_external != NULL &&
-                   np_addr_is_set(in->router_external);
+    int have_ext =
+        in->router_external != NULL && np_addr_is_set(in->router_external);
 
     memset(out, 0, sizeof(*out));
     out->reserved_hint =
@@ -94,7 +94,7 @@ const char *np_advice_proto_list(const int has[NP_PM_NPROTO], int igd_version,
              has[NP_PM_PCP] && has[NP_PM_NATPMP] ? ", " : "",
              has[NP_PM_NATPMP] ? "NAT-PMP" : "",
              (has[NP_PM_PCP] || has[NP_PM_NATPMP]) && has[NP_PM_UPNP] ? ", "
-                                                                     : "",
+                                                                      : "",
              has[NP_PM_UPNP] ? "UPnP-IGD" : "",
              has[NP_PM_UPNP] ? (igd_version == 2 ? " v2" : " v1") : "");
     return buf;
@@ -560,8 +560,8 @@ static int ports_with(const np_advice_outbound *ob, int proto, int state,
         if (t->proto != proto || t->state != state)
             continue;
         for (j = 0; j < i && !dup; j++)
-            dup = ob->targets[j].proto == proto &&
-                  ob->targets[j].port == t->port;
+            dup =
+                ob->targets[j].proto == proto && ob->targets[j].port == t->port;
         if (dup || used >= size)
             continue;
         n = snprintf(buf + used, size - used, "%s%u", found ? ", " : "",
