@@ -69,17 +69,6 @@ void np_advice_double_nat(const np_advice_dnat_input *in,
 /* What can help behind a second NAT (bridge mode, provider, IPv6). */
 const char *np_advice_second_nat_fix(void);
 
-/* ---- the protocol a mapping run will use -------------------------------- */
-
-/*
- * The protocol np_portmap tries first for a device, given what answered
- * discovery (has[proto]), --via (NP_PM_NONE: the default preference PCP,
- * NAT-PMP, UPnP) and whether the device is another host (NAT-PMP cannot map
- * for another host, so it is skipped). NP_PM_NONE when nothing fits. Pure.
- */
-enum np_pm_proto np_advice_pm_proto(const int has[NP_PM_NPROTO],
-                                    enum np_pm_proto via, int third_party);
-
 /* ---- the per-console plan ---------------------------------------------- */
 
 enum np_advice_plan_kind {

@@ -272,7 +272,6 @@ static void print_human(const np_probe_obs *o, const np_nat_verdict *v)
         printf("  Took              %.0f ms\n", o->elapsed_ms);
 }
 
-
 static void print_text(struct diag_report *r)
 {
     print_human(&r->obs, &r->v);
@@ -443,8 +442,8 @@ static int run(struct diag_args *a, struct diag_report *r)
         a->ob.stun[0] = a->servers[0];
         a->ob.n_stun = 1;
         r->have_outbound = 1;
-        r->outbound_rc = outbound_check("verify --outbound", &a->ob,
-                                        &r->outbound);
+        r->outbound_rc =
+            outbound_check("verify --outbound", &a->ob, &r->outbound);
     }
     return -1;
 }

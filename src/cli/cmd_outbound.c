@@ -349,9 +349,9 @@ static void print_rule(const np_advice_outbound *c, const np_advice_ob_rule *r)
     if (r->count == 0)
         return;
     if (same)
-        np_out_wrap("         ", "           ",
-                    target_text(&c->rep, &c->targets[r->first], line,
-                                sizeof(line)));
+        np_out_wrap(
+            "         ", "           ",
+            target_text(&c->rep, &c->targets[r->first], line, sizeof(line)));
     else
         for (i = 0; i < r->count; i++) {
             const np_egress_target *t = &c->targets[r->first + i];
@@ -391,10 +391,9 @@ static void print_head(const struct outbound_report *r)
              refl ? r->reflector_text : "", refl ? " (" : "",
              refl ? np_addr_ip_str(&cfg->reflector, a, sizeof(a)) : "",
              refl ? ")" : "", stun);
-    np_out_wrapf("", "  ", "%sOutbound ports%s: %s%s", np_c_bold(),
-                 np_c_reset(), head,
-                 cfg->stun_all_ports && cfg->n_stun > 0 ? " (all UDP ports)"
-                                                        : "");
+    np_out_wrapf(
+        "", "  ", "%sOutbound ports%s: %s%s", np_c_bold(), np_c_reset(), head,
+        cfg->stun_all_ports && cfg->n_stun > 0 ? " (all UDP ports)" : "");
     if (rep->rtt_ms > 0)
         np_out_wrapf("", "",
                      "Round trip %.1f ms (%s); each test waited %.0f "
@@ -506,7 +505,6 @@ static void json_str_or_null(cJSON *o, const char *k, const char *v)
         cJSON_AddNullToObject(o, k);
 }
 
-
 static cJSON *json_rule(const np_advice_outbound *c, const np_advice_ob_rule *r)
 {
     cJSON *o = cJSON_CreateObject(), *tested;
@@ -595,7 +593,8 @@ cJSON *outbound_json(const struct outbound_report *r)
     return root;
 }
 
-/* ---- the check ------------------------------------------------------------ */
+/* ---- the check ------------------------------------------------------------
+ */
 
 void outbound_opts_init(struct outbound_opts *o)
 {

@@ -27,7 +27,7 @@ struct outbound_opts {
     size_t n_stun;
     const np_advice_ob_rule *extra; /* --port rules (essential) */
     size_t n_extra;
-    size_t sample;       /* 0: the default */
+    size_t sample;        /* 0: the default */
     np_egress_config cfg; /* np_egress_config_init'ed, options set */
 };
 

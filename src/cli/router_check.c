@@ -128,10 +128,10 @@ void router_print(const struct router_check *rc, const np_probe_obs *o)
         printf("  Gateway           %s\n",
                np_addr_ip_str(&rc->disc.gateway, a, sizeof(a)));
         printf("  Answers           %s\n",
-               rc->any ? np_advice_proto_list(rc->disc.has,
-                                              rc->disc.igd_version, protos,
-                                              sizeof(protos))
-                       : "none of PCP, NAT-PMP, UPnP-IGD");
+               rc->any
+                   ? np_advice_proto_list(rc->disc.has, rc->disc.igd_version,
+                                          protos, sizeof(protos))
+                   : "none of PCP, NAT-PMP, UPnP-IGD");
     }
     if (np_addr_is_set(&rc->external)) {
         printf("  External address  %s",
@@ -172,8 +172,7 @@ void router_print(const struct router_check *rc, const np_probe_obs *o)
     for (i = 0; i < rc->n_plan; i++) {
         const np_advice_plan_item *it = &rc->plan[i];
         char head[40];
-        snprintf(head, sizeof(head), "  %-11s %-9s ", it->platform,
-                 it->label);
+        snprintf(head, sizeof(head), "  %-11s %-9s ", it->platform, it->label);
         np_out_wrap(head, "                        ", it->action);
         if (it->command[0] != '\0')
             printf("    %s$ %s%s\n", np_c_dim(), it->command, np_c_reset());

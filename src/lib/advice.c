@@ -64,28 +64,7 @@ void np_advice_double_nat(const np_advice_dnat_input *in,
     out->why = NP_ADVICE_DNAT_SAME;
 }
 
-/* ---- protocol ------------------------------------------------------------ */
-
-enum np_pm_proto np_advice_pm_proto(const int has[NP_PM_NPROTO],
-                                    enum np_pm_proto via, int third_party)
-{
-    /* np_portmap's default preference (portmap.h). */
-    static const enum np_pm_proto order[] = {NP_PM_PCP, NP_PM_NATPMP,
-                                             NP_PM_UPNP};
-    size_t i;
-
-    if (via != NP_PM_NONE)
-        return (int)via >= 0 && via < NP_PM_NPROTO && has[via] ? via
-                                                               : NP_PM_NONE;
-    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        if (!has[order[i]])
-            continue;
-        if (third_party && order[i] == NP_PM_NATPMP)
-            continue; /* no field for another host (RFC 6886) */
-        return order[i];
-    }
-    return NP_PM_NONE;
-}
+/* ---- the plan ------------------------------------------------------------ */
 
 const char *np_advice_proto_list(const int has[NP_PM_NPROTO], int igd_version,
                                  char *buf, size_t size)
@@ -99,8 +78,6 @@ const char *np_advice_proto_list(const int has[NP_PM_NPROTO], int igd_version,
              has[NP_PM_UPNP] ? (igd_version == 2 ? " v2" : " v1") : "");
     return buf;
 }
-
-/* ---- the plan ------------------------------------------------------------ */
 
 static const struct {
     const char *platform, *profile, *vendor;

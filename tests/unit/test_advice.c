@@ -111,62 +111,6 @@ static void test_double_nat(void **state)
     }
 }
 
-/* ---- protocol ------------------------------------------------------------ */
-
-static void test_pm_proto(void **state)
-{
-    static const struct {
-        const char *name;
-        int pcp, natpmp, upnp;
-        enum np_pm_proto via;
-        int third_party;
-        enum np_pm_proto want;
-    } cases[] = {
-        {.name = "all answer: PCP first",
-         .pcp = 1,
-         .natpmp = 1,
-         .upnp = 1,
-         .want = NP_PM_PCP},
-        {.name = "UPnP only", .upnp = 1, .want = NP_PM_UPNP},
-        {.name = "NAT-PMP and UPnP, this host",
-         .natpmp = 1,
-         .upnp = 1,
-         .want = NP_PM_NATPMP},
-        {.name = "NAT-PMP and UPnP, a console: NAT-PMP cannot",
-         .natpmp = 1,
-         .upnp = 1,
-         .third_party = 1,
-         .want = NP_PM_UPNP},
-        {.name = "NAT-PMP only, a console: nothing",
-         .natpmp = 1,
-         .third_party = 1,
-         .want = NP_PM_NONE},
-        {.name = "--via upnp where UPnP answered",
-         .pcp = 1,
-         .upnp = 1,
-         .via = NP_PM_UPNP,
-         .want = NP_PM_UPNP},
-        {.name = "--via pcp where PCP is silent",
-         .upnp = 1,
-         .via = NP_PM_PCP,
-         .want = NP_PM_NONE},
-        {.name = "nothing answered", .want = NP_PM_NONE},
-    };
-    size_t i;
-
-    (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int has[NP_PM_NPROTO] = {0};
-        has[NP_PM_PCP] = cases[i].pcp;
-        has[NP_PM_NATPMP] = cases[i].natpmp;
-        has[NP_PM_UPNP] = cases[i].upnp;
-        print_message("  %s\n", cases[i].name);
-        assert_int_equal(
-            np_advice_pm_proto(has, cases[i].via, cases[i].third_party),
-            cases[i].want);
-    }
-}
-
 /* ---- plan ---------------------------------------------------------------- */
 
 static void test_plan(void **state)
@@ -434,7 +378,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_double_nat),
-        cmocka_unit_test(test_pm_proto),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_manual),
         cmocka_unit_test(test_ob_verdict),
