@@ -11,6 +11,9 @@
 #   3. carrier-grade NAT: the wizard says forwarding at home cannot help;
 #   4. Ctrl-C while the router is being asked: the table is as before;
 #   5. NO_COLOR: no colour sequences on the screen (and colour without it).
+# Also: a wrong answer at "Device [1]:" asks again with a hint (case 1), and
+# the plan names the protocol the run then uses, with PCP, NAT-PMP and UPnP
+# all on (case 1b).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_require
@@ -112,6 +115,13 @@ lab_miniupnpd_start -u yes -n no
 wiz_start "--stun $STUN --no-save"
 wait_screen 10 "Device [1]:"
 check "step 1 shows the router and the NAT" has "NAT today"
+keys "99" Enter
+wait_screen 5 "is not one of the choices"
+check "a wrong answer at Device re-asks (no exit)" lacks "WIZARD-EXIT="
+check "the question is asked again" \
+  test "$(screen | grep -cF 'Device [1]:')" -ge 2
+keys "not-an-address" Enter
+wait_screen 5 "'not-an-address' is not one of the choices"
 keys "1" Enter
 wait_screen 5 "A game you play"
 keys "minecraft java" Enter
@@ -133,6 +143,22 @@ echo "$table"
 check "UPnP table has TCP 25565 -> lan1" grep -qE "TCP +25565->$LAB_LAN1_IP:25565" <<<"$table"
 check "a packet from the internet reaches lan1 on tcp 25565" lab_inbound tcp 25565 lan1 25565
 check "fits 80 columns" fits_80
+lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
+
+# --- 1b. PCP, NAT-PMP and UPnP all answer: the plan names the protocol the
+#      run then uses (it used to say the one diagnose's discovery preferred)
+lab_miniupnpd_stop
+lab_miniupnpd_start -u yes -n yes
+wiz_start "--stun $STUN --device self --game minecraft-java --yes --no-save"
+wait_screen 20 "WIZARD-EXIT="
+save_screen proto
+plan_proto=$(screen | grep -oE 'Each for [0-9]+ s, via [a-z]+' | sed 's/.* via //' | head -1)
+run_proto=$(screen | grep -oE 'mapped via [a-z]+' | sed 's/.* via //' | sort -u | tr '\n' ' ')
+echo "plan: via $plan_proto; run: via $run_proto"
+check "the plan names a protocol" test -n "$plan_proto"
+check "the run maps with the protocol the plan named" test "$run_proto" = "$plan_proto "
+check "with all three on, that is PCP (the preference)" test "$plan_proto" = pcp
+check "ends Open" has "WIZARD-EXIT=0"
 lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
 
 # --- 2. a console, router refuses third-party mappings -------------------------
