@@ -390,27 +390,36 @@ static void sess_find_holder(np_session *s, const np_sess_rule *r,
     }
 }
 
-/* Remove a mapping just made (stand-in port, rollback). */
+/* Remove a mapping natpilot made (stand-in port, rollback, close): on
+ * external port ext (0: the rule's), with the protocol and nonce it was
+ * made with (proto NP_PM_NONE: any). */
 static int sess_delete(np_session *s, const np_sess_rule *r,
-                       const np_pm_result *made, np_pm_result *dr,
-                       np_error *err)
+                       enum np_pm_proto proto, uint16_t ext,
+                       const uint8_t *nonce, np_pm_result *dr, np_error *err)
 {
     np_pm_request q;
     int rc;
 
     sess_request(s, r, &q);
-    q.external_port = np_addr_port(&made->external);
-    if (q.external_port == 0)
-        q.external_port = r->port;
+    q.external_port = ext != 0 ? ext : r->port;
     q.lifetime = 0;
-    memcpy(q.nonce, made->nonce, sizeof(q.nonce));
+    if (nonce != NULL)
+        memcpy(q.nonce, nonce, sizeof(q.nonce));
     memset(dr, 0, sizeof(*dr));
-    if (made->proto != NP_PM_NONE &&
-        np_portmap_use(s->pm, made->proto, err) != NP_OK)
+    if (proto != NP_PM_NONE && np_portmap_use(s->pm, proto, err) != NP_OK)
         return err != NULL ? err->code : NP_EUNSUPP;
     rc = np_portmap_delete(s->pm, &q, dr, err);
     (void)np_portmap_use(s->pm, NP_PM_NONE, NULL);
     return rc;
+}
+
+/* sess_delete of what an add answered. */
+static int sess_delete_made(np_session *s, const np_sess_rule *r,
+                            const np_pm_result *made, np_pm_result *dr,
+                            np_error *err)
+{
+    return sess_delete(s, r, made->proto, np_addr_port(&made->external),
+                       made->nonce, dr, err);
 }
 
 static void sess_unrecord(np_session *s, int transport, uint16_t ext_port)
@@ -470,7 +479,7 @@ static void sess_stand_in(np_session *s, const np_sess_rule *r,
     out->offered_port = np_addr_port(&out->pm.external);
     out->outcome = NP_SESS_CONFLICT;
     np_error_clear(&err);
-    if (sess_delete(s, r, &out->pm, &dr, &err) != NP_OK ||
+    if (sess_delete_made(s, r, &out->pm, &dr, &err) != NP_OK ||
         (dr.outcome != NP_PM_OK && dr.outcome != NP_PM_NOT_FOUND)) {
         /* still on the router: record it so close can remove it */
         sess_record(s, out);
@@ -627,21 +636,16 @@ int np_session_unmap(np_session *s, enum np_pm_proto proto, int transport,
                      const uint8_t nonce[12], np_sess_result *out,
                      np_error *err)
 {
-    np_pm_result made;
     int rc;
 
     if (s == NULL || out == NULL || s->pm == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "missing argument");
     memset(out, 0, sizeof(*out));
-    memset(&made, 0, sizeof(made));
     out->rule.transport = transport;
     out->rule.port = internal_port;
     out->device = s->o.device;
-    made.proto = proto;
-    np_addr_set_port(&made.external, external_port);
-    if (nonce != NULL)
-        memcpy(made.nonce, nonce, sizeof(made.nonce));
-    rc = sess_delete(s, &out->rule, &made, &out->pm, err);
+    rc = sess_delete(s, &out->rule, proto, external_port, nonce, &out->pm,
+                     err);
     out->tried = 1;
     if (out->pm.proto == NP_PM_NONE)
         out->pm.proto = proto;
@@ -734,7 +738,7 @@ static void sess_rollback(np_session *s, np_sess_report *rep, size_t pending)
             continue;
         if (x->pm.proto == NP_PM_NONE)
             x->pm.proto = s->disc.chosen;
-        rc = sess_delete(s, &x->rule, &x->pm, &dr, &err);
+        rc = sess_delete_made(s, &x->rule, &x->pm, &dr, &err);
         if (rc != NP_OK ||
             (dr.outcome != NP_PM_OK && dr.outcome != NP_PM_NOT_FOUND))
             continue;
