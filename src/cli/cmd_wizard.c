@@ -953,17 +953,79 @@ static void print_results(const struct wiz *w, const np_sess_report *rep)
                      rep->store_message);
 }
 
+/*
+ * Ctrl-C came after the session's apply had ended (it stops and rolls back
+ * by itself when the flag is raised during the run): take back what this
+ * run mapped, with a session that is not cancelled, so that Ctrl-C at any
+ * step leaves the router as it was. 1 removed, 0 nothing to remove, -1
+ * failed.
+ */
+static int undo_apply(struct wiz *w, const np_sess_report *made)
+{
+    np_sess_rule *mine = calloc(made->n > 0 ? made->n : 1, sizeof(*mine));
+    np_sess_report rep;
+    np_sess_opts so;
+    np_session *s = NULL;
+    np_error err;
+    size_t i, n = 0;
+    int rc = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    if (mine == NULL)
+        return -1;
+    for (i = 0; i < made->n; i++)
+        if (made->r[i].outcome == NP_SESS_MAPPED)
+            mine[n++] = made->r[i].rule;
+    if (n == 0) {
+        free(mine);
+        return 0;
+    }
+    np_progress("removing this run's mappings");
+    session_opts(w, &so);
+    so.cancel = NULL;
+    s = np_session_new(&so, &err);
+    if (s != NULL && np_session_close(s, mine, n, 0, &rep, &err) == NP_OK &&
+        rep.problems == 0)
+        rc = 1;
+    np_progress_done();
+    np_sess_report_free(&rep);
+    np_session_free(s);
+    free(mine);
+    return rc;
+}
+
+/* Say how an interrupted run left the router. Returns 130. */
+static int interrupted(struct wiz *w, const np_sess_report *made, int stopped)
+{
+    int undone = 0;
+
+    printf("\n");
+    if (!stopped)
+        undone = undo_apply(w, made);
+    if (stopped ? made->rolled_back : undone == 1)
+        wrap("", "Interrupted: the mappings this run made were removed "
+                 "again; the router's table is as before.");
+    else if (stopped || undone == 0)
+        wrap("", "Interrupted before anything was mapped: nothing was "
+                 "changed.");
+    else
+        wrap("", "Interrupted, but removing this run's mappings failed: "
+                 "natpilot close --all removes them.");
+    return 130;
+}
+
 /* Apply the plan through the session, then verify it. Returns -1 to go on,
  * else an exit code; *open_rc is 0 when every rule is mapped and
  * verified. */
 static int apply_and_verify(struct wiz *w, int *open_rc)
 {
-    np_sess_report rep;
+    np_sess_report rep, vrep;
     np_error err;
     char *argv[64];
-    int argc, rc;
+    int argc, rc, out = -1;
 
     memset(&rep, 0, sizeof(rep));
+    memset(&vrep, 0, sizeof(vrep));
     np_error_clear(&err);
     heading(6, "Asking the router");
     argc = build_argv(w, "open", argv, sizeof(argv) / sizeof(argv[0]));
@@ -972,14 +1034,8 @@ static int apply_and_verify(struct wiz *w, int *open_rc)
     rc = np_session_apply(w->sess, w->rules, w->n_rules, &rep, &err);
     print_results(w, &rep);
     if (rc == NP_ECANCELED || rep.interrupted || wiz_cancelled) {
-        printf("\n");
-        wrap("", rep.rollback_ran
-                     ? "Interrupted: any mapping this run made was removed; "
-                       "the router's table is as before."
-                     : "Interrupted before anything was mapped: nothing was "
-                       "changed.");
-        np_sess_report_free(&rep);
-        return 130;
+        out = interrupted(w, &rep, rc == NP_ECANCELED || rep.interrupted);
+        goto done;
     }
     if (rc != NP_OK && rep.reason[0] == '\0')
         np_out_error("wizard", &err);
@@ -987,22 +1043,27 @@ static int apply_and_verify(struct wiz *w, int *open_rc)
         rc == NP_OK && rep.problems == 0 && rep.ok == rep.n && !rep.rollback_ran
             ? NP_EXIT_OK
             : NP_EXIT_PROBLEM;
-    np_sess_report_free(&rep);
     if (*open_rc != NP_EXIT_OK)
-        return -1;
+        goto done;
 
     printf("\n  Checking the mappings:\n");
     argc = build_argv(w, "verify", argv, sizeof(argv) / sizeof(argv[0]));
     show_command(argv, argc);
     fflush(stdout);
-    rc = np_session_verify(w->sess, w->rules, w->n_rules, &rep, &err);
-    print_results(w, &rep);
-    if (rc != NP_OK || rep.ok != rep.n)
+    rc = np_session_verify(w->sess, w->rules, w->n_rules, &vrep, &err);
+    print_results(w, &vrep);
+    if (wiz_cancelled) {
+        out = interrupted(w, &rep, 0);
+        goto done;
+    }
+    if (rc != NP_OK || vrep.ok != vrep.n)
         *open_rc = NP_EXIT_PROBLEM;
-    if (rc != NP_OK && rep.reason[0] == '\0')
+    if (rc != NP_OK && vrep.reason[0] == '\0')
         np_out_error("wizard", &err);
+done:
     np_sess_report_free(&rep);
-    return wiz_cancelled ? 130 : -1;
+    np_sess_report_free(&vrep);
+    return out;
 }
 
 static int step_plan_apply(struct wiz *w, int *open_rc)
