@@ -909,35 +909,50 @@ static int session_prepare(struct wiz *w)
     return -1;
 }
 
+/* One result's words: "mapped via pcp (external ...)", "conflict via
+ * upnp: ...". */
+static void result_text(const np_sess_result *r, char *line, size_t size)
+{
+    char ext[NP_ADDRSTRLEN];
+    int quiet =
+        r->outcome == NP_SESS_ROLLED_BACK || r->outcome == NP_SESS_NOT_TRIED;
+
+    if (r->outcome == NP_SESS_MAPPED && np_addr_is_set(&r->pm.external))
+        snprintf(line, size, "mapped via %s (external %s%s)",
+                 np_pm_proto_name(r->pm.proto),
+                 np_addr_str(&r->pm.external, ext, sizeof(ext)),
+                 r->alternate ? ", another port the platform accepts" : "");
+    else if (r->outcome == NP_SESS_MAPPED)
+        snprintf(line, size, "mapped via %s", np_pm_proto_name(r->pm.proto));
+    else
+        snprintf(line, size, "%s%s%s%s%s", np_sess_outcome_name(r->outcome),
+                 r->tried ? " via " : "",
+                 r->tried ? np_pm_proto_name(r->pm.proto) : "",
+                 !quiet && r->pm.message[0] ? ": " : "",
+                 quiet ? "" : r->pm.message);
+}
+
 /* One line per rule of a session report. */
 static void print_results(const struct wiz *w, const np_sess_report *rep)
 {
-    char ext[NP_ADDRSTRLEN], line[400];
+    char line[400];
     size_t i;
 
     for (i = 0; i < rep->n; i++) {
         const np_sess_result *r = &rep->r[i];
-        int mapped = r->outcome == NP_SESS_MAPPED;
+        /* A rule the run never reached is named from the plan's list. */
+        const np_sess_rule *rule =
+            r->rule.port == 0 && i < w->n_rules ? &w->rules[i] : &r->rule;
 
-        if (mapped && np_addr_is_set(&r->pm.external))
-            snprintf(line, sizeof(line), "mapped via %s (external %s%s)",
-                     np_pm_proto_name(r->pm.proto),
-                     np_addr_str(&r->pm.external, ext, sizeof(ext)),
-                     r->alternate ? ", another port the platform accepts" : "");
-        else if (mapped)
-            snprintf(line, sizeof(line), "mapped via %s",
-                     np_pm_proto_name(r->pm.proto));
-        else
-            snprintf(line, sizeof(line), "%s%s%s%s%s",
-                     np_sess_outcome_name(r->outcome), r->tried ? " via " : "",
-                     r->tried ? np_pm_proto_name(r->pm.proto) : "",
-                     r->pm.message[0] ? ": " : "", r->pm.message);
+        result_text(r, line, sizeof(line));
         np_out_wrapf("    ", "                  ", "%s%-3s %-5u%s  %s%s%s",
-                     mapped ? np_c_good() : np_c_warn(),
-                     r->rule.transport == NP_PM_TCP ? "tcp" : "udp",
-                     (unsigned)r->rule.port, np_c_reset(), line,
-                     r->rule.essential ? " (essential)" : "",
-                     r->rolled_back ? ", then removed again" : "");
+                     r->outcome == NP_SESS_MAPPED ? np_c_good() : np_c_warn(),
+                     rule->transport == NP_PM_TCP ? "tcp" : "udp",
+                     (unsigned)rule->port, np_c_reset(), line,
+                     rule->essential ? " (essential)" : "",
+                     r->rolled_back && r->outcome != NP_SESS_ROLLED_BACK
+                         ? ", then removed again"
+                         : "");
     }
     if (rep->third_party > 0)
         np_out_wrapf("  ", "  ",
@@ -946,7 +961,7 @@ static void print_results(const struct wiz *w, const np_sess_report *rep)
                      "secure mode, PCP third-party off), and NAT-PMP cannot "
                      "do it at all: see what to do below.",
                      w->device_text);
-    if (rep->reason[0] != '\0')
+    if (rep->reason[0] != '\0' && !rep->interrupted)
         wrap("  ", rep->reason);
     if (rep->store_error)
         np_out_wrapf("  ", "  ", "%sNote:%s %s", np_c_warn(), np_c_reset(),
