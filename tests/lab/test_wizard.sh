@@ -37,6 +37,8 @@ lab_on_exit() {
 # wiz_start "ARGS" [ENV...]: the wizard in a fresh 80x24 tmux session.
 # A new tmux server (own socket) per run: reusing one right after
 # kill-server races with its shutdown ("server exited unexpectedly").
+# After the wizard the pane ignores SIGINT: a Ctrl-C that lands after the
+# wizard has ended (case 4) must not end the pane and its transcript.
 wiz_start() {
   local args=$1
   shift
@@ -44,7 +46,7 @@ wiz_start() {
   TMUX_N=$((TMUX_N + 1))
   TMUX_SOCK="$LAB_TMP/tmux.$TMUX_N.sock"
   tm new-session -d -s "$SESSION" -x 80 -y 24 \
-    "ip netns exec $(lab_ns lan1) env TERM=xterm-256color $* $NATPILOT wizard $args; echo WIZARD-EXIT=\$?; sleep 60"
+    "ip netns exec $(lab_ns lan1) env TERM=xterm-256color $* $NATPILOT wizard $args; echo WIZARD-EXIT=\$?; trap '' INT; sleep 60"
 }
 
 # screen: the whole scroll-back, wrapped lines joined.
