@@ -763,7 +763,8 @@ static const uint8_t *stored_nonce(const np_session *s, const np_sess_rule *r,
     *proto = NP_PM_NONE;
     if (s->o.store == NULL)
         return NULL;
-    k = np_store_find(s->o.store, &s->disc.gateway, r->transport, r->port, 0,
+    /* by the internal port: the mapping may sit on an alternate port */
+    k = np_store_find(s->o.store, &s->disc.gateway, r->transport, r->port, 1,
                       &s->o.device);
     if (k < 0 || s->o.store->e[k].proto != NP_PM_PCP)
         return NULL;
