@@ -644,8 +644,7 @@ int np_session_unmap(np_session *s, enum np_pm_proto proto, int transport,
     out->rule.transport = transport;
     out->rule.port = internal_port;
     out->device = s->o.device;
-    rc = sess_delete(s, &out->rule, proto, external_port, nonce, &out->pm,
-                     err);
+    rc = sess_delete(s, &out->rule, proto, external_port, nonce, &out->pm, err);
     out->tried = 1;
     if (out->pm.proto == NP_PM_NONE)
         out->pm.proto = proto;
