@@ -323,6 +323,7 @@ static void session_opts(struct pm_args *a, np_store *st, np_sess_opts *o)
     o->timeout_ms = a->timeout_ms;
     o->cancel = &pm_interrupted;
     o->store = st;
+    o->side_table = 1; /* name who holds a conflicting port */
 }
 
 /* The store: a corrupt one is moved aside and said; an unreadable one

@@ -527,6 +527,7 @@ static np_session *dev_session(const np_keeper *k, const np_addr *dev,
     o.owner = name;
     o.lease = k->cfg->lease;
     o.pm = k->pm;
+    o.side_table = 1; /* name who holds a conflicting port */
     return np_session_new(&o, err);
 }
 

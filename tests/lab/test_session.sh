@@ -125,8 +125,8 @@ for via in natpmp pcp upnp; do
         >"$D/mc.$via.json" 2>"$D/mc.$via.err" || rc=$?
     after_open=$(rule_lines tcp 25565)
     st=$(jq -r '.rules[0] | "\(.status) \(.holder // "-")"' "$D/mc.$via.json")
-    if [ "$rc" = 1 ] && [ "${st%% *}" = conflict ]; then
-        ok "$via: open reports a conflict ($st), exit 1"
+    if [ "$rc" = 1 ] && [ "$st" = "conflict $LAB_LAN2_IP" ]; then
+        ok "$via: open reports a conflict held by lan2, exit 1"
     else
         bad "$via: open: exit $rc, $(cat "$D/mc.$via.json" "$D/mc.$via.err")"
     fi
@@ -140,9 +140,9 @@ for via in natpmp pcp upnp; do
     lab_wait_for 20 "daemon settled on tcp 25565" settled tcp 25565
     after_daemon=$(rule_lines tcp 25565)
     e=$(entry tcp 25565)
-    [ "$(jq -r .state <<<"$e")" = refused ] &&
-        ok "$via: daemon: refused ($(jq -r .last_error <<<"$e" | cut -c1-90))" ||
-        bad "$via: daemon holds it: $e"
+    [ "$(jq -r '"\(.state) \(.holder)"' <<<"$e")" = "refused $LAB_LAN2_IP" ] &&
+        ok "$via: daemon: refused, held by lan2 ($(jq -r .last_error <<<"$e" | cut -c1-80))" ||
+        bad "$via: daemon: $e"
     if [ "$after_open" = "$after_daemon" ] && [ "$(table)" = "$before" ]; then
         ok "$via: open and daemon leave the same router state [$after_daemon]"
     else
