@@ -156,6 +156,10 @@ typedef struct np_sess_opts {
     np_store *store; /* borrowed, loaded; NULL: nothing is read or
                         recorded (the daemon keeps its own records
                         through store.h) */
+    int side_table;  /* 1: on a conflict, when the portmap has no IGD, ask
+                        the gateway's IGD for its table (an SSDP search,
+                        read only) to name who holds the port, which PCP
+                        and NAT-PMP never say; 0: never (unit tests) */
 } np_sess_opts;
 
 typedef struct np_session np_session;

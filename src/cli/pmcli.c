@@ -107,6 +107,43 @@ static int parse_port_spec(struct pm_args *a, const char *spec)
     return 0;
 }
 
+/* --port and --for; -1 to go on, else the exit code. */
+static int parse_target(struct pm_args *a, int c, const char *arg)
+{
+    np_error err;
+
+    switch (c) {
+    case 'p':
+        switch (parse_port_spec(a, arg)) {
+        case 0:
+            break;
+        case -2:
+            np_out_errorf(a->cmd,
+                          "--port %s: a range of more than %d ports; "
+                          "map only what the game needs",
+                          arg, PM_RANGE_MAX);
+            return NP_EXIT_USAGE;
+        default:
+            np_out_errorf(a->cmd,
+                          "--port %s: expected udp:PORT, tcp:PORT or "
+                          "udp:LOW-HIGH",
+                          arg);
+            return NP_EXIT_USAGE;
+        }
+        break;
+    case 'f':
+        if (np_addr_parse(&a->for_addr, arg, 0, &err) != NP_OK) {
+            np_out_errorf(a->cmd, "--for %s: not an IP address", arg);
+            return NP_EXIT_USAGE;
+        }
+        a->have_for = 1;
+        break;
+    default:
+        break;
+    }
+    return -1;
+}
+
 int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
              int allow_all)
 {
@@ -126,7 +163,6 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
         {NULL, 0, NULL, 0}};
     int c, i;
     unsigned long v;
-    np_error err;
 
     a->cmd = argv[0];
     a->lease = 7200;
@@ -135,29 +171,9 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            switch (parse_port_spec(a, optarg)) {
-            case 0:
-                break;
-            case -2:
-                np_out_errorf(a->cmd,
-                              "--port %s: a range of more than %d ports; "
-                              "map only what the game needs",
-                              optarg, PM_RANGE_MAX);
-                return NP_EXIT_USAGE;
-            default:
-                np_out_errorf(a->cmd,
-                              "--port %s: expected udp:PORT, tcp:PORT or "
-                              "udp:LOW-HIGH",
-                              optarg);
-                return NP_EXIT_USAGE;
-            }
-            break;
         case 'f':
-            if (np_addr_parse(&a->for_addr, optarg, 0, &err) != NP_OK) {
-                np_out_errorf(a->cmd, "--for %s: not an IP address", optarg);
-                return NP_EXIT_USAGE;
-            }
-            a->have_for = 1;
+            if ((i = parse_target(a, c, optarg)) >= 0)
+                return i;
             break;
         case 'l':
             if (parse_num(optarg, 604800, &v) != 0 || v < 60) {
@@ -307,6 +323,7 @@ static void session_opts(struct pm_args *a, np_store *st, np_sess_opts *o)
     o->timeout_ms = a->timeout_ms;
     o->cancel = &pm_interrupted;
     o->store = st;
+    o->side_table = 1; /* name who holds a conflicting port */
 }
 
 /* The store: a corrupt one is moved aside and said; an unreadable one

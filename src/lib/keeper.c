@@ -527,6 +527,7 @@ static np_session *dev_session(const np_keeper *k, const np_addr *dev,
     o.owner = name;
     o.lease = k->cfg->lease;
     o.pm = k->pm;
+    o.side_table = 1; /* name who holds a conflicting port */
     return np_session_new(&o, err);
 }
 
@@ -619,6 +620,7 @@ static void renew_held(np_keeper *k, np__ent *e, const np_sess_result *r,
     memcpy(e->nonce, r->pm.nonce, 12);
     e->failures = 0;
     e->last_error[0] = '\0';
+    e->holder[0] = '\0';
     if (r->alternate)
         snprintf(e->last_error, sizeof(e->last_error),
                  "on external port %u: the platform accepts another external "
@@ -645,6 +647,7 @@ static void renew_refused(np_keeper *k, np__ent *e, const np_sess_result *r,
         np_addr_ip_str(&r->pm.holder, hold, sizeof(hold));
     e->state = NP__ENT_REFUSED;
     e->failures++;
+    snprintf(e->holder, sizeof(e->holder), "%s", hold);
     if (r->offered_port != 0)
         snprintf(e->last_error, sizeof(e->last_error),
                  "%s: the port is held%s%s; the router offered external port "

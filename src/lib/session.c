@@ -364,6 +364,38 @@ static void table_read(np_session *s)
     (void)np_portmap_use(s->pm, NP_PM_NONE, NULL);
 }
 
+/*
+ * The UPnP table when the session's portmap has no IGD (PCP or NAT-PMP was
+ * enough to map, or --via left UPnP out): ask the gateway's IGD on a side
+ * object, read only. Used to name who holds a port, which PCP and NAT-PMP
+ * never say; costs an SSDP wait, and only on a conflict.
+ */
+static void table_read_side(np_session *s)
+{
+    np_pm_options o;
+    np_portmap *side;
+    np_error err;
+
+    if (s->listed || s->disc.has[NP_PM_UPNP] || !s->o.side_table) {
+        table_read(s);
+        return;
+    }
+    s->listed = 1;
+    memset(&o, 0, sizeof(o));
+    o.prefer[0] = NP_PM_UPNP;
+    o.gateway = s->disc.gateway;
+    o.ssdp_max_ms = 1500;
+    side = np_portmap_new(&o, &err);
+    if (side == NULL)
+        return;
+    if (np_portmap_discover(side, NULL, &err) != NP_OK ||
+        np_portmap_list(side, &s->tab, &s->ntab, &err) != NP_OK) {
+        s->tab = NULL;
+        s->ntab = 0;
+    }
+    np_portmap_free(side);
+}
+
 /* Who holds the rule's external port, from the UPnP table, when the answer
  * did not say (PCP and NAT-PMP never do). */
 static void sess_find_holder(np_session *s, const np_sess_rule *r,
@@ -373,7 +405,7 @@ static void sess_find_holder(np_session *s, const np_sess_rule *r,
 
     if (np_addr_is_set(&res->holder))
         return;
-    table_read(s);
+    table_read_side(s);
     for (i = 0; i < s->ntab; i++) {
         const np_pm_mapping *m = &s->tab[i];
 
@@ -644,8 +676,7 @@ int np_session_unmap(np_session *s, enum np_pm_proto proto, int transport,
     out->rule.transport = transport;
     out->rule.port = internal_port;
     out->device = s->o.device;
-    rc = sess_delete(s, &out->rule, proto, external_port, nonce, &out->pm,
-                     err);
+    rc = sess_delete(s, &out->rule, proto, external_port, nonce, &out->pm, err);
     out->tried = 1;
     if (out->pm.proto == NP_PM_NONE)
         out->pm.proto = proto;
@@ -763,7 +794,8 @@ static const uint8_t *stored_nonce(const np_session *s, const np_sess_rule *r,
     *proto = NP_PM_NONE;
     if (s->o.store == NULL)
         return NULL;
-    k = np_store_find(s->o.store, &s->disc.gateway, r->transport, r->port, 0,
+    /* by the internal port: the mapping may sit on an alternate port */
+    k = np_store_find(s->o.store, &s->disc.gateway, r->transport, r->port, 1,
                       &s->o.device);
     if (k < 0 || s->o.store->e[k].proto != NP_PM_PCP)
         return NULL;
