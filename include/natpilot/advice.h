@@ -39,7 +39,9 @@ enum np_advice_dnat_why {
     NP_ADVICE_DNAT_ROUTER_SILENT, /* the router answered but could not
                                      say its external address: yes */
     NP_ADVICE_DNAT_DIFFERENT,     /* router's address != STUN's: yes */
-    NP_ADVICE_DNAT_SAME           /* equal (reserved range or not): no */
+    NP_ADVICE_DNAT_SAME,          /* equal (reserved range or not): no */
+    NP_ADVICE_DNAT_ROUTER_UNSURE  /* what the router said about its address
+                                     proves nothing: unknown */
 };
 
 typedef struct np_advice_dnat_input {
@@ -47,6 +49,10 @@ typedef struct np_advice_dnat_input {
     int router_answered;   /* PCP, NAT-PMP or UPnP answered */
     const np_addr *router_external; /* NULL or unset: the router could not
                                        say */
+    int router_unsure; /* the router told an address that proves nothing
+                          (0.0.0.0, loopback, its own LAN address) or its
+                          answer could not be read: no verdict from its
+                          silence */
 } np_advice_dnat_input;
 
 typedef struct np_advice_dnat_verdict {

@@ -38,6 +38,13 @@ void np_advice_double_nat(const np_advice_dnat_input *in,
         out->why = NP_ADVICE_DNAT_NO_ROUTER;
         return;
     }
+    /* A router that does not know its public address (0.0.0.0, its LAN
+     * address, an unreadable answer) proves nothing either way. */
+    if (!have_ext && in->router_unsure) {
+        out->verdict = NP_ADVICE_DNAT_UNKNOWN;
+        out->why = NP_ADVICE_DNAT_ROUTER_UNSURE;
+        return;
+    }
     /* miniupnpd answers an empty address and NAT-PMP "network failure"
      * when the router's own WAN address is private or shared. */
     if (!have_ext) {

@@ -28,6 +28,7 @@ static void test_double_nat(void **state)
         const char *name;
         const char *stun;     /* STUN-mapped; NULL: no answer */
         int router;           /* a router protocol answered */
+        int unsure;           /* what it said proves nothing */
         const char *external; /* router's external; NULL: could not say */
         int verdict, why, hint;
     } cases[] = {
@@ -73,6 +74,14 @@ static void test_double_nat(void **state)
          .verdict = NP_ADVICE_DNAT_YES,
          .why = NP_ADVICE_DNAT_ROUTER_SILENT,
          .hint = 0},
+        {.name = "router says 0.0.0.0 or its LAN address: unknown, not proof",
+         .stun = "198.51.100.9",
+         .router = 1,
+         .unsure = 1,
+         .external = NULL,
+         .verdict = NP_ADVICE_DNAT_UNKNOWN,
+         .why = NP_ADVICE_DNAT_ROUTER_UNSURE,
+         .hint = 0},
         {.name = "no router answered: unknown",
          .stun = "198.51.100.9",
          .router = 0,
@@ -95,6 +104,7 @@ static void test_double_nat(void **state)
         np_addr m = ip(cases[i].stun), e = ip(cases[i].external);
         np_advice_dnat_input in = {.mapped = &m,
                                    .router_answered = cases[i].router,
+                                   .router_unsure = cases[i].unsure,
                                    .router_external = &e};
         np_advice_dnat_verdict v;
 
