@@ -114,6 +114,7 @@ struct wiz {
     size_t n_rules;
     np_pm_discovery sdisc;
     enum np_pm_proto plan_proto; /* what the session will use first */
+    int sess_found;              /* the session's discovery found one */
 };
 
 static volatile sig_atomic_t wiz_cancelled;
@@ -904,6 +905,7 @@ static int session_prepare(struct wiz *w)
     np_progress_done();
     if (rc == NP_ECANCELED || wiz_cancelled)
         return cancelled_exit();
+    w->sess_found = rc == NP_OK;
     w->plan_proto =
         rc == NP_OK ? np_session_plan_proto(&w->sdisc, &so) : NP_PM_NONE;
     return -1;
@@ -1096,6 +1098,12 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
     if (w->router.any && w->double_nat != NP_ADVICE_DNAT_YES) {
         if ((rc = session_prepare(w)) >= 0)
             return rc;
+    } else if (w->router.any) {
+        /* Nothing will be asked (second NAT): name what would be used. */
+        np_sess_opts so;
+        session_opts(w, &so);
+        w->plan_proto = np_session_plan_proto(&w->router.disc, &so);
+        w->sess_found = 1;
     }
     snprintf(text, sizeof(text),
              "Each for %s s, via %s, tagged \"natpilot\" so that natpilot "
@@ -1103,8 +1111,9 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
              "keep them alive with natpilot daemon.",
              w->lease_arg ? w->lease_arg : "7200",
              w->plan_proto != NP_PM_NONE ? np_pm_proto_name(w->plan_proto)
-             : w->router.any ? "(no protocol that answered can map for this "
+             : w->sess_found ? "(no protocol that answered can map for this "
                                "device)"
+             : w->router.any ? "(the router did not answer again)"
                              : "(no router answered)");
     wrap("  ", text);
     if (!w->router.any) {
