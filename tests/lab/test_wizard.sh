@@ -9,7 +9,9 @@
 #   2. a console whose mapping the router refuses (secure mode): the manual
 #      steps and the DMZ paragraph are shown, the table is unchanged;
 #   3. carrier-grade NAT: the wizard says forwarding at home cannot help;
-#   4. Ctrl-C while the router is being asked: the table is as before;
+#   4. Ctrl-C while the router is being asked (slowed to two new TCP
+#      connections a second, so the key lands mid-run): the table is as
+#      before;
 #   5. NO_COLOR: no colour sequences on the screen (and colour without it).
 # Also: a wrong answer at "Device [1]:" asks again with a hint (case 1), and
 # the plan names the protocol the run then uses, with PCP, NAT-PMP and UPnP
@@ -202,19 +204,33 @@ check "fits 80 columns" fits_80
 # Several games give open many rules; the interrupt is sent the moment the
 # open command starts. Either open is interrupted (and must roll back), or
 # it finished first (then the test says so and cleans up).
+# The router takes at most two new TCP connections a second from the LAN
+# (each UPnP request is one), so that mapping seven rules lasts seconds and
+# the Ctrl-C lands while the router is being asked.
 lab_build -k eim-apdf
 lab_coturn_start
 lab_miniupnpd_start -u yes -n no
 before_table=$(upnp_table)
+lab_in router nft -f - <<'NFT' || lab_fail "slow router rules"
+table ip wizslow {
+    chain in {
+        type filter hook input priority filter - 10; policy accept;
+        iifname "br0" tcp flags & (syn | ack) == syn limit rate over 2/second burst 2 packets drop
+    }
+}
+NFT
 wiz_start "--stun $STUN --device self --platform pc --game counter-strike-2 --game minecraft-java --game rust --game valheim --yes --no-save"
-wait_screen 15 "\$ natpilot open"
+wait_screen 30 "\$ natpilot open"
 keys C-c
-wait_screen 15 "WIZARD-EXIT="
+wait_screen 60 "WIZARD-EXIT="
+lab_in router nft delete table ip wizslow
 save_screen ctrlc
 check "says it was interrupted or finished cleanly" \
   bash -c "grep -qE 'Interrupted|Rolled back|Done|Not Open' '$LAB_TMP/screen-ctrlc.txt'"
 check "stops at Ctrl-C (no manual steps after it)" \
   bash -c "! grep -qE 'Interrupted' '$LAB_TMP/screen-ctrlc.txt' || ! grep -q 'What to do in the router' '$LAB_TMP/screen-ctrlc.txt'"
+check "Ctrl-C landed while the slowed router was being asked" \
+  grep -q 'Interrupted' "$LAB_TMP/screen-ctrlc.txt"
 if grep -qE 'Interrupted|Rolled back' "$LAB_TMP/screen-ctrlc.txt"; then
   check "router table as before after Ctrl-C" test "$(upnp_table)" = "$before_table"
 else
