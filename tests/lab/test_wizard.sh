@@ -11,7 +11,8 @@
 #   3. carrier-grade NAT: the wizard says forwarding at home cannot help;
 #   4. Ctrl-C while the router is being asked (slowed to two new TCP
 #      connections a second, so the key lands mid-run): the table is as
-#      before;
+#      before; 4a. Ctrl-C while the mappings are checked: the wizard
+#      removes what its run made;
 #   5. NO_COLOR: no colour sequences on the screen (and colour without it).
 # Also: a wrong answer at "Device [1]:" asks again with a hint (case 1), and
 # the plan names the protocol the run then uses, with PCP, NAT-PMP and UPnP
@@ -237,6 +238,29 @@ else
   echo "note: the run finished before Ctrl-C arrived; closing"
   lab_in lan1 "$NATPILOT" close --all >/dev/null 2>&1 || true
 fi
+
+# --- 4a. Ctrl-C after the router said yes, while the mappings are being
+#      checked: the wizard takes this run's mappings back itself
+lab_in router nft -f - <<'NFT' || lab_fail "slow router rules"
+table ip wizslow {
+    chain in {
+        type filter hook input priority filter - 10; policy accept;
+        iifname "br0" tcp flags & (syn | ack) == syn limit rate over 2/second burst 2 packets drop
+    }
+}
+NFT
+before_table=$(upnp_table)
+wiz_start "--stun $STUN --device self --platform pc --game counter-strike-2 --game minecraft-java --game rust --game valheim --yes --no-save"
+wait_screen 60 "Checking the mappings:"
+keys C-c
+wait_screen 60 "WIZARD-EXIT="
+lab_in router nft delete table ip wizslow
+save_screen ctrlc-verify
+check "Ctrl-C during the check: says the mappings were removed again" \
+  has "were removed again"
+check "the mapping was made before the Ctrl-C" has "mapped via upnp"
+check "router table as before after Ctrl-C during the check" \
+  test "$(upnp_table)" = "$before_table"
 
 # --- 4b. the outbound check, unattended (--outbound): a game's outbound
 #      rule that the router drops is reported, and the exit is 1
