@@ -789,10 +789,9 @@ static int build_argv(const struct wiz *w, const char *cmd, char **argv,
         argv[n++] = (char *)"--via";
         argv[n++] = (char *)w->via_arg;
     }
-    if (strcmp(cmd, "verify") == 0 && w->n_stun > 0) {
-        argv[n++] = (char *)"--stun";
-        argv[n++] = (char *)w->stun[0];
-    }
+    /* No --stun on verify: the wizard checks the router's answers
+     * (np_session_verify), not reachability through a STUN server, and
+     * the line shown must be what it did. */
     if (w->profiles_dir != NULL) {
         argv[n++] = (char *)"--profiles";
         argv[n++] = (char *)w->profiles_dir;
