@@ -64,12 +64,4 @@ void np_out_wrapf(const char *first, const char *rest, const char *fmt, ...)
 void np_progress(const char *text);
 void np_progress_done(void);
 
-/*
- * Run another command in-process with its stdout captured: *text gets a
- * malloc'ed, NUL-terminated copy (the caller frees it; NULL on failure).
- * Returns the command's exit code. Used to nest one command's --json output
- * in another's.
- */
-int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text);
-
 #endif /* NP_CLI_H */

@@ -206,7 +206,6 @@ int np_cmd_daemon(int argc, char **argv)
 #ifndef NP_DAEMON_LEAN
     exec_lean(argc, argv);
 #endif
-    optind = 1;
     while ((c = getopt_long(argc, argv, "c:fl:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
