@@ -35,6 +35,7 @@
 #include "natpilot/stun.h"
 #include "outbound.h"
 #include "router_check.h"
+#include "np_util.h"
 
 #define MAX_GAMES   12
 #define MAX_STUN    (1 + NP_PROBE_MAX_EXTRA)
@@ -83,6 +84,7 @@ static const char *const default_stun[] = {
 struct wiz {
     /* answers given as flags */
     const char *device_arg, *platform_arg, *lease_arg, *via_arg;
+    uint32_t lease; /* --lease, checked; 0: the default */
     const char *profiles_dir, *save_path, *reflector;
     const char *games[MAX_GAMES];
     size_t n_games;
@@ -856,8 +858,7 @@ static void session_opts(const struct wiz *w, np_sess_opts *so)
 {
     memset(so, 0, sizeof(*so));
     so->device = w->device;
-    so->lease =
-        w->lease_arg != NULL ? (uint32_t)strtoul(w->lease_arg, NULL, 10) : 0;
+    so->lease = w->lease;
     so->via = w->via_arg != NULL ? np_pm_proto_parse(w->via_arg) : NP_PM_NONE;
     so->cancel = &wiz_cancelled;
     so->store = w->store;
@@ -1160,15 +1161,14 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
 static int write_config(struct wiz *w, const char *path)
 {
     cJSON *root = cJSON_CreateObject(), *devs, *dev, *profs;
-    char *text = NULL, tmp[4096];
-    FILE *f;
-    size_t i;
+    char *text = NULL;
+    np_error err;
+    size_t i, len;
     int ok = 0;
 
     if (root == NULL)
         return -1;
-    cJSON_AddNumberToObject(root, "lease",
-                            w->lease_arg ? strtod(w->lease_arg, NULL) : 7200);
+    cJSON_AddNumberToObject(root, "lease", w->lease ? w->lease : 7200);
     devs = cJSON_AddArrayToObject(root, "devices");
     dev = cJSON_CreateObject();
     cJSON_AddItemToArray(devs, dev);
@@ -1191,17 +1191,13 @@ static int write_config(struct wiz *w, const char *path)
     cJSON_Delete(root);
     if (text == NULL)
         return -1;
-    /* Written beside the target and renamed: never half a file. */
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (f != NULL) {
-        ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-        ok = (fclose(f) == 0) && ok;
-        if (ok && rename(tmp, path) != 0)
-            ok = 0;
-        if (!ok)
-            unlink(tmp);
-    }
+    /* Replaced atomically (file and directory synced): never half a file.
+     * 0644: the daemon, under another user, reads it; it holds no secret. */
+    len = strlen(text);
+    text[len] = '\n'; /* over the NUL: the file ends with a newline */
+    ok = np__file_replace(path, text, len + 1, 0644, &err) == NP_OK;
+    if (!ok)
+        errno = err.sys_errno ? err.sys_errno : EIO;
     cJSON_free(text);
     return ok ? 0 : -1;
 }
@@ -1291,9 +1287,9 @@ static int parse_args(struct wiz *w, int argc, char **argv)
             w->no_apply = 1;
             break;
         case 'l': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 60 || v > 604800) {
+            uint32_t v = 0;
+
+            if (np__parse_u32(optarg, 604800, &v) != NP_OK || v < 60) {
                 np_out_errorf("wizard",
                               "--lease %s: seconds from 60 to "
                               "604800",
@@ -1301,6 +1297,7 @@ static int parse_args(struct wiz *w, int argc, char **argv)
                 return NP_EXIT_USAGE;
             }
             w->lease_arg = optarg;
+            w->lease = v;
             break;
         }
         case 'v':
