@@ -36,6 +36,7 @@ typedef struct np__ent {
     int64_t due;            /* monotonic ms of the next action */
     uint8_t nonce[12];
     unsigned failures;
+    int64_t renewed;            /* wall clock of the last grant; 0 never */
     char holder[NP_ADDRSTRLEN]; /* verify: who holds it instead */
     char last_error[NP__KEEP_ERR_MAX];
 } np__ent;
@@ -86,6 +87,9 @@ struct np_keeper {
     int table_seen;       /* the IGD answered a check once */
     unsigned upnp_misses; /* checks in a row the IGD did not answer since */
     np_pm_options pmopt;
+    unsigned long n_restarts;       /* router restarts seen */
+    unsigned long n_renew_failures; /* map / renew attempts that failed */
+    np_keeper_ext ext;              /* extra event source (web); fd -1 */
 };
 
 int64_t np__keep_mono_ms(void);
