@@ -254,8 +254,9 @@ static void api_profile_show(np_web *w, np_web_req *r, const char *id)
 
 /* 1 when a is a host on one of this machine's LANs: inside the subnet of
  * a local, up, non-loopback interface whose address may serve the page
- * (np_config_web_addr_ok), and neither that interface's own address nor
- * the subnet's network or broadcast address. */
+ * (np_config_web_addr_ok) — this host itself included (a gaming PC or a
+ * NAS running the daemon) — and not the subnet's network or broadcast
+ * address. */
 static int on_lan(const np_addr *a, np_error *err)
 {
     np_netif_addr *ifs = NULL;
@@ -277,7 +278,7 @@ static int on_lan(const np_addr *a, np_error *err)
         ia = ntohl(((const struct sockaddr_in *)&x->addr.ss)->sin_addr.s_addr);
         ha = ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr);
         mask = 0xffffffffu << (32 - x->prefix_len);
-        if ((ia & mask) == (ha & mask) && ha != ia && (ha & ~mask) != 0 &&
+        if ((ia & mask) == (ha & mask) && (ha & ~mask) != 0 &&
             (ha & ~mask) != ~mask)
             ok = 1;
     }
