@@ -6,6 +6,7 @@
 const $ = (id) => document.getElementById(id);
 let csrf = null;
 let statusTimer = null;
+let firstStatus = null; /* the status asked for at start, beside the session */
 const setup = { step: 1, address: "", name: "", platform: "xbox",
   chosen: new Map(), diag: null, plan: null, device: null };
 
@@ -164,7 +165,9 @@ function renderStatus(st) {
   if (!performance.getEntriesByName("np-status-rendered").length) performance.mark("np-status-rendered");
 }
 async function refreshStatus() {
-  try { renderStatus(await api("/api/v1/status")); } catch (e) { if (e.status !== 401) $("router").textContent = e.message; }
+  const early = firstStatus ? await firstStatus : null;
+  firstStatus = null;
+  try { renderStatus(early || await api("/api/v1/status")); } catch (e) { if (e.status !== 401) $("router").textContent = e.message; }
   if (!$("view-status").hidden) statusTimer = setTimeout(refreshStatus, 2000);
 }
 
@@ -364,7 +367,7 @@ async function searchProfiles() {
     const r = await api("/api/v1/profiles" + (q ? "?q=" + encodeURIComponent(q) : ""));
     if (seq !== profSeq) return;
     const ul = $("prof-list");
-    fill(ul, ...r.profiles.slice(0, 60).map((p) => el("li", {}, el("button", { type: "button",
+    fill(ul, ...r.profiles.slice(0, 60).map((p) => el("li", {}, el("button", { type: "button", "data-id": p.id,
       text: p.name + " — " + p.kind + ", " + p.platforms.join(", "), onclick: () => showProfile(p.id) }))));
     announce(r.profiles.length + " profiles");
   } catch (e) { $("prof-list").textContent = e.message; }
@@ -409,6 +412,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("apply").addEventListener("click", apply);
   $("prof-search").addEventListener("input", debounce(searchProfiles, 150));
   window.addEventListener("hashchange", route);
+  /* the session and, on the status page, the status in one round trip */
+  if ((location.hash || "#status") === "#status") {
+    firstStatus = fetch("/api/v1/status", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  }
   try { csrf = (await api("/api/v1/session")).csrf; } catch (e) { csrf = null; }
   route();
 });
