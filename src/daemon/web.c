@@ -247,9 +247,7 @@ static np_web_session *session_of(np_web *w, struct MHD_Connection *c)
 /* POST /api/v1/login {"token": "..."} */
 static void do_login(np_web *w, np_web_req *r, const np_addr *client)
 {
-    const char *p, *q;
     char given[NP_WEB_SECRET_HEX + 2];
-    size_t n;
     np_web_session *s;
     char ip[NP_ADDRSTRLEN];
 
@@ -259,24 +257,7 @@ static void do_login(np_web *w, np_web_req *r, const np_addr *client)
                       "too many login attempts; wait a minute");
         return;
     }
-    /* The body is small and fixed: find "token":"<hex>" without a general
-     * JSON parser on unauthenticated input. */
-    given[0] = '\0';
-    p = strstr(r->body, "\"token\"");
-    if (p != NULL) {
-        p += 7;
-        while (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n')
-            p++;
-        if (*p == '"') {
-            p++;
-            q = strchr(p, '"');
-            n = q != NULL ? (size_t)(q - p) : 0;
-            if (q != NULL && n < sizeof(given)) {
-                memcpy(given, p, n);
-                given[n] = '\0';
-            }
-        }
-    }
+    (void)np_web_login_token(r->body, r->body_len, given, sizeof(given));
     if (!np_web_secret_equal(given, w->token)) {
         np__web_log(w, NP_LOG_WARN, "web: failed login from %s", ip);
         np__web_error(r, 401, "unauthorized",

@@ -134,6 +134,47 @@ int np_web_secret_equal(const char *given, const char *secret)
     return CRYPTO_memcmp(given, secret, ls) == 0;
 }
 
+int np_web_login_token(const char *body, size_t len, char *out, size_t size)
+{
+    static const char key[] = "\"token\"";
+    size_t i, k = sizeof(key) - 1, start;
+
+    if (out == NULL || size == 0)
+        return 0;
+    out[0] = '\0';
+    if (body == NULL)
+        return 0;
+    for (i = 0; i + k <= len; i++)
+        if (memcmp(body + i, key, k) == 0)
+            break;
+    if (i + k > len)
+        return 0;
+    i += k;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
+                       body[i] == '\n'))
+        i++;
+    if (i >= len || body[i] != ':')
+        return 0;
+    i++;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
+                       body[i] == '\n'))
+        i++;
+    if (i >= len || body[i] != '"')
+        return 0;
+    start = ++i;
+    while (i < len && body[i] != '"') {
+        if (body[i] == '\\' || (unsigned char)body[i] < 0x20 ||
+            i - start >= size - 1)
+            return 0;
+        i++;
+    }
+    if (i >= len)
+        return 0;
+    memcpy(out, body + start, i - start);
+    out[i - start] = '\0';
+    return 1;
+}
+
 /* --- sessions -------------------------------------------------------------*/
 
 np_web_session *np_web_session_new(np_web_sessions *ss, int64_t now)

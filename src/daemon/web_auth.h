@@ -39,6 +39,14 @@ int np_web_token_load(const char *path, int create,
  * secret's length; a wrong length is a mismatch). */
 int np_web_secret_equal(const char *given, const char *secret);
 
+/*
+ * The token of a login request's body, {"token": "<hex>"}, read without a
+ * general JSON parser (the body is unauthenticated): the first "token" key,
+ * a colon, and a string of at most size - 1 characters without escapes.
+ * 1 found (out terminated), 0 otherwise (out is "").
+ */
+int np_web_login_token(const char *body, size_t len, char *out, size_t size);
+
 /* --- sessions ------------------------------------------------------------ */
 
 typedef struct np_web_session {
