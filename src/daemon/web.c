@@ -16,7 +16,6 @@
  * timeout (only while a connection is open) has passed. Idle, with no
  * connection, nothing wakes the daemon.
  */
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include <time.h>
 
 #include "web.h"
+#include "web_mhd.h"
 #include "web_assets.h"
 #include "web_auth.h"
 
@@ -490,7 +490,9 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa,
     return MHD_NO;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+/* MHD's messages (printf-style, as MHD_LogCallback is declared). */
+__attribute__((format(printf, 2, 0))) static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     np_web *w = cls;
     char line[400];
@@ -534,6 +536,8 @@ np_web *np_web_start(np_keeper *k, const np_config *cfg,
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     int created = 0, mcreated = 0, rc;
 
+    if (np_mhd_load(err) != NP_OK)
+        return NULL;
     w = calloc(1, sizeof(*w));
     if (w == NULL) {
         np_error_set(err, NP_ENOMEM, NULL, "out of memory");

@@ -10,7 +10,6 @@
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include "natpilot/probe.h"
 #include "natpilot/profile.h"
 #include "web.h"
+#include "web_mhd.h"
 
 #define MAX_HITS 50
 
