@@ -17,7 +17,6 @@
  * connection, nothing wakes the daemon.
  */
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -611,6 +610,6 @@ void np_web_stop(np_web *w)
     np_keeper_set_ext(w->k, NULL);
     if (w->d != NULL)
         MHD_stop_daemon(w->d);
-    OPENSSL_cleanse(w, sizeof(*w));
+    explicit_bzero(w, sizeof(*w));
     free(w);
 }

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +14,17 @@
 
 #include "natpilot/hex.h"
 #include "web_auth.h"
+
+int np_web_ct_memcmp(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char d = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        d |= (unsigned char)(x[i] ^ y[i]);
+    return d != 0;
+}
 
 static int random_hex(char out[NP_WEB_SECRET_HEX + 1])
 {
@@ -31,7 +41,7 @@ static int random_hex(char out[NP_WEB_SECRET_HEX + 1])
         got += (size_t)n;
     }
     np_hex_encode(out, b, sizeof(b));
-    OPENSSL_cleanse(b, sizeof(b));
+    explicit_bzero(b, sizeof(b));
     return 0;
 }
 
@@ -60,9 +70,9 @@ static int read_token(int fd, const char *path, char out[NP_WEB_SECRET_HEX + 1],
                             "the web token file does not hold %d hex digits "
                             "(delete it to make a new one)",
                             NP_WEB_SECRET_HEX);
-    OPENSSL_cleanse(tmp, sizeof(tmp));
+    explicit_bzero(tmp, sizeof(tmp));
     memcpy(out, buf, NP_WEB_SECRET_HEX + 1);
-    OPENSSL_cleanse(buf, sizeof(buf));
+    explicit_bzero(buf, sizeof(buf));
     return NP_OK;
 }
 
@@ -109,7 +119,7 @@ int np_web_token_load(const char *path, int create,
         }
         off += (size_t)w;
     }
-    OPENSSL_cleanse(line, sizeof(line));
+    explicit_bzero(line, sizeof(line));
     if (fsync(fd) != 0) {
         rc = np_error_sys(err, errno, path, "cannot write the web token");
         close(fd);
@@ -131,7 +141,7 @@ int np_web_secret_equal(const char *given, const char *secret)
     ls = strlen(secret);
     if (ls == 0 || strnlen(given, ls + 1) != ls)
         return 0;
-    return CRYPTO_memcmp(given, secret, ls) == 0;
+    return np_web_ct_memcmp(given, secret, ls) == 0;
 }
 
 int np_web_login_token(const char *body, size_t len, char *out, size_t size)
@@ -218,7 +228,7 @@ np_web_session *np_web_session_find(np_web_sessions *ss, const char *id,
             continue;
         }
         /* every slot compared, in constant time each */
-        if (CRYPTO_memcmp(s->id, id, NP_WEB_SECRET_HEX) == 0)
+        if (np_web_ct_memcmp(s->id, id, NP_WEB_SECRET_HEX) == 0)
             found = s;
     }
     if (found != NULL)
@@ -229,7 +239,7 @@ np_web_session *np_web_session_find(np_web_sessions *ss, const char *id,
 void np_web_session_drop(np_web_session *s)
 {
     if (s != NULL)
-        OPENSSL_cleanse(s, sizeof(*s));
+        explicit_bzero(s, sizeof(*s));
 }
 
 int np_web_cookie_get(const char *header, const char *name, char *out,

@@ -43,6 +43,16 @@ static void test_secret_equal(void **state)
     assert_int_equal(np_web_secret_equal("", ""), 0); /* no empty secret */
 }
 
+static void test_ct_memcmp(void **state)
+{
+    (void)state;
+    assert_int_equal(np_web_ct_memcmp("abcd", "abcd", 4), 0);
+    assert_int_equal(np_web_ct_memcmp("abcd", "abce", 4), 1);
+    assert_int_equal(np_web_ct_memcmp("xbcd", "abcd", 4), 1);
+    assert_int_equal(np_web_ct_memcmp("abcd", "abce", 3), 0);
+    assert_int_equal(np_web_ct_memcmp("", "", 0), 0);
+}
+
 static void test_cookie(void **state)
 {
     static const struct {
@@ -329,11 +339,12 @@ static void test_addr_ok(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_cookie),
-        cmocka_unit_test(test_host_origin),  cmocka_unit_test(test_csrf),
-        cmocka_unit_test(test_length),       cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_rate),         cmocka_unit_test(test_login_token),
-        cmocka_unit_test(test_token_file),   cmocka_unit_test(test_addr_ok),
+        cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_ct_memcmp),
+        cmocka_unit_test(test_cookie),       cmocka_unit_test(test_host_origin),
+        cmocka_unit_test(test_csrf),         cmocka_unit_test(test_length),
+        cmocka_unit_test(test_sessions),     cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_login_token),  cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_addr_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
