@@ -26,6 +26,7 @@
 #include "web.h"
 #include "web_mhd.h"
 #include "web_assets.h"
+#include "np_util.h"
 #include "web_auth.h"
 
 #define NP_WEB_CONN_LIMIT   32
@@ -57,10 +58,7 @@ typedef struct req_ctx {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return np__mono_ms();
 }
 
 void np__web_log(np_web *w, int level, const char *fmt, ...)

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
+#include "np_util.h"
 #include "web_auth.h"
 
 int np_web_ct_memcmp(const void *a, const void *b, size_t n)
@@ -29,18 +29,10 @@ int np_web_ct_memcmp(const void *a, const void *b, size_t n)
 static int random_hex(char out[NP_WEB_SECRET_HEX + 1])
 {
     uint8_t b[NP_WEB_SECRET_BYTES];
-    size_t got = 0;
 
-    while (got < sizeof(b)) {
-        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    np_hex_encode(out, b, sizeof(b));
+    if (np__random(b, sizeof(b)) != 0)
+        return -1;
+    np__hex_encode(out, b, sizeof(b));
     explicit_bzero(b, sizeof(b));
     return 0;
 }
@@ -65,7 +57,7 @@ static int read_token(int fd, const char *path, char out[NP_WEB_SECRET_HEX + 1],
     buf[n] = '\0';
     if (n > 0 && buf[n - 1] == '\n')
         buf[--n] = '\0';
-    if (n != NP_WEB_SECRET_HEX || np_hex_decode(tmp, sizeof(tmp), buf) != 0)
+    if (n != NP_WEB_SECRET_HEX || np__hex_decode(tmp, sizeof(tmp), buf) != 0)
         return np_error_set(err, NP_EINVALID, path,
                             "the web token file does not hold %d hex digits "
                             "(delete it to make a new one)",
@@ -82,7 +74,6 @@ int np_web_token_load(const char *path, int create,
 {
     char dir[512], line[NP_WEB_SECRET_HEX + 2];
     int fd, rc;
-    size_t off = 0;
 
     if (created != NULL)
         *created = 0;
@@ -106,18 +97,12 @@ int np_web_token_load(const char *path, int create,
     (void)fchmod(fd, 0600);
     memcpy(line, out, NP_WEB_SECRET_HEX);
     line[NP_WEB_SECRET_HEX] = '\n';
-    while (off < NP_WEB_SECRET_HEX + 1) {
-        ssize_t w = write(fd, line + off, NP_WEB_SECRET_HEX + 1 - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = np_error_sys(err, errno, path, "cannot write the web token");
-            close(fd);
-            (void)unlink(path);
-            return rc;
-        }
-        off += (size_t)w;
+    if (np__write_all(fd, line, NP_WEB_SECRET_HEX + 1) != 0) {
+        rc = np_error_sys(err, errno, path, "cannot write the web token");
+        explicit_bzero(line, sizeof(line));
+        close(fd);
+        (void)unlink(path);
+        return rc;
     }
     explicit_bzero(line, sizeof(line));
     if (fsync(fd) != 0) {

@@ -18,6 +18,7 @@
 #include "natpilot/config.h"
 #include "np_jsonpos.h"
 #include "np_profile_int.h"
+#include "np_util.h"
 
 const char *np_log_level_name(int level)
 {
@@ -893,85 +894,20 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
 
 /* --- adding a device (the web interface's set-up) ------------------------ */
 
-/* Replace path with text atomically, keeping its mode.
- * TODO: use np_util's atomic replace once it is on main (util-ready). */
-static int replace_file(const char *path, const char *text, size_t len,
-                        np_error *err)
-{
-    char tmp[NP_CFG_PATH_MAX + 16], dir[NP_CFG_PATH_MAX];
-    struct stat st;
-    mode_t mode = 0644;
-    size_t off = 0;
-    int fd, dfd;
-
-    if (stat(path, &st) == 0)
-        mode = st.st_mode & 07777;
-    if (join(tmp, sizeof(tmp), path, ".new") != NP_OK ||
-        strlen(path) >= sizeof(dir))
-        return np_error_set(err, NP_EBUFSIZE, path, "path too long");
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return np_error_sys(err, errno, tmp, "cannot write the configuration");
-    (void)fchmod(fd, mode);
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-
-            close(fd);
-            (void)unlink(tmp);
-            return np_error_sys(err, e, tmp, "cannot write the configuration");
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-
-        close(fd);
-        (void)unlink(tmp);
-        return np_error_sys(err, e, tmp, "cannot write the configuration");
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-
-        (void)unlink(tmp);
-        return np_error_sys(err, e, path, "cannot replace the configuration");
-    }
-    memcpy(dir, path, strlen(path) + 1);
-    dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    return NP_OK;
-}
-
 int np_config_add_device(const char *path, const np_cfg_device *dev,
                          const np_catalog *cat, np_diags *diags, np_error *err)
 {
     char *buf = NULL, *text = NULL, ip[NP_ADDRSTRLEN];
     cJSON *doc = NULL, *devs, *o, *arr, *it;
     np_config *check = NULL;
-    FILE *f;
-    size_t n, i;
+    size_t n = 0, i;
     int rc;
 
     if (path == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0)
         return np_error_set(err, NP_EINVAL, NULL, "missing argument");
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return np_error_sys(err, errno, path, "cannot open the configuration");
-    buf = malloc(NP_CFG_MAX_BYTES + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    }
-    n = fread(buf, 1, NP_CFG_MAX_BYTES + 1, f);
-    fclose(f);
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc != NP_OK)
+        return rc;
     /* The file as it is must load (so that nothing else changes meaning). */
     rc = np_config_parse(path, buf, n, cat, &check, diags, err);
     np_config_free(check);
@@ -1056,7 +992,13 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
         text = t2;
         text[tl] = '\n';
         text[tl + 1] = '\0';
-        rc = replace_file(path, text, tl + 1, err);
+        {
+            struct stat st;
+
+            rc = np__file_replace(
+                path, text, tl + 1,
+                stat(path, &st) == 0 ? st.st_mode & 07777 : 0644, err);
+        }
     }
 out:
     free(buf);
