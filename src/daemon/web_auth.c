@@ -47,7 +47,9 @@ static int read_token(int fd, const char *path, char out[NP_WEB_SECRET_HEX + 1],
 
     if (fstat(fd, &st) != 0)
         return np_error_sys(err, errno, path, "cannot read the web token");
-    if ((st.st_mode & 077) != 0 || st.st_uid != geteuid())
+    /* root may read another user's token (natpilot web-token for a daemon
+     * running as a systemd DynamicUser) */
+    if ((st.st_mode & 077) != 0 || (st.st_uid != geteuid() && geteuid() != 0))
         return np_error_set(err, NP_EINVALID, path,
                             "the web token file must be private (mode 0600, "
                             "owned by the daemon's user)");

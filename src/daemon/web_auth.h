@@ -31,7 +31,8 @@
 /*
  * The secret in the file at path (64 hex digits and a newline), created
  * with a fresh random one (mode 0600, directory 0700) when missing. A file
- * that exists but is not 0600 or not owned by this user is refused
+ * that exists but is readable by group or others, or is owned by another
+ * user (root excepted, reading a service user's token), is refused
  * (NP_EINVALID), like ssh refuses a readable key. *created is 1 when the
  * file was made now. out gets the hex digits, terminated.
  */
