@@ -617,10 +617,14 @@ static void parse_top(cctx *c, jv root, np_config *cfg, const np_catalog *cat)
     }
     if (!has_devices && !cfg->web.enabled)
         ERR_AT(c, root, "the configuration needs \"devices\"");
-    if (c->empty_devices.v != NULL && !cfg->web.enabled)
+    if (c->empty_devices.v != NULL && !cfg->web.enabled) {
+        size_t old = push(c, "devices", 0);
+
         ERR_AT(c, c->empty_devices,
                "devices is empty: list at least one device (or enable the "
                "web interface and add them there)");
+        pop(c, old);
+    }
 }
 
 void np_config_free(np_config *cfg)
