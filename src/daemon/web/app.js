@@ -314,7 +314,8 @@ async function apply() {
   text.textContent = "Adding " + setup.name + " to natpilot's configuration…";
   try {
     await api("/api/v1/setup", { method: "POST", json: { name: setup.name, address: setup.address,
-      platform: setup.platform, profiles: [...setup.chosen.keys()], mode: "map" } });
+      platform: setup.platform, profiles: [...setup.chosen.keys()],
+      mode: $("mode-verify").checked ? "verify" : "map" } });
   } catch (e) {
     err.textContent = e.message; err.hidden = false; b.disabled = false; return;
   }
@@ -325,7 +326,9 @@ async function apply() {
     const d = (st.devices || []).find((x) => x.name === setup.name);
     if (d) {
       setup.device = d;
-      const done = d.mappings.filter((m) => m.state !== "pending").length;
+      /* answered: anything but "pending" (natpilot maps) or "unknown" (the
+       * console maps itself: not yet checked in the router's table) */
+      const done = d.mappings.filter((m) => m.state !== "pending" && m.state !== "unknown").length;
       bar.max = Math.max(1, d.mappings.length); bar.value = done;
       text.textContent = done + " of " + d.mappings.length + " ports answered";
       if (done === d.mappings.length) break;
@@ -339,8 +342,8 @@ function verify() {
   goStep(7);
   const d = setup.device, out = $("verify-out");
   if (!d) { out.textContent = "The daemon does not list the device yet."; return; }
-  const held = d.mappings.filter((m) => m.state === "held");
-  const refused = d.mappings.filter((m) => m.state !== "held");
+  const held = d.mappings.filter((m) => m.state === "held" || m.state === "present");
+  const refused = d.mappings.filter((m) => m.state !== "held" && m.state !== "present");
   fill(out, el("p", {}, el("span", { class: "state " + (refused.length ? "warn" : "good"),
     text: held.length + " of " + d.mappings.length + " ports mapped" })),
     el("ul", {}, ...d.mappings.map((m) => el("li", {}, m.transport.toUpperCase() + " " + m.internal_port + " ",
