@@ -33,6 +33,7 @@ int np_cmd_wizard(int argc, char **argv);
 int np_cmd_daemon(int argc, char **argv);
 int np_cmd_status(int argc, char **argv);
 int np_cmd_update(int argc, char **argv);
+int np_cmd_web_token(int argc, char **argv);
 
 /* --- output helpers (out.c) --- */
 
