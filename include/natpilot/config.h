@@ -15,7 +15,8 @@
  *              "listen": "127.0.0.1:8780", loopback unless a LAN address
  *              "hosts": ["nas.local"],     extra Host names the page may use
  *              "token_file": "/var/lib/natpilot/web-token",
- *              "stun": "198.51.100.10:3478" },  for the page's diagnosis
+ *              "stun": "198.51.100.10:3478",    for the page's diagnosis
+ *              "devices_file": "/var/lib/natpilot/web-devices.json" },
  *     "devices": [
  *       { "name": "xbox", "address": "198.18.0.20", "platform": "xbox",
  *         "profiles": ["xbox"], "mode": "map" }      map | verify
@@ -90,6 +91,9 @@ typedef struct np_cfg_web {
     size_t n_hosts;
     char token_file[NP_CFG_PATH_MAX]; /* default: beside state_file */
     np_addr stun; /* RFC 5780 server for the page's diagnosis; may be empty */
+    char devices_file[NP_CFG_PATH_MAX]; /* devices added from the page;
+                                           default: beside state_file,
+                                           web-devices.json */
 } np_cfg_web;
 
 typedef struct np_config {
@@ -132,6 +136,26 @@ int np_config_load(const char *path, const np_catalog *cat, np_config **out,
  */
 int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
                         np_diags *diags, np_error *err);
+/*
+ * np_config_load_full also reads the devices the web page added: the file
+ * web.devices_file ({"devices": [...]} and nothing else, the devices
+ * written as in the configuration) when it exists, and appends them to the
+ * configuration's devices. It lives in the state directory, which a
+ * sandboxed daemon may write (/etc is read-only under ProtectSystem=strict).
+ * A device of the same name or address as one already configured is an
+ * error (diagnostic), as in the configuration itself.
+ */
+
+/*
+ * Add a device to web.devices_file of cfg (created when absent), as
+ * np_config_add_device does for the configuration: checked with cat,
+ * replaced atomically (mode 0644). NP_EEXIST when cfg (the configuration
+ * in force, web devices included) or the file already has a device of that
+ * name or address.
+ */
+int np_config_add_web_device(const np_config *cfg, const np_cfg_device *dev,
+                             const np_catalog *cat, np_diags *diags,
+                             np_error *err);
 
 void np_config_free(np_config *cfg);
 

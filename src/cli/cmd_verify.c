@@ -129,34 +129,8 @@ static const char *status_of(const np_sess_result *x, enum reach_state rs)
 
 static cJSON *rule_json(const np_sess_result *x, enum reach_state rs)
 {
-    const np_pm_result *res = &x->pm;
-    char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
-    cJSON *o = cJSON_CreateObject();
-
-    np_addr_str(&res->external, ext, sizeof(ext));
-    np_addr_ip_str(&res->internal, in, sizeof(in));
-    cJSON_AddStringToObject(o, "protocol",
-                            np_pm_transport_name(x->rule.transport));
-    cJSON_AddNumberToObject(o, "port", x->rule.port);
-    cJSON_AddStringToObject(o, "profile", x->rule.label);
-    cJSON_AddStringToObject(o, "status", status_of(x, rs));
-    cJSON_AddStringToObject(o, "via", np_pm_proto_name(res->proto));
-    cJSON_AddStringToObject(o, "message", res->message);
-    if (reach_name(rs) != NULL)
-        cJSON_AddStringToObject(o, "reachability", reach_name(rs));
-    else
-        cJSON_AddNullToObject(o, "reachability");
-    if (x->outcome == NP_SESS_MAPPED) {
-        cJSON_AddStringToObject(o, "external", ext);
-        cJSON_AddStringToObject(o, "internal", in);
-        cJSON_AddNumberToObject(o, "lease", res->lifetime);
-    }
-    if (np_addr_is_set(&res->holder) && x->outcome != NP_SESS_MAPPED) {
-        cJSON_AddStringToObject(
-            o, "holder", np_addr_ip_str(&res->holder, hold, sizeof(hold)));
-        cJSON_AddStringToObject(o, "holder_description", res->holder_desc);
-    }
-    return o;
+    return np_rj_verify_rule(x, rs == REACH_NOT ? "unreachable" : NULL,
+                             reach_name(rs));
 }
 
 static void rule_text(const np_sess_result *x, enum reach_state rs)

@@ -546,10 +546,15 @@ static void parse_web(cctx *c, jv x, np_config *cfg)
                         sizeof(cfg->web.token_file)) &&
                 cfg->web.token_file[0] != '/')
                 ERR_AT(c, m, "token_file must be an absolute path");
+        } else if (strcmp(k, "devices_file") == 0) {
+            if (get_str(c, m, "devices_file", cfg->web.devices_file,
+                        sizeof(cfg->web.devices_file)) &&
+                cfg->web.devices_file[0] != '/')
+                ERR_AT(c, m, "devices_file must be an absolute path");
         } else {
             ERR_KEY(c, m,
                     "unknown key \"%s\" (web has enabled, listen, hosts, "
-                    "token_file, stun)",
+                    "token_file, stun, devices_file)",
                     k);
         }
         pop(c, old);
@@ -747,6 +752,21 @@ int np_config_parse(const char *name, const char *text, size_t len,
             goto out;
         }
     }
+    if (cfg->web.devices_file[0] == '\0') {
+        char dir[NP_CFG_PATH_MAX];
+
+        memcpy(dir, cfg->state_file, sizeof(dir));
+        if (join(cfg->web.devices_file, sizeof(cfg->web.devices_file),
+                 dirname(dir), "/web-devices.json") != NP_OK) {
+            (void)np__diag_add(diags, NP_DIAG_ERROR, name, 0, 0,
+                               "/web/devices_file",
+                               "the state directory's path is too long for "
+                               "the web devices file");
+            status =
+                np_error_set(err, NP_EINVALID, name, "invalid configuration");
+            goto out;
+        }
+    }
     *out = cfg;
     cfg = NULL; /* transferred */
 out:
@@ -854,6 +874,119 @@ static void peek_profiles_dir(const char *path, char *out, size_t size)
     cJSON_Delete(doc);
 }
 
+/* --- the devices added from the web page (web.devices_file) ------------- */
+
+/* Only {"devices": [...]}: anything else in that file is an error. */
+static int web_file_keys_ok(const char *name, const cJSON *doc, np_diags *d)
+{
+    const cJSON *it;
+
+    if (!cJSON_IsObject(doc))
+        return np__diag_add(d, NP_DIAG_ERROR, name, 0, 0, "",
+                            "the web devices file must be a JSON object") ==
+                       NP_OK
+                   ? 0
+                   : -1;
+    cJSON_ArrayForEach(it, doc)
+    {
+        if (strcmp(it->string, "devices") != 0) {
+            if (np__diag_add(d, NP_DIAG_ERROR, name, 0, 0, "",
+                             "unknown key \"%s\" (the web devices file has "
+                             "only devices)",
+                             it->string) != NP_OK)
+                return -1;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Parse the web devices file's text as a configuration of devices only. */
+static int parse_web_devices(const char *name, const char *text, size_t len,
+                             const np_catalog *cat, np_config **out,
+                             np_diags *diags, np_error *err)
+{
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    int ok;
+
+    *out = NULL;
+    if (doc != NULL) {
+        ok = web_file_keys_ok(name, doc, diags);
+        cJSON_Delete(doc);
+        if (ok < 0)
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        if (ok == 0)
+            return np_error_set(err, NP_EINVALID, name,
+                                "invalid web devices file");
+    }
+    return np_config_parse(name, text, len, cat, out, diags, err);
+}
+
+static int same_device(const np_cfg_device *a, const np_cfg_device *b)
+{
+    return strcmp(a->name, b->name) == 0 ||
+           np_addr_same_ip(&a->address, &b->address);
+}
+
+static int merge_web_devices(np_config *cfg, const np_catalog *cat,
+                             np_diags *diags, np_error *err)
+{
+    const char *path = cfg->web.devices_file;
+    np_config *w = NULL;
+    np_cfg_device *all;
+    char *buf = NULL;
+    size_t n = 0, i, j;
+    int rc;
+
+    if (path[0] == '\0')
+        return NP_OK;
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc == NP_ENOTFOUND) {
+        np_error_clear(err);
+        return NP_OK; /* nothing added from the page yet */
+    }
+    if (rc != NP_OK)
+        return rc;
+    rc = parse_web_devices(path, buf, n, cat, &w, diags, err);
+    free(buf);
+    if (rc != NP_OK)
+        return rc;
+    for (i = 0; i < w->n_devices; i++)
+        for (j = 0; j < cfg->n_devices; j++)
+            if (same_device(&w->devices[i], &cfg->devices[j])) {
+                if (np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "/devices",
+                                 "device %s: a device of that name or "
+                                 "address is already in the configuration",
+                                 w->devices[i].name) != NP_OK)
+                    rc = NP_ENOMEM;
+                np_config_free(w);
+                return rc == NP_ENOMEM
+                           ? np_error_set(err, NP_ENOMEM, NULL, "out of memory")
+                           : np_error_set(err, NP_EINVALID, path,
+                                          "invalid web devices file");
+            }
+    if (cfg->n_devices + w->n_devices > NP_CFG_MAX_DEVICES) {
+        np_config_free(w);
+        (void)np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "/devices",
+                           "more than %d devices with the configuration's",
+                           NP_CFG_MAX_DEVICES);
+        return np_error_set(err, NP_EINVALID, path, "invalid web devices file");
+    }
+    all = realloc(cfg->devices,
+                  (cfg->n_devices + w->n_devices + 1) * sizeof(*all));
+    if (all == NULL) {
+        np_config_free(w);
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    }
+    cfg->devices = all;
+    /* moved: the profiles now belong to cfg */
+    memcpy(&all[cfg->n_devices], w->devices, w->n_devices * sizeof(*all));
+    cfg->n_devices += w->n_devices;
+    w->n_devices = 0;
+    np_config_free(w);
+    return NP_OK;
+}
+
 int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
                         np_diags *diags, np_error *err)
 {
@@ -889,6 +1022,13 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
     }
     np_error_clear(err);
     rc = np_config_load(path, cat, out, diags, err);
+    if (rc == NP_OK) {
+        rc = merge_web_devices(*out, cat, diags, err);
+        if (rc != NP_OK) {
+            np_config_free(*out);
+            *out = NULL;
+        }
+    }
     if (rc != NP_OK || cat_out == NULL)
         np_catalog_free(cat);
     else
@@ -898,27 +1038,29 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
 
 /* --- adding a device (the web interface's set-up) ------------------------ */
 
-int np_config_add_device(const char *path, const np_cfg_device *dev,
-                         const np_catalog *cat, np_diags *diags, np_error *err)
+/* Append dev to the devices of the text buf (the file at path), check the
+ * result with parse, replace the file. web: the web devices file (buf
+ * NULL: new file). */
+static int add_device_to(const char *path, char *buf, size_t n, int web,
+                         const np_cfg_device *dev, const np_catalog *cat,
+                         np_diags *diags, np_error *err)
 {
-    char *buf = NULL, *text = NULL, ip[NP_ADDRSTRLEN];
+    char *text = NULL, ip[NP_ADDRSTRLEN];
     cJSON *doc = NULL, *devs, *o, *arr, *it;
     np_config *check = NULL;
-    size_t n = 0, i;
-    int rc;
+    size_t i;
+    int rc = NP_OK;
 
-    if (path == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0)
-        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
-    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
-    if (rc != NP_OK)
-        return rc;
     /* The file as it is must load (so that nothing else changes meaning). */
-    rc = np_config_parse(path, buf, n, cat, &check, diags, err);
-    np_config_free(check);
-    check = NULL;
-    if (rc != NP_OK)
-        goto out;
-    doc = cJSON_ParseWithLength(buf, n);
+    if (buf != NULL) {
+        rc = web ? parse_web_devices(path, buf, n, cat, &check, diags, err)
+                 : np_config_parse(path, buf, n, cat, &check, diags, err);
+        np_config_free(check);
+        check = NULL;
+        if (rc != NP_OK)
+            goto out;
+    }
+    doc = buf != NULL ? cJSON_ParseWithLength(buf, n) : cJSON_CreateObject();
     if (doc == NULL) {
         rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
         goto out;
@@ -979,7 +1121,10 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
         goto out;
     }
     /* The new text must load too, before it replaces the file. */
-    rc = np_config_parse(path, text, strlen(text), cat, &check, diags, err);
+    rc = web ? parse_web_devices(path, text, strlen(text), cat, &check, diags,
+                                 err)
+             : np_config_parse(path, text, strlen(text), cat, &check, diags,
+                               err);
     np_config_free(check);
     if (rc != NP_OK)
         goto out;
@@ -1005,8 +1150,55 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
         }
     }
 out:
-    free(buf);
     free(text);
     cJSON_Delete(doc);
+    return rc;
+}
+
+int np_config_add_device(const char *path, const np_cfg_device *dev,
+                         const np_catalog *cat, np_diags *diags, np_error *err)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (path == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc != NP_OK)
+        return rc;
+    rc = add_device_to(path, buf, n, 0, dev, cat, diags, err);
+    free(buf);
+    return rc;
+}
+
+int np_config_add_web_device(const np_config *cfg, const np_cfg_device *dev,
+                             const np_catalog *cat, np_diags *diags,
+                             np_error *err)
+{
+    const char *path;
+    char *buf = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    if (cfg == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0 ||
+        cfg->web.devices_file[0] == '\0')
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    path = cfg->web.devices_file;
+    for (i = 0; i < cfg->n_devices; i++)
+        if (same_device(&cfg->devices[i], dev))
+            return np_error_set(err, NP_EEXIST, path,
+                                "a device named %s or at that address is "
+                                "already configured (as %s)",
+                                dev->name, cfg->devices[i].name);
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc == NP_ENOTFOUND) {
+        np_error_clear(err);
+        buf = NULL;
+    } else if (rc != NP_OK) {
+        return rc;
+    }
+    rc = add_device_to(path, buf, n, 1, dev, cat, diags, err);
+    free(buf);
     return rc;
 }

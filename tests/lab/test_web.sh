@@ -29,8 +29,11 @@ SHOTS="$NP_BUILD_DIR/artifacts/web"
 mkdir -p "$SHOTS"
 rm -f "$SHOTS"/*.png
 D="$LAB_TMP/web"
-mkdir -p "$D"
-CONF="$D/natpilot.conf"
+mkdir -p "$D" "$D/etc"
+# The configuration sits in a directory the daemon sees read-only (as /etc
+# under the shipped unit's ProtectSystem=strict): the devices added from
+# the page go to web-devices.json in the state directory.
+CONF="$D/etc/natpilot.conf"
 PROFILES="$NP_SOURCE_DIR/tests/lab/data/web/profiles"
 DPID=""
 BPID=""
@@ -98,7 +101,9 @@ write_conf "$LAB_LAN1_IP:8780"
     ok "a LAN address and no devices: valid with the web interface on" ||
     bad "the web test configuration does not validate"
 
-lab_bg lan1 daemon.web "$NATPILOT" daemon --config "$CONF" --foreground
+lab_bg lan1 daemon.web unshare -m sh -c \
+    'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" &&
+     exec "$2" daemon --config "$3" --foreground' sh "$D/etc" "$NATPILOT" "$CONF"
 DPID=$LAB_LAST_PID
 U="http://$LAB_LAN1_IP:8780"
 lab_wait_for 10 "web interface listening" \
@@ -277,12 +282,20 @@ lab_inbound udp 40100 lan2 40100 2000 >/dev/null &&
     ok "after the router restart: lan2 reachable again" ||
     bad "after the restart: lan2 not reachable"
 
-echo "== 4. the configuration file"
-jq -e '[.devices[].name] == ["console", "nas-pc"]' "$CONF" >/dev/null &&
-    ok "both devices were added to $CONF" || bad "config: $(cat "$CONF")"
+echo "== 4. the web devices file"
+grep -q "Read-only file system" "$LAB_TMP/daemon.web.log" &&
+    bad "something tried to write the read-only configuration directory"
+jq -e '.devices == []' "$CONF" >/dev/null &&
+    ok "the configuration (read-only to the daemon) is unchanged" ||
+    bad "config: $(cat "$CONF")"
+jq -e '[.devices[].name] == ["console", "nas-pc"] and (keys == ["devices"])' \
+    "$D/web-devices.json" >/dev/null &&
+    ok "both devices were added to web-devices.json in the state directory" ||
+    bad "web-devices.json: $(cat "$D/web-devices.json" 2>&1)"
 "$NATPILOT" daemon --config "$CONF" --check >/dev/null &&
-    ok "the written configuration is valid" || bad "written config invalid"
-ls "$D" | grep -q '\.new$' && bad "a temporary file was left" ||
+    ok "the configuration with the web devices is valid" ||
+    bad "written web devices invalid"
+ls "$D" | grep -q '\.new$\|\.tmp' && bad "a temporary file was left" ||
     ok "no temporary file left"
 kill -TERM "$DPID"
 rc=0
