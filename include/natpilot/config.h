@@ -74,13 +74,39 @@ enum np_cfg_mode {
     NP_CFG_VERIFY = 1 /* the device maps itself (UPnP); natpilot checks */
 };
 
+/*
+ * Explicit ports (the web page's expert form; "ports" in a device):
+ * "udp:3074", "tcp:27015-27030". Bounded so that no request is a DMZ in
+ * disguise: at most NP_CFG_PORT_SPAN_MAX ports in one rule, at most
+ * NP_CFG_PORTS_MAX in all per device, never "all" / "any" / "*" / "dmz".
+ */
+#define NP_CFG_MAX_PORT_RULES 16
+#define NP_CFG_PORT_SPAN_MAX  64
+#define NP_CFG_PORTS_MAX      128
+
+typedef struct np_cfg_port {
+    int transport; /* NP_PM_UDP / NP_PM_TCP */
+    uint16_t lo, hi;
+} np_cfg_port;
+
+/*
+ * Parse one explicit rule. NP_EINVALID with the reason in err (a whole or
+ * DMZ-like range: "all", a span over NP_CFG_PORT_SPAN_MAX ports; port 0;
+ * lo > hi; no protocol). Pure.
+ */
+int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err);
+
 typedef struct np_cfg_device {
     char name[NP_CFG_NAME_MAX];
     np_addr address;   /* IPv4, port 0 */
     unsigned platform; /* one NP_PLAT_* bit, 0 when not given */
     int mode;          /* enum np_cfg_mode */
-    char **profiles;   /* owned, n_profiles strings */
+    char **profiles;   /* owned, n_profiles strings (may be 0 when
+                          ports are given) */
     size_t n_profiles;
+    np_cfg_port ports[NP_CFG_MAX_PORT_RULES]; /* explicit, mapped besides
+                                                 the profiles' rules */
+    size_t n_ports;
 } np_cfg_device;
 
 /* The web interface (src/daemon/web*.c); off unless enabled. */

@@ -362,8 +362,10 @@ static void api_devices(np_web *w, np_web_req *r)
 /* The device a plan / set-up request names: {"name", "address",
  * "platform", "profiles": [...], "mode"}. 1 when good (dev filled; the
  * caller frees dev->profiles), else an error answer is set. */
+static int read_ports(np_web_req *r, const cJSON *doc, np_cfg_device *dev);
+
 static int read_device(np_web *w, np_web_req *r, const cJSON *doc,
-                       np_cfg_device *dev, int need_name)
+                       np_cfg_device *dev, int need_name, int expert)
 {
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(doc, "name");
     const cJSON *ad = cJSON_GetObjectItemCaseSensitive(doc, "address");
@@ -427,6 +429,8 @@ static int read_device(np_web *w, np_web_req *r, const cJSON *doc,
         np__web_error(r, 400, "bad_request", "mode is map or verify");
         return 0;
     }
+    if (expert)
+        return read_ports(r, doc, dev);
     if (!cJSON_IsArray(pr) || cJSON_GetArraySize(pr) < 1 ||
         cJSON_GetArraySize(pr) > NP_CFG_MAX_PROFILES) {
         np__web_error(r, 400, "bad_request",
@@ -468,6 +472,69 @@ static void free_device(np_cfg_device *dev)
     dev->n_profiles = 0;
 }
 
+/* The expert form's rules: {"ports": ["udp:3074", "tcp:27015-27030"]}, each
+ * checked by the library (np_cfg_port_parse: no whole ranges, nothing
+ * DMZ-like), no profiles, no "dmz". 1 when good, else an error answer. */
+static int read_ports(np_web_req *r, const cJSON *doc, np_cfg_device *dev)
+{
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(doc, "ports"), *it;
+    size_t total = 0;
+    np_error e;
+
+    if (cJSON_GetObjectItemCaseSensitive(doc, "dmz") != NULL ||
+        cJSON_GetObjectItemCaseSensitive(doc, "exposed_host") != NULL) {
+        np__web_error(r, 422, "dmz",
+                      "natpilot never sets a DMZ (exposed host): it would "
+                      "open every port of the device; name the ports");
+        return 0;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(doc, "profiles") != NULL) {
+        np__web_error(r, 400, "bad_request",
+                      "the expert form takes ports, not profiles (use "
+                      "/api/v1/setup for catalog profiles)");
+        return 0;
+    }
+    if (!cJSON_IsArray(pa) || cJSON_GetArraySize(pa) < 1 ||
+        cJSON_GetArraySize(pa) > NP_CFG_MAX_PORT_RULES) {
+        np__web_error(r, 400, "bad_request",
+                      "ports must list 1 to %d rules like \"udp:3074\" or "
+                      "\"tcp:27015-27030\"",
+                      NP_CFG_MAX_PORT_RULES);
+        return 0;
+    }
+    cJSON_ArrayForEach(it, pa)
+    {
+        np_cfg_port pr;
+
+        if (!cJSON_IsString(it) || strlen(it->valuestring) > 40) {
+            np__web_error(r, 400, "bad_request",
+                          "a port rule is a short string like \"udp:3074\"");
+            return 0;
+        }
+        np_error_clear(&e);
+        if (np_cfg_port_parse(it->valuestring, &pr, &e) != NP_OK) {
+            int dmz = strstr(e.msg, "DMZ") != NULL;
+
+            np__web_error(r, 422,
+                          strstr(e.msg, "at most") != NULL ? "whole_range"
+                          : dmz                            ? "dmz"
+                                                           : "bad_port",
+                          "%s", e.msg);
+            return 0;
+        }
+        total += (size_t)(pr.hi - pr.lo) + 1;
+        if (total > NP_CFG_PORTS_MAX) {
+            np__web_error(r, 422, "whole_range",
+                          "more than %d ports for one device: natpilot "
+                          "forwards the ports a game needs, not a DMZ",
+                          NP_CFG_PORTS_MAX);
+            return 0;
+        }
+        dev->ports[dev->n_ports++] = pr;
+    }
+    return 1;
+}
+
 static cJSON *parse_body(np_web_req *r)
 {
     cJSON *doc = cJSON_ParseWithLength(r->body, r->body_len);
@@ -502,24 +569,39 @@ static int device_rules(np_web_req *r, const np_catalog *cat,
                         np_sess_rule *rules, size_t *n, size_t *broad)
 {
     np_error e;
+    size_t i;
     int rc;
 
     np_error_clear(&e);
     *res = NULL;
-    rc = np_resolve(cat, (const char *const *)dev->profiles, dev->n_profiles,
-                    dev->platform, res, &e);
+    *n = 0;
+    rc = dev->n_profiles == 0
+             ? NP_OK
+             : np_resolve(cat, (const char *const *)dev->profiles,
+                          dev->n_profiles, dev->platform, res, &e);
     if (rc != NP_OK) {
         np__web_error(r, rc == NP_ENOMEM ? 500 : 422,
                       rc == NP_ENOTFOUND ? "unknown_profile" : "profiles", "%s",
                       e.msg);
         return 0;
     }
-    *n = 0;
-    if (np_sess_rules_from_resolved(rules, n, NP_SESS_MAX_RULES, *res, broad) !=
-        NP_OK) {
+    if (*res != NULL && np_sess_rules_from_resolved(rules, n, NP_SESS_MAX_RULES,
+                                                    *res, broad) != NP_OK) {
         np__web_error(r, 422, "profiles", "more than %d rules",
                       NP_SESS_MAX_RULES);
         return 0;
+    }
+    for (i = 0; i < dev->n_ports; i++) {
+        uint32_t p;
+
+        for (p = dev->ports[i].lo; p <= dev->ports[i].hi; p++)
+            if (np_sess_rules_add(rules, n, NP_SESS_MAX_RULES,
+                                  dev->ports[i].transport, (uint16_t)p, 1,
+                                  "port", "") != NP_OK) {
+                np__web_error(r, 422, "profiles", "more than %d rules",
+                              NP_SESS_MAX_RULES);
+                return 0;
+            }
     }
     return 1;
 }
@@ -603,7 +685,7 @@ static void api_plan(np_web *w, np_web_req *r)
 
     if (in == NULL)
         return;
-    if (!read_device(w, r, in, &dev, 0)) {
+    if (!read_device(w, r, in, &dev, 0, 0)) {
         free_device(&dev);
         cJSON_Delete(in);
         return;
@@ -676,7 +758,7 @@ out:
  * file: writable under the shipped unit, where /etc is not) and reload, as
  * on SIGHUP. The keeper then maps (or, mode verify, checks) its rules; the
  * page follows /status and asks POST /verify for the session's report. */
-static void api_setup(np_web *w, np_web_req *r)
+static void api_setup(np_web *w, np_web_req *r, int expert)
 {
     cJSON *in = parse_body(r), *doc;
     const np_config *cfg = np__web_config(w);
@@ -689,7 +771,7 @@ static void api_setup(np_web *w, np_web_req *r)
 
     if (in == NULL)
         return;
-    if (!read_device(w, r, in, &dev, 1)) {
+    if (!read_device(w, r, in, &dev, 1, expert)) {
         free_device(&dev);
         cJSON_Delete(in);
         return;
@@ -800,7 +882,7 @@ static void api_verify(np_web *w, np_web_req *r)
     cJSON_AddStringToObject(doc, "reachability_note",
                             "the router's answers only: the page does not "
                             "test reachability from outside");
-    if (bad > 0) {
+    if (bad > 0 && res != NULL) {
         np_advice_manual m;
 
         np_advice_manual_steps(res, dev->platform, ip, 1, 0, &m);
@@ -931,7 +1013,13 @@ int np__web_api(np_web *w, np_web_req *r, const char *path)
     if (strcmp(path, "/setup") == 0) {
         if (!post)
             goto method;
-        api_setup(w, r);
+        api_setup(w, r, 0);
+        return 1;
+    }
+    if (strcmp(path, "/expert") == 0) {
+        if (!post)
+            goto method;
+        api_setup(w, r, 1);
         return 1;
     }
     if (strcmp(path, "/verify") == 0) {

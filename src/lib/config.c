@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,11 +252,105 @@ static int parse_protocols(cctx *c, jv x, np_config *cfg)
     return 1;
 }
 
+int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err)
+{
+    const char *p;
+    char *end;
+    unsigned long lo, hi;
+
+    if (text == NULL || out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    memset(out, 0, sizeof(*out));
+    if (strcasecmp(text, "all") == 0 || strcasecmp(text, "any") == 0 ||
+        strcasecmp(text, "dmz") == 0 || strchr(text, '*') != NULL ||
+        strcasestr(text, ":all") != NULL || strcasestr(text, ":any") != NULL)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\" asks for every port (a DMZ): natpilot "
+                            "never opens a device to everything",
+                            text);
+    if (strncasecmp(text, "udp:", 4) == 0)
+        out->transport = NP_PM_UDP;
+    else if (strncasecmp(text, "tcp:", 4) == 0)
+        out->transport = NP_PM_TCP;
+    else
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": a rule is udp:PORT, tcp:PORT or "
+                            "udp:LO-HI",
+                            text);
+    p = text + 4;
+    if (*p < '0' || *p > '9')
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": a port is a number", text);
+    lo = strtoul(p, &end, 10);
+    hi = lo;
+    if (*end == '-') {
+        p = end + 1;
+        if (*p < '0' || *p > '9')
+            return np_error_set(err, NP_EINVALID, NULL,
+                                "\"%.40s\": a range is LO-HI", text);
+        hi = strtoul(p, &end, 10);
+    }
+    if (*end != '\0')
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": a rule is udp:PORT, tcp:PORT or "
+                            "udp:LO-HI",
+                            text);
+    if (lo == 0 || lo > 65535 || hi > 65535 || hi < lo)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": ports are 1 to 65535, low to high",
+                            text);
+    if (hi - lo + 1 > NP_CFG_PORT_SPAN_MAX)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\" covers %lu ports: at most %d in one "
+                            "rule (natpilot never forwards whole ranges; a "
+                            "range that wide is a DMZ in all but name)",
+                            text, hi - lo + 1, NP_CFG_PORT_SPAN_MAX);
+    out->lo = (uint16_t)lo;
+    out->hi = (uint16_t)hi;
+    return NP_OK;
+}
+
+static void parse_ports(cctx *c, jv x, np_cfg_device *dev)
+{
+    jv e;
+    size_t i = 0, total = 0;
+
+    if (!cJSON_IsArray(x.v) || x.v->child == NULL) {
+        ERR_AT(c, x,
+               "ports must be a non-empty array like [\"udp:3074\", "
+               "\"tcp:27015-27030\"]");
+        return;
+    }
+    for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e), i++) {
+        size_t old = push(c, NULL, i);
+        np_cfg_port pr;
+        np_error pe;
+
+        if (i >= NP_CFG_MAX_PORT_RULES) {
+            ERR_AT(c, e, "at most %d port rules per device",
+                   NP_CFG_MAX_PORT_RULES);
+            pop(c, old);
+            break;
+        }
+        if (!cJSON_IsString(e.v)) {
+            ERR_AT(c, e, "a port rule is a string like \"udp:3074\"");
+        } else if (np_cfg_port_parse(e.v->valuestring, &pr, &pe) != NP_OK) {
+            ERR_AT(c, e, "%s", pe.msg);
+        } else if ((total += (size_t)(pr.hi - pr.lo) + 1) > NP_CFG_PORTS_MAX) {
+            ERR_AT(c, e, "more than %d explicit ports for one device",
+                   NP_CFG_PORTS_MAX);
+        } else {
+            dev->ports[dev->n_ports++] = pr;
+        }
+        pop(c, old);
+    }
+}
+
 static void parse_device(cctx *c, jv x, np_cfg_device *dev,
                          const np_catalog *cat, int *has_addr)
 {
     jv m, profs = {NULL, 0};
-    int has_name = 0, has_profiles = 0;
+    int has_name = 0, has_profiles = 0, has_ports = 0;
 
     *has_addr = 0;
     if (!cJSON_IsObject(x.v)) {
@@ -293,10 +388,13 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
         } else if (strcmp(k, "profiles") == 0) {
             has_profiles = 1;
             profs = m;
+        } else if (strcmp(k, "ports") == 0) {
+            has_ports = 1;
+            parse_ports(c, m, dev);
         } else {
             ERR_KEY(c, m,
                     "unknown key \"%s\" (a device has name, address, "
-                    "platform, profiles, mode)",
+                    "platform, profiles, ports, mode)",
                     k);
         }
         pop(c, old);
@@ -305,8 +403,12 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
         ERR_AT(c, x, "a device needs a \"name\"");
     if (cJSON_GetObjectItemCaseSensitive(x.v, "address") == NULL)
         ERR_AT(c, x, "a device needs an \"address\"");
+    if (!has_profiles && has_ports)
+        return;
     if (!has_profiles) {
-        ERR_AT(c, x, "a device needs \"profiles\" (a list of profile ids)");
+        ERR_AT(c, x,
+               "a device needs \"profiles\" (a list of profile ids) or "
+               "\"ports\"");
         return;
     }
     {
@@ -1100,11 +1202,35 @@ static int add_device_to(const char *path, char *buf, size_t n, int web,
         (dev->platform != 0 &&
          cJSON_AddStringToObject(o, "platform",
                                  np_platform_name(dev->platform)) == NULL) ||
-        (arr = cJSON_AddArrayToObject(o, "profiles")) == NULL ||
+        (dev->n_profiles > 0 &&
+         (arr = cJSON_AddArrayToObject(o, "profiles")) == NULL) ||
         cJSON_AddStringToObject(
             o, "mode", dev->mode == NP_CFG_VERIFY ? "verify" : "map") == NULL) {
         rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
         goto out;
+    }
+    if (dev->n_ports > 0) {
+        cJSON *pa = cJSON_AddArrayToObject(o, "ports");
+
+        for (i = 0; pa != NULL && i < dev->n_ports; i++) {
+            char t[24];
+
+            if (dev->ports[i].lo == dev->ports[i].hi)
+                snprintf(t, sizeof(t), "%s:%u",
+                         dev->ports[i].transport == NP_PM_TCP ? "tcp" : "udp",
+                         (unsigned)dev->ports[i].lo);
+            else
+                snprintf(t, sizeof(t), "%s:%u-%u",
+                         dev->ports[i].transport == NP_PM_TCP ? "tcp" : "udp",
+                         (unsigned)dev->ports[i].lo,
+                         (unsigned)dev->ports[i].hi);
+            if (cJSON_AddItemToArray(pa, cJSON_CreateString(t)) == 0)
+                pa = NULL;
+        }
+        if (pa == NULL) {
+            rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+            goto out;
+        }
     }
     for (i = 0; i < dev->n_profiles; i++) {
         cJSON *s = cJSON_CreateString(dev->profiles[i]);
@@ -1162,7 +1288,8 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
     size_t n = 0;
     int rc;
 
-    if (path == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0)
+    if (path == NULL || dev == NULL || diags == NULL ||
+        (dev->n_profiles == 0 && dev->n_ports == 0))
         return np_error_set(err, NP_EINVAL, NULL, "missing argument");
     rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
     if (rc != NP_OK)
@@ -1181,7 +1308,8 @@ int np_config_add_web_device(const np_config *cfg, const np_cfg_device *dev,
     size_t n = 0, i;
     int rc;
 
-    if (cfg == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0 ||
+    if (cfg == NULL || dev == NULL || diags == NULL ||
+        (dev->n_profiles == 0 && dev->n_ports == 0) ||
         cfg->web.devices_file[0] == '\0')
         return np_error_set(err, NP_EINVAL, NULL, "missing argument");
     path = cfg->web.devices_file;

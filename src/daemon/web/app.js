@@ -381,6 +381,34 @@ function verify() {
   announce("Set-up finished: " + held.length + " of " + rep.rules.length + " ports mapped");
 }
 
+/* ---- the expert form: explicit ports (the library refuses whole ranges and DMZ-like requests) ---- */
+async function expertAdd(ev) {
+  ev.preventDefault();
+  const out = $("expert-out"), b = $("expert-add");
+  const name = $("expert-name").value.trim();
+  const ports = $("expert-ports").value.split(/[,\s]+/).filter((x) => x);
+  b.disabled = true;
+  out.textContent = "Adding " + name + "…";
+  try {
+    await api("/api/v1/expert", { method: "POST",
+      json: { name, address: $("expert-address").value.trim(), ports } });
+    out.textContent = "Added; asking the router…";
+    for (let i = 0; i < 60; i++) {
+      const st = await api("/api/v1/status");
+      const d = (st.devices || []).find((x) => x.name === name);
+      if (d && d.mappings.every((m) => m.state !== "pending" && m.state !== "unknown")) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const rep = await api("/api/v1/verify", { method: "POST", json: { name } });
+    const held = rep.rules.filter((m) => m.status === "mapped").length;
+    fill(out, el("p", {}, el("span", { class: "state " + (held === rep.rules.length ? "good" : "warn"),
+      text: held + " of " + rep.rules.length + " ports mapped" })),
+      el("ul", {}, ...rep.rules.map((m) => el("li", {}, m.protocol.toUpperCase() + " " + m.port + " ", stateBadge(m.status)))));
+    announce(name + ": " + held + " of " + rep.rules.length + " ports mapped");
+  } catch (e) { fill(out, el("p", { class: "msg bad", role: "alert", text: e.message })); }
+  b.disabled = false;
+}
+
 /* ---- profiles ---- */
 let profSeq = 0;
 async function searchProfiles() {
@@ -432,6 +460,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("diag-run").addEventListener("click", runDiagnosis);
   $("diag-next").addEventListener("click", () => goStep(5));
   $("apply").addEventListener("click", apply);
+  $("expert-form").addEventListener("submit", expertAdd);
   $("prof-search").addEventListener("input", debounce(searchProfiles, 150));
   window.addEventListener("hashchange", route);
   /* the session and, on the status page, the status in one round trip */
