@@ -45,7 +45,8 @@ enum {
     R_OTHER_SAME_IP = 1 << 4, /* OTHER-ADDRESS = 127.0.0.1:P2 (bogus) */
     R_ALT_DEAD = 1 << 5,      /* 127.0.0.2 neither answers nor is used */
     R_DROP_FIRST = 1 << 6,    /* drop the first copy of each request */
-    R_TCP = 1 << 7            /* answer STUN over TCP on 127.0.0.1:P1 */
+    R_TCP = 1 << 7,           /* answer STUN over TCP on 127.0.0.1:P1 */
+    R_NOISE = 1 << 8          /* junk and a stranger's answer first */
 };
 
 #define MAX_PENDING 64
@@ -242,6 +243,18 @@ static void on_udp(struct responder *r, int ip, int port)
         }
         if ((r->mode & R_ALT_DEAD) && ri == 1)
             continue;
+        if (r->mode & R_NOISE) {
+            static const uint8_t junk[] = "not STUN at all";
+            np_stun_msg other = m;
+
+            /* not STUN, a truncated answer, an answer to no request */
+            queue_reply(r, r->udp[ri][rj], &from, junk, sizeof(junk));
+            other.txid[0] ^= 0xff;
+            if (build_answer(r, &other, &from, NULL, out, &len) == NP_OK) {
+                queue_reply(r, r->udp[ri][rj], &from, out, len - 4);
+                queue_reply(r, r->udp[ri][rj], &from, out, len);
+            }
+        }
         if (build_answer(r, &m, &from, &r->addr[ri][rj], out, &len) == NP_OK)
             queue_reply(r, r->udp[ri][rj], &from, out, len);
     }
@@ -295,7 +308,10 @@ static void *responder_main(void *arg)
                 (void)sendto(r->q[k].fd, r->q[k].buf, r->q[k].len, 0,
                              (const struct sockaddr *)&r->q[k].to.ss,
                              r->q[k].to.len);
-                r->q[k] = r->q[--r->nq];
+                /* keep the order they were queued in */
+                memmove(&r->q[k], &r->q[k + 1],
+                        (r->nq - k - 1) * sizeof(r->q[0]));
+                r->nq--;
             } else {
                 uint64_t ms = (r->q[k].due_us - now + 999) / 1000;
                 if (timeout < 0 || (int)ms < timeout)
@@ -562,6 +578,30 @@ static void wait_floor(void **state)
     assert_int_equal(obs.test[0].answered, 1);
     assert_true(obs.rtt_ms < 150.0); /* 2 RTT below the floor */
     assert_true(obs.wait_ms == 300.0);
+}
+
+/* Junk, truncated answers and answers to nobody's request before every
+ * real answer: all counted as stray, none changes an observation. */
+static void noise_is_ignored(void **state)
+{
+    struct responder r;
+    np_probe_config cfg;
+    np_probe_obs obs;
+
+    (void)state;
+    responder_start(&r, R_NOISE, 0);
+    config(&cfg, &r, 50, 300, 3000, 0);
+    run(&cfg, &obs);
+    responder_stop(&r);
+
+    assert_int_equal(obs.server_state, NP_SRV_OK);
+    assert_int_equal(obs.test[0].answered, 1);
+    assert_true(np_addr_equal(&obs.test[0].mapped, &obs.local_m));
+    assert_int_equal(obs.filt_change_both.answered, 1);
+    assert_int_equal(obs.filt_change_port.answered, 1);
+    assert_int_equal(obs.test[0].wrong_source, 0);
+    /* 3 per request answered: at least tests I, II and the 3 F requests */
+    assert_true(obs.stray >= 15);
 }
 
 /* Every first copy is lost: re-sent, answered, RTT per Karn (from the
@@ -939,6 +979,7 @@ int main(void)
         cmocka_unit_test(wait_from_rtt),
         cmocka_unit_test(wait_ceiling),
         cmocka_unit_test(wait_floor),
+        cmocka_unit_test(noise_is_ignored),
         cmocka_unit_test(retransmits),
         cmocka_unit_test(silent_tcp_refused),
         cmocka_unit_test(silent_budget),
