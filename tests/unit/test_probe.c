@@ -74,7 +74,8 @@ struct responder {
     size_t nq;
     uint8_t seen[MAX_SEEN][NP_STUN_TXID_LEN];
     size_t nseen;
-    /* Read only after responder_stop. */
+    /* Read only after responder_stop, which counts every request sent
+     * before it was called. */
     unsigned udp_requests, tcp_requests, dropped;
 };
 
@@ -332,8 +333,13 @@ static void *responder_main(void *arg)
         pfd[n++].events = POLLIN;
         if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
             break;
-        if (pfd[0].revents != 0)
+        if (pfd[0].revents != 0) {
+            /* count what arrived before the stop (sent before np_probe_run
+             * returned: loopback delivers at once), then end */
+            for (i = 0; i < 4; i++)
+                on_udp(r, i / 2, i % 2);
             break;
+        }
         for (i = 0; i < 4; i++)
             if (pfd[1 + i].revents & POLLIN)
                 on_udp(r, i / 2, i % 2);
