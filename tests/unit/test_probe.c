@@ -74,6 +74,7 @@ struct responder {
     size_t nq;
     uint8_t seen[MAX_SEEN][NP_STUN_TXID_LEN];
     size_t nseen;
+    int running;
     /* Read only after responder_stop, which counts every request sent
      * before it was called. */
     unsigned udp_requests, tcp_requests, dropped;
@@ -364,17 +365,33 @@ static void responder_start(struct responder *r, int mode, unsigned delay_ms)
     assert_int_equal(responder_bind(r), 0);
     assert_int_equal(pipe2(r->stop, O_CLOEXEC), 0);
     assert_int_equal(pthread_create(&r->thread, NULL, responder_main, r), 0);
+    r->running = 1;
 }
 
 static void responder_stop(struct responder *r)
 {
     char c = 'x';
 
+    if (!r->running)
+        return;
+    r->running = 0;
     assert_int_equal(write(r->stop[1], &c, 1), 1);
     assert_int_equal(pthread_join(r->thread, NULL), 0);
     close(r->stop[0]);
     close(r->stop[1]);
     close_all(r);
+}
+
+/* Static, so that a test that fails half-way (cmocka jumps out of it)
+ * leaves no thread using a dead stack frame: the teardown stops them. */
+static struct responder resp_a, resp_b;
+
+static int stop_responders(void **state)
+{
+    (void)state;
+    responder_stop(&resp_a);
+    responder_stop(&resp_b);
+    return 0;
 }
 
 /* --- running the probe ---------------------------------------------------*/
@@ -462,44 +479,44 @@ static double run(const np_probe_config *cfg, np_probe_obs *obs)
 /* An RFC 5780 server that does everything right, no NAT in between. */
 static void rfc5780_server(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
     struct steps steps = {.n = 0};
 
     (void)state;
-    responder_start(&r, R_TCP, 0);
-    config(&cfg, &r, 50, 400, 3000, 1);
+    responder_start(r, R_TCP, 0);
+    config(&cfg, r, 50, 400, 3000, 1);
     cfg.progress = on_step;
     cfg.progress_ctx = &steps;
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.udp_answered, 1);
     assert_int_equal(obs.server_state, NP_SRV_OK);
-    assert_true(np_addr_equal(&obs.other_address, &r.addr[1][1]));
+    assert_true(np_addr_equal(&obs.other_address, &r->addr[1][1]));
     /* test I: from the primary address, mapped = our own socket M */
     assert_int_equal(obs.test[0].answered, 1);
-    assert_true(np_addr_equal(&obs.test[0].dest, &r.addr[0][0]));
-    assert_true(np_addr_equal(&obs.test[0].from, &r.addr[0][0]));
+    assert_true(np_addr_equal(&obs.test[0].dest, &r->addr[0][0]));
+    assert_true(np_addr_equal(&obs.test[0].from, &r->addr[0][0]));
     assert_true(np_addr_equal(&obs.test[0].mapped, &obs.local_m));
     /* test II: alternate IP, primary port; same mapping (no NAT) */
     assert_int_equal(obs.test[1].answered, 1);
-    assert_true(np_addr_equal(&obs.test[1].dest, &r.addr[1][0]));
-    assert_true(np_addr_equal(&obs.test[1].from, &r.addr[1][0]));
+    assert_true(np_addr_equal(&obs.test[1].dest, &r->addr[1][0]));
+    assert_true(np_addr_equal(&obs.test[1].from, &r->addr[1][0]));
     assert_true(np_addr_equal(&obs.test[1].mapped, &obs.local_m));
     /* test III was sent to the alternate address and port */
     assert_true(obs.test[2].sent >= 1);
-    assert_true(np_addr_equal(&obs.test[2].dest, &r.addr[1][1]));
+    assert_true(np_addr_equal(&obs.test[2].dest, &r->addr[1][1]));
     if (obs.test[2].answered)
         assert_true(np_addr_equal(&obs.test[2].mapped, &obs.local_m));
     /* filtering: every answer came in, each from the address asked for */
     assert_int_equal(obs.filt_plain.answered, 1);
     assert_true(np_addr_equal(&obs.filt_plain.mapped, &obs.local_f));
     assert_int_equal(obs.filt_change_both.answered, 1);
-    assert_true(np_addr_equal(&obs.filt_change_both.from, &r.addr[1][1]));
+    assert_true(np_addr_equal(&obs.filt_change_both.from, &r->addr[1][1]));
     assert_int_equal(obs.filt_change_port.answered, 1);
-    assert_true(np_addr_equal(&obs.filt_change_port.from, &r.addr[0][1]));
+    assert_true(np_addr_equal(&obs.filt_change_port.from, &r->addr[0][1]));
     assert_int_equal(obs.filt_change_both.wrong_source, 0);
     /* loopback hairpins: socket M's request to its own address came back */
     assert_int_equal(obs.hairpin, 1);
@@ -513,7 +530,7 @@ static void rfc5780_server(void **state)
                 obs.wait_ms >= 2 * obs.rtt_ms);
     /* answers came in: the run did not wait out its budget */
     assert_true(obs.elapsed_ms < cfg.budget_ms);
-    assert_true(r.udp_requests >= 6);
+    assert_true(r->udp_requests >= 6);
     /* the steps were reported */
     assert_true(steps.n >= 2);
     assert_string_equal(steps.names[0], "sending probes");
@@ -523,15 +540,15 @@ static void rfc5780_server(void **state)
 /* Answers held 40 ms: the wait is two RTTs, inside floor and ceiling. */
 static void wait_from_rtt(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, 0, 40);
-    config(&cfg, &r, 20, 1000, 4000, 0);
+    responder_start(r, 0, 40);
+    config(&cfg, r, 20, 1000, 4000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_true(obs.rtt_ms >= 40.0);
@@ -553,15 +570,15 @@ static void wait_from_rtt(void **state)
 /* Answers held 150 ms, ceiling 100 ms: the wait is the ceiling. */
 static void wait_ceiling(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, 0, 150);
-    config(&cfg, &r, 20, 100, 3000, 0);
+    responder_start(r, 0, 150);
+    config(&cfg, r, 20, 100, 3000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_true(obs.rtt_ms >= 150.0);
@@ -571,15 +588,15 @@ static void wait_ceiling(void **state)
 /* Loopback RTT is far below a 300 ms floor: the wait is the floor. */
 static void wait_floor(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, 0, 0);
-    config(&cfg, &r, 300, 1000, 4000, 0);
+    responder_start(r, 0, 0);
+    config(&cfg, r, 300, 1000, 4000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_true(obs.rtt_ms < 150.0); /* 2 RTT below the floor */
@@ -590,15 +607,15 @@ static void wait_floor(void **state)
  * real answer: all counted as stray, none changes an observation. */
 static void noise_is_ignored(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_NOISE, 0);
-    config(&cfg, &r, 50, 300, 3000, 0);
+    responder_start(r, R_NOISE, 0);
+    config(&cfg, r, 50, 300, 3000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.server_state, NP_SRV_OK);
     assert_int_equal(obs.test[0].answered, 1);
@@ -614,21 +631,21 @@ static void noise_is_ignored(void **state)
  * first send, so never below the initial 100 ms re-send time). */
 static void retransmits(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_DROP_FIRST, 0);
-    config(&cfg, &r, 50, 500, 4000, 0);
+    responder_start(r, R_DROP_FIRST, 0);
+    config(&cfg, r, 50, 500, 4000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_true(obs.test[0].sent >= 2);
     assert_true(obs.filt_plain.sent >= 2);
     assert_true(obs.retransmits >= 2);
-    assert_true(r.dropped >= 2);
+    assert_true(r->dropped >= 2);
     assert_true(obs.test[0].waited_ms >= 100.0);
     assert_true(obs.rtt_ms >= 100.0);
     assert_int_equal(obs.server_state, NP_SRV_OK);
@@ -638,15 +655,15 @@ static void retransmits(void **state)
  * refusal, well inside the budget; every request was re-sent. */
 static void silent_tcp_refused(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_SILENT, 0); /* no TCP listener: RST */
-    config(&cfg, &r, 100, 300, 5000, 1);
+    responder_start(r, R_SILENT, 0); /* no TCP listener: RST */
+    config(&cfg, r, 100, 300, 5000, 1);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.udp_answered, 0);
     assert_int_equal(obs.test[0].answered, 0);
@@ -657,22 +674,22 @@ static void silent_tcp_refused(void **state)
     assert_int_equal(obs.tcp_refused, 1);
     assert_int_equal(obs.tcp_connected, 0);
     assert_true(obs.elapsed_ms < cfg.budget_ms);
-    assert_true(r.udp_requests >= 4);
+    assert_true(r->udp_requests >= 4);
 }
 
 /* Nobody answers and no TCP: the run ends at its budget, not before. */
 static void silent_budget(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
     double wall;
 
     (void)state;
-    responder_start(&r, R_SILENT, 0);
-    config(&cfg, &r, 50, 200, 600, 0);
+    responder_start(r, R_SILENT, 0);
+    config(&cfg, r, 50, 200, 600, 0);
     wall = run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.udp_answered, 0);
     assert_int_equal(obs.tcp_tried, 0);
@@ -687,16 +704,16 @@ static void silent_budget(void **state)
  * after one more round trip instead of the whole budget. */
 static void udp_blocked_tcp_answers(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
     char a[NP_ADDRSTRLEN];
 
     (void)state;
-    responder_start(&r, R_SILENT | R_TCP, 0);
-    config(&cfg, &r, 100, 300, 5000, 1);
+    responder_start(r, R_SILENT | R_TCP, 0);
+    config(&cfg, r, 100, 300, 5000, 1);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.udp_answered, 0);
     assert_int_equal(obs.tcp_connected, 1);
@@ -704,7 +721,7 @@ static void udp_blocked_tcp_answers(void **state)
     assert_true(obs.tcp_rtt_ms > 0.0);
     assert_string_equal(np_addr_ip_str(&obs.tcp_mapped, a, sizeof(a)),
                         "127.0.0.1");
-    assert_int_equal(r.tcp_requests, 1);
+    assert_int_equal(r->tcp_requests, 1);
     assert_true(obs.elapsed_ms < cfg.budget_ms);
 }
 
@@ -712,15 +729,15 @@ static void udp_blocked_tcp_answers(void **state)
  * none is accepted, each is counted as from the wrong source. */
 static void wrong_source(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_WRONG_SOURCE, 0);
-    config(&cfg, &r, 50, 200, 1500, 0);
+    responder_start(r, R_WRONG_SOURCE, 0);
+    config(&cfg, r, 50, 200, 1500, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.udp_answered, 0);
     assert_int_equal(obs.test[0].answered, 0);
@@ -738,15 +755,15 @@ static void wrong_source(void **state)
  * every NAT look open: detected, the "changed" answers refused. */
 static void ignores_change_request(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_IGNORE_CHANGE, 0);
-    config(&cfg, &r, 50, 300, 3000, 0);
+    responder_start(r, R_IGNORE_CHANGE, 0);
+    config(&cfg, r, 50, 300, 3000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_int_equal(obs.filt_plain.answered, 1);
@@ -760,19 +777,19 @@ static void ignores_change_request(void **state)
 /* OTHER-ADDRESS with the primary IP is bogus: tests II/III never sent. */
 static void bogus_other_address(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_OTHER_SAME_IP, 0);
-    config(&cfg, &r, 50, 300, 3000, 0);
+    responder_start(r, R_OTHER_SAME_IP, 0);
+    config(&cfg, r, 50, 300, 3000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_int_equal(obs.server_state, NP_SRV_OTHER_SAME_IP);
-    assert_true(np_addr_equal(&obs.other_address, &r.addr[0][1]));
+    assert_true(np_addr_equal(&obs.other_address, &r->addr[0][1]));
     assert_int_equal(obs.test[1].sent, 0);
     assert_int_equal(obs.test[2].sent, 0);
 }
@@ -780,15 +797,15 @@ static void bogus_other_address(void **state)
 /* No OTHER-ADDRESS: not an RFC 5780 server; tests II/III never sent. */
 static void no_other_address(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_NO_OTHER, 0);
-    config(&cfg, &r, 50, 300, 3000, 0);
+    responder_start(r, R_NO_OTHER, 0);
+    config(&cfg, r, 50, 300, 3000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_int_equal(obs.server_state, NP_SRV_NO_OTHER_ADDRESS);
@@ -801,15 +818,15 @@ static void no_other_address(void **state)
  * on within their deadline; the server is reported as such. */
 static void other_address_dead(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, R_ALT_DEAD, 0);
-    config(&cfg, &r, 50, 300, 3000, 0);
+    responder_start(r, R_ALT_DEAD, 0);
+    config(&cfg, r, 50, 300, 3000, 0);
     run(&cfg, &obs);
-    responder_stop(&r);
+    responder_stop(r);
 
     assert_int_equal(obs.test[0].answered, 1);
     assert_int_equal(obs.server_state, NP_SRV_OTHER_NO_ANSWER);
@@ -825,26 +842,26 @@ static void other_address_dead(void **state)
 /* A further server: mapping compared across servers on socket M. */
 static void extra_server(void **state)
 {
-    struct responder r, x;
+    struct responder *r = &resp_a, *x = &resp_b;
     np_probe_config cfg;
     np_probe_obs obs;
 
     (void)state;
-    responder_start(&r, 0, 0);
-    responder_start(&x, R_NO_OTHER, 0);
-    config(&cfg, &r, 50, 300, 3000, 0);
-    cfg.extra[0] = x.addr[0][0];
+    responder_start(r, 0, 0);
+    responder_start(x, R_NO_OTHER, 0);
+    config(&cfg, r, 50, 300, 3000, 0);
+    cfg.extra[0] = x->addr[0][0];
     cfg.n_extra = 1;
     run(&cfg, &obs);
-    responder_stop(&r);
-    responder_stop(&x);
+    responder_stop(r);
+    responder_stop(x);
 
     assert_int_equal(obs.n_extra, 1);
     assert_int_equal(obs.extra[0].answered, 1);
-    assert_true(np_addr_equal(&obs.extra[0].from, &x.addr[0][0]));
+    assert_true(np_addr_equal(&obs.extra[0].from, &x->addr[0][0]));
     assert_true(np_addr_equal(&obs.extra[0].mapped, &obs.local_m));
     assert_int_equal(obs.server_state, NP_SRV_OK); /* from the primary */
-    assert_true(x.udp_requests >= 1);
+    assert_true(x->udp_requests >= 1);
 }
 
 /* Configurations np_probe_run refuses before sending anything. */
@@ -912,7 +929,7 @@ static uint16_t free_udp_port(void)
 /* Reachability of one local port: the alternate address gets in. */
 static void reachable(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_reach out;
     np_error err;
     np_addr local;
@@ -920,11 +937,11 @@ static void reachable(void **state)
 
     (void)state;
     loop_addr(&local, 0, 0);
-    responder_start(&r, 0, 0);
-    assert_int_equal(np_probe_reachable(&r.addr[0][0], NULL, &local, port, 50,
+    responder_start(r, 0, 0);
+    assert_int_equal(np_probe_reachable(&r->addr[0][0], NULL, &local, port, 50,
                                         1000, &out, &err),
                      NP_OK);
-    responder_stop(&r);
+    responder_stop(r);
     assert_int_equal(out.answered, 1);
     assert_int_equal(out.reachable, 1);
     assert_int_equal(out.wrong_source, 0);
@@ -935,7 +952,7 @@ static void reachable(void **state)
 /* The "changed" answer from the primary address proves nothing. */
 static void reachable_ignores_change(void **state)
 {
-    struct responder r;
+    struct responder *r = &resp_a;
     np_reach out;
     np_error err;
     np_addr local;
@@ -943,11 +960,11 @@ static void reachable_ignores_change(void **state)
 
     (void)state;
     loop_addr(&local, 0, 0);
-    responder_start(&r, R_IGNORE_CHANGE, 0);
-    assert_int_equal(np_probe_reachable(&r.addr[0][0], NULL, &local, port, 50,
+    responder_start(r, R_IGNORE_CHANGE, 0);
+    assert_int_equal(np_probe_reachable(&r->addr[0][0], NULL, &local, port, 50,
                                         400, &out, &err),
                      NP_OK);
-    responder_stop(&r);
+    responder_stop(r);
     assert_int_equal(out.answered, 1);
     assert_int_equal(out.reachable, 0);
     assert_int_equal(out.wrong_source, 1);
@@ -981,25 +998,25 @@ static void reachable_port_in_use(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rfc5780_server),
-        cmocka_unit_test(wait_from_rtt),
-        cmocka_unit_test(wait_ceiling),
-        cmocka_unit_test(wait_floor),
-        cmocka_unit_test(noise_is_ignored),
-        cmocka_unit_test(retransmits),
-        cmocka_unit_test(silent_tcp_refused),
-        cmocka_unit_test(silent_budget),
-        cmocka_unit_test(udp_blocked_tcp_answers),
-        cmocka_unit_test(wrong_source),
-        cmocka_unit_test(ignores_change_request),
-        cmocka_unit_test(bogus_other_address),
-        cmocka_unit_test(no_other_address),
-        cmocka_unit_test(other_address_dead),
-        cmocka_unit_test(extra_server),
-        cmocka_unit_test(bad_configs),
-        cmocka_unit_test(reachable),
-        cmocka_unit_test(reachable_ignores_change),
-        cmocka_unit_test(reachable_port_in_use),
+        cmocka_unit_test_teardown(rfc5780_server, stop_responders),
+        cmocka_unit_test_teardown(wait_from_rtt, stop_responders),
+        cmocka_unit_test_teardown(wait_ceiling, stop_responders),
+        cmocka_unit_test_teardown(wait_floor, stop_responders),
+        cmocka_unit_test_teardown(noise_is_ignored, stop_responders),
+        cmocka_unit_test_teardown(retransmits, stop_responders),
+        cmocka_unit_test_teardown(silent_tcp_refused, stop_responders),
+        cmocka_unit_test_teardown(silent_budget, stop_responders),
+        cmocka_unit_test_teardown(udp_blocked_tcp_answers, stop_responders),
+        cmocka_unit_test_teardown(wrong_source, stop_responders),
+        cmocka_unit_test_teardown(ignores_change_request, stop_responders),
+        cmocka_unit_test_teardown(bogus_other_address, stop_responders),
+        cmocka_unit_test_teardown(no_other_address, stop_responders),
+        cmocka_unit_test_teardown(other_address_dead, stop_responders),
+        cmocka_unit_test_teardown(extra_server, stop_responders),
+        cmocka_unit_test_teardown(bad_configs, stop_responders),
+        cmocka_unit_test_teardown(reachable, stop_responders),
+        cmocka_unit_test_teardown(reachable_ignores_change, stop_responders),
+        cmocka_unit_test_teardown(reachable_port_in_use, stop_responders),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
