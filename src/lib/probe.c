@@ -354,8 +354,6 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
         r->obs->stray++;
         return;
     }
-    if (k == TX_TEST1 || k == TX_FPLAIN)
-        note_other_address(r, &m);
     expected_source(r, k, &exp);
     if (!np_addr_equal(from, &exp)) {
         t->pub->wrong_source++;
@@ -366,6 +364,10 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
             r->obs->stray++;
         return;
     }
+    /* Only from an answer accepted above: an OTHER-ADDRESS from a refused
+     * one would let the filtering answers in on no evidence. */
+    if (k == TX_TEST1 || k == TX_FPLAIN)
+        note_other_address(r, &m);
     t->done = 1;
     t->next_us = 0;
     t->pub->answered = 1;

@@ -46,7 +46,9 @@ enum {
     R_ALT_DEAD = 1 << 5,      /* 127.0.0.2 neither answers nor is used */
     R_DROP_FIRST = 1 << 6,    /* drop the first copy of each request */
     R_TCP = 1 << 7,           /* answer STUN over TCP on 127.0.0.1:P1 */
-    R_NOISE = 1 << 8          /* junk and a stranger's answer first */
+    R_NOISE = 1 << 8,         /* junk and a stranger's answer first */
+    R_PLAIN_WRONG = 1 << 9    /* only plain requests answered from the
+                                 wrong source, CHANGE-REQUESTs right */
 };
 
 #define MAX_PENDING 64
@@ -235,7 +237,9 @@ static void on_udp(struct responder *r, int ip, int port)
             r->dropped++;
             continue;
         }
-        if (r->mode & R_WRONG_SOURCE) {
+        if ((r->mode & R_WRONG_SOURCE) ||
+            ((r->mode & R_PLAIN_WRONG) &&
+             !(m.present & NP_STUN_HAS_CHANGE_REQUEST))) {
             ri = 1;
             rj = 0;
         } else if (!(r->mode & R_IGNORE_CHANGE) &&
@@ -751,6 +755,30 @@ static void wrong_source(void **state)
     assert_true(obs.rtt_ms == 0.0);
 }
 
+/* The plain answers come from the wrong source, the changed ones from
+ * where they should: an OTHER-ADDRESS read from an answer that was refused
+ * is no evidence, so no filtering answer may be accepted on its strength. */
+static void other_address_only_from_accepted_answers(void **state)
+{
+    struct responder *r = &resp_a;
+    np_probe_config cfg;
+    np_probe_obs obs;
+
+    (void)state;
+    responder_start(r, R_PLAIN_WRONG, 0);
+    config(&cfg, r, 50, 200, 1500, 0);
+    run(&cfg, &obs);
+    responder_stop(r);
+
+    assert_int_equal(obs.udp_answered, 0);
+    assert_int_equal(obs.test[0].answered, 0);
+    assert_true(obs.test[0].wrong_source >= 1);
+    assert_int_equal(obs.filt_plain.answered, 0);
+    assert_false(np_addr_is_set(&obs.other_address));
+    assert_int_equal(obs.filt_change_both.answered, 0);
+    assert_int_equal(obs.filt_change_port.answered, 0);
+}
+
 /* A server that answers CHANGE-REQUEST from its primary address would make
  * every NAT look open: detected, the "changed" answers refused. */
 static void ignores_change_request(void **state)
@@ -1008,6 +1036,8 @@ int main(void)
         cmocka_unit_test_teardown(silent_budget, stop_responders),
         cmocka_unit_test_teardown(udp_blocked_tcp_answers, stop_responders),
         cmocka_unit_test_teardown(wrong_source, stop_responders),
+        cmocka_unit_test_teardown(other_address_only_from_accepted_answers,
+                                  stop_responders),
         cmocka_unit_test_teardown(ignores_change_request, stop_responders),
         cmocka_unit_test_teardown(bogus_other_address, stop_responders),
         cmocka_unit_test_teardown(no_other_address, stop_responders),
