@@ -2,6 +2,7 @@
  * renewal delay, back-off, and the SSDP NOTIFY parser that tells the
  * daemon a gateway restarted. */
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +32,8 @@ static const struct renew_case {
     {.lease_s = 100, .rnd = 1.0, .ms = 50000},
     {.lease_s = 100, .rnd = 7.0, .ms = 50000},  /* rnd above 1: clamped */
     {.lease_s = 100, .rnd = -3.0, .ms = 40000}, /* rnd below 0: clamped */
+    {.lease_s = 100, .rnd = NAN, .ms = 40000},  /* as low as it goes */
+    {.lease_s = 100, .rnd = INFINITY, .ms = 50000},
     {.lease_s = 7200, .rnd = 0.5, .ms = 3240000},
     {.lease_s = 86400, .rnd = 0.0, .ms = 34560000},
     {.lease_s = UINT32_MAX, .rnd = 0.0, .ms = INT64_C(1717986918000)},
@@ -107,6 +110,8 @@ static const struct backoff_case {
     {.failures = 11, .cap_ms = 3600000, .ms = 2048000},
     {.failures = 40, .cap_ms = INT64_C(1) << 50, .ms = INT64_C(1099511627776000)},
     {.failures = 41, .cap_ms = INT64_C(1) << 50, .ms = INT64_C(1) << 50},
+    /* no cap to speak of: doubling stops before int64_t overflows */
+    {.failures = 200, .cap_ms = INT64_MAX, .ms = INT64_C(2000) << 52},
 };
 /* clang-format on */
 
