@@ -106,12 +106,21 @@ typedef struct np_pm_discovery {
     int has[NP_PM_NPROTO];          /* [proto] 1 when the protocol answered */
     int rtt_ms[NP_PM_NPROTO];       /* [proto] first answer time, -1 if none */
     uint32_t epoch[NP_PM_NPROTO];   /* PCP / NAT-PMP epoch seconds */
-    int pcp_version;                /* 2, or 0 (the server speaks NAT-PMP) */
+    int pcp_version;                /* 2; 0 (the server speaks NAT-PMP);
+                                       1 or > 2: a PCP server of another
+                                       version (not usable); 0 also when
+                                       PCP did not answer */
     np_addr external[NP_PM_NPROTO]; /* external address each one told */
-    int igd_version;                /* 1 or 2; 0 when no IGD */
-    char igd_url[256];              /* root description URL of the IGD */
-    int igd_connected;              /* the IGD says its WAN is connected */
-    enum np_pm_proto chosen;        /* the protocol used first */
+    /* [proto] an external address the router answered that it cannot hold
+     * as its public one (0.0.0.0, loopback, its own or this host's LAN
+     * address): the router does not know its public address. Never shown
+     * as the public IP, and not proof of a double NAT. external[] stays
+     * empty for it. */
+    np_addr external_bogus[NP_PM_NPROTO];
+    int igd_version;         /* 1 or 2; 0 when no IGD */
+    char igd_url[256];       /* root description URL of the IGD */
+    int igd_connected;       /* the IGD says its WAN is connected */
+    enum np_pm_proto chosen; /* the protocol used first */
     size_t nsuspects;
     np_pm_suspect suspects[NP_PM_MAX_SUSPECTS];
     int elapsed_ms;
@@ -219,6 +228,12 @@ int np_portmap_delete(np_portmap *pm, const np_pm_request *req,
 int np_portmap_external_address(np_portmap *pm, np_addr *out, np_error *err);
 
 /* --- pure helpers (tested without a network) --- */
+
+/* 1 when a, which a router gave as its external address, can be one: set,
+ * not unspecified (0.0.0.0, ::), not loopback, not the gateway's LAN
+ * address nor this host's (gateway, local may be NULL). */
+int np_pm_external_usable(const np_addr *a, const np_addr *gateway,
+                          const np_addr *local);
 
 /* "natpilot:" + label, cut to fit; returns out. */
 const char *np_pm_describe(char *out, size_t size, const char *label);

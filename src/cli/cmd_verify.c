@@ -34,8 +34,9 @@ static const char usage[] =
     "STUN server (--stun; default " DEFAULT_STUN ") answers from its\n"
     "alternate address, which only a working mapping lets in. --stun none\n"
     "skips that.\n"
-    "Exit: 0 all mapped right, 1 something missing, elsewhere or not\n"
-    "reachable, 2 usage, 3 no router answered.\n";
+    "Exit: 0 all mapped right and nothing known contradicts them, 1\n"
+    "something missing, elsewhere, not reachable, or UDP blocked on the way\n"
+    "(the proof from outside cannot be made), 2 usage, 3 no router answered.\n";
 
 struct reach_ctx {
     int enabled;
@@ -131,6 +132,7 @@ int np_cmd_verify(int argc, char **argv)
     np_pm_mapping *tab = NULL;
     size_t ntab = 0;
     int listed = 0;
+    const char *why[NP_REACH_R_SILENT + 1] = {0}; /* [reason] its sentence */
 
     for (i = 1; i < (size_t)argc; i++)
         if (strcmp(argv[i], "--outbound") == 0) {
@@ -163,7 +165,7 @@ int np_cmd_verify(int argc, char **argv)
         np_pm_request q;
         np_pm_result res;
         np_error err;
-        const char *status, *reach_state;
+        const char *status, *reach_state, *reach_reason = "", *reach_why = "";
         char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN];
         long k;
         int rc;
@@ -234,19 +236,29 @@ int np_cmd_verify(int argc, char **argv)
             np_error rerr;
 
             np_progress("proving the mapping from outside");
+            /* The library decides (np_reach_decide); this renders. */
             if (np_probe_reachable(&reach.server, NULL, NULL, r->port, 40, 1000,
                                    &rr, &rerr) != NP_OK)
                 reach_state = "not-tested";
-            else if (rr.reachable)
+            else if (rr.verdict == NP_REACH_PROVEN)
                 reach_state = "reachable";
-            else if (rr.wrong_source || !rr.answered)
-                reach_state = "inconclusive";
+            else if (rr.verdict == NP_REACH_PROBLEM)
+                reach_state = rr.reason == NP_REACH_R_UDP_BLOCKED
+                                  ? "udp-blocked"
+                                  : "not-reachable";
             else
-                reach_state = "not-reachable";
+                reach_state = "inconclusive";
+            if (strcmp(reach_state, "not-tested") != 0) {
+                reach_reason = np_reach_reason_name(rr.reason);
+                reach_why = rr.reason_text ? rr.reason_text : "";
+                if ((size_t)rr.reason < sizeof(why) / sizeof(why[0]))
+                    why[rr.reason] = rr.reason_text;
+            }
             if (strcmp(reach_state, "reachable") == 0)
                 proven++;
             np_progress_done();
-            if (strcmp(reach_state, "not-reachable") == 0) {
+            if (rr.verdict == NP_REACH_PROBLEM &&
+                strcmp(reach_state, "not-tested") != 0) {
                 status = "unreachable";
                 bad++;
                 unreachable++;
@@ -265,10 +277,13 @@ int np_cmd_verify(int argc, char **argv)
             cJSON_AddStringToObject(o, "status", status);
             cJSON_AddStringToObject(o, "via", np_pm_proto_name(res.proto));
             cJSON_AddStringToObject(o, "message", res.message);
-            if (reach_state != NULL)
+            if (reach_state != NULL) {
                 cJSON_AddStringToObject(o, "reachability", reach_state);
-            else
+                cJSON_AddStringToObject(o, "reachability_reason", reach_reason);
+                cJSON_AddStringToObject(o, "reachability_why", reach_why);
+            } else {
                 cJSON_AddNullToObject(o, "reachability");
+            }
             if (res.outcome == NP_PM_OK) {
                 cJSON_AddStringToObject(o, "external", ext);
                 cJSON_AddStringToObject(o, "internal", in);
@@ -314,16 +329,11 @@ int np_cmd_verify(int argc, char **argv)
     } else {
         if (!reach.enabled && reach.note[0] != '\0')
             printf("  (%s)\n", reach.note);
-        if (unreachable > 0) {
-            printf("\n");
-            np_out_wrap("", "",
-                        "The router reports these mappings as made, but "
-                        "nothing from the internet gets through them: a "
-                        "second NAT (double NAT or the provider's "
-                        "carrier-grade NAT) or a firewall sits beyond the "
-                        "router. Forwarding at home alone cannot fix that; "
-                        "see natpilot diagnose.");
-        }
+        for (i = 1; i < sizeof(why) / sizeof(why[0]); i++)
+            if (why[i] != NULL) {
+                printf("\n");
+                np_out_wrap("", "", why[i]);
+            }
         printf("\n%zu of %zu ports mapped to the right device",
                a->nrules - (size_t)bad, a->nrules);
         if (reach.enabled)

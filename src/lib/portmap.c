@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <netinet/in.h>
+
 #include "natpilot/netinfo.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
@@ -221,8 +223,8 @@ const char *np_pm_pcp_result_str(int rc)
         "NOT_AUTHORIZED: the router's policy refuses this mapping",
         "MALFORMED_REQUEST: the server could not parse the request",
         "UNSUPP_OPCODE: the server does not support this operation",
-        "UNSUPP_OPTION: the server does not support a mandatory option "
-        "(THIRD_PARTY: mapping for another device is not allowed)",
+        "UNSUPP_OPTION: the server does not support an option the request "
+        "carried",
         "MALFORMED_OPTION: an option was malformed",
         "NETWORK_FAILURE: the server has a network problem",
         "NO_RESOURCES: the server is out of mappings",
@@ -313,6 +315,41 @@ const char *np_pm_upnp_error_str(int code)
     default:
         return "UPnP error";
     }
+}
+
+int np_pm_external_usable(const np_addr *a, const np_addr *gateway,
+                          const np_addr *local)
+{
+    static const uint8_t zero16[16];
+
+    if (a == NULL || !np_addr_is_set(a))
+        return 0;
+    if (np_addr_family(a) == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->ss;
+        const uint8_t *b = (const uint8_t *)&v4->sin_addr;
+
+        /* 0/8 "this network", multicast, 240/4 and broadcast: never a
+         * host's public address */
+        if (b[0] == 0 || b[0] >= 224)
+            return 0;
+    } else if (np_addr_family(a) == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->ss;
+
+        if (memcmp(&v6->sin6_addr, zero16, 16) == 0 ||
+            v6->sin6_addr.s6_addr[0] == 0xff)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (np_addr_scope(a) == NP_SCOPE_LOOPBACK ||
+        np_addr_scope(a) == NP_SCOPE_LINK_LOCAL)
+        return 0;
+    if (gateway != NULL && np_addr_is_set(gateway) &&
+        np_addr_same_ip(a, gateway))
+        return 0;
+    if (local != NULL && np_addr_is_set(local) && np_addr_same_ip(a, local))
+        return 0;
+    return 1;
 }
 
 int np_pm_epoch_ok(uint32_t prev_server, uint64_t prev_client,
@@ -733,6 +770,15 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     pm->discovered = 1;
     if (out != NULL)
         *out = *d;
+    if (d->chosen == NP_PM_NONE && d->pcp_version != 0 && d->pcp_version != 2)
+        return np_error_set(
+            err, NP_EUNSUPP, gw,
+            "the router answers PCP, but only version %d "
+            "(natpilot speaks version 2)%s%s%s in %d ms",
+            d->pcp_version, pm->be[NP_PM_NATPMP] ? "; NAT-PMP" : "",
+            pm->be[NP_PM_UPNP] ? ", UPnP-IGD (SSDP)" : "",
+            pm->be[NP_PM_NATPMP] || pm->be[NP_PM_UPNP] ? " did not answer" : "",
+            d->elapsed_ms);
     if (d->chosen == NP_PM_NONE)
         return np_error_set(err, NP_ETIMEOUT, gw,
                             "the router answered none of %s%s%s%s%s in %d "

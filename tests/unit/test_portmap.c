@@ -69,7 +69,7 @@ static void classify_pcp_natpmp(void **state)
     assert_int_equal(np_pm_classify_natpmp(1), NP_PM_UNSUPPORTED);
     assert_int_equal(np_pm_classify_natpmp(4), NP_PM_FAILED);
     assert_non_null(strstr(np_pm_pcp_result_str(2), "NOT_AUTHORIZED"));
-    assert_non_null(strstr(np_pm_pcp_result_str(5), "THIRD_PARTY"));
+    assert_null(strstr(np_pm_pcp_result_str(5), "THIRD_PARTY"));
     assert_string_equal(np_pm_pcp_result_str(14), "unknown PCP result code");
     assert_string_equal(np_pm_pcp_result_str(-1), "unknown PCP result code");
     assert_string_equal(np_pm_upnp_error_str(718), "ConflictInMappingEntry");
