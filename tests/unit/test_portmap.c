@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "natpilot/natpmp.h"
 #include "natpilot/pcp.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
@@ -201,7 +202,16 @@ static void ssdp(void **state)
 
 /* --- a fake PCP server on loopback (no other network traffic) ---------- */
 
-enum fake_mode { FAKE_GOOD, FAKE_ROGUE, FAKE_NATPMP, FAKE_BADNONCE };
+enum fake_mode {
+    FAKE_GOOD,
+    FAKE_ROGUE,
+    FAKE_NATPMP,
+    FAKE_BADNONCE,
+    FAKE_V1,       /* UNSUPP_VERSION from a PCP version 1 server */
+    FAKE_OPTION,   /* MAP answered UNSUPP_OPTION */
+    FAKE_ZERO_EXT, /* MAP SUCCESS with external address 0.0.0.0 */
+    FAKE_LAN_EXT   /* MAP SUCCESS with the gateway's own address */
+};
 
 /* Serve in a child: answer every request on s_good, from s_good (good) or
  * from s_other (rogue: another loopback address). */
@@ -229,7 +239,13 @@ static void fake_serve(int s_good, int s_other, enum fake_mode mode)
         rs.epoch = 1000;
         if (mode == FAKE_NATPMP)
             rs.natpmp_reply = 1;
-        if (rq.has_map) {
+        if (mode == FAKE_V1) {
+            rs.version = 1;
+            rs.result = NP_PCP_UNSUPP_VERSION;
+        }
+        if (rq.has_map && mode == FAKE_OPTION)
+            rs.result = NP_PCP_UNSUPP_OPTION;
+        if (rq.has_map && mode != FAKE_V1) {
             rs.has_map = 1;
             memcpy(rs.nonce, rq.map.nonce, 12);
             if (mode == FAKE_BADNONCE)
@@ -237,7 +253,11 @@ static void fake_serve(int s_good, int s_other, enum fake_mode mode)
             rs.protocol = rq.map.protocol;
             rs.internal_port = rq.map.internal_port;
             rs.external_port = rq.map.suggested_external_port;
-            assert_int_equal(np_addr_parse(&rs.external, "203.0.113.2",
+            assert_int_equal(np_addr_parse(&rs.external,
+                                           mode == FAKE_ZERO_EXT ? "0.0.0.0"
+                                           : mode == FAKE_LAN_EXT
+                                               ? "127.0.0.1"
+                                               : "203.0.113.2",
                                            rs.external_port, NULL),
                              NP_OK);
         }
@@ -390,6 +410,285 @@ static void wrong_nonce_ignored(void **state)
     fake_stop(pid);
 }
 
+/* A PCP version 1 server answers UNSUPP_VERSION with version 1: it is not
+ * a NAT-PMP server, and not "none of PCP". */
+static void pcp_v1_is_not_natpmp(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_V1, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_discovery d;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_EUNSUPP);
+    assert_int_equal(d.pcp_version, 1);
+    assert_non_null(strstr(err.msg, "only version 1"));
+    assert_null(strstr(err.msg, "none of"));
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+/* UNSUPP_OPTION on a request without THIRD_PARTY is not a third-party
+ * refusal. */
+static void pcp_unsupp_option_not_third_party(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_OPTION, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_request q;
+    np_pm_result r;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, NULL, &err), NP_OK);
+    add_req(&q);
+    assert_int_equal(np_portmap_add(pm, &q, &r, &err), NP_OK);
+    assert_int_equal(r.proto, NP_PM_PCP);
+    assert_int_equal(r.code, NP_PCP_UNSUPP_OPTION);
+    assert_int_not_equal(r.outcome, NP_PM_THIRD_PARTY);
+    assert_null(strstr(r.message, "THIRD_PARTY"));
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+/* SUCCESS with an external address that cannot be one is not a mapping. */
+static void pcp_bogus_external_rejected(void **state)
+{
+    enum fake_mode modes[] = {FAKE_ZERO_EXT, FAKE_LAN_EXT};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        uint16_t port;
+        pid_t pid = fake_start(modes[i], &port);
+        np_portmap *pm = pcp_only(port);
+        np_pm_request q;
+        np_pm_result r;
+        np_addr ext;
+        np_error err;
+
+        assert_int_equal(np_portmap_discover(pm, NULL, &err), NP_OK);
+        add_req(&q);
+        assert_int_equal(np_portmap_add(pm, &q, &r, &err), NP_OK);
+        assert_int_equal(r.proto, NP_PM_PCP);
+        assert_int_equal(r.outcome, NP_PM_FAILED);
+        assert_false(np_addr_is_set(&r.external));
+        assert_non_null(strstr(r.message, "does not know"));
+        assert_int_equal(np_portmap_external_address(pm, &ext, &err),
+                         NP_ENOTFOUND);
+        assert_non_null(strstr(err.msg, "does not know its public address"));
+        np_portmap_free(pm);
+        fake_stop(pid);
+    }
+}
+
+static void external_usable(void **state)
+{
+    static const struct {
+        const char *ip;
+        int usable;
+    } rows[] = {
+        {"203.0.113.7", 1},     {"100.64.1.2", 1},  {"10.0.0.2", 1},
+        {"0.0.0.0", 0},         {"0.1.2.3", 0},     {"127.0.0.1", 0},
+        {"127.1.2.3", 0},       {"192.168.1.1", 0}, /* the gateway */
+        {"192.168.1.20", 0},                        /* this host */
+        {"255.255.255.255", 0}, {"::", 0},          {"::1", 0},
+        {"2001:db8::1", 1},
+    };
+    np_addr gw, me, a;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(np_addr_parse(&gw, "192.168.1.1", 0, NULL), NP_OK);
+    assert_int_equal(np_addr_parse(&me, "192.168.1.20", 0, NULL), NP_OK);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(np_addr_parse(&a, rows[i].ip, 0, NULL), NP_OK);
+        if (np_pm_external_usable(&a, &gw, &me) != rows[i].usable)
+            fail_msg("%s: expected %d", rows[i].ip, rows[i].usable);
+    }
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(np_pm_external_usable(&a, NULL, NULL), 0);
+}
+
+/* --- a fake NAT-PMP gateway on loopback -------------------------------- */
+
+enum npm_mode {
+    NPM_GOOD,     /* 203.0.113.7, maps as asked */
+    NPM_SHORT,    /* 2 bytes to the external address request */
+    NPM_ZERO,     /* external address 0.0.0.0 */
+    NPM_SHORT_MAP /* a 10-byte answer to a map request */
+};
+
+static void npm_serve(int fd, enum npm_mode mode)
+{
+    alarm(3);
+    for (;;) {
+        uint8_t in[64], out[64];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        np_natpmp_map_request rq;
+        np_natpmp_response rs;
+        size_t len;
+        ssize_t n;
+
+        n = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            _exit(1);
+        if (np_natpmp_decode_request(in, (size_t)n, &rq, NULL) != NP_OK)
+            continue;
+        memset(&rs, 0, sizeof(rs));
+        rs.opcode = rq.opcode;
+        rs.epoch = 500;
+        if (rq.opcode == NP_NATPMP_OP_PUBLIC_ADDRESS) {
+            rs.has_address = 1;
+            assert_int_equal(
+                np_addr_parse(&rs.external,
+                              mode == NPM_ZERO ? "0.0.0.0" : "203.0.113.7", 0,
+                              NULL),
+                NP_OK);
+        } else {
+            rs.has_map = 1;
+            rs.internal_port = rq.internal_port;
+            rs.external_port = rq.suggested_external_port;
+            rs.lifetime = rq.lifetime;
+        }
+        if (np_natpmp_encode_response(out, sizeof(out), &rs, &len, NULL) !=
+            NP_OK)
+            _exit(2);
+        if (mode == NPM_SHORT && rq.opcode == NP_NATPMP_OP_PUBLIC_ADDRESS)
+            len = 2;
+        if (mode == NPM_SHORT_MAP && rq.opcode != NP_NATPMP_OP_PUBLIC_ADDRESS)
+            len = 10;
+        (void)sendto(fd, out, len, 0, (struct sockaddr *)&from, fl);
+    }
+}
+
+static pid_t npm_start(enum npm_mode mode, uint16_t *port)
+{
+    int g = udp_on("127.0.0.1", port);
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        npm_serve(g, mode);
+    close(g);
+    return pid;
+}
+
+static np_portmap *natpmp_only(uint16_t port)
+{
+    np_pm_options o;
+    np_portmap *pm;
+
+    memset(&o, 0, sizeof(o));
+    o.prefer[0] = NP_PM_NATPMP;
+    o.pcp_port = port;
+    o.timeout_ms = 300;
+    assert_int_equal(np_addr_parse(&o.gateway, "127.0.0.1", 0, NULL), NP_OK);
+    pm = np_portmap_new(&o, NULL);
+    assert_non_null(pm);
+    return pm;
+}
+
+static void natpmp_good(void **state)
+{
+    uint16_t port;
+    pid_t pid = npm_start(NPM_GOOD, &port);
+    np_portmap *pm = natpmp_only(port);
+    np_pm_discovery d;
+    np_pm_request q;
+    np_pm_result r;
+    np_addr ext;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_OK);
+    assert_int_equal(d.chosen, NP_PM_NATPMP);
+    assert_int_equal(d.epoch[NP_PM_NATPMP], 500);
+    assert_string_equal(
+        np_addr_ip_str(&d.external[NP_PM_NATPMP], buf, sizeof(buf)),
+        "203.0.113.7");
+    assert_int_equal(np_portmap_external_address(pm, &ext, &err), NP_OK);
+    add_req(&q);
+    assert_int_equal(np_portmap_add(pm, &q, &r, &err), NP_OK);
+    assert_int_equal(r.outcome, NP_PM_OK);
+    assert_string_equal(np_addr_str(&r.external, buf, sizeof(buf)),
+                        "203.0.113.7:3074");
+    assert_int_equal(r.lifetime, 600);
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+/* libnatpmp read a 2-byte answer as 0.0.0.0 (a false double NAT): the
+ * bounded decoder refuses it and says where. */
+static void natpmp_truncated_answer(void **state)
+{
+    uint16_t port;
+    pid_t pid = npm_start(NPM_SHORT, &port);
+    np_portmap *pm = natpmp_only(port);
+    np_pm_discovery d;
+    np_addr ext;
+    np_error err;
+    char peer[64];
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_OK);
+    assert_int_equal(d.chosen, NP_PM_NATPMP);
+    assert_false(np_addr_is_set(&d.external[NP_PM_NATPMP]));
+    assert_false(np_addr_is_set(&d.external_bogus[NP_PM_NATPMP]));
+    assert_int_equal(np_portmap_external_address(pm, &ext, &err), NP_ETRUNC);
+    snprintf(peer, sizeof(peer), "127.0.0.1:%u", (unsigned)port);
+    assert_non_null(strstr(err.where, peer));
+    assert_non_null(strstr(err.where, "byte 2"));
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+static void natpmp_zero_external(void **state)
+{
+    uint16_t port;
+    pid_t pid = npm_start(NPM_ZERO, &port);
+    np_portmap *pm = natpmp_only(port);
+    np_pm_discovery d;
+    np_addr ext;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_OK);
+    assert_false(np_addr_is_set(&d.external[NP_PM_NATPMP]));
+    assert_string_equal(
+        np_addr_ip_str(&d.external_bogus[NP_PM_NATPMP], buf, sizeof(buf)),
+        "0.0.0.0");
+    assert_int_equal(np_portmap_external_address(pm, &ext, &err), NP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "does not know its public address"));
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+static void natpmp_truncated_map(void **state)
+{
+    uint16_t port;
+    pid_t pid = npm_start(NPM_SHORT_MAP, &port);
+    np_portmap *pm = natpmp_only(port);
+    np_pm_request q;
+    np_pm_result r;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, NULL, &err), NP_OK);
+    add_req(&q);
+    assert_int_equal(np_portmap_add(pm, &q, &r, &err), NP_OK);
+    assert_int_equal(r.proto, NP_PM_NATPMP);
+    assert_int_equal(r.outcome, NP_PM_FAILED);
+    assert_non_null(strstr(r.message, "byte 10"));
+    assert_non_null(strstr(r.message, "127.0.0.1"));
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +702,14 @@ int main(void)
         cmocka_unit_test(discover_rogue_ignored),
         cmocka_unit_test(natpmp_server_gives_up_pcp),
         cmocka_unit_test(wrong_nonce_ignored),
+        cmocka_unit_test(pcp_v1_is_not_natpmp),
+        cmocka_unit_test(pcp_unsupp_option_not_third_party),
+        cmocka_unit_test(pcp_bogus_external_rejected),
+        cmocka_unit_test(external_usable),
+        cmocka_unit_test(natpmp_good),
+        cmocka_unit_test(natpmp_truncated_answer),
+        cmocka_unit_test(natpmp_zero_external),
+        cmocka_unit_test(natpmp_truncated_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
