@@ -106,24 +106,28 @@ typedef struct np_pm_discovery {
     int has[NP_PM_NPROTO];          /* [proto] 1 when the protocol answered */
     int rtt_ms[NP_PM_NPROTO];       /* [proto] first answer time, -1 if none */
     uint32_t epoch[NP_PM_NPROTO];   /* PCP / NAT-PMP epoch seconds */
-    int pcp_version;                /* 2; 0 (the server speaks NAT-PMP);
-                                       1 or > 2: a PCP server of another
-                                       version (not usable); 0 also when
-                                       PCP did not answer */
+    int pcp_version;                /* 2; 0: the server speaks NAT-PMP (or
+                                       PCP did not answer); 1 or > 2: a PCP
+                                       server of another version answered
+                                       UNSUPP_VERSION (not usable) */
     np_addr external[NP_PM_NPROTO]; /* external address each one told */
+    int igd_version;                /* 1 or 2; 0 when no IGD */
+    char igd_url[256];              /* root description URL of the IGD */
+    int igd_connected;              /* the IGD says its WAN is connected */
+    enum np_pm_proto chosen;        /* the protocol used first */
+    size_t nsuspects;
+    np_pm_suspect suspects[NP_PM_MAX_SUSPECTS];
+    int elapsed_ms;
     /* [proto] an external address the router answered that it cannot hold
      * as its public one (0.0.0.0, loopback, its own or this host's LAN
      * address): the router does not know its public address. Never shown
      * as the public IP, and not proof of a double NAT. external[] stays
      * empty for it. */
     np_addr external_bogus[NP_PM_NPROTO];
-    int igd_version;         /* 1 or 2; 0 when no IGD */
-    char igd_url[256];       /* root description URL of the IGD */
-    int igd_connected;       /* the IGD says its WAN is connected */
-    enum np_pm_proto chosen; /* the protocol used first */
-    size_t nsuspects;
-    np_pm_suspect suspects[NP_PM_MAX_SUSPECTS];
-    int elapsed_ms;
+    /* What UPnP discovery had to work around, "" if nothing: an IGD that
+     * answered for the gateway from another LAN address (CARP/VRRP), a
+     * LOCATION on loopback re-pointed, a second WAN service chosen. */
+    char igd_note[160];
 } np_pm_discovery;
 
 /* A mapping to make (or to delete, or to look up). */

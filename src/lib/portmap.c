@@ -75,6 +75,139 @@ void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,
 
 /* --- names and pure helpers ------------------------------------------- */
 
+int np__xml_escape(const char *s, char *out, size_t cap)
+{
+    size_t o = 0, i;
+
+    if (out == NULL || cap == 0)
+        return -1;
+    out[0] = '\0';
+    if (s == NULL)
+        return 0;
+    for (i = 0; s[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *ent = NULL;
+        size_t n = 1;
+
+        switch (c) {
+        case '&':
+            ent = "&amp;";
+            break;
+        case '<':
+            ent = "&lt;";
+            break;
+        case '>':
+            ent = "&gt;";
+            break;
+        case '"':
+            ent = "&quot;";
+            break;
+        case '\'':
+            ent = "&apos;";
+            break;
+        default:
+            if (c < 0x20 && c != '\t')
+                continue;    /* not allowed in XML 1.0 */
+            if (c >= 0xC0) { /* a UTF-8 lead byte: keep the sequence whole */
+                while ((s[i + n] & 0xC0) == 0x80)
+                    n++;
+            }
+            break;
+        }
+        if (ent != NULL)
+            n = strlen(ent);
+        if (o + n >= cap) {
+            out[o] = '\0';
+            return -1;
+        }
+        memcpy(out + o, ent != NULL ? ent : s + i, n);
+        o += n;
+        if (ent == NULL)
+            i += n - 1;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int np__url_repoint(const char *url, const np_addr *answered, char *out,
+                    size_t cap)
+{
+    char host[NP_ADDRSTRLEN + 2], ip[NP_ADDRSTRLEN];
+    const char *h, *e;
+    np_addr a;
+    size_t n;
+    int bad, w;
+
+    if (url == NULL || answered == NULL || strncmp(url, "http://", 7) != 0)
+        return -1;
+    h = url + 7;
+    if (*h == '[') { /* an IPv6 literal */
+        e = strchr(h, ']');
+        if (e == NULL)
+            return -1;
+        n = (size_t)(e - h - 1);
+        if (n >= sizeof(host))
+            return -1;
+        memcpy(host, h + 1, n);
+        e++;
+    } else {
+        e = h;
+        while (*e != '\0' && *e != ':' && *e != '/')
+            e++;
+        n = (size_t)(e - h);
+        if (n >= sizeof(host))
+            return -1;
+        memcpy(host, h, n);
+    }
+    host[n] = '\0';
+    if (strcmp(host, "localhost") == 0)
+        bad = 1;
+    else if (np_addr_parse(&a, host, 0, NULL) != NP_OK)
+        return 0; /* a name: not ours to judge */
+    else
+        bad = np_addr_scope(&a) == NP_SCOPE_LOOPBACK ||
+              !np_pm_external_usable(&a, NULL, NULL);
+    if (!bad)
+        return 0;
+    np_addr_ip_str(answered, ip, sizeof(ip));
+    w = snprintf(out, cap,
+                 np_addr_family(answered) == AF_INET6 ? "http://[%s]%s"
+                                                      : "http://%s%s",
+                 ip, e);
+    if (w < 0 || (size_t)w >= cap)
+        return -1;
+    return 1;
+}
+
+int np__on_lan(const np_addr *a, const np_addr *local, unsigned prefix_len)
+{
+    const uint8_t *x, *y;
+    unsigned bits, i;
+
+    if (a == NULL || local == NULL ||
+        np_addr_family(a) != np_addr_family(local))
+        return 0;
+    if (np_addr_family(a) == AF_INET) {
+        x = (const uint8_t *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+        y = (const uint8_t *)&((const struct sockaddr_in *)&local->ss)
+                ->sin_addr;
+        bits = prefix_len == 0 || prefix_len > 32 ? 24 : prefix_len;
+    } else if (np_addr_family(a) == AF_INET6) {
+        x = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+        y = ((const struct sockaddr_in6 *)&local->ss)->sin6_addr.s6_addr;
+        bits = prefix_len == 0 || prefix_len > 128 ? 64 : prefix_len;
+    } else {
+        return 0;
+    }
+    for (i = 0; i < bits; i++) {
+        unsigned m = 0x80u >> (i % 8);
+
+        if ((x[i / 8] & m) != (y[i / 8] & m))
+            return 0;
+    }
+    return 1;
+}
+
 const char *np_pm_proto_name(enum np_pm_proto p)
 {
     switch (p) {

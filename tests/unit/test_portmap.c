@@ -511,6 +511,85 @@ static void external_usable(void **state)
     assert_int_equal(np_pm_external_usable(&a, NULL, NULL), 0);
 }
 
+static void xml_escape(void **state)
+{
+    static const struct {
+        const char *in, *out;
+        size_t cap;
+        int rc;
+    } rows[] = {
+        {"natpilot:Tom & Ana", "natpilot:Tom &amp; Ana", 64, 0},
+        {"<a href=\"x\">'b'</a>",
+         "&lt;a href=&quot;x&quot;&gt;&apos;b&apos;&lt;/a&gt;", 128, 0},
+        {"plain", "plain", 64, 0},
+        {"tab\tok\x01gone", "tab\tokgone", 64, 0},
+        {"caf\xc3\xa9 & co", "caf\xc3\xa9 &amp; co", 64, 0},
+        /* cut, never inside an entity or a UTF-8 sequence */
+        {"ab&cd", "ab", 6, -1},
+        {"ab\xc3\xa9", "ab", 4, -1},
+        {"", "", 1, 0},
+    };
+    char out[128];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(np__xml_escape(rows[i].in, out, rows[i].cap),
+                         rows[i].rc);
+        assert_string_equal(out, rows[i].out);
+    }
+}
+
+static void url_repoint(void **state)
+{
+    np_addr from;
+    char out[256];
+
+    (void)state;
+    assert_int_equal(np_addr_parse(&from, "192.168.1.1", 0, NULL), NP_OK);
+    assert_int_equal(np__url_repoint("http://127.0.0.1:1900/igd.xml", &from,
+                                     out, sizeof(out)),
+                     1);
+    assert_string_equal(out, "http://192.168.1.1:1900/igd.xml");
+    assert_int_equal(
+        np__url_repoint("http://0.0.0.0/d.xml", &from, out, sizeof(out)), 1);
+    assert_string_equal(out, "http://192.168.1.1/d.xml");
+    assert_int_equal(
+        np__url_repoint("http://localhost:5000/r", &from, out, sizeof(out)), 1);
+    assert_string_equal(out, "http://192.168.1.1:5000/r");
+    snprintf(out, sizeof(out), "untouched");
+    assert_int_equal(
+        np__url_repoint("http://192.168.1.1:5000/r", &from, out, sizeof(out)),
+        0);
+    assert_string_equal(out, "untouched");
+    assert_int_equal(
+        np__url_repoint("http://router.lan:5000/r", &from, out, sizeof(out)),
+        0);
+    assert_int_equal(
+        np__url_repoint("ftp://127.0.0.1/r", &from, out, sizeof(out)), -1);
+    assert_int_equal(np__url_repoint("http://127.0.0.1:1/r", &from, out, 10),
+                     -1);
+}
+
+static void on_lan(void **state)
+{
+    np_addr me, a;
+
+    (void)state;
+    assert_int_equal(np_addr_parse(&me, "192.168.1.20", 0, NULL), NP_OK);
+    assert_int_equal(np_addr_parse(&a, "192.168.1.2", 0, NULL), NP_OK);
+    assert_true(np__on_lan(&a, &me, 24));
+    assert_true(np__on_lan(&a, &me, 0)); /* unknown: /24 */
+    assert_false(np__on_lan(&a, &me, 31));
+    assert_int_equal(np_addr_parse(&a, "192.168.2.2", 0, NULL), NP_OK);
+    assert_false(np__on_lan(&a, &me, 24));
+    assert_true(np__on_lan(&a, &me, 16));
+    assert_int_equal(np_addr_parse(&a, "203.0.113.2", 0, NULL), NP_OK);
+    assert_false(np__on_lan(&a, &me, 24));
+    assert_int_equal(np_addr_parse(&a, "2001:db8::1", 0, NULL), NP_OK);
+    assert_false(np__on_lan(&a, &me, 24));
+}
+
 /* --- a fake NAT-PMP gateway on loopback -------------------------------- */
 
 enum npm_mode {
@@ -706,6 +785,9 @@ int main(void)
         cmocka_unit_test(pcp_unsupp_option_not_third_party),
         cmocka_unit_test(pcp_bogus_external_rejected),
         cmocka_unit_test(external_usable),
+        cmocka_unit_test(xml_escape),
+        cmocka_unit_test(url_repoint),
+        cmocka_unit_test(on_lan),
         cmocka_unit_test(natpmp_good),
         cmocka_unit_test(natpmp_truncated_answer),
         cmocka_unit_test(natpmp_zero_external),
