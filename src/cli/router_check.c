@@ -92,8 +92,16 @@ int router_double_nat(const struct router_check *rc, const np_probe_obs *o)
 {
     if (!o->test[0].answered || !rc->any)
         return -1;
-    if (!np_addr_is_set(&rc->external))
+    if (!np_addr_is_set(&rc->external)) {
+        size_t i;
+
+        /* 0.0.0.0, loopback, its LAN address: the router does not know
+         * its public address, which proves no second NAT */
+        for (i = 0; i < NP_PM_NPROTO; i++)
+            if (np_addr_is_set(&rc->disc.external_bogus[i]))
+                return -1;
         return 1;
+    }
     return !np_addr_same_ip(&rc->external, &o->test[0].mapped);
 }
 
@@ -285,6 +293,18 @@ void router_print(const struct router_check *rc, const np_probe_obs *o,
         else
             printf(" (%s)\n", np_addr_scope_name(np_addr_scope(&rc->external)));
     }
+    if (!np_addr_is_set(&rc->external))
+        for (i = 0; i < NP_PM_NPROTO; i++)
+            if (np_addr_is_set(&rc->disc.external_bogus[i])) {
+                printf(
+                    "  External address  unknown: the router does not "
+                    "know its public address (%s said %s)\n",
+                    np_pm_proto_name((enum np_pm_proto)i),
+                    np_addr_ip_str(&rc->disc.external_bogus[i], a, sizeof(a)));
+                break;
+            }
+    if (rc->disc.igd_note[0] != '\0')
+        printf("  UPnP note         %s\n", rc->disc.igd_note);
     for (i = 0; i < rc->disc.nsuspects; i++)
         printf("  %sSuspicious%s        %s answered from %s (not the gateway; "
                "ignored)\n",
