@@ -107,6 +107,9 @@ typedef struct np_probe_obs {
     unsigned retransmits; /* re-sent datagrams, all sockets */
     unsigned late;        /* answers that came only after a re-send: loss */
     unsigned stray;       /* datagrams ignored (unknown, wrong source) */
+    /* An ICMP port-unreachable from the primary server's own host
+     * (IP_RECVERR): UDP reaches it, it does not serve STUN on that port. */
+    int udp_refused;
 } np_probe_obs;
 
 /*

@@ -77,6 +77,9 @@ struct run {
     np_probe_tx hairpin_pub; /* the hairpin exchange is not reported as such */
 };
 
+static int icmp_port_unreach(int fd, const np_addr *dest);
+static void recverr_on(int fd, int family);
+
 static uint64_t now_us(void)
 {
     struct timespec ts;
@@ -430,8 +433,14 @@ static void read_udp(struct run *r, int sock, uint64_t now)
         flen = sizeof(from.ss);
         n = recvfrom(r->fd[sock], buf, sizeof(buf), 0,
                      (struct sockaddr *)&from.ss, &flen);
-        if (n < 0)
-            return; /* EAGAIN, or an ICMP error surfaced: nothing to read */
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n < 0) {
+            /* an ICMP error surfaced (IP_RECVERR): read the queue */
+            if (icmp_port_unreach(r->fd[sock], &r->cfg->server))
+                r->obs->udp_refused = 1;
+            continue;
+        }
         from.len = flen;
         on_answer(r, sock, buf, (size_t)n, &from, now);
     }
@@ -552,6 +561,11 @@ static int finished(struct run *r, uint64_t now)
         return 1;
     if (!r->tx[TX_TEST1].done) {
         if (r->udp_deadline != 0 && now >= r->udp_deadline)
+            return 1;
+        /* The server's host refused UDP and TCP has had its say: no UDP
+         * answer is coming. */
+        if (r->obs->udp_refused && !r->obs->udp_answered &&
+            (r->tcp.fd < 0 || r->tcp.state == 3))
             return 1;
         /* The handshake was refused and UDP stays silent: nobody there. */
         if (r->obs->tcp_refused && r->udp_deadline == 0) {
@@ -712,6 +726,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
         if (rc < 0)
             goto out;
         r->fd[sock] = rc;
+        recverr_on(rc, np_addr_family(&local));
     }
     if (setup_tx(r) != 0) {
         rc = np_error_sys(err, errno, NULL, "no random numbers");
@@ -756,7 +771,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
         now = now_us();
         if (rc > 0) {
             for (sock = 0; sock < N_UDP; sock++)
-                if (pfd[sock].revents & POLLIN)
+                if (pfd[sock].revents & (POLLIN | POLLERR))
                     read_udp(r, sock, now);
             if (n > N_UDP && pfd[N_UDP].revents != 0 && r->tcp.fd >= 0)
                 tcp_event(r, pfd[N_UDP].revents, now);
