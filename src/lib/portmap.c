@@ -129,6 +129,66 @@ int np__xml_escape(const char *s, char *out, size_t cap)
     return 0;
 }
 
+void np__xml_unescape(char *s)
+{
+    static const struct {
+        const char *ent;
+        char c;
+    } named[] = {{"&amp;", '&'},
+                 {"&lt;", '<'},
+                 {"&gt;", '>'},
+                 {"&quot;", '"'},
+                 {"&apos;", '\''}};
+    size_t r = 0, w = 0, i;
+
+    if (s == NULL)
+        return;
+    while (s[r] != '\0') {
+        size_t len = 0;
+        char c = 0;
+
+        if (s[r] == '&') {
+            for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+                if (strncmp(s + r, named[i].ent, strlen(named[i].ent)) == 0) {
+                    len = strlen(named[i].ent);
+                    c = named[i].c;
+                    break;
+                }
+            if (len == 0 && s[r + 1] == '#') {
+                size_t k = r + 2;
+                unsigned v = 0, digits = 0;
+                int hex = s[k] == 'x' || s[k] == 'X';
+
+                if (hex)
+                    k++;
+                for (; digits < 4; k++, digits++) {
+                    char d = s[k];
+
+                    if (d >= '0' && d <= '9')
+                        v = v * (hex ? 16u : 10u) + (unsigned)(d - '0');
+                    else if (hex && d >= 'a' && d <= 'f')
+                        v = v * 16u + (unsigned)(d - 'a' + 10);
+                    else if (hex && d >= 'A' && d <= 'F')
+                        v = v * 16u + (unsigned)(d - 'A' + 10);
+                    else
+                        break;
+                }
+                if (digits > 0 && s[k] == ';' && v >= 0x20 && v < 0x7F) {
+                    len = k + 1 - r;
+                    c = (char)v;
+                }
+            }
+        }
+        if (len > 0) {
+            s[w++] = c;
+            r += len;
+        } else {
+            s[w++] = s[r++];
+        }
+    }
+    s[w] = '\0';
+}
+
 int np__url_repoint(const char *url, const np_addr *answered, char *out,
                     size_t cap)
 {

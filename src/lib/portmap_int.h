@@ -51,6 +51,13 @@ int np__ssdp_location(const char *v, size_t vl, char *loc, size_t locsize);
 int np__xml_escape(const char *s, char *out, size_t cap);
 
 /*
+ * The reverse, in place, for text miniupnpc hands back from a SOAP answer
+ * without decoding it (a description): &amp; &lt; &gt; &quot; &apos; and
+ * &#N; / &#xN; for ASCII; anything else is left as it is.
+ */
+void np__xml_unescape(char *s);
+
+/*
  * A LOCATION URL ("http://HOST[:PORT]/path") whose host cannot be reached
  * (loopback, 0.0.0.0: some TP-Link firmwares) re-pointed at the address
  * that answered: 1 with the new URL in out, 0 when the host is usable (out

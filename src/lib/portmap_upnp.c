@@ -453,6 +453,7 @@ static int get_specific(struct upnp *u, uint16_t eport, int transport,
 #endif
     e->client[UPNP_BUF - 1] = e->port[UPNP_BUF - 1] = '\0';
     e->desc[UPNP_BUF - 1] = e->enabled[UPNP_BUF - 1] = '\0';
+    np__xml_unescape(e->desc);
     e->lease[UPNP_BUF - 1] = '\0';
     return rc;
 }
@@ -725,6 +726,7 @@ static int upnp_list(void *st, np_pm_mapping **out, size_t *n, np_error *err)
         if (parse_u32(iport, &v) == NP_OK && v <= 65535)
             np_addr_set_port(&m->internal, (uint16_t)v);
         desc[NP_PM_DESC_MAX - 1] = '\0';
+        np__xml_unescape(desc);
         snprintf(m->description, sizeof(m->description), "%.79s", desc);
         if (parse_u32(dur, &v) == NP_OK)
             m->lifetime = v;

@@ -540,6 +540,38 @@ static void xml_escape(void **state)
     }
 }
 
+static void xml_unescape(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } rows[] = {
+        {"natpilot:Tom &amp; Ana", "natpilot:Tom & Ana"},
+        {"&lt;a&gt;&quot;&apos;", "<a>\"'"},
+        {"&#38;&#x41;&#X42;", "&AB"},
+        {"&bogus; & &#1; &#xZ;", "&bogus; & &#1; &#xZ;"},
+        {"&amp;amp;", "&amp;"},
+        {"", ""},
+    };
+    char buf[64];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s", rows[i].in);
+        np__xml_unescape(buf);
+        assert_string_equal(buf, rows[i].out);
+    }
+    /* what natpilot escapes comes back as it was */
+    {
+        char esc[128];
+
+        assert_int_equal(
+            np__xml_escape("natpilot:Tom & Ana <3 \"x\"", esc, sizeof(esc)), 0);
+        np__xml_unescape(esc);
+        assert_string_equal(esc, "natpilot:Tom & Ana <3 \"x\"");
+    }
+}
+
 static void url_repoint(void **state)
 {
     np_addr from;
@@ -786,6 +818,7 @@ int main(void)
         cmocka_unit_test(pcp_bogus_external_rejected),
         cmocka_unit_test(external_usable),
         cmocka_unit_test(xml_escape),
+        cmocka_unit_test(xml_unescape),
         cmocka_unit_test(url_repoint),
         cmocka_unit_test(on_lan),
         cmocka_unit_test(natpmp_good),
