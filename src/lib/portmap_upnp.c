@@ -328,10 +328,12 @@ static void choose_service(struct upnp *u)
         return;
     swap_services(u);
     if (load_urls(u) && (r2 = service_rank(u)) > r1) {
-        snprintf(u->note, sizeof(u->note),
-                 "used the IGD's second WAN service (%.60s): the first is "
+        size_t n = strlen(u->note);
+
+        snprintf(u->note + n, sizeof(u->note) - n,
+                 "%sused the IGD's second WAN service (%.60s): the first is "
                  "%s",
-                 u->data.first.servicetype,
+                 n ? "; " : "", u->data.first.servicetype,
                  r1 >= 2 ? "connected without a usable external address"
                          : "not connected");
         return;

@@ -800,6 +800,266 @@ static void natpmp_truncated_map(void **state)
     fake_stop(pid);
 }
 
+/* --- a fake IGD on loopback: SSDP, description, SOAP ------------------- */
+
+enum igd_mode {
+    IGD_CARP,     /* answers the M-SEARCH sent to the gateway (127.0.0.1)
+                     from its static address 127.0.0.2; WANPPPConnection
+                     first and not connected, WANIPConnection connected */
+    IGD_LOOPBACK, /* the gateway answers itself, LOCATION on 0.0.0.0; its
+                     one WAN service says external address 0.0.0.0 */
+};
+
+static const char igd_desc[] =
+    "<?xml version=\"1.0\"?>\n"
+    "<root xmlns=\"urn:schemas-upnp-org:device-1-0\">"
+    "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
+    "<deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1"
+    "</deviceType><friendlyName>fake</friendlyName><deviceList><device>"
+    "<deviceType>urn:schemas-upnp-org:device:WANDevice:1</deviceType>"
+    "<deviceList><device><deviceType>urn:schemas-upnp-org:device:"
+    "WANConnectionDevice:1</deviceType><serviceList>%s</serviceList>"
+    "</device></deviceList></device></deviceList></device></root>\n";
+static const char svc_ppp[] =
+    "<service><serviceType>urn:schemas-upnp-org:service:WANPPPConnection:1"
+    "</serviceType><serviceId>urn:upnp-org:serviceId:WANPPPConn1"
+    "</serviceId><controlURL>/ppp</controlURL><eventSubURL>/e1"
+    "</eventSubURL><SCPDURL>/ppp.xml</SCPDURL></service>";
+static const char svc_ip[] =
+    "<service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1"
+    "</serviceType><serviceId>urn:upnp-org:serviceId:WANIPConn1"
+    "</serviceId><controlURL>/ip</controlURL><eventSubURL>/e2"
+    "</eventSubURL><SCPDURL>/ip.xml</SCPDURL></service>";
+
+static void http_reply(int c, const char *type, const char *body)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     type, strlen(body));
+
+    if (send(c, head, (size_t)n, MSG_NOSIGNAL) < 0)
+        return;
+    (void)send(c, body, strlen(body), MSG_NOSIGNAL);
+}
+
+static void igd_http(int c, enum igd_mode mode)
+{
+    char req[4096], body[4096], svcs[1024];
+    size_t have = 0;
+    const char *svc;
+    int ppp;
+
+    for (;;) { /* read until the SOAP body (or the GET) is in */
+        ssize_t n = read(c, req + have, sizeof(req) - 1 - have);
+        char *hdr_end, *cl;
+
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        req[have] = '\0';
+        hdr_end = strstr(req, "\r\n\r\n");
+        if (hdr_end == NULL)
+            continue;
+        cl = strstr(req, "Content-Length:");
+        if (cl == NULL ||
+            (size_t)(hdr_end + 4 - req) + strtoul(cl + 15, NULL, 10) <= have)
+            break;
+    }
+    req[have] = '\0';
+    if (strncmp(req, "GET ", 4) == 0) {
+        snprintf(svcs, sizeof(svcs), "%s%s", mode == IGD_CARP ? svc_ppp : "",
+                 svc_ip);
+        snprintf(body, sizeof(body), igd_desc, svcs);
+        http_reply(c, "text/xml", body);
+        return;
+    }
+    ppp = strstr(req, "POST /ppp") != NULL;
+    svc = ppp ? "urn:schemas-upnp-org:service:WANPPPConnection:1"
+              : "urn:schemas-upnp-org:service:WANIPConnection:1";
+    if (strstr(req, "GetStatusInfo") != NULL)
+        snprintf(body, sizeof(body),
+                 "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://"
+                 "schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+                 "<u:GetStatusInfoResponse xmlns:u=\"%s\">"
+                 "<NewConnectionStatus>%s</NewConnectionStatus>"
+                 "<NewLastConnectionError>ERROR_NONE"
+                 "</NewLastConnectionError><NewUptime>5</NewUptime>"
+                 "</u:GetStatusInfoResponse></s:Body></s:Envelope>",
+                 svc, ppp ? "Disconnected" : "Connected");
+    else
+        snprintf(body, sizeof(body),
+                 "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://"
+                 "schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+                 "<u:GetExternalIPAddressResponse xmlns:u=\"%s\">"
+                 "<NewExternalIPAddress>%s</NewExternalIPAddress>"
+                 "</u:GetExternalIPAddressResponse></s:Body></s:Envelope>",
+                 svc,
+                 mode == IGD_LOOPBACK ? "0.0.0.0"
+                 : ppp                ? ""
+                                      : "203.0.113.9");
+    http_reply(c, "text/xml", body);
+}
+
+static void igd_serve(int ssdp, int answer_from, int http, uint16_t hport,
+                      enum igd_mode mode)
+{
+    alarm(5);
+    for (;;) {
+        fd_set rs;
+        int m = ssdp > http ? ssdp : http;
+
+        FD_ZERO(&rs);
+        FD_SET(ssdp, &rs);
+        FD_SET(http, &rs);
+        if (select(m + 1, &rs, NULL, NULL, NULL) < 0)
+            _exit(1);
+        if (FD_ISSET(ssdp, &rs)) {
+            char in[1024], out[512];
+            struct sockaddr_in from;
+            socklen_t fl = sizeof(from);
+            ssize_t n = recvfrom(ssdp, in, sizeof(in) - 1, 0,
+                                 (struct sockaddr *)&from, &fl);
+            const char *st;
+            char stv[128];
+            int k;
+
+            if (n <= 0)
+                continue;
+            in[n] = '\0';
+            st = strstr(in, "\r\nST: "); /* not the one in "HOST: " */
+            if (st == NULL)
+                continue;
+            for (k = 0; st[6 + k] != '\r' && st[6 + k] != '\0' && k < 127; k++)
+                stv[k] = st[6 + k];
+            stv[k] = '\0';
+            snprintf(out, sizeof(out),
+                     "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
+                     "ST: %s\r\nUSN: uuid:fake::%s\r\n"
+                     "LOCATION: http://%s:%u/desc.xml\r\n\r\n",
+                     stv, stv, mode == IGD_CARP ? "127.0.0.2" : "0.0.0.0",
+                     (unsigned)hport);
+            (void)sendto(answer_from, out, strlen(out), 0,
+                         (struct sockaddr *)&from, fl);
+        }
+        if (FD_ISSET(http, &rs)) {
+            int c = accept(http, NULL, NULL);
+
+            if (c >= 0) {
+                igd_http(c, mode);
+                close(c);
+            }
+        }
+    }
+}
+
+static pid_t igd_start(enum igd_mode mode, uint16_t *ssdp_port)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    uint16_t other, hport;
+    int ssdp = udp_on("127.0.0.1", ssdp_port);
+    int from = mode == IGD_CARP ? udp_on("127.0.0.2", &other) : ssdp;
+    int http = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    pid_t pid;
+
+    assert_true(http >= 0);
+    (void)setsockopt(http, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, mode == IGD_CARP ? "127.0.0.2" : "127.0.0.1",
+              &a.sin_addr);
+    assert_int_equal(bind(http, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(http, (struct sockaddr *)&a, &al), 0);
+    hport = ntohs(a.sin_port);
+    assert_int_equal(listen(http, 8), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        igd_serve(ssdp, from, http, hport, mode);
+    close(ssdp);
+    if (from != ssdp)
+        close(from);
+    close(http);
+    return pid;
+}
+
+static np_portmap *upnp_only(uint16_t ssdp_port)
+{
+    np_pm_options o;
+    np_portmap *pm;
+
+    memset(&o, 0, sizeof(o));
+    o.prefer[0] = NP_PM_UPNP;
+    o.ssdp_port = ssdp_port;
+    o.ssdp_max_ms = 600;
+    o.timeout_ms = 600;
+    assert_int_equal(np_addr_parse(&o.gateway, "127.0.0.1", 0, NULL), NP_OK);
+    pm = np_portmap_new(&o, NULL);
+    assert_non_null(pm);
+    return pm;
+}
+
+/* Behaviours 4 and 6: a CARP pair answers for the gateway from its static
+ * address; its first WAN service (WANPPPConnection) is not connected. */
+static void upnp_carp_second_service(void **state)
+{
+    uint16_t port;
+    pid_t pid = igd_start(IGD_CARP, &port);
+    np_portmap *pm = upnp_only(port);
+    np_pm_discovery d;
+    np_addr ext;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    if (np_portmap_discover(pm, &d, &err) != NP_OK)
+        fail_msg("discover: %s (%s) suspects %zu", err.msg, err.where,
+                 d.nsuspects);
+    assert_int_equal(d.chosen, NP_PM_UPNP);
+    assert_non_null(strstr(d.igd_url, "127.0.0.2"));
+    assert_non_null(strstr(d.igd_note, "answered for the gateway from "
+                                       "127.0.0.2"));
+    assert_non_null(strstr(d.igd_note, "second WAN service"));
+    assert_true(d.igd_connected);
+    assert_string_equal(
+        np_addr_ip_str(&d.external[NP_PM_UPNP], buf, sizeof(buf)),
+        "203.0.113.9");
+    assert_int_equal(np_portmap_external_address(pm, &ext, &err), NP_OK);
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+/* Behaviours 6 and 7: LOCATION on 0.0.0.0 (re-pointed at the gateway that
+ * answered), external address 0.0.0.0 (not the public IP). */
+static void upnp_loopback_location_bogus_external(void **state)
+{
+    uint16_t port;
+    pid_t pid = igd_start(IGD_LOOPBACK, &port);
+    np_portmap *pm = upnp_only(port);
+    np_pm_discovery d;
+    np_addr ext;
+    np_error err;
+    char buf[NP_ADDRSTRLEN];
+
+    (void)state;
+    if (np_portmap_discover(pm, &d, &err) != NP_OK)
+        fail_msg("discover: %s (%s) suspects %zu", err.msg, err.where,
+                 d.nsuspects);
+    assert_int_equal(d.chosen, NP_PM_UPNP);
+    assert_int_equal(strncmp(d.igd_url, "http://127.0.0.1:", 17), 0);
+    assert_non_null(strstr(d.igd_note, "unusable host"));
+    assert_false(np_addr_is_set(&d.external[NP_PM_UPNP]));
+    assert_string_equal(
+        np_addr_ip_str(&d.external_bogus[NP_PM_UPNP], buf, sizeof(buf)),
+        "0.0.0.0");
+    assert_int_equal(np_portmap_external_address(pm, &ext, &err), NP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "does not know its public address"));
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +1085,8 @@ int main(void)
         cmocka_unit_test(natpmp_truncated_answer),
         cmocka_unit_test(natpmp_zero_external),
         cmocka_unit_test(natpmp_truncated_map),
+        cmocka_unit_test(upnp_carp_second_service),
+        cmocka_unit_test(upnp_loopback_location_bogus_external),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
