@@ -191,7 +191,11 @@ static int nat_disc_recv(void *st, np_pm_discovery *d, np_error *err)
         return NP__DISC_ANSWERED;
     }
     s->bad_answer = 0;
-    /* Any answer with a result code is a NAT-PMP server. */
+    /* UNSUPP_VERSION in NAT-PMP's own format: a PCP-only server telling
+     * that it does not speak NAT-PMP (RFC 6887 section 9) */
+    if (r.result == NP_NATPMP_UNSUPP_VERSION)
+        return NP__DISC_GAVE_UP;
+    /* Any other answer with a result code is a NAT-PMP server. */
     note_epoch(s, r.epoch);
     d->epoch[NP_PM_NATPMP] = r.epoch;
     if (r.result == NP_NATPMP_SUCCESS && r.has_address) {
