@@ -124,10 +124,12 @@ typedef struct np_pm_discovery {
      * as the public IP, and not proof of a double NAT. external[] stays
      * empty for it. */
     np_addr external_bogus[NP_PM_NPROTO];
-    /* What UPnP discovery had to work around, "" if nothing: an IGD that
-     * answered for the gateway from another LAN address (CARP/VRRP), a
-     * LOCATION on loopback re-pointed, a second WAN service chosen. */
-    char igd_note[160];
+    /* What discovery had to work around or could not use, "" if nothing;
+     * "; " between entries, each "PROTO: ...": an IGD that answered for
+     * the gateway from another LAN address (CARP/VRRP), a LOCATION on
+     * loopback re-pointed, a second WAN service chosen, a NAT-PMP answer
+     * that does not decode (peer and byte offset). */
+    char note[320];
 } np_pm_discovery;
 
 /* A mapping to make (or to delete, or to look up). */

@@ -303,8 +303,9 @@ void router_print(const struct router_check *rc, const np_probe_obs *o,
                     np_addr_ip_str(&rc->disc.external_bogus[i], a, sizeof(a)));
                 break;
             }
-    if (rc->disc.igd_note[0] != '\0')
-        printf("  UPnP note         %s\n", rc->disc.igd_note);
+    if (rc->disc.note[0] != '\0')
+        np_out_wrap("  Note              ", "                    ",
+                    rc->disc.note);
     for (i = 0; i < rc->disc.nsuspects; i++)
         printf("  %sSuspicious%s        %s answered from %s (not the gateway; "
                "ignored)\n",

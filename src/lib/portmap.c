@@ -55,6 +55,25 @@ void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
     va_end(ap);
 }
 
+void np__pm_note(np_pm_discovery *d, const char *fmt, ...)
+{
+    size_t n;
+    va_list ap;
+
+    if (d == NULL)
+        return;
+    n = strnlen(d->note, sizeof(d->note));
+    if (n > 0 && n + 2 < sizeof(d->note)) {
+        memcpy(d->note + n, "; ", 3);
+        n += 2;
+    }
+    if (n + 1 >= sizeof(d->note))
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(d->note + n, sizeof(d->note) - n, fmt, ap);
+    va_end(ap);
+}
+
 void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,
                     const np_addr *from, const char *what)
 {

@@ -109,6 +109,10 @@ void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,
                        ...) __attribute__((format(printf, 5, 6)));
 
+/* Append "; " (when not the first) and the formatted text to d->note. */
+void np__pm_note(np_pm_discovery *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Record a response from an unexpected source in d->suspects. */
 void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,
                     const np_addr *from, const char *what);

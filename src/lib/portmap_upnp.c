@@ -382,7 +382,8 @@ static int upnp_disc_finish(void *st, np_pm_discovery *d, np_error *err)
         u->igd_version = 1;
     d->igd_version = u->igd_version;
     snprintf(d->igd_url, sizeof(d->igd_url), "%s", u->url);
-    snprintf(d->igd_note, sizeof(d->igd_note), "%s", u->note);
+    if (u->note[0] != '\0')
+        np__pm_note(d, "UPnP: %s", u->note);
     d->igd_connected = UPNPIGD_IsConnected(&u->urls, &u->data);
     if (np_addr_is_set(&u->ext) || fill_ext(u) == NP_OK)
         d->external[NP_PM_UPNP] = u->ext;

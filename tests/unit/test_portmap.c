@@ -753,6 +753,8 @@ static void natpmp_truncated_answer(void **state)
     snprintf(peer, sizeof(peer), "127.0.0.1:%u", (unsigned)port);
     assert_non_null(strstr(err.where, peer));
     assert_non_null(strstr(err.where, "byte 2"));
+    assert_non_null(strstr(d.note, "NAT-PMP: NAT-PMP answer from 127.0.0.1"));
+    assert_non_null(strstr(d.note, "byte 2"));
     np_portmap_free(pm);
     fake_stop(pid);
 }
@@ -1019,9 +1021,9 @@ static void upnp_carp_second_service(void **state)
                  d.nsuspects);
     assert_int_equal(d.chosen, NP_PM_UPNP);
     assert_non_null(strstr(d.igd_url, "127.0.0.2"));
-    assert_non_null(strstr(d.igd_note, "answered for the gateway from "
-                                       "127.0.0.2"));
-    assert_non_null(strstr(d.igd_note, "second WAN service"));
+    assert_non_null(strstr(d.note, "answered for the gateway from "
+                                   "127.0.0.2"));
+    assert_non_null(strstr(d.note, "second WAN service"));
     assert_true(d.igd_connected);
     assert_string_equal(
         np_addr_ip_str(&d.external[NP_PM_UPNP], buf, sizeof(buf)),
@@ -1049,7 +1051,7 @@ static void upnp_loopback_location_bogus_external(void **state)
                  d.nsuspects);
     assert_int_equal(d.chosen, NP_PM_UPNP);
     assert_int_equal(strncmp(d.igd_url, "http://127.0.0.1:", 17), 0);
-    assert_non_null(strstr(d.igd_note, "unusable host"));
+    assert_non_null(strstr(d.note, "unusable host"));
     assert_false(np_addr_is_set(&d.external[NP_PM_UPNP]));
     assert_string_equal(
         np_addr_ip_str(&d.external_bogus[NP_PM_UPNP], buf, sizeof(buf)),
