@@ -124,6 +124,10 @@ typedef struct np_pm_discovery {
      * as the public IP, and not proof of a double NAT. external[] stays
      * empty for it. */
     np_addr external_bogus[NP_PM_NPROTO];
+    /* [proto] 1: it answered, but its answer could not be read (a
+     * truncated or malformed datagram; note says where): the external
+     * address is unknown, not absent. */
+    int external_unread[NP_PM_NPROTO];
     /* What discovery had to work around or could not use, "" if nothing;
      * "; " between entries, each "PROTO: ...": an IGD that answered for
      * the gateway from another LAN address (CARP/VRRP), a LOCATION on

@@ -98,7 +98,8 @@ int router_double_nat(const struct router_check *rc, const np_probe_obs *o)
         /* 0.0.0.0, loopback, its LAN address: the router does not know
          * its public address, which proves no second NAT */
         for (i = 0; i < NP_PM_NPROTO; i++)
-            if (np_addr_is_set(&rc->disc.external_bogus[i]))
+            if (np_addr_is_set(&rc->disc.external_bogus[i]) ||
+                rc->disc.external_unread[i])
                 return -1;
         return 1;
     }
@@ -372,6 +373,7 @@ cJSON *router_json(const struct router_check *rc, const np_probe_obs *o)
         cJSON_AddNullToObject(r, "double_nat");
     else
         cJSON_AddBoolToObject(r, "double_nat", dn);
+    cJSON_AddStringToObject(r, "note", rc->disc.note);
     arr = cJSON_AddArrayToObject(r, "suspects");
     for (i = 0; i < rc->disc.nsuspects; i++) {
         cJSON *s = cJSON_CreateObject();

@@ -188,6 +188,7 @@ static int nat_disc_recv(void *st, np_pm_discovery *d, np_error *err)
         if (rc == NP_EPARSE && r.version != NP_NATPMP_VERSION)
             return NP__DISC_GAVE_UP; /* e.g. version 2: PCP only */
         s->bad_answer = 1;
+        d->external_unread[NP_PM_NATPMP] = 1;
         np__pm_note(d, "NAT-PMP: %s: %s (not used)", s->bad.where, s->bad.msg);
         return NP__DISC_ANSWERED;
     }

@@ -16,10 +16,16 @@
 #  7. behaviour 14: a daemon device named "Tom & Ana" maps through the real
 #     miniupnpd with the '&' escaped in the SOAP body (miniupnpd 2.3.1
 #     stores the raw element text, so its table shows what was sent)
+#  8-10. a scripted gateway (tests/lab/tools/np_badpmp.c; no packaged
+#     server misbehaves so): a 2-byte NAT-PMP answer to the external-address
+#     request (libnatpmp's natpmpc reads 0.0.0.0; natpilot names the peer
+#     and the byte, and claims no double NAT), a PCP version 1 server (not
+#     "none of PCP"), and a PCP SUCCESS with external address 0.0.0.0 (not
+#     mapped, never shown)
 set -euo pipefail
 # shellcheck source=tests/lab/lib.sh
 source "$(dirname "$0")/lib.sh"
-lab_require turnserver miniupnpd upnpc jq nft "$NATPILOT"
+lab_require turnserver miniupnpd upnpc natpmpc jq nft "$NATPILOT"
 
 export NATPILOT_STATE_DIR="$LAB_TMP/state"
 failures=0
@@ -197,9 +203,77 @@ grep -q "'natpilot:Tom &amp; Ana'" <<<"$tab" &&
     ok "natpilot's SOAP body carried \"Tom &amp; Ana\" (escaped)" ||
     bad "no escaped \"Tom &amp; Ana\" entry in the table"
 grep -q "'natpilot:Tom & Ana'" <<<"$tab" && bad "a bare '&' went over the wire"
-grep -q "402" "$LAB_TMP/daemon.log" && bad "the daemon got a 402"
+if grep -Eq "error 402|402 Invalid" "$LAB_TMP/daemon.log"; then
+    bad "the daemon got a 402"
+    grep -E "error 402|402 Invalid" "$LAB_TMP/daemon.log" | head -n 5 | sed 's/^/     | /'
+fi
 lab_stop_pid "$DPID"
 DPID=""
+
+# badgw MODE: the scripted gateway on the router's LAN address, port 5351.
+BADPID=""
+badgw() {
+    [ -z "$BADPID" ] || lab_stop_pid "$BADPID"
+    rm -f "$LAB_TMP/bad.ready"
+    lab_bg router badpmp "$LAB_TOOLS/np_badpmp" -a "$LAB_GW" -m "$1" \
+        -r "$LAB_TMP/bad.ready"
+    BADPID=$LAB_LAST_PID
+    lab_wait_for 5 "np_badpmp $1" test -e "$LAB_TMP/bad.ready"
+}
+
+echo "== 8. NAT-PMP: a 2-byte answer to the external-address request"
+lab_build -k eim-apdf
+lab_coturn_start
+badgw natpmp-short
+# the control, a real client: libnatpmp does not check the length
+out=$(lab_in lan1 timeout 10 natpmpc -g "$LAB_GW" 2>&1 || true)
+# (it reads bytes that never came: 0.0.0.0 or garbage, whatever was there)
+grep -q "readnatpmpresponseorretry returned 0 (OK)" <<<"$out" &&
+    grep -q "Public IP address : [0-9]" <<<"$out" &&
+    ok "control: natpmpc (libnatpmp) accepts the 2 bytes: $(grep 'Public IP' <<<"$out")" ||
+    bad "control: natpmpc said: $(head -n 5 <<<"$out")"
+rc=$(nprun "$LAB_TMP/d8.json" diagnose --stun "$STUN" --json)
+r=$(jq -c '[.router.natpmp, .router.external_address, .router.double_nat]' "$LAB_TMP/d8.json")
+[ "$r" = "[true,null,null]" ] &&
+    ok "diagnose: NAT-PMP answered, no external address, no double-NAT claim" ||
+    bad "diagnose router: $r"
+jq -r '.router.note' "$LAB_TMP/d8.json" | grep -q "$LAB_GW:5351, byte 2" &&
+    ok "the note names the peer and the byte: $(jq -r '.router.note' "$LAB_TMP/d8.json")" ||
+    bad "note: $(jq -r '.router.note' "$LAB_TMP/d8.json")"
+rc=$(nprun "$LAB_TMP/d8.txt" diagnose --stun "$STUN")
+grep -q "0\.0\.0\.0" "$LAB_TMP/d8.txt" && bad "0.0.0.0 shown: $(grep 0.0.0.0 "$LAB_TMP/d8.txt")"
+grep -qi "double NAT" "$LAB_TMP/d8.txt" && bad "text claims a double NAT"
+
+echo "== 8b. NAT-PMP: external address 0.0.0.0"
+badgw natpmp-zero
+rc=$(nprun "$LAB_TMP/d8b.json" diagnose --stun "$STUN" --json)
+r=$(jq -c '[.router.natpmp, .router.external_address, .router.double_nat]' "$LAB_TMP/d8b.json")
+[ "$r" = "[true,null,null]" ] &&
+    ok "0.0.0.0 is not the public address, and no double NAT" || bad "router: $r"
+rc=$(nprun "$LAB_TMP/d8b.txt" diagnose --stun "$STUN")
+grep -q "does not know its public address" "$LAB_TMP/d8b.txt" &&
+    ok "text: the router does not know its public address" ||
+    bad "text: $(grep -i external "$LAB_TMP/d8b.txt")"
+
+echo "== 9. PCP: UNSUPP_VERSION from a version 1 server"
+badgw pcp-v1
+rc=$(nprun "$LAB_TMP/o9.txt" open --via pcp --port udp:40000)
+cat "$LAB_TMP/o9.txt" "$LAB_TMP/o9.txt.err" | sed 's/^/     | /'
+grep -q "only version 1" "$LAB_TMP/o9.txt" "$LAB_TMP/o9.txt.err" &&
+    ok "says the router speaks PCP version 1 only (exit $rc)" ||
+    bad "no 'only version 1' (exit $rc)"
+grep -q "none of PCP" "$LAB_TMP/o9.txt" "$LAB_TMP/o9.txt.err" &&
+    bad "says 'none of PCP'"
+
+echo "== 10. PCP: SUCCESS with external address 0.0.0.0"
+badgw pcp-zero-ext
+rc=$(nprun "$LAB_TMP/o10.json" open --via pcp --port udp:40000 --json)
+r=$(jq -r '.rules[0].status // "?"' "$LAB_TMP/o10.json" 2>/dev/null)
+jq -c '.rules[0]' "$LAB_TMP/o10.json" 2>/dev/null | sed 's/^/     | /'
+[ "$rc" != 0 ] && [ "$r" != mapped ] && ! grep -q '0\.0\.0\.0:40000\|\[::\]:40000' "$LAB_TMP/o10.json" &&
+    ok "not mapped, 0.0.0.0 not shown (exit $rc, status $r)" ||
+    bad "exit $rc, status $r"
+lab_stop_pid "$BADPID"
 
 [ "$failures" = 0 ] || lab_fail "$failures check(s) failed"
 echo "all truth checks passed"

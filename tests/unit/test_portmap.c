@@ -749,6 +749,7 @@ static void natpmp_truncated_answer(void **state)
     assert_int_equal(d.chosen, NP_PM_NATPMP);
     assert_false(np_addr_is_set(&d.external[NP_PM_NATPMP]));
     assert_false(np_addr_is_set(&d.external_bogus[NP_PM_NATPMP]));
+    assert_int_equal(d.external_unread[NP_PM_NATPMP], 1);
     assert_int_equal(np_portmap_external_address(pm, &ext, &err), NP_ETRUNC);
     snprintf(peer, sizeof(peer), "127.0.0.1:%u", (unsigned)port);
     assert_non_null(strstr(err.where, peer));
