@@ -20,8 +20,11 @@
 #     server misbehaves so): a 2-byte NAT-PMP answer to the external-address
 #     request (libnatpmp's natpmpc reads 0.0.0.0; natpilot names the peer
 #     and the byte, and claims no double NAT), a PCP version 1 server (not
-#     "none of PCP"), and a PCP SUCCESS with external address 0.0.0.0 (not
-#     mapped, never shown)
+#     "none of PCP"), a PCP SUCCESS with external address 0.0.0.0 (not
+#     mapped, never shown), UNSUPP_OPTION without THIRD_PARTY
+# 11. verify against a gateway that grants NAT-PMP mappings and forwards
+#     nothing: the control answer comes in, the mapped port's does not:
+#     not-inbound, exit 1
 set -euo pipefail
 # shellcheck source=tests/lab/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -273,6 +276,31 @@ jq -c '.rules[0]' "$LAB_TMP/o10.json" 2>/dev/null | sed 's/^/     | /'
 [ "$rc" != 0 ] && [ "$r" != mapped ] && ! grep -q '0\.0\.0\.0:40000\|\[::\]:40000' "$LAB_TMP/o10.json" &&
     ok "not mapped, 0.0.0.0 not shown (exit $rc, status $r)" ||
     bad "exit $rc, status $r"
+echo "== 10b. PCP: UNSUPP_OPTION on a request without THIRD_PARTY"
+badgw pcp-option
+rc=$(nprun "$LAB_TMP/o10b.json" open --via pcp --port udp:40000 --json)
+r=$(jq -r '.rules[0].outcome + " | " + .rules[0].message' "$LAB_TMP/o10b.json" 2>/dev/null)
+echo "     $r"
+case $r in
+third-party*) bad "blamed on THIRD_PARTY: $r" ;;
+*THIRD_PARTY*) bad "message names THIRD_PARTY: $r" ;;
+"unsupported | "*) ok "unsupported, not a third-party refusal (exit $rc)" ;;
+*) bad "unexpected: $r" ;;
+esac
+
+echo "== 11. verify: a router that reports mappings it does not make"
+lab_stop_pid "$BADPID"
+lab_bg router badpmp "$LAB_TOOLS/np_badpmp" -a "$LAB_GW" -m natpmp-liar \
+    -e "$LAB_WAN_IP" -r "$LAB_TMP/bad2.ready"
+BADPID=$LAB_LAST_PID
+lab_wait_for 5 "np_badpmp natpmp-liar" test -e "$LAB_TMP/bad2.ready"
+rc=$(nprun "$LAB_TMP/o11.json" open --via natpmp --port udp:40002 --json)
+[ "$rc" = 0 ] || bad "open via the liar: exit $rc"
+rc=$(nprun "$LAB_TMP/v11.json" verify --via natpmp --port udp:40002 --stun "$STUN" --json)
+r=$(jq -r '.rules[0].status + " " + .rules[0].reachability + " " + .rules[0].reachability_reason' "$LAB_TMP/v11.json")
+[ "$rc" = 1 ] && [ "$r" = "unreachable not-reachable not-inbound" ] &&
+    ok "exit 1: the control came in, the mapped port did not (not-inbound)" ||
+    bad "exit $rc, $r"
 lab_stop_pid "$BADPID"
 
 [ "$failures" = 0 ] || lab_fail "$failures check(s) failed"

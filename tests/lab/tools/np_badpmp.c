@@ -8,6 +8,9 @@
  *                 libnatpmp's readnatpmpresponse reads as 0.0.0.0); map
  *                 requests are answered properly
  *   natpmp-zero   external address 0.0.0.0 (the router does not know it)
+ *   natpmp-liar   external address -e EXT, every map request "granted",
+ *                 nothing forwarded (a router that reports mappings it
+ *                 does not make)
  *   pcp-v1        every PCP request: UNSUPP_VERSION from a version 1 server
  *   pcp-zero-ext  ANNOUNCE ok; MAP: SUCCESS with external address 0.0.0.0
  *   pcp-option    ANNOUNCE ok; MAP: UNSUPP_OPTION
@@ -16,7 +19,7 @@
  * NAT-PMP-only gateway, RFC 6887 section 9); in the pcp-* modes NAT-PMP
  * requests are not answered.
  *
- * usage: np_badpmp -a ADDR [-p PORT] -m MODE [-r READYFILE]
+ * usage: np_badpmp -a ADDR [-p PORT] -m MODE [-e EXT] [-r READYFILE]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +37,8 @@ static int natpmp_mode(const char *m)
     return strncmp(m, "natpmp-", 7) == 0;
 }
 
+static const char *ext_ip = "0.0.0.0";
+
 static size_t answer_natpmp(const char *mode, const uint8_t *in, size_t n,
                             uint8_t *out, size_t cap)
 {
@@ -49,7 +54,9 @@ static size_t answer_natpmp(const char *mode, const uint8_t *in, size_t n,
     rs.epoch = 1234;
     if (rq.opcode == NP_NATPMP_OP_PUBLIC_ADDRESS) {
         rs.has_address = 1;
-        (void)np_addr_parse(&rs.external, "0.0.0.0", 0, NULL);
+        (void)np_addr_parse(
+            &rs.external, strcmp(mode, "natpmp-liar") == 0 ? ext_ip : "0.0.0.0",
+            0, NULL);
     } else {
         rs.has_map = 1;
         rs.internal_port = rq.internal_port;
@@ -107,7 +114,7 @@ int main(int argc, char **argv)
     struct sockaddr_in a;
     int fd, c, one = 1;
 
-    while ((c = getopt(argc, argv, "a:p:m:r:")) != -1) {
+    while ((c = getopt(argc, argv, "a:p:m:e:r:")) != -1) {
         switch (c) {
         case 'a':
             addr = optarg;
@@ -121,16 +128,19 @@ int main(int argc, char **argv)
         case 'r':
             ready = optarg;
             break;
+        case 'e':
+            ext_ip = optarg;
+            break;
         default:
             return 2;
         }
     }
     if (addr == NULL || mode == NULL || port == 0 || port > 65535 ||
         (strcmp(mode, "natpmp-short") != 0 &&
-         strcmp(mode, "natpmp-zero") != 0 && strcmp(mode, "pcp-v1") != 0 &&
-         strcmp(mode, "pcp-zero-ext") != 0 &&
+         strcmp(mode, "natpmp-liar") != 0 && strcmp(mode, "natpmp-zero") != 0 &&
+         strcmp(mode, "pcp-v1") != 0 && strcmp(mode, "pcp-zero-ext") != 0 &&
          strcmp(mode, "pcp-option") != 0)) {
-        fprintf(stderr, "usage: np_badpmp -a ADDR [-p PORT] -m MODE "
+        fprintf(stderr, "usage: np_badpmp -a ADDR [-p PORT] -m MODE [-e EXT] "
                         "[-r READYFILE]\n");
         return 2;
     }
