@@ -1,6 +1,6 @@
 /*
  * natpilot: one port-mapping interface over PCP (RFC 6887), NAT-PMP
- * (RFC 6886, through libnatpmp) and UPnP-IGD v1/v2 (through miniupnpc).
+ * (RFC 6886, natpilot's own codec) and UPnP-IGD v1/v2 (through miniupnpc).
  *
  * Usage: np_portmap_new() with options, np_portmap_discover() (PCP, NAT-PMP
  * and SSDP at once in one poll() loop, returning as soon as the gateway has

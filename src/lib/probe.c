@@ -1090,6 +1090,7 @@ int np_probe_reachable(const np_addr *server, const np_addr *other,
     else if ((rc = route_source(server, &src, err)) != NP_OK)
         return rc;
     any = src;
+    np_addr_set_port(&any, 0); /* the control's port: any free one */
     np_addr_set_port(&src, local_port);
     snprintf(where, sizeof(where), "local port %u", (unsigned)local_port);
     for (i = 0; i < RS_N; i++) {
