@@ -123,7 +123,7 @@ static int nat_disc_send(void *st, int attempt, np_error *err)
 
 static void note_epoch(struct nat *s, uint32_t epoch)
 {
-    uint64_t now = (uint64_t)np__pm_now_ms() / 1000;
+    uint64_t now = (uint64_t)np__mono_ms() / 1000;
 
     if (s->have_epoch && !np_pm_epoch_ok(s->epoch, s->epoch_client, epoch, now))
         s->lost_state = 1;
@@ -237,7 +237,7 @@ static int transact(struct nat *s, int transport, uint16_t iport,
                     uint16_t eport, uint32_t lifetime, np_natpmp_response *r,
                     np_error *err)
 {
-    int64_t start = np__pm_now_ms(), end = start + s->ctx->opt.timeout_ms;
+    int64_t start = np__mono_ms(), end = start + s->ctx->opt.timeout_ms;
     int64_t next, gap = 250;
     uint8_t want =
         transport == NP_PM_TCP ? NP_NATPMP_OP_MAP_TCP : NP_NATPMP_OP_MAP_UDP;
@@ -248,7 +248,7 @@ static int transact(struct nat *s, int transport, uint16_t iport,
     next = start + gap;
     for (;;) {
         struct pollfd pfd;
-        int64_t now = np__pm_now_ms(), wait;
+        int64_t now = np__mono_ms(), wait;
 
         if (now >= end)
             return NP_ETIMEOUT;
