@@ -10,6 +10,7 @@
 #include "natpilot/keeper.h"
 #include "natpilot/portmap.h"
 #include "natpilot/store.h"
+#include "np_util.h"
 
 #define NP__KEEP_MAX_PER_DEVICE 64
 #define NP__KEEP_ERR_MAX        400
@@ -92,8 +93,6 @@ struct np_keeper {
     np_store *store; /* the state file, in the one mapping store's format */
 };
 
-int64_t np__keep_mono_ms(void);
-int64_t np__keep_wall_s(void);
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -15,6 +15,7 @@
 
 #include "keeper_int.h"
 #include "portmap_int.h"
+#include "np_util.h"
 
 int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
 {
@@ -137,7 +138,7 @@ void np__keep_state_remove(np_keeper *k)
 int np__keep_state_read(np_keeper *k, np_error *err)
 {
     np_store_note note;
-    int64_t now = np__keep_wall_s();
+    int64_t now = np__wall_s();
     size_t i;
     int rc;
 
@@ -214,7 +215,7 @@ char *np_keeper_status_json(np_keeper *k)
     char a[NP_ADDRSTRLEN];
     size_t i, j;
     int p;
-    int64_t now = np__keep_wall_s(), mono = np__keep_mono_ms();
+    int64_t now = np__wall_s(), mono = np__mono_ms();
     char *out;
 
     if (k == NULL || (doc = cJSON_CreateObject()) == NULL)
