@@ -30,7 +30,7 @@ shape_checks=(
     '(.labels.playstation|IN("Type 1","Type 2","Type 3","Failed","Unknown"))'
     '(.labels.switch|IN("A","B","C","D","F","Unknown"))'
     '(.nat.behind_nat|IN(true,false,null))'
-    '(.nat.udp|IN("ok","blocked","no-answer"))'
+    '(.nat.udp|IN("ok","blocked","no-answer","unknown","server-no-udp"))'
     '(.nat.mapping|IN("endpoint-independent","address-dependent","address-and-port-dependent","unknown"))'
     '(.nat.filtering|IN("endpoint-independent","address-dependent","address-and-port-dependent","unknown"))'
     '(.nat.port_allocation|IN("preserving","sequential","random","unknown"))'
@@ -47,7 +47,8 @@ run_case() {
     local out rc=0 t0 t1 ms bad=0 w path want got chk
     t0=$(lab_now_ms)
     out=$(lab_in lan1 timeout 60 "$NATPILOT" diagnose \
-        --stun "${DIAG_STUN:-$LAB_STUN1:$LAB_STUN_PORT}" --json 2>"$LAB_TMP/diag.err") || rc=$?
+        --stun "${DIAG_STUN:-$LAB_STUN1:$LAB_STUN_PORT}" \
+        ${DIAG_STUN2:+--stun "$DIAG_STUN2"} --json 2>"$LAB_TMP/diag.err") || rc=$?
     t1=$(lab_now_ms)
     ms=$((t1 - t0))
     echo "-- $name: exit $rc, wall ${ms} ms, natpilot elapsed_ms $(jq -r '.elapsed_ms // "?"' <<<"$out" 2>/dev/null), rtt_ms $(jq -r '.rtt_ms // "?"' <<<"$out" 2>/dev/null)"
@@ -107,7 +108,14 @@ for kind in none eim-eif eim-adf eim-apdf apdm apdm-seq udp-blocked; do
     lab_build -k "$kind"
     lab_coturn_start
     var="exp_${kind//-/_}"
-    run_case "$kind" "${!var}"
+    # "UDP blocked" is a claim about the path: it needs UDP silent towards
+    # a second server address too (one server may serve TCP only; see
+    # test_truth.sh)
+    if [ "$kind" = udp-blocked ]; then
+        DIAG_STUN2="$LAB_STUN2:$LAB_STUN_PORT" run_case "$kind" "${!var}"
+    else
+        run_case "$kind" "${!var}"
+    fi
 done
 
 echo "== eim-apdf on a router that hairpins (RFC 4787 REQ-9)"
