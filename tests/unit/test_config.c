@@ -306,12 +306,9 @@ static void test_log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_web),
-        cmocka_unit_test(test_add_device),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_good), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_web),  cmocka_unit_test(test_add_device),
+        cmocka_unit_test(test_bad),  cmocka_unit_test(test_log_levels),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
