@@ -12,7 +12,6 @@ lab_require turnserver jq "$NATPILOT"
 EI=endpoint-independent
 AD=address-dependent
 APD=address-and-port-dependent
-failures=0
 
 # Expected values: "jq-path=json-value" entries separated by ";".
 exp_none=".nat.behind_nat=false;.nat.udp=\"ok\";.nat.mapping=\"$EI\";.nat.filtering=\"$EI\";.labels.generic=\"open\";.labels.xbox=\"Open\";.labels.playstation=\"Type 1\";.labels.switch=\"A\";exit=0"
@@ -56,7 +55,7 @@ run_case() {
         echo "   FAIL not one JSON object on stdout:"
         sed 's/^/     | /' <<<"$out" | head -20
         sed 's/^/     stderr| /' "$LAB_TMP/diag.err" | head -10
-        failures=$((failures + 1))
+        LAB_FAILED=$((LAB_FAILED + 1))
         return 0
     fi
     local -a entries
@@ -95,9 +94,9 @@ run_case() {
         bad=1
     fi
     if [ "$bad" = 0 ]; then
-        echo "   ok   $(jq -c '[.labels.generic,.labels.xbox,.labels.playstation,.labels.switch,.nat.mapping,.nat.filtering,.nat.port_allocation,.nat.confidence]' <<<"$out")"
+        lab_ok "$name: $(jq -c '[.labels.generic,.labels.xbox,.labels.playstation,.labels.switch,.nat.mapping,.nat.filtering,.nat.port_allocation,.nat.confidence]' <<<"$out")"
     else
-        failures=$((failures + 1))
+        LAB_FAILED=$((LAB_FAILED + 1))
         echo "   natpilot's answer:"
         jq -c '{labels, nat, rtt_ms, elapsed_ms}' <<<"$out" | sed 's/^/     /'
     fi
@@ -150,7 +149,4 @@ lab_build -k eim-apdf
 lab_in router ip route del default
 run_case "nothing answers" "exit=3" "" "" 8000
 
-if [ "$failures" -gt 0 ]; then
-    lab_fail "$failures diagnose case(s) failed"
-fi
-echo "diagnose lab: all cases passed in $(lab__elapsed) s"
+lab_done
