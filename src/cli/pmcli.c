@@ -449,4 +449,6 @@ void pm_print_discovery(const struct pm_args *a, const np_pm_discovery *d)
         printf("%sSuspicious:%s %s from %s\n", np_c_warn(), np_c_reset(),
                d->suspects[k].what,
                np_addr_ip_str(&d->suspects[k].from, ip, sizeof(ip)));
+    if (d->note[0] != '\0')
+        np_out_wrap("Note: ", "      ", d->note);
 }

@@ -30,6 +30,8 @@ cJSON *pm_discovery_json(const np_pm_discovery *d)
             cJSON_AddNumberToObject(e, "answer_ms", d->rtt_ms[i]);
         if (np_addr_is_set(&d->external[i]))
             add_addr(e, "external_address", &d->external[i]);
+        if (np_addr_is_set(&d->external_bogus[i]))
+            add_addr(e, "external_address_unusable", &d->external_bogus[i]);
         if (i == NP_PM_UPNP && d->has[i]) {
             cJSON_AddNumberToObject(e, "igd_version", d->igd_version);
             cJSON_AddStringToObject(e, "igd_url", d->igd_url);
@@ -37,6 +39,7 @@ cJSON *pm_discovery_json(const np_pm_discovery *d)
     }
     cJSON_AddStringToObject(j, "chosen", np_pm_proto_name(d->chosen));
     cJSON_AddNumberToObject(j, "elapsed_ms", d->elapsed_ms);
+    cJSON_AddStringToObject(j, "note", d->note);
     s = cJSON_AddArrayToObject(j, "suspicious");
     for (k = 0; k < d->nsuspects; k++) {
         cJSON *e = cJSON_CreateObject();
@@ -109,7 +112,8 @@ cJSON *np_rj_apply_report(const np_sess_report *rep, size_t total)
 }
 
 cJSON *np_rj_verify_rule(const np_sess_result *x, const char *status_override,
-                         const char *reachability)
+                         const char *reachability, const char *reason,
+                         const char *why)
 {
     const np_pm_result *res = &x->pm;
     char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
@@ -127,10 +131,14 @@ cJSON *np_rj_verify_rule(const np_sess_result *x, const char *status_override,
                                 : np_sess_outcome_name(x->outcome));
     cJSON_AddStringToObject(o, "via", np_pm_proto_name(res->proto));
     cJSON_AddStringToObject(o, "message", res->message);
-    if (reachability != NULL)
+    if (reachability != NULL) {
         cJSON_AddStringToObject(o, "reachability", reachability);
-    else
+        cJSON_AddStringToObject(o, "reachability_reason",
+                                reason != NULL ? reason : "");
+        cJSON_AddStringToObject(o, "reachability_why", why != NULL ? why : "");
+    } else {
         cJSON_AddNullToObject(o, "reachability");
+    }
     if (x->outcome == NP_SESS_MAPPED) {
         cJSON_AddStringToObject(o, "external", ext);
         cJSON_AddStringToObject(o, "internal", in);

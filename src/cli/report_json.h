@@ -29,8 +29,10 @@ cJSON *np_rj_apply_report(const np_sess_report *rep, size_t total);
 
 /* One rule of a verify (verify --json's "rules" entries): status is the
  * session's outcome name unless status_override is not NULL ("unreachable"
- * when the reachability proof failed); reachability NULL: null. */
+ * when the reachability proof failed); reachability NULL: null (and no
+ * reachability_reason / reachability_why). */
 cJSON *np_rj_verify_rule(const np_sess_result *x, const char *status_override,
-                         const char *reachability);
+                         const char *reachability, const char *reason,
+                         const char *why);
 
 #endif /* NP_REPORT_JSON_H */

@@ -875,7 +875,8 @@ static void api_verify(np_web *w, np_web_req *r)
     arr = cJSON_AddArrayToObject(doc, "rules");
     for (i = 0; i < rep.n; i++) {
         bad += rep.r[i].outcome != NP_SESS_MAPPED;
-        cJSON_AddItemToArray(arr, np_rj_verify_rule(&rep.r[i], NULL, NULL));
+        cJSON_AddItemToArray(
+            arr, np_rj_verify_rule(&rep.r[i], NULL, NULL, NULL, NULL));
     }
     cJSON_AddNumberToObject(doc, "problems", (double)bad);
     cJSON_AddNumberToObject(doc, "unreachable", 0);

@@ -21,7 +21,7 @@ int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
 {
     double f;
 
-    if (rnd < 0)
+    if (!(rnd >= 0)) /* NaN too */
         rnd = 0;
     if (rnd > 1)
         rnd = 1;
@@ -36,7 +36,7 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
 
     if (failures == 0)
         return 0;
-    for (i = 1; i < failures && d < cap_ms; i++)
+    for (i = 1; i < failures && d < cap_ms && d <= INT64_MAX / 2; i++)
         d *= 2;
     return d < cap_ms ? d : cap_ms;
 }

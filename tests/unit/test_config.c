@@ -1,5 +1,5 @@
-/* Unit tests of the daemon's configuration (config.c) and of the keeper's
- * pure helpers (renew delay, back-off, SSDP NOTIFY parsing). */
+/* Unit tests of the daemon's configuration (config.c); the keeper's pure
+ * helpers are in test_keeper.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "natpilot/config.h"
-#include "natpilot/keeper.h"
 
 #define PROFILES NP_TEST_DATA "/../lab/data/daemon/profiles"
 
@@ -496,106 +495,6 @@ static void test_log_levels(void **state)
     assert_string_equal(np_log_level_name(NP_LOG_INFO), "info");
 }
 
-static void test_renew_and_backoff(void **state)
-{
-    (void)state;
-    /* 40-50 % of the lease */
-    assert_int_equal(np_keeper_renew_delay_ms(100, 0.0), 40000);
-    assert_int_equal(np_keeper_renew_delay_ms(100, 1.0), 50000);
-    assert_int_equal(np_keeper_renew_delay_ms(100, 7.0), 50000);
-    assert_int_equal(np_keeper_renew_delay_ms(7200, 0.5), 3240000);
-    /* 2 s doubling up to the cap, never 0 after a failure */
-    assert_int_equal(np_keeper_backoff_ms(0, 60000), 0);
-    assert_int_equal(np_keeper_backoff_ms(1, 60000), 2000);
-    assert_int_equal(np_keeper_backoff_ms(2, 60000), 4000);
-    assert_int_equal(np_keeper_backoff_ms(5, 60000), 32000);
-    assert_int_equal(np_keeper_backoff_ms(6, 60000), 60000);
-    assert_int_equal(np_keeper_backoff_ms(4000000000u, 60000), 60000);
-}
-
-static void test_ssdp_notify(void **state)
-{
-    static const char alive[] =
-        "NOTIFY * HTTP/1.1\r\n"
-        "HOST: 239.255.255.250:1900\r\n"
-        "CACHE-CONTROL: max-age=120\r\n"
-        "LOCATION: http://198.18.0.1:34567/rootDesc.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-        "NTS: ssdp:alive\r\n"
-        "bootid.upnp.org: 1795475556\r\n"
-        "\r\n";
-    static const char byebye[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://x/\r\nNTS: ssdp:byebye\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    static const char msearch[] =
-        "M-SEARCH * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://x/\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    static const char badboot[] =
-        "NOTIFY * HTTP/1.1\nLOCATION: http://y/\n"
-        "NT: urn:schemas-upnp-org:service:WANIPConnection:2\n"
-        "NTS: ssdp:alive\nBOOTID.UPNP.ORG: 12x\n\n";
-    /* another device on the gateway's address: not the IGD */
-    static const char media[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:MediaServer:1\r\n"
-        "NTS: ssdp:alive\r\n\r\n";
-    static const char rootdev[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
-        "NT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n";
-    char loc[64];
-    long boot;
-
-    (void)state;
-    assert_int_equal(np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     1);
-    assert_int_equal(boot, 1795475556L);
-    assert_string_equal(loc, "http://198.18.0.1:34567/rootDesc.xml");
-    assert_int_equal(np_keeper_ssdp_notify(byebye, sizeof(byebye) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(msearch, sizeof(msearch) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(badboot, sizeof(badboot) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     1);
-    assert_int_equal(boot, -1);
-    assert_int_equal(np_keeper_ssdp_notify(media, sizeof(media) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(rootdev, sizeof(rootdev) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    {
-        /* a NUL inside LOCATION would cut it short: refused (fuzz_ssdp) */
-        static const char nul[] =
-            "NOTIFY * HTTP/1.1\r\nLOCATION: http://a\0/r.xml\r\n"
-            "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-            "NTS: ssdp:alive\r\n\r\n";
-
-        assert_int_equal(np_keeper_ssdp_notify(nul, sizeof(nul) - 1, &boot, loc,
-                                               sizeof(loc)),
-                         0);
-    }
-    /* a LOCATION that does not fit is refused, not cut */
-    assert_int_equal(
-        np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 20), 0);
-    /* truncated anywhere: never reads past len */
-    {
-        size_t n;
-
-        for (n = 0; n < sizeof(alive) - 1; n++) {
-            char *cp = malloc(n ? n : 1);
-
-            assert_non_null(cp);
-            memcpy(cp, alive, n);
-            (void)np_keeper_ssdp_notify(cp, n, &boot, loc, sizeof(loc));
-            free(cp);
-        }
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,8 +507,6 @@ int main(void)
         cmocka_unit_test(test_device_ports),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_renew_and_backoff),
-        cmocka_unit_test(test_ssdp_notify),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
