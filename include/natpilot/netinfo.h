@@ -53,6 +53,25 @@ int np_netinfo_parse_route(const char *text, size_t len, np_gateway *out,
 int np_netinfo_default_gateway(np_gateway *out, np_error *err);
 
 /*
+ * Parse the text of /proc/net/ipv6_route and return the IPv6 default route
+ * (::/0, up, not a reject route, not on lo) with the lowest metric; its
+ * address is the next hop (often link-local; :: for an on-link route).
+ * NP_ENOTFOUND when there is none, NP_EPARSE (where: "line N").
+ */
+int np_netinfo_parse_route6(const char *text, size_t len, np_gateway *out,
+                            np_error *err);
+
+/* The live IPv6 default route (NP_ENOTFOUND without one or without IPv6). */
+int np_netinfo_default_gateway6(np_gateway *out, np_error *err);
+
+/* 1 when a is an IPv6 global unicast address (2000::/3). */
+int np_netinfo_is_global6(const np_addr *a);
+
+/* The first global IPv6 address of an up, non-loopback interface;
+ * NP_ENOTFOUND when there is none. */
+int np_netinfo_global6(np_netif_addr *out, np_error *err);
+
+/*
  * The local address the kernel would use as source towards dest (a
  * connected UDP socket and getsockname; no packet is sent). Port 0.
  */

@@ -57,6 +57,69 @@ static void route_malformed(void **state)
     free(t);
 }
 
+static void route6_lowest_metric(void **state)
+{
+    size_t len;
+    char *t = np_fixture("netinfo", "ipv6_route-default.txt", &len);
+    np_gateway gw;
+    np_error err;
+    char ip[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_route6(t, len, &gw, &err), NP_OK);
+    /* metric 0x400 beats 0x800; lo's reject route is never a default */
+    assert_string_equal(np_addr_ip_str(&gw.addr, ip, sizeof(ip)),
+                        "2001:db8:1::1");
+    assert_string_equal(gw.ifname, "eth0");
+    assert_int_equal(gw.metric, 0x400);
+    free(t);
+}
+
+static void route6_none_and_bad(void **state)
+{
+    size_t len;
+    char *t = np_fixture("netinfo", "ipv6_route-none.txt", &len);
+    char *b = np_fixture("netinfo", "ipv6_route-bad.txt", &len);
+    np_gateway gw;
+    np_error err;
+
+    (void)state;
+    len = strlen(t);
+    assert_int_equal(np_netinfo_parse_route6(t, len, &gw, &err), NP_ENOTFOUND);
+    len = strlen(b);
+    assert_int_equal(np_netinfo_parse_route6(b, len, &gw, &err), NP_EPARSE);
+    assert_string_equal(err.where, "line 2");
+    free(t);
+    free(b);
+}
+
+static void global6(void **state)
+{
+    static const struct {
+        const char *ip;
+        int global;
+    } rows[] = {
+        {.ip = "2001:db8:1::10", .global = 1},
+        {.ip = "2a00:1450::1", .global = 1},
+        {.ip = "3fff::1", .global = 1},
+        {.ip = "fd00::1", .global = 0},
+        {.ip = "fe80::1", .global = 0},
+        {.ip = "::1", .global = 0},
+        {.ip = "::ffff:192.0.2.1", .global = 0},
+        {.ip = "ff02::c", .global = 0},
+        {.ip = "192.0.2.1", .global = 0},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        np_addr a;
+        np_error err;
+        assert_int_equal(np_addr_parse(&a, rows[i].ip, 0, &err), NP_OK);
+        assert_int_equal(np_netinfo_is_global6(&a), rows[i].global);
+    }
+}
+
 static void arp_entries(void **state)
 {
     size_t len, n;
@@ -133,6 +196,9 @@ int main(void)
         cmocka_unit_test(route_lowest_metric_up_gateway),
         cmocka_unit_test(route_none),
         cmocka_unit_test(route_malformed),
+        cmocka_unit_test(route6_lowest_metric),
+        cmocka_unit_test(route6_none_and_bad),
+        cmocka_unit_test(global6),
         cmocka_unit_test(arp_entries),
         cmocka_unit_test(arp_bad_mac),
         cmocka_unit_test(source_for_loopback),

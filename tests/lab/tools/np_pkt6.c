@@ -193,8 +193,7 @@ static int mode_send(int tcp, const char *dst, long port, const char *msg,
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
         if (soerr != 0)
             return 1;
-        return send(fd, msg, strlen(msg), MSG_NOSIGNAL) ==
-                       (ssize_t)strlen(msg)
+        return send(fd, msg, strlen(msg), MSG_NOSIGNAL) == (ssize_t)strlen(msg)
                    ? 0
                    : 1;
     }
