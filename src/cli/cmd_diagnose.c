@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "ipv6_check.h"
 #include "natpilot/nat.h"
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
@@ -47,6 +48,11 @@ static void usage(FILE *f)
             "  --source ADDR       local address to probe from\n"
             "  --no-router         do not ask the router (PCP, NAT-PMP, "
             "UPnP)\n"
+            "  --stun6 HOST[:PORT] RFC 5780 STUN server for the IPv6 side "
+            "(default:\n"
+            "                      the first --stun server's IPv6 address, "
+            "if it has one)\n"
+            "  --no-ipv6           leave IPv6 out\n"
             "  --outbound PROFILE  also check that this network lets the "
             "profile's\n"
             "                      outbound ports through (repeatable; as\n"
@@ -99,7 +105,7 @@ static cJSON *json_tx(const char *name, const np_probe_tx *t)
 
 static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
                        const char *outbound_json,
-                       const struct router_check *router)
+                       const struct router_check *router, cJSON *ipv6)
 {
     cJSON *root = cJSON_CreateObject(), *labels, *nat, *srv, *tcp, *arr;
     char *text;
@@ -171,6 +177,8 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
         cJSON_AddItemToObject(root, "router", router_json(router, o));
         cJSON_AddItemToObject(root, "plan", router_plan_json(router, o, v));
     }
+    if (ipv6 != NULL)
+        cJSON_AddItemToObject(root, "ipv6", ipv6);
     if (outbound_json != NULL) {
         cJSON *ob = cJSON_Parse(outbound_json);
         cJSON_AddItemToObject(root, "outbound",
@@ -310,6 +318,8 @@ int np_cmd_diagnose(int argc, char **argv)
         {"reflector", required_argument, NULL, 'r'},
         {"platform", required_argument, NULL, 'p'},
         {"profiles", required_argument, NULL, 'P'},
+        {"stun6", required_argument, NULL, '6'},
+        {"no-ipv6", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -325,8 +335,17 @@ int np_cmd_diagnose(int argc, char **argv)
     char *outbound_json = NULL;
     int json = 0, c, rc, outbound_rc = -1, want_outbound, no_router = 0;
     struct router_check router;
+    const char *stun6 = NULL;
+    int no_ipv6 = 0, have6 = 0;
+    np_probe_config cfg6;
+    np_probe_obs obs6;
+    np_probe_job jobs[2];
+    struct ipv6_check v6;
+    np_ipv6_report rep6;
 
     np_probe_config_init(&cfg);
+    np_probe_config_init(&cfg6);
+    memset(&obs6, 0, sizeof(obs6));
     np_error_clear(&err);
     optind = 1;
     while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
@@ -381,6 +400,12 @@ int np_cmd_diagnose(int argc, char **argv)
         case 'P':
             ob.profiles = optarg;
             break;
+        case '6':
+            stun6 = optarg;
+            break;
+        case 'N':
+            no_ipv6 = 1;
+            break;
         case 'h':
             usage(stdout);
             return NP_EXIT_OK;
@@ -422,13 +447,47 @@ int np_cmd_diagnose(int argc, char **argv)
     cfg.n_extra = n_ok - 1;
     cfg.progress = show_progress;
 
+    /* The IPv6 side: a global address, a default route, and a server. */
+    ipv6_check_local(&v6);
+    if (!no_ipv6 && v6.in.has_global && v6.in.has_route) {
+        np_error rerr;
+        const char *name = stun6 != NULL ? stun6 : servers[0];
+        if (np_addr_resolve(&cfg6.server, name, NP_STUN_DEFAULT_PORT, AF_INET6,
+                            &rerr) == NP_OK) {
+            have6 = 1;
+            cfg6.budget_ms = cfg.budget_ms;
+        } else if (stun6 != NULL) {
+            np_out_error("diagnose", &rerr);
+            if (rerr.code == NP_EPARSE)
+                return NP_EXIT_USAGE;
+        }
+    }
+    memset(jobs, 0, sizeof(jobs));
+    jobs[0].cfg = &cfg;
+    jobs[0].obs = &obs;
+    jobs[1].cfg = &cfg6;
+    jobs[1].obs = &obs6;
+    jobs[1].follow = 1;
+
     if (!no_router)
         router_check_start(&router);
-    rc = np_probe_run(&cfg, &obs, &err);
+    if (!no_router && !no_ipv6)
+        ipv6_check_router_start(&v6);
+    rc = np_probe_run_jobs(jobs, have6 ? 2 : 1, &err);
+    if (rc == NP_OK && jobs[0].rc != NP_OK) {
+        rc = jobs[0].rc;
+        err = jobs[0].err;
+    }
     if (!no_router) {
         np_progress("asking the router");
         router_check_finish(&router);
+        ipv6_check_router_finish(&v6);
     }
+    if (have6) {
+        v6.in.obs = &obs6;
+        v6.in.probe_rc = jobs[1].rc;
+    }
+    np_ipv6_assess(&v6.in, &rep6);
     np_progress_done();
     if (rc != NP_OK) {
         np_out_error("diagnose", &err);
@@ -442,10 +501,13 @@ int np_cmd_diagnose(int argc, char **argv)
         if (want_outbound)
             outbound_rc = run_outbound(outbound, n_outbound, &ob, servers[0], 1,
                                        &outbound_json);
-        print_json(&obs, &v, outbound_json, no_router ? NULL : &router);
+        print_json(&obs, &v, outbound_json, no_router ? NULL : &router,
+                   no_ipv6 ? NULL : ipv6_json(&rep6, have6 ? &obs6 : NULL));
         free(outbound_json);
     } else {
         print_human(&obs, &v);
+        if (!no_ipv6)
+            ipv6_print(&rep6, have6 ? &obs6 : NULL);
         if (!no_router)
             router_print(&router, &obs, &v);
         if (want_outbound) {
