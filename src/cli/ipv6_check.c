@@ -192,16 +192,16 @@ void ipv6_print(const np_ipv6_report *r, const np_probe_obs *o)
     }
     if (r->pinholes_known) {
         const np_v6_pinholes *p = &r->pinholes;
-        printf("  Pinholes          %s",
+        printf("  Pinholes          %s\n",
                np_v6_pinholes_available(p) ? "available" : "not available");
-        printf(" (UPnP IGDv2 firewall control: %s",
+        printf("    UPnP IGDv2      %s\n",
                !p->upnp_fwctl         ? "none"
                : p->upnp_inbound == 1 ? "inbound pinholes allowed"
                : p->upnp_inbound == 0 ? "inbound pinholes NOT allowed"
                                       : "status unknown");
-        printf("; PCP over IPv6: %s)\n", !p->pcp_answered ? "no answer"
-                                         : p->pcp_result == 0
-                                             ? "answers"
-                                             : "answers with an error");
+        printf("    PCP over IPv6   %s\n", !p->pcp_answered ? "no answer"
+                                           : p->pcp_result == 0
+                                               ? "answers"
+                                               : "answers with an error");
     }
 }

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# natpilot and IPv6 in the namespace lab (issue 13), with real packets:
+#   diagnose's IPv6 side on each topology (dual stack with public IPv4;
+#   IPv4 behind carrier-grade NAT with native IPv6, the DS-Lite situation;
+#   an IPv6 firewall that filters address-dependently; an open one; NAT66;
+#   IPv6 blocked; no IPv6 at all), the router's pinhole support, and the
+#   firewall's behaviour proven by an inbound IPv6 packet from the
+#   simulated internet.
+# Every field is asserted with jq, with a diff on failure.
+set -euo pipefail
+# shellcheck source=tests/lab/lib.sh
+source "$(dirname "$0")/lib.sh"
+lab_require turnserver miniupnpd jq "$NATPILOT" "$LAB_TOOLS/np_pkt6"
+
+EI=endpoint-independent
+AD=address-dependent
+APD=address-and-port-dependent
+failures=0
+OUT=""
+
+fail() {
+    echo "   FAIL $*"
+    failures=$((failures + 1))
+}
+
+# diag NAME [ARGS...]: natpilot diagnose --json in lan1 against both
+# coturns; the answer in $OUT, the exit code in $RC, the wall time in $MS.
+diag() {
+    local name=$1 t0
+    shift
+    RC=0
+    t0=$(lab_now_ms)
+    OUT=$(lab_in lan1 timeout 60 "$NATPILOT" diagnose \
+        --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+        --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" --json "$@" \
+        2>"$LAB_TMP/diag.err") || RC=$?
+    MS=$(($(lab_now_ms) - t0))
+    echo "-- $name: exit $RC, wall $MS ms, elapsed_ms $(jq -r '.elapsed_ms // "?"' <<<"$OUT" 2>/dev/null), ipv6 elapsed_ms $(jq -r '.ipv6.elapsed_ms // "-"' <<<"$OUT" 2>/dev/null)"
+    jq -e 'type=="object" and (.ipv6|type=="object")' >/dev/null 2>&1 <<<"$OUT" || {
+        fail "no JSON object with an ipv6 key:"
+        head -20 <<<"$OUT" | sed 's/^/     | /'
+        sed 's/^/     stderr| /' "$LAB_TMP/diag.err" | head -10
+        OUT='{"ipv6":{}}'
+    }
+}
+
+# expect "jq-path=json-value;..." against $OUT.
+expect() {
+    local -a entries
+    local w path want got bad=0
+    IFS=';' read -r -a entries <<<"$1"
+    for w in "${entries[@]}"; do
+        path=${w%%=*}
+        want=${w#*=}
+        got=$(jq -c "$path" <<<"$OUT" 2>&1) || true
+        if [ "$got" != "$want" ]; then
+            printf '   FAIL %-34s - %s\n        %-34s + %s\n' "$path" "$want" "" "$got"
+            bad=1
+        fi
+    done
+    if [ "$bad" = 0 ]; then
+        echo "   ok   $(jq -c '.ipv6 | [.state,.nat,.udp,.mapping,.filtering,.labels.generic,.labels.xbox,.pinholes.available]' <<<"$OUT")"
+    else
+        failures=$((failures + 1))
+        jq -c '.ipv6' <<<"$OUT" | sed 's/^/     /'
+    fi
+}
+
+# The contract of the ipv6 key, whatever the case.
+shape() {
+    local chk
+    for chk in \
+        '(.ipv6.state|IN("no-address","no-route","not-tested","no-answer","udp-blocked","ok"))' \
+        '(.ipv6.nat|IN("unknown","none","nat66"))' \
+        '(.ipv6.udp|IN("ok","blocked","no-answer","untested"))' \
+        '(.ipv6.filtering|IN("endpoint-independent","address-dependent","address-and-port-dependent","unknown"))' \
+        '(.ipv6.labels.generic|IN("open","moderate","strict","blocked","unknown"))' \
+        '(.ipv6.reason|type=="string" and length>0)' \
+        '(.ipv6.advice|type=="string" and length>0)' \
+        '(.ipv6.pinholes.asked|type=="boolean")'; do
+        [ "$(jq "$chk" <<<"$OUT" 2>&1)" = true ] || fail "contract $chk"
+    done
+}
+
+# inbound_blocked ROLE PORT: an unsolicited IPv6 packet from the internet
+# to ROLE:PORT must not arrive (the firewall filters).
+inbound_blocked() {
+    if lab_inbound6 udp "$1" "$2" 700 >/dev/null; then
+        fail "unsolicited inbound IPv6 UDP reached $1 port $2"
+    else
+        echo "   ok   unsolicited inbound IPv6 to $1:$2 dropped"
+    fi
+}
+
+ok_apdf=".ipv6.state=\"ok\";.ipv6.nat=\"none\";.ipv6.udp=\"ok\";.ipv6.mapping=\"$EI\";.ipv6.filtering=\"$APD\";.ipv6.labels.generic=\"moderate\";.ipv6.address=\"$LAB_LAN1_IP6\";.ipv6.default_route=true;.ipv6.server.rfc5780=\"ok\""
+pinholes_yes=".ipv6.pinholes.asked=true;.ipv6.pinholes.available=true;.ipv6.pinholes.upnp.firewall_control=true;.ipv6.pinholes.upnp.inbound_pinhole_allowed=true;.ipv6.pinholes.pcp.answered=true;.ipv6.pinholes.pcp.result=0"
+
+echo "== dual stack, public IPv4 (NAT eim-apdf), IPv6 stateful firewall"
+lab_build -k eim-apdf -6 apdf
+lab_coturn_start
+lab_coturn6_start
+lab_miniupnpd_start
+diag "dual stack"
+shape
+expect "$ok_apdf;$pinholes_yes;.labels.generic=\"moderate\";.nat.filtering=\"$APD\""
+inbound_blocked lan1 4100
+# Without --stun6 and with an IPv4 literal as --stun, IPv6 is not tested
+# but still reported (address, route).
+OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --no-router --json 2>/dev/null) || true
+expect '.ipv6.state="not-tested";.ipv6.pinholes.asked=false'
+OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --no-ipv6 --no-router --json 2>/dev/null) || true
+[ "$(jq -c 'has("ipv6")' <<<"$OUT")" = false ] || fail "--no-ipv6 still reports ipv6"
+# The text output has its IPv6 section.
+text=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" 2>/dev/null) || true
+if grep -q "^  Pinholes          available" <<<"$text" &&
+    grep -q "^  Filtering         address-and-port-dependent" <<<"$text"; then
+    echo "   ok   text output: IPv6 section with pinholes"
+else
+    fail "text output lacks the IPv6 pinhole line"
+fi
+
+echo "== DS-Lite situation: IPv4 behind carrier-grade NAT, native IPv6"
+lab_build -k eim-apdf -c -6 apdf
+lab_coturn_start
+lab_coturn6_start
+lab_miniupnpd_start -s no
+diag "CGNAT + native IPv6"
+shape
+expect "$ok_apdf;$pinholes_yes"
+inbound_blocked lan1 4101
+
+echo "== IPv6 firewall filtering address-dependently"
+lab_build -k eim-apdf -6 adf
+lab_coturn_start
+lab_coturn6_start
+lab_miniupnpd_start
+diag "IPv6 ADF"
+shape
+expect "${ok_apdf/.ipv6.filtering=\"$APD\"/.ipv6.filtering=\"$AD\"}"
+inbound_blocked lan1 4102
+
+echo "== IPv6 without a firewall (endpoint-independent filtering)"
+lab_build -k eim-apdf -6 open
+lab_coturn_start
+lab_coturn6_start
+diag "IPv6 open" --no-router
+shape
+expect ".ipv6.state=\"ok\";.ipv6.nat=\"none\";.ipv6.filtering=\"$EI\";.ipv6.labels.generic=\"open\";.ipv6.labels.xbox=\"Open\";.ipv6.pinholes.asked=false"
+if lab_inbound6 udp lan1 4103 2000 >/dev/null; then
+    echo "   ok   unsolicited inbound IPv6 arrives (no firewall)"
+else
+    fail "inbound IPv6 did not arrive through an open router"
+fi
+
+echo "== NAT66 on the router"
+lab_build -k eim-apdf -6 nat66
+lab_coturn_start
+lab_coturn6_start
+diag "NAT66" --no-router
+shape
+expect ".ipv6.state=\"ok\";.ipv6.nat=\"nat66\";.ipv6.port_preserved=true;.ipv6.mapped_address=\"[2001:db8:ffff::2]:$(jq -r '.ipv6.local_address' <<<"$OUT" | sed 's/.*\]://')\""
+
+echo "== IPv6 blocked at the router"
+lab_build -k eim-apdf -6 blocked
+lab_coturn_start
+lab_coturn6_start
+lab_miniupnpd_start
+diag "IPv6 blocked"
+shape
+expect ".ipv6.state=\"no-answer\";.ipv6.udp=\"no-answer\";.ipv6.labels.generic=\"blocked\";.labels.generic=\"moderate\""
+# The silent IPv6 path must not hold diagnose up for its whole budget.
+v6e=$(jq -r '.ipv6.elapsed_ms' <<<"$OUT")
+awk -v e="$v6e" 'BEGIN { exit !(e < 1500) }' ||
+    fail "IPv6 probe waited $v6e ms on a silent path"
+
+echo "== no IPv6 at all (the lab without -6)"
+lab_build -k eim-apdf
+lab_coturn_start
+OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" --no-router --json 2>/dev/null) || true
+shape
+expect '.ipv6.state="no-address";.ipv6.address=null;.labels.generic="moderate"'
+
+if [ "$failures" -gt 0 ]; then
+    lab_fail "$failures IPv6 case(s) failed"
+fi
+echo "IPv6 lab: all cases passed in $(lab__elapsed) s"
