@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "np_profile_int.h"
+#include "np_util.h"
 
 #define MAX_DIR_DEPTH  8
 #define MAX_BASE_DEPTH 64
@@ -234,86 +235,29 @@ int np_catalog_load_embedded(np_catalog *cat, np_diags *diags, np_error *err)
     return NP_OK;
 }
 
-/* Read a whole file, up to NP_PROFILE_MAX_BYTES (+1 to detect more). */
-static int read_file(const char *path, char **out, size_t *len, int *too_big,
-                     int *sys_errno)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t cap = 4096, n = 0;
-    char *buf = NULL;
-
-    *out = NULL;
-    *len = 0;
-    *too_big = 0;
-    if (fd < 0) {
-        *sys_errno = errno;
-        return NP_ESYS;
-    }
-    buf = malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return NP_ENOMEM;
-    }
-    for (;;) {
-        ssize_t got;
-        if (n == cap) {
-            char *nb;
-            if (cap > NP_PROFILE_MAX_BYTES) {
-                *too_big = 1;
-                break;
-            }
-            cap *= 2;
-            nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                close(fd);
-                return NP_ENOMEM;
-            }
-            buf = nb;
-        }
-        got = read(fd, buf + n, cap - n);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            *sys_errno = errno;
-            free(buf);
-            close(fd);
-            return NP_ESYS;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n > NP_PROFILE_MAX_BYTES)
-        *too_big = 1;
-    *out = buf;
-    *len = n;
-    return NP_OK;
-}
-
 static int load_path(np_catalog *cat, const char *path, int layer,
                      np_diags *diags)
 {
     char *text;
     size_t len;
-    int too_big, sys_errno = 0, r;
+    np_error ferr;
+    int r;
 
-    r = read_file(path, &text, &len, &too_big, &sys_errno);
-    if (r == NP_ESYS) {
-        r = np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "",
-                         "cannot read: %s", strerror(sys_errno));
+    r = np__file_load(path, NP_PROFILE_MAX_BYTES, &text, &len, &ferr);
+    if (r == NP_ESYS || r == NP_ENOTFOUND) {
+        r = np__diag_add(
+            diags, NP_DIAG_ERROR, path, 0, 0, "", "cannot read: %s",
+            r == NP_ESYS ? strerror(ferr.sys_errno) : "no such file");
         return r == NP_OK ? NP_EINVALID : r;
     }
-    if (r != NP_OK)
-        return r;
-    if (too_big) {
-        free(text);
+    if (r == NP_ETOOBIG) {
         r = np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "",
                          "file is larger than the limit of %d bytes",
                          NP_PROFILE_MAX_BYTES);
         return r == NP_OK ? NP_EINVALID : r;
     }
+    if (r != NP_OK)
+        return r;
     r = load_buffer(cat, path, text, len, layer, diags);
     free(text);
     return r;

@@ -21,9 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <miniupnpc/miniupnpc.h>
@@ -33,6 +31,7 @@
 #include "natpilot/netinfo.h"
 #include "natpilot/pcp.h"
 #include "natpilot/pinhole.h"
+#include "np_util.h"
 
 struct np_pinhole {
     np_ph_options opt;
@@ -48,14 +47,6 @@ struct np_pinhole {
     int fd;
     int pcp_ok;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 np_pinhole *np_pinhole_new(const np_ph_options *opt, np_error *err)
 {
@@ -187,12 +178,12 @@ static int pcp_read(np_pinhole *ph, np_pcp_response *resp)
 static int pcp_transact(np_pinhole *ph, const uint8_t *req, size_t len,
                         const np_pcp_map_request *map, np_pcp_response *resp)
 {
-    int64_t start = now_ms(), deadline = start + ph->opt.timeout_ms;
+    int64_t start = np__mono_ms(), deadline = start + ph->opt.timeout_ms;
     int64_t next = start, rto = 250;
 
     for (;;) {
         struct pollfd p = {.fd = ph->fd, .events = POLLIN, .revents = 0};
-        int64_t now = now_ms(), wake;
+        int64_t now = np__mono_ms(), wake;
 
         if (now >= deadline)
             return 0;
@@ -272,11 +263,11 @@ int np_pinhole_discover(np_pinhole *ph, np_v6_pinholes *out, np_error *err)
         }
     }
     if (sent) {
-        int64_t deadline = now_ms() + ph->opt.timeout_ms;
-        int64_t resend = now_ms();
+        int64_t deadline = np__mono_ms() + ph->opt.timeout_ms;
+        int64_t resend = np__mono_ms();
         while (!out->pcp_answered) {
             struct pollfd p = {.fd = ph->fd, .events = POLLIN, .revents = 0};
-            int64_t now = now_ms(), wake;
+            int64_t now = np__mono_ms(), wake;
 
             if (pcp_read(ph, &resp)) {
                 if (resp.opcode == NP_PCP_OP_ANNOUNCE && !resp.natpmp_reply) {
@@ -434,22 +425,6 @@ static int upnp_add(np_pinhole *ph, const np_ph_request *req, np_ph_result *res)
     return NP_OK;
 }
 
-static int make_nonce(uint8_t n[12])
-{
-    size_t got = 0;
-
-    while (got < 12) {
-        ssize_t r = getrandom(n + got, 12 - got, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 static int pcp_map6(np_pinhole *ph, const np_ph_request *req, uint32_t life,
                     np_ph_result *res, np_error *err)
 {
@@ -469,7 +444,7 @@ static int pcp_map6(np_pinhole *ph, const np_ph_request *req, uint32_t life,
     for (i = 0; i < 12; i++)
         zero &= req->nonce[i] == 0;
     if (zero) {
-        if (make_nonce(m.nonce) != 0)
+        if (np__random(m.nonce, sizeof(m.nonce)) != 0)
             return np_error_sys(err, errno, NULL, "no random numbers");
     } else {
         memcpy(m.nonce, req->nonce, sizeof(m.nonce));

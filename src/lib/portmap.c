@@ -16,6 +16,7 @@
 #include "natpilot/netinfo.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
+#include "np_util.h"
 
 struct np_portmap {
     np__pm_ctx ctx;
@@ -30,14 +31,6 @@ struct np_portmap {
     np_pm_mapping *made;
     size_t nmade, capmade;
 };
-
-int64_t np__pm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,
@@ -585,7 +578,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     np_addr_ip_str(&pm->ctx.gateway, gw, sizeof(gw));
 
     /* Open every preferred backend and send its first request at once. */
-    t0 = np__pm_now_ms();
+    t0 = np__mono_ms();
     for (p = 0; p < NP_PM_NPROTO; p++) {
         done[p] = 1;
         attempt[p] = 0;
@@ -609,7 +602,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     for (;;) {
         int64_t wait, elapsed;
 
-        now = np__pm_now_ms();
+        now = np__mono_ms();
         elapsed = now - t0;
         pending = 0;
         npfd = 0;
@@ -666,7 +659,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                 continue;
             pm->answered[q] = 1;
             d->has[q] = 1;
-            d->rtt_ms[q] = (int)(np__pm_now_ms() - t0);
+            d->rtt_ms[q] = (int)(np__mono_ms() - t0);
             if (!any && !pm->ctx.opt.wait_all) {
                 int64_t win = pm->ctx.opt.ssdp_window_ms;
                 int upnp_first = pm->be[NP_PM_UPNP] != NULL &&
@@ -678,8 +671,8 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                 if (win <= 0)
                     win = upnp_first ? 8 * (int64_t)d->rtt_ms[q] + 250
                                      : 4 * (int64_t)d->rtt_ms[q] + 50;
-                if (np__pm_now_ms() + win < end)
-                    end = np__pm_now_ms() + win;
+                if (np__mono_ms() + win < end)
+                    end = np__mono_ms() + win;
                 any = 1;
             }
         }
@@ -701,7 +694,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                     if (!done[p])
                         all = 0;
                 if (all)
-                    end = np__pm_now_ms();
+                    end = np__mono_ms();
                 else if (!pm->ctx.opt.wait_all && t0 + d->rtt_ms[q] + w < end)
                     end = t0 + d->rtt_ms[q] + w;
                 break;
@@ -729,7 +722,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             break;
         }
     }
-    d->elapsed_ms = (int)(np__pm_now_ms() - t0);
+    d->elapsed_ms = (int)(np__mono_ms() - t0);
     pm->discovered = 1;
     if (out != NULL)
         *out = *d;
@@ -831,7 +824,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
 {
     const np__pm_backend *be = pm->be[p];
     void *st = pm->st[p];
-    int64_t t0 = np__pm_now_ms(), next = 250, limit;
+    int64_t t0 = np__mono_ms(), next = 250, limit;
     int attempt = 0;
 
     if (be == NULL || st == NULL || pm->answered[p] || pm->late_tried[p])
@@ -842,7 +835,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
         return 0;
     for (;;) {
         struct pollfd pfd;
-        int64_t el = np__pm_now_ms() - t0, wait;
+        int64_t el = np__mono_ms() - t0, wait;
         int rc;
 
         if (el >= limit)
@@ -872,7 +865,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
             return 0;
         pm->answered[p] = 1;
         pm->disc.has[p] = 1;
-        pm->disc.rtt_ms[p] = (int)(np__pm_now_ms() - t0);
+        pm->disc.rtt_ms[p] = (int)(np__mono_ms() - t0);
         return 1;
     }
 }

@@ -21,6 +21,7 @@
 #include <miniupnpc/upnpcommands.h>
 
 #include "portmap_int.h"
+#include "np_util.h"
 
 #if !defined(MINIUPNPC_API_VERSION) || MINIUPNPC_API_VERSION < 14
 #error "miniupnpc API version 14 or later is needed"
@@ -252,19 +253,6 @@ static uint16_t ext_port_of(const np_pm_request *req)
     return req->external_port ? req->external_port : req->internal_port;
 }
 
-static int parse_u32(const char *s, uint32_t *v)
-{
-    char *end;
-    unsigned long r;
-
-    errno = 0;
-    r = strtoul(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || r > UINT32_MAX)
-        return NP_EPARSE;
-    *v = (uint32_t)r;
-    return NP_OK;
-}
-
 /* One entry, as GetSpecificPortMappingEntry reads it. */
 struct entry {
     char client[UPNP_BUF];
@@ -383,7 +371,8 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
             u->urls.controlURL, u->data.first.servicetype, ep, ip, client,
             req->description, proto_str(req->transport), NULL, lease, reserved);
         reserved[UPNP_BUF - 1] = '\0';
-        if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 && v <= 65535)
+        if (rc == 0 && np__parse_u32(reserved, UINT32_MAX, &v) == NP_OK &&
+            v > 0 && v <= 65535)
             granted = (uint16_t)v;
     } else {
         rc = add_or_next(u, req, client, ip, lease, &granted);
@@ -415,7 +404,7 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
     res->lifetime = req->permanent ? 0 : req->lifetime;
     /* Read it back: the router's own view of what it made. */
     if (get_specific(u, granted, req->transport, &e) == 0) {
-        if (parse_u32(e.lease, &v) == NP_OK)
+        if (np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
             res->lifetime = v;
     }
     if (granted != eport)
@@ -452,9 +441,9 @@ static int upnp_get(void *st, const np_pm_request *req, np_pm_result *res,
     }
     set_ext(u, res, eport);
     (void)np_addr_parse(&res->internal, e.client, 0, NULL);
-    if (parse_u32(e.port, &v) == NP_OK && v <= 65535)
+    if (np__parse_u32(e.port, UINT32_MAX, &v) == NP_OK && v <= 65535)
         res->internal_port = (uint16_t)v;
-    if (parse_u32(e.lease, &v) == NP_OK)
+    if (np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
         res->lifetime = v;
     set_holder(res, &e);
     if (strcmp(e.client, client) == 0 &&
@@ -554,16 +543,16 @@ static int upnp_list(void *st, np_pm_mapping **out, size_t *n, np_error *err)
         memset(m, 0, sizeof(*m));
         m->proto = NP_PM_UPNP;
         m->transport = strcmp(proto, "TCP") == 0 ? NP_PM_TCP : NP_PM_UDP;
-        if (parse_u32(ext, &v) != NP_OK || v == 0 || v > 65535)
+        if (np__parse_u32(ext, UINT32_MAX, &v) != NP_OK || v == 0 || v > 65535)
             continue;
         m->external_port = (uint16_t)v;
         if (np_addr_parse(&m->internal, client, 0, NULL) != NP_OK)
             continue;
-        if (parse_u32(iport, &v) == NP_OK && v <= 65535)
+        if (np__parse_u32(iport, UINT32_MAX, &v) == NP_OK && v <= 65535)
             np_addr_set_port(&m->internal, (uint16_t)v);
         desc[NP_PM_DESC_MAX - 1] = '\0';
         snprintf(m->description, sizeof(m->description), "%.79s", desc);
-        if (parse_u32(dur, &v) == NP_OK)
+        if (np__parse_u32(dur, UINT32_MAX, &v) == NP_OK)
             m->lifetime = v;
         m->enabled = strcmp(en, "1") == 0;
         m->ours = np_pm_is_ours(desc);
