@@ -101,6 +101,36 @@ int np_pinhole_check(np_pinhole *ph, const np_ph_request *req,
 int np_pinhole_delete(np_pinhole *ph, const np_ph_request *req,
                       np_ph_result *res, np_error *err);
 
+/* --- the pinhole store: what natpilot opened, to renew and remove --- */
+
+typedef struct np_ph_entry {
+    enum np_pm_proto proto;
+    int transport;
+    np_addr internal; /* address and port */
+    np_addr gateway;  /* the router asked (PCP) */
+    char uid[NP_PH_UID_MAX];
+    uint8_t nonce[12];
+    uint32_t lifetime;
+    int64_t expires; /* Unix seconds */
+} np_ph_entry;
+
+typedef struct np_ph_store {
+    np_ph_entry *e; /* owned; np_ph_store_free */
+    size_t n, cap;
+} np_ph_store;
+
+/* Load (a missing file is an empty store) and save atomically (mode
+ * 0600). NP_EPARSE for a file that is not such a store. */
+int np_ph_store_load(const char *path, np_ph_store *s, np_error *err);
+int np_ph_store_save(const char *path, const np_ph_store *s, np_error *err);
+void np_ph_store_free(np_ph_store *s);
+/* Index of the entry for (transport, internal address and port), or -1. */
+long np_ph_store_find(const np_ph_store *s, int transport,
+                      const np_addr *internal);
+/* Add or replace the entry with the same key. NP_ENOMEM. */
+int np_ph_store_put(np_ph_store *s, const np_ph_entry *e);
+void np_ph_store_del(np_ph_store *s, size_t i);
+
 /* Classify a WANIPv6FirewallControl error (third_party: the pinhole was for
  * another host). Pure; unit-tested. */
 enum np_pm_outcome np_ph_classify_upnp(int upnp_code, int third_party);

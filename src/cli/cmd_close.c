@@ -73,6 +73,10 @@ int np_cmd_close(int argc, char **argv)
     cJSON *j = NULL, *arr = NULL;
     np_error err;
 
+    if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
+        free(a);
+        return np_cmd_close6(argc, argv);
+    }
     memset(&st, 0, sizeof(st));
     if (a == NULL)
         return NP_EXIT_NETWORK;

@@ -152,6 +152,10 @@ int np_cmd_open(int argc, char **argv)
     char why[600] = "";
     cJSON *j = NULL, *arr = NULL;
 
+    if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
+        free(a);
+        return np_cmd_open6(argc, argv);
+    }
     memset(&st, 0, sizeof(st));
     if (a == NULL)
         return NP_EXIT_NETWORK;

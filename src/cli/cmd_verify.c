@@ -132,6 +132,10 @@ int np_cmd_verify(int argc, char **argv)
     size_t ntab = 0;
     int listed = 0;
 
+    if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
+        free(a);
+        return np_cmd_verify6(argc, argv);
+    }
     for (i = 1; i < (size_t)argc; i++)
         if (strcmp(argv[i], "--outbound") == 0) {
             free(a);

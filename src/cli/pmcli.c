@@ -653,6 +653,24 @@ int pm_state_load(struct pm_state *s)
     return 0;
 }
 
+/* The path of another file in the state directory (e.g. the IPv6 pinhole
+ * store beside mappings.json). */
+int pm_state_file(char *buf, size_t size, const char *name, int mk)
+{
+    char p[600];
+    char *slash;
+
+    if (state_path(p, sizeof(p), mk) != 0)
+        return -1;
+    slash = strrchr(p, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(buf, size, "%s/%s", p, name) >= size)
+        return -1;
+    return 0;
+}
+
 int pm_state_save(const struct pm_state *s)
 {
     char path[600], tmp[640], ip[NP_ADDRSTRLEN], nh[25];

@@ -82,6 +82,8 @@ struct pm_state {
 };
 
 int pm_state_load(struct pm_state *s);
+/* NAME in the state directory (made when mk); 0 or -1. */
+int pm_state_file(char *buf, size_t size, const char *name, int mk);
 int pm_state_save(const struct pm_state *s);
 void pm_state_free(struct pm_state *s);
 /* Index of the entry for (transport, port, internal, gateway), or -1. */
@@ -99,5 +101,12 @@ const char *pm_rule_str(const struct pm_rule *r, char *buf, size_t size);
 
 /* Print cJSON to stdout and free it. */
 void pm_json_out(cJSON *j);
+
+/* open / verify / close --ipv6 (cmd_pinhole.c): IPv6 pinholes for this
+ * host; the commands dispatch to these when --ipv6 is in argv. */
+int pm_has_ipv6(int argc, char **argv);
+int np_cmd_open6(int argc, char **argv);
+int np_cmd_verify6(int argc, char **argv);
+int np_cmd_close6(int argc, char **argv);
 
 #endif /* NP_PMCLI_H */

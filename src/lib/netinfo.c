@@ -239,7 +239,7 @@ int np_netinfo_default_gateway6(np_gateway *out, np_error *err)
                        err);
     if (rc != NP_OK) {
         /* A kernel without IPv6 has no such file: no IPv6 route. */
-        if (rc == NP_ESYS)
+        if (rc == NP_ESYS || rc == NP_ENOTFOUND)
             return np_error_set(err, NP_ENOTFOUND, "/proc/net/ipv6_route",
                                 "IPv6 is not available on this host");
         return rc;

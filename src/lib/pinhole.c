@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <miniupnpc/upnperrors.h>
@@ -31,6 +32,7 @@
 #include "natpilot/netinfo.h"
 #include "natpilot/pcp.h"
 #include "natpilot/pinhole.h"
+#include "np_hex.h"
 #include "np_util.h"
 
 struct np_pinhole {
@@ -366,15 +368,21 @@ static int internal_of(const np_pinhole *ph, const np_ph_request *req,
     return 0;
 }
 
+/*
+ * UPnP first: IGDv2 names each pinhole (UniqueID) and has an update, a
+ * check and a delete of its own. PCP second: miniupnpd 2.3.1 refuses
+ * (NOT_AUTHORIZED) to delete an IPv6 pinhole that a PCP request renewed,
+ * so a renewed PCP pinhole can only expire (docs/ipv6.md).
+ */
 static enum np_pm_proto choose(const np_pinhole *ph, const np_ph_request *req)
 {
     if (req->proto == NP_PM_PCP || req->proto == NP_PM_UPNP)
         return req->proto;
-    if (ph->pcp_ok)
-        return NP_PM_PCP;
     if (ph->have_igd && ph->urls.controlURL_6FC != NULL &&
         ph->urls.controlURL_6FC[0] != '\0')
         return NP_PM_UPNP;
+    if (ph->pcp_ok)
+        return NP_PM_PCP;
     return NP_PM_NONE;
 }
 
@@ -492,25 +500,23 @@ int np_pinhole_add(np_pinhole *ph, const np_ph_request *req, np_ph_result *res,
     memset(res, 0, sizeof(*res));
     res->working = -1;
     p = choose(ph, req);
-    if (p == NP_PM_PCP) {
-        int rc =
-            pcp_map6(ph, req, req->lifetime ? req->lifetime : 3600, res, err);
-        /* Fall back to UPnP when PCP said nothing or cannot do it. */
-        if (rc != NP_OK || req->proto == NP_PM_PCP ||
-            (res->outcome != NP_PM_TIMEOUT &&
-             res->outcome != NP_PM_UNSUPPORTED))
-            return rc;
-        if (!(ph->have_igd && ph->urls.controlURL_6FC != NULL))
-            return rc;
-        memset(res, 0, sizeof(*res));
-        res->working = -1;
-    } else if (p == NP_PM_NONE) {
+    if (p == NP_PM_NONE) {
         set_res(res, NP_PM_NONE, NP_PM_UNSUPPORTED, 0,
                 "the router takes no IPv6 pinhole requests (neither UPnP "
                 "IGDv2 firewall control nor PCP answered over IPv6)");
         return NP_OK;
     }
-    return upnp_add(ph, req, res);
+    if (p == NP_PM_UPNP) {
+        int rc = upnp_add(ph, req, res);
+        /* Fall back to PCP when UPnP said nothing or cannot do it. */
+        if (rc != NP_OK || req->proto == NP_PM_UPNP || !ph->pcp_ok ||
+            (res->outcome != NP_PM_TIMEOUT &&
+             res->outcome != NP_PM_UNSUPPORTED))
+            return rc;
+        memset(res, 0, sizeof(*res));
+        res->working = -1;
+    }
+    return pcp_map6(ph, req, req->lifetime ? req->lifetime : 3600, res, err);
 }
 
 int np_pinhole_update(np_pinhole *ph, const np_ph_request *req,
@@ -605,4 +611,175 @@ int np_pinhole_delete(np_pinhole *ph, const np_ph_request *req,
                 code < 0 ? NP_PM_TIMEOUT : np_ph_classify_upnp(code, 0), code,
                 code < 0 ? "the IGD did not answer" : upnp6_words(code));
     return NP_OK;
+}
+
+/* --- the store ---------------------------------------------------------- */
+
+#define PH_STORE_MAX (256 * 1024)
+
+void np_ph_store_free(np_ph_store *s)
+{
+    if (s == NULL)
+        return;
+    free(s->e);
+    memset(s, 0, sizeof(*s));
+}
+
+long np_ph_store_find(const np_ph_store *s, int transport,
+                      const np_addr *internal)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        if (s->e[i].transport == transport &&
+            np_addr_equal(&s->e[i].internal, internal))
+            return (long)i;
+    return -1;
+}
+
+int np_ph_store_put(np_ph_store *s, const np_ph_entry *e)
+{
+    long i = np_ph_store_find(s, e->transport, &e->internal);
+
+    if (i >= 0) {
+        s->e[i] = *e;
+        return NP_OK;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        np_ph_entry *ne = realloc(s->e, cap * sizeof(*ne));
+        if (ne == NULL)
+            return NP_ENOMEM;
+        s->e = ne;
+        s->cap = cap;
+    }
+    s->e[s->n++] = *e;
+    return NP_OK;
+}
+
+void np_ph_store_del(np_ph_store *s, size_t i)
+{
+    if (i >= s->n)
+        return;
+    memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
+    s->n--;
+}
+
+static int json_ip(const cJSON *o, const char *key, uint16_t port, np_addr *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    memset(out, 0, sizeof(*out));
+    if (!cJSON_IsString(v))
+        return -1;
+    if (np_addr_parse(out, v->valuestring, 0, NULL) != NP_OK)
+        return -1;
+    np_addr_set_port(out, port);
+    return 0;
+}
+
+int np_ph_store_load(const char *path, np_ph_store *s, np_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root, *o;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    rc = np__file_load(path, PH_STORE_MAX, &text, &len, err);
+    if (rc == NP_ENOTFOUND)
+        return NP_OK;
+    if (rc != NP_OK)
+        return rc;
+    root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return np_error_set(err, NP_EPARSE, path, "not a pinhole store");
+    }
+    cJSON_ArrayForEach(o, root)
+    {
+        np_ph_entry e;
+        const cJSON *port = cJSON_GetObjectItemCaseSensitive(o, "port");
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "transport");
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, "protocol");
+        const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "uid");
+        const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(o, "nonce");
+        const cJSON *life = cJSON_GetObjectItemCaseSensitive(o, "lifetime");
+        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(o, "expires");
+
+        memset(&e, 0, sizeof(e));
+        if (!cJSON_IsNumber(port) || port->valuedouble < 1 ||
+            port->valuedouble > 65535 || !cJSON_IsString(tr) ||
+            !cJSON_IsString(pr) ||
+            json_ip(o, "internal", (uint16_t)port->valuedouble, &e.internal) !=
+                0) {
+            cJSON_Delete(root);
+            np_ph_store_free(s);
+            return np_error_set(err, NP_EPARSE, path,
+                                "a pinhole entry lacks port, transport, "
+                                "protocol or internal address");
+        }
+        e.transport =
+            strcmp(tr->valuestring, "tcp") == 0 ? NP_PM_TCP : NP_PM_UDP;
+        e.proto = np_pm_proto_parse(pr->valuestring);
+        (void)json_ip(o, "gateway", 0, &e.gateway);
+        if (cJSON_IsString(uid))
+            snprintf(e.uid, sizeof(e.uid), "%s", uid->valuestring);
+        if (cJSON_IsString(nonce) &&
+            np__hex_decode(e.nonce, sizeof(e.nonce), nonce->valuestring) != 0)
+            memset(e.nonce, 0, sizeof(e.nonce));
+        if (cJSON_IsNumber(life) && life->valuedouble >= 0 &&
+            life->valuedouble <= 4294967295.0)
+            e.lifetime = (uint32_t)life->valuedouble;
+        if (cJSON_IsNumber(exp))
+            e.expires = (int64_t)exp->valuedouble;
+        if (np_ph_store_put(s, &e) != NP_OK) {
+            cJSON_Delete(root);
+            np_ph_store_free(s);
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        }
+    }
+    cJSON_Delete(root);
+    return NP_OK;
+}
+
+int np_ph_store_save(const char *path, const np_ph_store *s, np_error *err)
+{
+    cJSON *root = cJSON_CreateArray();
+    char ip[NP_ADDRSTRLEN], hex[25], *text;
+    size_t i;
+    int rc;
+
+    if (root == NULL)
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    for (i = 0; i < s->n; i++) {
+        const np_ph_entry *e = &s->e[i];
+        cJSON *o = cJSON_CreateObject();
+
+        if (o == NULL)
+            break;
+        cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(e->proto));
+        cJSON_AddStringToObject(o, "transport",
+                                np_pm_transport_name(e->transport));
+        cJSON_AddStringToObject(o, "internal",
+                                np_addr_ip_str(&e->internal, ip, sizeof(ip)));
+        cJSON_AddNumberToObject(o, "port", np_addr_port(&e->internal));
+        if (np_addr_is_set(&e->gateway))
+            cJSON_AddStringToObject(
+                o, "gateway", np_addr_ip_str(&e->gateway, ip, sizeof(ip)));
+        cJSON_AddStringToObject(o, "uid", e->uid);
+        np__hex_encode(hex, e->nonce, sizeof(e->nonce));
+        cJSON_AddStringToObject(o, "nonce", hex);
+        cJSON_AddNumberToObject(o, "lifetime", e->lifetime);
+        cJSON_AddNumberToObject(o, "expires", (double)e->expires);
+        cJSON_AddItemToArray(root, o);
+    }
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    rc = np__file_replace(path, text, strlen(text), 0600, err);
+    free(text);
+    return rc;
 }

@@ -631,7 +631,8 @@ lab_coturn_stop() {
 }
 
 # lab_miniupnpd_start [-u yes|no] [-n yes|no] [-S yes|no] [-t yes|no]
-#                     [-s yes|no] [-1] [-A "allow|deny EXT IP/MASK INT"]...
+#                     [-s yes|no] [-1] [-6 yes|no]
+#                     [-A "allow|deny EXT IP/MASK INT"]...
 #   Start miniupnpd on the router (nftables backend, its chains in table
 #   inet nplab). -u enable_upnp (yes), -n enable_natpmp = NAT-PMP and PCP
 #   (yes), -S secure_mode (yes), -t pcp_allow_thirdparty (no). -A lines
@@ -642,15 +643,18 @@ lab_coturn_stop() {
 #   the router then reports its own WAN address (100.64.0.2 behind the
 #   carrier), like a home router behind carrier-grade NAT, and refuses to
 #   map from a reserved address. -1 makes it describe itself as an IGDv1
-#   (force_igd_desc_v1: no AddAnyPortMapping). Runs in the background
+#   (force_igd_desc_v1: no AddAnyPortMapping). In a lab built with -6 it
+#   serves IPv6 too (IGDv2 pinholes, PCP over IPv6) unless -6 no (a router
+#   that takes no pinhole requests). Runs in the background
 #   without -d (it forks; the PID comes from its pid file and is tracked).
 #   Returns once it listens on what was enabled. Sets LAB_UPNPD_PID.
 lab_miniupnpd_start() {
     LAB_UPNPD_ARGS=("$@")
     local upnp=yes natpmp=yes secure=yes third=no stun=yes perms=() opt
-    local igdv1=no OPTIND=1
-    while getopts "u:n:S:t:s:A:1" opt; do
+    local igdv1=no v6=yes OPTIND=1
+    while getopts "u:n:S:t:s:A:16:" opt; do
         case $opt in
+        6) v6=$OPTARG ;;
         1) igdv1=yes ;;
         s) stun=$OPTARG ;;
         u) upnp=$OPTARG ;;
@@ -690,7 +694,7 @@ lab_miniupnpd_start() {
         echo "notify_interval=60"
         echo "clean_ruleset_interval=600"
         echo "lease_file=$LAB_TMP/miniupnpd.leases"
-        if [ -n "$LAB_V6" ]; then
+        if [ -n "$LAB_V6" ] && [ "$v6" = yes ]; then
             # IPv6 on (lab_build -6): IGDv2 WANIPv6FirewallControl pinholes
             # and PCP over IPv6, in the same nftables chain (miniupnpd).
             echo "ext_ifname6=wan"
@@ -704,7 +708,7 @@ lab_miniupnpd_start() {
     # Without -d miniupnpd daemonizes; the process we start exits at once.
     # -4 (no IPv6) unless the lab has IPv6.
     local v4only=(-4)
-    [ -n "$LAB_V6" ] && v4only=()
+    [ -n "$LAB_V6" ] && [ "$v6" = yes ] && v4only=()
     lab_in router miniupnpd "${v4only[@]}" -f "$conf" -P "$pidf" \
         >"$LAB_TMP/miniupnpd.log" 2>&1 ||
         lab_fail "miniupnpd did not start: $(cat "$LAB_TMP/miniupnpd.log")"
