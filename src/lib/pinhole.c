@@ -16,8 +16,10 @@
  * are checked as in portmap_pcp.c: source, nonce, protocol, port.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,11 +211,97 @@ static int pcp_transact(np_pinhole *ph, const uint8_t *req, size_t len,
     }
 }
 
+/* SSDP over IPv6 (UPnP Device Architecture 1.1 section 1.3.2): the
+ * link-local multicast group and the gateway itself, IGDv2 only
+ * (WANIPv6FirewallControl is an IGDv2 service). */
+static const char msearch6[] =
+    "M-SEARCH * HTTP/1.1\r\n"
+    "HOST: [FF02::C]:1900\r\n"
+    "MAN: \"ssdp:discover\"\r\n"
+    "MX: 1\r\n"
+    "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+    "\r\n";
+
+static int ssdp6_open(np_pinhole *ph)
+{
+    np_addr b = ph->local;
+    unsigned idx = ph->opt.ifname[0] ? if_nametoindex(ph->opt.ifname) : 0;
+    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    np_addr_set_port(&b, 0);
+    if (bind(fd, (const struct sockaddr *)&b.ss, b.len) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (idx != 0)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx,
+                         sizeof(idx));
+    return fd;
+}
+
+static void ssdp6_send(np_pinhole *ph, int fd)
+{
+    struct sockaddr_in6 m;
+    np_addr gw = ph->gateway;
+
+    memset(&m, 0, sizeof(m));
+    m.sin6_family = AF_INET6;
+    m.sin6_port = htons(1900);
+    (void)inet_pton(AF_INET6, "ff02::c", &m.sin6_addr);
+    m.sin6_scope_id = ph->opt.ifname[0] ? if_nametoindex(ph->opt.ifname) : 0;
+    (void)sendto(fd, msearch6, sizeof(msearch6) - 1, MSG_NOSIGNAL,
+                 (const struct sockaddr *)&m, sizeof(m));
+    np_addr_set_port(&gw, 1900);
+    (void)sendto(fd, msearch6, sizeof(msearch6) - 1, MSG_NOSIGNAL,
+                 (const struct sockaddr *)&gw.ss, gw.len);
+}
+
+/* The first IGD answer's LOCATION: 1 when one was read into loc. */
+static int ssdp6_read(int fd, char *loc, size_t size)
+{
+    for (;;) {
+        char buf[1500];
+        int v = 0;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+        if (n < 0)
+            return 0;
+        if (np_pm_ssdp_parse(buf, (size_t)n, loc, size, &v) == 1)
+            return 1;
+    }
+}
+
+static void upnp6_fetch(np_pinhole *ph, const char *loc, np_v6_pinholes *out)
+{
+    int fw = 0, inb = 0;
+
+    if (UPNP_GetIGDFromUrl(loc, &ph->urls, &ph->data, ph->lanaddr,
+                           sizeof(ph->lanaddr)) <= 0)
+        return;
+    ph->have_igd = 1;
+    snprintf(out->upnp_url, sizeof(out->upnp_url), "%s", loc);
+    if (ph->urls.controlURL_6FC == NULL || ph->urls.controlURL_6FC[0] == '\0' ||
+        ph->data.IPv6FC.servicetype[0] == '\0')
+        return;
+    out->upnp_fwctl = 1;
+    if (UPNP_GetFirewallStatus(ph->urls.controlURL_6FC,
+                               ph->data.IPv6FC.servicetype, &fw,
+                               &inb) == UPNPCOMMAND_SUCCESS) {
+        out->upnp_firewall = fw != 0;
+        out->upnp_inbound = inb != 0;
+    }
+}
+
 int np_pinhole_discover(np_pinhole *ph, np_v6_pinholes *out, np_error *err)
 {
     uint8_t ann[NP_PCP_MAX_MSG];
+    char loc[256] = "";
     size_t alen = 0;
-    int rc, sent = 0;
+    int rc, sfd = -1, got_loc = 0;
+    int64_t t0, pcp_deadline = 0, ssdp_deadline = 0, next_pcp = 0,
+                next_ssdp = 0;
     np_pcp_response resp;
 
     if (ph == NULL || out == NULL)
@@ -225,70 +313,69 @@ int np_pinhole_discover(np_pinhole *ph, np_v6_pinholes *out, np_error *err)
         return rc;
     ph->discovered = 1;
     out->gateway = ph->gateway;
-    /* PCP first (non-blocking): its answer waits in the socket while SSDP
-     * runs. */
+    t0 = np__mono_ms();
+    /* PCP ANNOUNCE and SSDP at once, one poll loop, each with its own
+     * deadline; done as soon as both answered. */
     if (ph->fd >= 0 && np_pcp_encode_announce(ann, sizeof(ann), &ph->local,
                                               &alen, NULL) == NP_OK) {
         out->pcp_asked = 1;
-        pcp_send(ph, ann, alen);
-        sent = 1;
+        pcp_deadline = t0 + ph->opt.timeout_ms;
+        next_pcp = t0;
     }
-    if (!ph->opt.no_upnp) {
-        struct UPNPDev *devs;
-        int e = 0, v;
-
+    if (!ph->opt.no_upnp && (sfd = ssdp6_open(ph)) >= 0) {
         out->upnp_asked = 1;
-        devs = upnpDiscover(ph->opt.ssdp_ms,
-                            ph->opt.ifname[0] ? ph->opt.ifname : NULL, NULL,
-                            UPNP_LOCAL_PORT_ANY, 1, 2, &e);
-        if (devs != NULL) {
-            v = UPNP_GetValidIGD(devs, &ph->urls, &ph->data, ph->lanaddr,
-                                 sizeof(ph->lanaddr));
-            if (v > 0) {
-                ph->have_igd = 1;
-                if (ph->urls.controlURL_6FC != NULL &&
-                    ph->urls.controlURL_6FC[0] != '\0' &&
-                    ph->data.IPv6FC.servicetype[0] != '\0') {
-                    int fw = 0, inb = 0;
-                    out->upnp_fwctl = 1;
-                    snprintf(out->upnp_url, sizeof(out->upnp_url), "%s",
-                             ph->urls.rootdescURL);
-                    if (UPNP_GetFirewallStatus(ph->urls.controlURL_6FC,
-                                               ph->data.IPv6FC.servicetype, &fw,
-                                               &inb) == UPNPCOMMAND_SUCCESS) {
-                        out->upnp_firewall = fw != 0;
-                        out->upnp_inbound = inb != 0;
-                    }
-                }
-            }
-            freeUPNPDevlist(devs);
-        }
+        ssdp_deadline = t0 + ph->opt.ssdp_ms;
+        next_ssdp = t0;
     }
-    if (sent) {
-        int64_t deadline = np__mono_ms() + ph->opt.timeout_ms;
-        int64_t resend = np__mono_ms();
-        while (!out->pcp_answered) {
-            struct pollfd p = {.fd = ph->fd, .events = POLLIN, .revents = 0};
-            int64_t now = np__mono_ms(), wake;
+    for (;;) {
+        struct pollfd p[2];
+        int64_t now = np__mono_ms(), wake = INT64_MAX;
+        int pcp_on = out->pcp_asked && !out->pcp_answered && now < pcp_deadline;
+        int ssdp_on = sfd >= 0 && !got_loc && now < ssdp_deadline;
+        nfds_t n = 0;
 
-            if (pcp_read(ph, &resp)) {
+        if (!pcp_on && !ssdp_on)
+            break;
+        if (pcp_on) {
+            if (now >= next_pcp) {
+                pcp_send(ph, ann, alen);
+                next_pcp = now + (now == t0 ? 250 : 500);
+            }
+            wake = next_pcp < pcp_deadline ? next_pcp : pcp_deadline;
+            p[n].fd = ph->fd;
+            p[n].events = POLLIN;
+            p[n].revents = 0;
+            n++;
+        }
+        if (ssdp_on) {
+            if (now >= next_ssdp) {
+                ssdp6_send(ph, sfd);
+                next_ssdp = now + 300;
+            }
+            if (next_ssdp < wake)
+                wake = next_ssdp;
+            if (ssdp_deadline < wake)
+                wake = ssdp_deadline;
+            p[n].fd = sfd;
+            p[n].events = POLLIN;
+            p[n].revents = 0;
+            n++;
+        }
+        (void)poll(p, n, wake > now ? (int)(wake - now) : 0);
+        if (pcp_on)
+            while (!out->pcp_answered && pcp_read(ph, &resp))
                 if (resp.opcode == NP_PCP_OP_ANNOUNCE && !resp.natpmp_reply) {
                     out->pcp_answered = 1;
                     out->pcp_result = resp.result;
                 }
-                continue;
-            }
-            if (now >= deadline)
-                break;
-            if (now >= resend) {
-                pcp_send(ph, ann, alen);
-                resend = now + 250;
-            }
-            wake = resend < deadline ? resend : deadline;
-            (void)poll(&p, 1, (int)(wake - now));
-        }
-        ph->pcp_ok = out->pcp_answered && out->pcp_result == NP_PCP_SUCCESS;
+        if (ssdp_on)
+            got_loc = ssdp6_read(sfd, loc, sizeof(loc));
     }
+    if (sfd >= 0)
+        close(sfd);
+    ph->pcp_ok = out->pcp_answered && out->pcp_result == NP_PCP_SUCCESS;
+    if (got_loc)
+        upnp6_fetch(ph, loc, out);
     return NP_OK;
 }
 

@@ -59,7 +59,7 @@ expect() {
         fi
     done
     if [ "$bad" = 0 ]; then
-        echo "   ok   $(jq -c '.ipv6 | [.state,.nat,.udp,.mapping,.filtering,.labels.generic,.labels.xbox,.pinholes.available]' <<<"$OUT")"
+        echo "   ok   $(jq -c 'if (.ipv6|type)=="object" then .ipv6 | [.state,.nat,.udp,.mapping,.filtering,.labels.generic,.labels.xbox,.pinholes.available] else [.pinholes[]? | [.transport,.port,.status,.protocol]] end' <<<"$OUT")"
     else
         failures=$((failures + 1))
         jq -c '.ipv6' <<<"$OUT" | sed 's/^/     /'
@@ -121,6 +121,75 @@ if grep -q "^  Pinholes          available" <<<"$text" &&
 else
     fail "text output lacks the IPv6 pinhole line"
 fi
+
+echo "== pinholes for this host: UPnP IGDv2 (preferred)"
+np6() { lab_in lan1 env NATPILOT_STATE_DIR="$LAB_TMP/state" "$NATPILOT" "$@"; }
+OUT=$(np6 open --ipv6 --port udp:3074 --port tcp:3075 --json) || fail "open --ipv6 exit $?"
+expect ".pinholes[0].status=\"open\";.pinholes[0].protocol=\"upnp\";.pinholes[1].status=\"open\";.pinholes[1].protocol=\"upnp\";.opened=2;.router.upnp_firewall_control=true"
+uid=$(jq -r '.pinholes[0].uid' <<<"$OUT")
+inbound_arrives() {
+    if lab_inbound6 "$1" lan1 "$2" 2000 >/dev/null; then
+        echo "   ok   inbound IPv6 $1 $2 arrives through the pinhole"
+    else
+        fail "inbound IPv6 $1 $2 did not arrive through the pinhole"
+    fi
+}
+inbound_gone() {
+    if lab_inbound6 "$1" lan1 "$2" 700 >/dev/null; then
+        fail "inbound IPv6 $1 $2 still arrives ($3)"
+    else
+        echo "   ok   inbound IPv6 $1 $2 dropped $3"
+    fi
+}
+inbound_arrives udp 3074
+inbound_arrives tcp 3075
+OUT=$(np6 verify --ipv6 --port udp:3074 --stun "[$LAB_STUN6_1]:$LAB_STUN_PORT" --json) ||
+    fail "verify --ipv6 exit $?"
+expect '.pinholes[0].status="open";.pinholes[0].reachable=true;.pinholes[0].in_store=true'
+OUT=$(np6 open --ipv6 --port udp:3074 --json) || fail "renewing open --ipv6 exit $?"
+expect ".pinholes[0].status=\"open\";.pinholes[0].message=\"pinhole renewed\";.pinholes[0].uid=\"$uid\""
+OUT=$(np6 close --ipv6 --port udp:3074 --port tcp:3075 --json) || fail "close --ipv6 exit $?"
+expect '.removed=2;.failed=0'
+inbound_gone udp 3074 "after close"
+inbound_gone tcp 3075 "after close"
+[ "$(jq length "$LAB_TMP/state/pinholes.json")" = 0 ] || fail "the pinhole store is not empty after close"
+OUT=$(np6 verify --ipv6 --port udp:3074 --stun "[$LAB_STUN6_1]:$LAB_STUN_PORT" --json) && RC=0 || RC=$?
+expect '.pinholes[0].status="closed";.pinholes[0].reachable=false'
+[ "$RC" = 1 ] || fail "verify of a closed pinhole: exit $RC, want 1"
+
+echo "== pinholes for this host: PCP over IPv6"
+OUT=$(np6 open --ipv6 --via pcp --port udp:3080 --json) || fail "open --ipv6 --via pcp exit $?"
+expect '.pinholes[0].status="open";.pinholes[0].protocol="pcp"'
+inbound_arrives udp 3080
+OUT=$(np6 close --ipv6 --port udp:3080 --json) || fail "close --ipv6 (pcp) exit $?"
+expect '.removed=1'
+inbound_gone udp 3080 "after close"
+
+echo "== a pinhole for another host (secure mode): refused, explained"
+OUT=$(np6 open --ipv6 --for "$LAB_LAN2_IP6" --port udp:3090 --json) && RC=0 || RC=$?
+expect '.pinholes[0].status="third-party-refused";.opened=0'
+jq -e --arg ip "$LAB_LAN2_IP6" '.pinholes[0].manual|contains($ip)' >/dev/null <<<"$OUT" ||
+    fail "no manual steps naming $LAB_LAN2_IP6"
+[ "$RC" = 1 ] || fail "refused pinhole: exit $RC, want 1"
+if lab_inbound6 udp lan2 3090 700 >/dev/null; then
+    fail "inbound IPv6 reached lan2 although the pinhole was refused"
+else
+    echo "   ok   inbound IPv6 to lan2:3090 dropped"
+fi
+
+echo "== a router that takes no pinhole requests (miniupnpd without IPv6)"
+lab_miniupnpd_stop
+lab_miniupnpd_start -6 no
+OUT=$(np6 open --ipv6 --port udp:3092 --json) && RC=0 || RC=$?
+expect '.pinholes[0].status="unsupported";.router.upnp_firewall_control=false;.router.pcp_answered=false'
+jq -e '.pinholes[0].manual|test("IPv6 firewall")' >/dev/null <<<"$OUT" ||
+    fail "no manual steps for a router without pinhole support"
+[ "$RC" = 1 ] || fail "unsupported pinhole: exit $RC, want 1"
+inbound_gone udp 3092 "(no pinhole support)"
+diag "no pinhole support"
+expect '.ipv6.pinholes.available=false;.ipv6.state="ok"'
+# A router silent over IPv6 must not hold diagnose up.
+[ "$MS" -lt 3000 ] || fail "diagnose took $MS ms beside a router silent over IPv6"
 
 echo "== DS-Lite situation: IPv4 behind carrier-grade NAT, native IPv6"
 lab_build -k eim-apdf -c -6 apdf
