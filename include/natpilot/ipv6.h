@@ -88,6 +88,39 @@ typedef struct np_ipv6_report {
 
 void np_ipv6_assess(const np_ipv6_input *in, np_ipv6_report *out);
 
+/*
+ * The plan behind carrier-grade NAT or DS-Lite: when IPv4 sits behind a
+ * second NAT (forwarding at home cannot open it) and IPv6 works, what each
+ * platform gets over IPv6. Data; the front ends render it.
+ */
+enum np_v6_plan_gain {
+    NP_V6_GAIN_OPEN = 0, /* Open over IPv6 (with pinholes) */
+    NP_V6_GAIN_HOSTING,  /* hosting reachable over IPv6 */
+    NP_V6_GAIN_NONE      /* no IPv6 for peer-to-peer */
+};
+
+typedef struct np_v6_plan_row {
+    const char *platform; /* "xbox", "pc", "playstation", "switch" */
+    enum np_v6_plan_gain gain;
+    const char *what;    /* static English text */
+    const char *command; /* a natpilot command line, or "" */
+} np_v6_plan_row;
+
+#define NP_V6_PLAN_ROWS 4
+
+typedef struct np_v6_plan {
+    int applies; /* IPv4 behind a second NAT and IPv6 works (no NAT66) */
+    const char *summary; /* static English text; "" when !applies */
+    np_v6_plan_row rows[NP_V6_PLAN_ROWS];
+    size_t n_rows;
+} np_v6_plan;
+
+/* double_nat: 1 IPv4 is behind a second NAT (carrier-grade NAT, DS-Lite),
+ * 0 not, -1 unknown. */
+void np_ipv6_plan(int double_nat, const np_ipv6_report *v6, np_v6_plan *out);
+/* "open", "hosting", "none". */
+const char *np_v6_plan_gain_name(enum np_v6_plan_gain g);
+
 /* Stable names used in --json: "no-address", "no-route", "not-tested",
  * "no-answer", "udp-blocked", "ok"; "unknown", "none", "nat66". */
 const char *np_v6_state_name(enum np_v6_state s);

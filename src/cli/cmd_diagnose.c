@@ -53,6 +53,8 @@ static void usage(FILE *f)
             "                      the first --stun server's IPv6 address, "
             "if it has one)\n"
             "  --no-ipv6           leave IPv6 out\n"
+            "  --teredo HOST[:PORT] Teredo server (IPv4) to qualify against "
+            "(RFC 4380)\n"
             "  --outbound PROFILE  also check that this network lets the "
             "profile's\n"
             "                      outbound ports through (repeatable; as\n"
@@ -105,7 +107,8 @@ static cJSON *json_tx(const char *name, const np_probe_tx *t)
 
 static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
                        const char *outbound_json,
-                       const struct router_check *router, cJSON *ipv6)
+                       const struct router_check *router, cJSON *ipv6,
+                       cJSON *teredo)
 {
     cJSON *root = cJSON_CreateObject(), *labels, *nat, *srv, *tcp, *arr;
     char *text;
@@ -179,6 +182,8 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
     }
     if (ipv6 != NULL)
         cJSON_AddItemToObject(root, "ipv6", ipv6);
+    if (teredo != NULL)
+        cJSON_AddItemToObject(root, "teredo", teredo);
     if (outbound_json != NULL) {
         cJSON *ob = cJSON_Parse(outbound_json);
         cJSON_AddItemToObject(root, "outbound",
@@ -320,6 +325,7 @@ int np_cmd_diagnose(int argc, char **argv)
         {"profiles", required_argument, NULL, 'P'},
         {"stun6", required_argument, NULL, '6'},
         {"no-ipv6", no_argument, NULL, 'N'},
+        {"teredo", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -342,6 +348,11 @@ int np_cmd_diagnose(int argc, char **argv)
     np_probe_job jobs[2];
     struct ipv6_check v6;
     np_ipv6_report rep6;
+    const char *teredo = NULL;
+    const np_teredo_qual *tq;
+    np_teredo_input tin;
+    np_teredo_outlook tout;
+    np_v6_plan plan6;
 
     np_probe_config_init(&cfg);
     np_probe_config_init(&cfg6);
@@ -406,6 +417,9 @@ int np_cmd_diagnose(int argc, char **argv)
         case 'N':
             no_ipv6 = 1;
             break;
+        case 'T':
+            teredo = optarg;
+            break;
         case 'h':
             usage(stdout);
             return NP_EXIT_OK;
@@ -462,6 +476,14 @@ int np_cmd_diagnose(int argc, char **argv)
                 return NP_EXIT_USAGE;
         }
     }
+    if (teredo != NULL) {
+        np_error rerr;
+        if (np_addr_resolve(&v6.teredo_server, teredo, NP_TEREDO_PORT, AF_INET,
+                            &rerr) != NP_OK) {
+            np_out_error("diagnose", &rerr);
+            return rerr.code == NP_EPARSE ? NP_EXIT_USAGE : NP_EXIT_NETWORK;
+        }
+    }
     memset(jobs, 0, sizeof(jobs));
     jobs[0].cfg = &cfg;
     jobs[0].obs = &obs;
@@ -473,6 +495,7 @@ int np_cmd_diagnose(int argc, char **argv)
         router_check_start(&router);
     if (!no_router && !no_ipv6)
         ipv6_check_router_start(&v6);
+    ipv6_check_teredo_start(&v6);
     rc = np_probe_run_jobs(jobs, have6 ? 2 : 1, &err);
     if (rc == NP_OK && jobs[0].rc != NP_OK) {
         rc = jobs[0].rc;
@@ -487,6 +510,7 @@ int np_cmd_diagnose(int argc, char **argv)
         v6.in.obs = &obs6;
         v6.in.probe_rc = jobs[1].rc;
     }
+    tq = ipv6_check_teredo_finish(&v6);
     np_ipv6_assess(&v6.in, &rep6);
     np_progress_done();
     if (rc != NP_OK) {
@@ -496,18 +520,32 @@ int np_cmd_diagnose(int argc, char **argv)
         return rc == NP_EUNREACH ? NP_EXIT_NETWORK : NP_EXIT_PROBLEM;
     }
     np_nat_classify(&obs, 0, &v);
+    memset(&tin, 0, sizeof(tin));
+    tin.v4 = &v;
+    tin.udp3544 = -1;
+    tin.qual = tq;
+    tin.v6 = no_ipv6 ? NULL : &rep6;
+    np_teredo_assess(&tin, &tout);
+    np_ipv6_plan(no_router ? -1 : router_double_nat(&router, &obs), &rep6,
+                 &plan6);
     want_outbound = n_outbound > 0 && v.udp != NP_UDP_NO_ANSWER;
     if (json) {
         if (want_outbound)
             outbound_rc = run_outbound(outbound, n_outbound, &ob, servers[0], 1,
                                        &outbound_json);
-        print_json(&obs, &v, outbound_json, no_router ? NULL : &router,
-                   no_ipv6 ? NULL : ipv6_json(&rep6, have6 ? &obs6 : NULL));
+        cJSON *j6 = no_ipv6 ? NULL : ipv6_json(&rep6, have6 ? &obs6 : NULL);
+        if (j6 != NULL)
+            cJSON_AddItemToObject(j6, "plan", plan6_json(&plan6));
+        print_json(&obs, &v, outbound_json, no_router ? NULL : &router, j6,
+                   teredo_json(&tout, tq));
         free(outbound_json);
     } else {
         print_human(&obs, &v);
         if (!no_ipv6)
             ipv6_print(&rep6, have6 ? &obs6 : NULL);
+        teredo_print(&tout, tq);
+        if (!no_ipv6)
+            plan6_print(&plan6);
         if (!no_router)
             router_print(&router, &obs, &v);
         if (want_outbound) {

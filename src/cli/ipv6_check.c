@@ -205,3 +205,130 @@ void ipv6_print(const np_ipv6_report *r, const np_probe_obs *o)
                                                : "answers with an error");
     }
 }
+
+/* --- Teredo -------------------------------------------------------------- */
+
+#define DIAG_TEREDO_MS 1000
+
+static void *teredo_thread(void *arg)
+{
+    struct ipv6_check *c = arg;
+
+    c->trc =
+        np_teredo_qualify(&c->teredo_server, DIAG_TEREDO_MS, &c->qual, NULL);
+    return NULL;
+}
+
+void ipv6_check_teredo_start(struct ipv6_check *c)
+{
+    if (!np_addr_is_set(&c->teredo_server))
+        return;
+    c->tasked = 1;
+    c->tstarted = pthread_create(&c->tthread, NULL, teredo_thread, c) == 0;
+}
+
+const np_teredo_qual *ipv6_check_teredo_finish(struct ipv6_check *c)
+{
+    if (!c->tasked)
+        return NULL;
+    if (c->tstarted)
+        pthread_join(c->tthread, NULL);
+    else
+        teredo_thread(c);
+    c->tstarted = 0;
+    return c->trc == NP_OK ? &c->qual : NULL;
+}
+
+cJSON *teredo_json(const np_teredo_outlook *t, const np_teredo_qual *q)
+{
+    cJSON *j = cJSON_CreateObject(), *qj;
+
+    cJSON_AddStringToObject(j, "verdict", np_teredo_verdict_name(t->verdict));
+    cJSON_AddStringToObject(j, "reason", np_teredo_reason_name(t->reason));
+    cJSON_AddStringToObject(j, "fix", np_teredo_fix_name(t->fix));
+    cJSON_AddBoolToObject(j, "native_ipv6", t->native_ipv6);
+    cJSON_AddStringToObject(j, "why", t->why);
+    cJSON_AddStringToObject(j, "fix_text", t->fix_text);
+    cJSON_AddStringToObject(j, "rule", t->source);
+    if (q == NULL) {
+        cJSON_AddNullToObject(j, "qualification");
+        return j;
+    }
+    qj = cJSON_AddObjectToObject(j, "qualification");
+    cJSON_AddItemToObject(qj, "server", jaddr(&q->server));
+    cJSON_AddBoolToObject(qj, "answered_primary", q->answered_primary);
+    cJSON_AddBoolToObject(qj, "answered_secondary", q->answered_secondary);
+    cJSON_AddItemToObject(qj, "mapped_primary", jaddr(&q->mapped_primary));
+    cJSON_AddItemToObject(qj, "mapped_secondary", jaddr(&q->mapped_secondary));
+    cJSON_AddItemToObject(qj, "symmetric", jtri(q->symmetric));
+    cJSON_AddNumberToObject(qj, "elapsed_ms", q->elapsed_ms);
+    return j;
+}
+
+void teredo_print(const np_teredo_outlook *t, const np_teredo_qual *q)
+{
+    const char *c = t->verdict == NP_TEREDO_QUALIFIES ? np_c_good()
+                    : t->verdict == NP_TEREDO_FAILS   ? np_c_bad()
+                                                      : np_c_warn();
+
+    printf("\n%sTeredo (Xbox)%s\n", np_c_bold(), np_c_reset());
+    printf("  %s%s%s%s\n", c, np_teredo_verdict_name(t->verdict), np_c_reset(),
+           t->native_ipv6 ? " (native IPv6 works: the Xbox uses it with IPv6 "
+                            "peers)"
+                          : "");
+    np_out_wrap("  Why: ", "       ", t->why);
+    np_out_wrap("  Fix: ", "       ", t->fix_text);
+    if (q != NULL) {
+        char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN];
+        printf("  Qualification     %s: %s\n",
+               np_addr_str(&q->server, a, sizeof(a)),
+               !q->answered_primary && !q->answered_secondary
+                   ? "no answer on UDP 3544"
+               : q->symmetric == 1 ? "two different mappings (symmetric NAT)"
+               : q->symmetric == 0 ? "answered, one mapping (cone NAT)"
+                                   : "answered by one address only");
+        if (q->answered_primary && q->answered_secondary)
+            printf("                    seen as %s and %s\n",
+                   np_addr_str(&q->mapped_primary, a, sizeof(a)),
+                   np_addr_str(&q->mapped_secondary, b, sizeof(b)));
+    }
+}
+
+/* --- the plan behind carrier-grade NAT --------------------------------- */
+
+cJSON *plan6_json(const np_v6_plan *p)
+{
+    cJSON *j = cJSON_CreateObject(), *arr;
+    size_t i;
+
+    cJSON_AddBoolToObject(j, "applies", p->applies);
+    cJSON_AddStringToObject(j, "summary", p->summary);
+    arr = cJSON_AddArrayToObject(j, "platforms");
+    for (i = 0; i < p->n_rows; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "platform", p->rows[i].platform);
+        cJSON_AddStringToObject(o, "ipv6",
+                                np_v6_plan_gain_name(p->rows[i].gain));
+        cJSON_AddStringToObject(o, "what", p->rows[i].what);
+        cJSON_AddStringToObject(o, "command", p->rows[i].command);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return j;
+}
+
+void plan6_print(const np_v6_plan *p)
+{
+    size_t i;
+
+    if (!p->applies)
+        return;
+    printf("\n%sBehind carrier-grade NAT: the IPv6 way%s\n", np_c_bold(),
+           np_c_reset());
+    np_out_wrap("  ", "  ", p->summary);
+    for (i = 0; i < p->n_rows; i++) {
+        printf("  %-11s ", p->rows[i].platform);
+        np_out_wrap("", "              ", p->rows[i].what);
+        if (p->rows[i].command[0] != '\0')
+            printf("    $ %s\n", p->rows[i].command);
+    }
+}

@@ -181,3 +181,60 @@ void np_ipv6_assess(const np_ipv6_input *in, np_ipv6_report *r)
              "in the router's IPv6 firewall, or turn on UPnP (IGDv2 "
              "pinholes) or PCP there.");
 }
+
+/* --- the plan behind carrier-grade NAT / DS-Lite ----------------------- */
+
+const char *np_v6_plan_gain_name(enum np_v6_plan_gain g)
+{
+    switch (g) {
+    case NP_V6_GAIN_OPEN:
+        return "open";
+    case NP_V6_GAIN_HOSTING:
+        return "hosting";
+    case NP_V6_GAIN_NONE:
+        break;
+    }
+    return "none";
+}
+
+static const np_v6_plan_row plan_rows[NP_V6_PLAN_ROWS] = {
+    {"xbox", NP_V6_GAIN_OPEN,
+     "Open over IPv6: the Xbox uses native IPv6 with peers that have it "
+     "(and Teredo with the others). Let it open its own pinholes (UPnP on in "
+     "the router), or open them for it.",
+     "natpilot open --ipv6 --platform xbox --for CONSOLE-IPV6 xbox-network"},
+    {"pc", NP_V6_GAIN_HOSTING,
+     "Hosting is reachable over IPv6 by players who have IPv6; players with "
+     "IPv4 only still cannot reach it.",
+     "natpilot open --ipv6 PROFILE"},
+    {"playstation", NP_V6_GAIN_NONE,
+     "No IPv6 for peer-to-peer: the console plays over IPv4, which cannot "
+     "be opened at home. Ask the provider for a public IPv4 address (often "
+     "an option, sometimes paid) or for port forwarding on its NAT.",
+     ""},
+    {"switch", NP_V6_GAIN_NONE,
+     "No IPv6 for peer-to-peer: the console plays over IPv4, which cannot "
+     "be opened at home. Ask the provider for a public IPv4 address (often "
+     "an option, sometimes paid) or for port forwarding on its NAT.",
+     ""},
+};
+
+void np_ipv6_plan(int double_nat, const np_ipv6_report *v6, np_v6_plan *out)
+{
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    out->summary = "";
+    if (double_nat != 1 || v6 == NULL || v6->state != NP_V6_OK ||
+        v6->nat != NP_V6NAT_NONE)
+        return;
+    out->applies = 1;
+    out->summary =
+        "IPv4 is behind a second NAT (carrier-grade NAT or DS-Lite): no "
+        "setting at home can open it. IPv6 works here without NAT, and its "
+        "firewall can be opened: that is the way to an open connection for "
+        "the devices that use IPv6.";
+    for (i = 0; i < NP_V6_PLAN_ROWS; i++)
+        out->rows[i] = plan_rows[i];
+    out->n_rows = NP_V6_PLAN_ROWS;
+}

@@ -997,3 +997,32 @@ lab_inbound6() {
     [ "$rc" = 0 ] && cat "$LAB_TMP/listen6.$role.$port.log"
     return "$rc"
 }
+
+# ---- Teredo (RFC 4380) -------------------------------------------------------
+
+LAB_TEREDO1=203.0.113.50 # miredo-server's primary address (UDP 3544)
+LAB_TEREDO2=203.0.113.51 # its secondary address (the primary + 1)
+LAB_TEREDO_PID=""
+
+# lab_teredo_start: a real Teredo server (miredo-server) in inet on
+# 203.0.113.50 and .51, UDP 3544, run as nobody in the foreground. Sets
+# LAB_TEREDO_PID; returns once both sockets listen.
+lab_teredo_start() {
+    local ns
+    ns=$(lab_ns inet)
+    ip -n "$ns" addr add "$LAB_TEREDO1/24" dev down0 2>/dev/null || true
+    ip -n "$ns" addr add "$LAB_TEREDO2/24" dev down0 2>/dev/null || true
+    printf 'ServerBindAddress %s\n' "$LAB_TEREDO1" >"$LAB_TMP/miredo-server.conf"
+    lab_bg inet miredo-server miredo-server -f -c "$LAB_TMP/miredo-server.conf" \
+        -p "$LAB_TMP/miredo-server.pid" -u nobody
+    LAB_TEREDO_PID=$LAB_LAST_PID
+    lab_wait_for 10 "miredo-server listening on UDP 3544" lab__teredo_ready
+}
+
+lab__teredo_ready() {
+    kill -0 "$LAB_TEREDO_PID" 2>/dev/null ||
+        lab_fail "miredo-server exited: $(tail -5 "$LAB_TMP/miredo-server.log")"
+    local s
+    s=$(lab_in inet ss -Hlnu)
+    grep -q "$LAB_TEREDO1:3544 " <<<"$s" && grep -q "$LAB_TEREDO2:3544 " <<<"$s"
+}

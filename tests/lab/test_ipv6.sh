@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# natpilot and IPv6 in the namespace lab (issue 13), with real packets:
+# natpilot and IPv6 in the namespace lab (issue 13), with real packets
+# (and a real Teredo server, miredo-server, for the Xbox's Teredo outlook):
 #   diagnose's IPv6 side on each topology (dual stack with public IPv4;
 #   IPv4 behind carrier-grade NAT with native IPv6, the DS-Lite situation;
 #   an IPv6 firewall that filters address-dependently; an open one; NAT66;
@@ -10,7 +11,7 @@
 set -euo pipefail
 # shellcheck source=tests/lab/lib.sh
 source "$(dirname "$0")/lib.sh"
-lab_require turnserver miniupnpd jq "$NATPILOT" "$LAB_TOOLS/np_pkt6"
+lab_require turnserver miniupnpd miredo-server jq "$NATPILOT" "$LAB_TOOLS/np_pkt6"
 
 EI=endpoint-independent
 AD=address-dependent
@@ -102,7 +103,7 @@ lab_coturn6_start
 lab_miniupnpd_start
 diag "dual stack"
 shape
-expect "$ok_apdf;$pinholes_yes;.labels.generic=\"moderate\";.nat.filtering=\"$APD\""
+expect "$ok_apdf;$pinholes_yes;.labels.generic=\"moderate\";.nat.filtering=\"$APD\";.ipv6.plan.applies=false;.teredo.native_ipv6=true"
 inbound_blocked lan1 4100
 # Without --stun6 and with an IPv4 literal as --stun, IPv6 is not tested
 # but still reported (address, route).
@@ -198,7 +199,14 @@ lab_coturn6_start
 lab_miniupnpd_start -s no
 diag "CGNAT + native IPv6"
 shape
-expect "$ok_apdf;$pinholes_yes"
+expect "$ok_apdf;$pinholes_yes;.router.double_nat=true;.ipv6.plan.applies=true;.ipv6.plan.platforms[0].platform=\"xbox\";.ipv6.plan.platforms[0].ipv6=\"open\";.ipv6.plan.platforms[1].ipv6=\"hosting\";.ipv6.plan.platforms[2].ipv6=\"none\";.ipv6.plan.platforms[3].platform=\"switch\";.ipv6.plan.platforms[3].ipv6=\"none\""
+text=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" 2>/dev/null) || true
+if grep -q "Behind carrier-grade NAT: the IPv6 way" <<<"$text"; then
+    echo "   ok   text output: the carrier-grade NAT plan"
+else
+    fail "text output lacks the carrier-grade NAT plan"
+fi
 inbound_blocked lan1 4101
 
 echo "== IPv6 firewall filtering address-dependently"
@@ -252,6 +260,43 @@ OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
     --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" --no-router --json 2>/dev/null) || true
 shape
 expect '.ipv6.state="no-address";.ipv6.address=null;.labels.generic="moderate"'
+
+echo "== Teredo for Xbox against a real Teredo server (miredo-server)"
+teredo_case() {
+    local name=$1 want=$2 t0
+    t0=$(lab_now_ms)
+    OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+        --teredo "$LAB_TEREDO1" --no-router --json 2>/dev/null) || true
+    echo "-- $name: wall $(($(lab_now_ms) - t0)) ms"
+    expect "$want"
+}
+for kind in eim-apdf apdm udp-blocked; do
+    lab_build -k "$kind"
+    lab_coturn_start
+    lab_teredo_start
+    case $kind in
+    eim-apdf) teredo_case "cone NAT" '.teredo.verdict="qualifies";.teredo.reason="none";.teredo.qualification.symmetric=false'
+        jq -e '.teredo.qualification | .mapped_primary == .mapped_secondary' >/dev/null <<<"$OUT" ||
+            fail "cone NAT: the two Teredo mappings differ"
+        ;;
+    apdm) teredo_case "symmetric NAT" '.teredo.verdict="fails";.teredo.reason="symmetric-nat";.teredo.fix="router-eim";.teredo.qualification.symmetric=true' ;;
+    udp-blocked) teredo_case "UDP blocked" '.teredo.verdict="fails";.teredo.reason="udp-blocked";.teredo.fix="allow-udp"' ;;
+    esac
+done
+lab_build -k eim-apdf
+lab_coturn_start
+lab_teredo_start
+lab_in router nft insert rule inet nplab forward udp dport 3544 drop
+teredo_case "UDP 3544 blocked" '.teredo.verdict="fails";.teredo.reason="udp-3544-blocked";.teredo.fix="allow-udp-3544";.teredo.qualification.answered_primary=false'
+echo "== Teredo behind a symmetric NAT, with native IPv6: the fix is IPv6"
+lab_build -k apdm -6 apdf
+lab_coturn_start
+lab_coturn6_start
+lab_teredo_start
+OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+    --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" --teredo "$LAB_TEREDO1" \
+    --no-router --json 2>/dev/null) || true
+expect '.teredo.verdict="fails";.teredo.reason="symmetric-nat";.teredo.fix="native-ipv6";.teredo.native_ipv6=true;.ipv6.state="ok"'
 
 if [ "$failures" -gt 0 ]; then
     lab_fail "$failures IPv6 case(s) failed"
