@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
 #include "natpilot/pinhole.h"
 #include "natpilot/probe.h"
+#include "natpilot/store.h"
 #include "natpilot/stun.h"
 #include "pmcli.h"
 
@@ -126,9 +128,31 @@ static np_pinhole *session6(struct pm_args *a, np_v6_pinholes *sup, int *code)
     return ph;
 }
 
+/* pinholes.json in the directory of the mapping store (store.h). */
 static int store_path(char *buf, size_t size, int mk)
 {
-    return pm_state_file(buf, size, PH_STORE_NAME, mk);
+    char m[600], *slash, *p;
+
+    if (np_store_default_path(m, sizeof(m), NULL) != NP_OK)
+        return -1;
+    slash = strrchr(m, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    if (mk)
+        for (p = m + 1;; p++) {
+            if (*p == '/' || *p == '\0') {
+                char c = *p;
+                *p = '\0';
+                (void)mkdir(m, 0700);
+                *p = c;
+                if (c == '\0')
+                    break;
+            }
+        }
+    if ((size_t)snprintf(buf, size, "%s/%s", m, PH_STORE_NAME) >= size)
+        return -1;
+    return 0;
 }
 
 static const char *status_of(const np_ph_result *r)
@@ -206,7 +230,7 @@ static void manual_steps(const np_ph_result *r, const np_v6_pinholes *sup,
 }
 
 static void fill_req(const struct pm_args *a, const np_pinhole *ph,
-                     const struct pm_rule *r, np_ph_request *q)
+                     const np_sess_rule *r, np_ph_request *q)
 {
     memset(q, 0, sizeof(*q));
     q->transport = r->transport;
@@ -280,7 +304,7 @@ int np_cmd_open6(int argc, char **argv)
                np_addr_ip_str(&sup.gateway, rule, sizeof(rule)));
     }
     for (i = 0; i < a->nrules; i++) {
-        const struct pm_rule *r = &a->rules[i];
+        const np_sess_rule *r = &a->rules[i];
         np_ph_request q;
         np_ph_result res;
         long k;
@@ -332,7 +356,8 @@ int np_cmd_open6(int argc, char **argv)
         }
         manual_steps(&res, &sup, np_addr_ip_str(&q.internal, ip, sizeof(ip)),
                      q.transport, r->port, steps, sizeof(steps));
-        pm_rule_str(r, rule, sizeof(rule));
+        snprintf(rule, sizeof(rule), "%s %u",
+                 np_pm_transport_name(r->transport), (unsigned)r->port);
         if (a->json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "transport",
@@ -546,7 +571,7 @@ int np_cmd_verify6(int argc, char **argv)
         arr = cJSON_AddArrayToObject(j, "pinholes");
     }
     for (i = 0; i < a->nrules; i++) {
-        const struct pm_rule *r = &a->rules[i];
+        const np_sess_rule *r = &a->rules[i];
         np_ph_request q;
         np_ph_result res;
         np_reach reach;
