@@ -192,6 +192,56 @@ expect '.ipv6.pinholes.available=false;.ipv6.state="ok"'
 # A router silent over IPv6 must not hold diagnose up.
 [ "$MS" -lt 3000 ] || fail "diagnose took $MS ms beside a router silent over IPv6"
 
+echo "== the daemon keeps IPv6 pinholes (address6) and removes them when it stops"
+lab_miniupnpd_stop
+lab_miniupnpd_start
+D="$LAB_TMP/daemon6"
+mkdir -p "$D"
+cat >"$D/natpilot.conf" <<EOF
+{
+  "lease": 30,
+  "verify_interval": 15,
+  "log_level": "debug",
+  "ssdp_listen": false,
+  "state_file": "$D/state.json",
+  "status_socket": "$D/status.sock",
+  "profiles_dir": "$NP_SOURCE_DIR/tests/lab/data/daemon/profiles",
+  "devices": [
+    {"name": "pc", "address": "$LAB_LAN1_IP", "address6": "$LAB_LAN1_IP6",
+     "platform": "pc", "profiles": ["lab-game"]}
+  ]
+}
+EOF
+lab_bg lan1 daemon6 "$NATPILOT" daemon --config "$D/natpilot.conf" --foreground
+DPID6=$LAB_LAST_PID
+lab_on_exit() { [ -z "${DPID6:-}" ] || kill -KILL "$DPID6" 2>/dev/null || true; }
+daemon_pinholes() { [ "$(grep -c 'IPv6 pinhole .* open via' "$LAB_TMP/daemon6.log")" -ge 3 ]; }
+lab_wait_for 20 "the daemon's three IPv6 pinholes" daemon_pinholes
+grep 'IPv6 pinhole' "$LAB_TMP/daemon6.log" | sed 's/^/     log| /'
+inbound_arrives udp 40000
+inbound_arrives udp 40001
+inbound_arrives tcp 40010
+# The lease is 30 s: renewed at about 15 s, so still open after 36 s.
+renewed() { [ "$(grep -c 'IPv6 pinhole .* renewed' "$LAB_TMP/daemon6.log")" -ge 3 ]; }
+lab_wait_for 25 "the daemon's pinhole renewals" renewed
+sleep 18
+if lab_inbound6 udp lan1 40000 2000 >/dev/null; then
+    echo "   ok   pinhole open past its first 30 s lease (renewed)"
+else
+    fail "pinhole gone after its first lease although renewed"
+fi
+kill -TERM "$DPID6"
+wait "$DPID6" && RC=0 || RC=$?
+DPID6=""
+[ "$RC" = 0 ] || fail "daemon exit $RC on SIGTERM"
+grep -q "removed 3 IPv6 pinholes" "$LAB_TMP/daemon6.log" ||
+    fail "the daemon did not say it removed its 3 IPv6 pinholes"
+inbound_gone udp 40000 "after the daemon stopped"
+inbound_gone tcp 40010 "after the daemon stopped"
+if lab_in router nft list chain inet nplab miniupnpd | grep -q 'th dport 400[01][01]'; then
+    fail "the router still holds the daemon's pinhole rules"
+fi
+
 echo "== DS-Lite situation: IPv4 behind carrier-grade NAT, native IPv6"
 lab_build -k eim-apdf -c -6 apdf
 lab_coturn_start
