@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "natpilot/netinfo.h"
 #include "natpilot/pinhole.h"
 #include "natpilot/probe.h"
 #include "natpilot/store.h"
@@ -83,10 +84,30 @@ static int parse6(int argc, char **argv, struct pm_args *a, const char *usage,
         rc = pm_resolve_profiles(a);
     /* pm_parse keeps pointers to the profile names, which are argv's. */
     free(v);
-    if (rc < 0 && a->have_for && np_addr_family(&a->for_addr) != AF_INET6) {
-        np_out_errorf(a->cmd, "--for with --ipv6 takes the device's IPv6 "
-                              "address");
-        return NP_EXIT_USAGE;
+    if (rc < 0 && a->have_for && np_addr_family(&a->for_addr) == AF_INET) {
+        /* The same device: its MAC address in the IPv4 neighbour table,
+         * then that MAC address in the IPv6 one. */
+        np_addr v6;
+        uint8_t mac[6];
+        char ip[NP_ADDRSTRLEN], ip6[NP_ADDRSTRLEN], m[18];
+        np_error err;
+
+        np_error_clear(&err);
+        if (np_netinfo_ipv6_of(&a->for_addr, &v6, mac, &err) != NP_OK) {
+            np_out_errorf(a->cmd,
+                          "--for %s: %s; give the device's IPv6 address "
+                          "instead (the console shows it in its network "
+                          "settings)",
+                          np_addr_ip_str(&a->for_addr, ip, sizeof(ip)),
+                          err.msg);
+            return NP_EXIT_PROBLEM;
+        }
+        if (!a->json)
+            printf("%s (MAC %s) is %s over IPv6\n",
+                   np_addr_ip_str(&a->for_addr, ip, sizeof(ip)),
+                   np_netinfo_mac_str(mac, m, sizeof(m)),
+                   np_addr_ip_str(&v6, ip6, sizeof(ip6)));
+        a->for_addr = v6;
     }
     if (rc < 0 && a->via == NP_PM_NATPMP) {
         np_out_errorf(a->cmd, "NAT-PMP has no IPv6 pinholes: --via pcp or "
@@ -192,7 +213,8 @@ static void manual_steps(const np_ph_result *r, const np_v6_pinholes *sup,
     case NP_PM_THIRD_PARTY:
         snprintf(buf, size,
                  "The router opens pinholes only for the device that asks "
-                 "(UPnP secure mode). Let the device open its own (UPnP on "
+                 "(UPnP secure mode, PCP without THIRD_PARTY). Let the device "
+                 "open its own (UPnP on "
                  "in the router; consoles do this), or allow inbound %s port "
                  "%u to %s in the router's IPv6 firewall settings.",
                  t, port, ip);

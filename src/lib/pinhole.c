@@ -595,10 +595,13 @@ int np_pinhole_add(np_pinhole *ph, const np_ph_request *req, np_ph_result *res,
     }
     if (p == NP_PM_UPNP) {
         int rc = upnp_add(ph, req, res);
-        /* Fall back to PCP when UPnP said nothing or cannot do it. */
+        /* Fall back to PCP when UPnP said nothing, cannot do it, or refuses
+         * it for another host (miniupnpd does even with secure mode off;
+         * PCP's THIRD_PARTY may be allowed). */
         if (rc != NP_OK || req->proto == NP_PM_UPNP || !ph->pcp_ok ||
             (res->outcome != NP_PM_TIMEOUT &&
-             res->outcome != NP_PM_UNSUPPORTED))
+             res->outcome != NP_PM_UNSUPPORTED &&
+             res->outcome != NP_PM_THIRD_PARTY))
             return rc;
         memset(res, 0, sizeof(*res));
         res->working = -1;

@@ -178,6 +178,33 @@ else
     echo "   ok   inbound IPv6 to lan2:3090 dropped"
 fi
 
+echo "== a console found by its MAC address: IPv4 address -> IPv6 address"
+# lan1 has talked to lan2 over both families (as a PC does with a console).
+lab_pkt lan1 send -u -a "$LAB_LAN2_IP" -p 9 -m hello >/dev/null 2>&1 || true
+lab_in lan1 "$LAB_TOOLS/np_pkt6" send -u -a "$LAB_LAN2_IP6" -p 9 -m hello >/dev/null 2>&1 || true
+lab_miniupnpd_stop
+# Pinholes for another host: miniupnpd refuses them over UPnP whatever its
+# secure mode, and allows them over PCP with pcp_allow_thirdparty.
+lab_miniupnpd_start -S no -t yes
+text=$(np6 open --ipv6 --for "$LAB_LAN2_IP" --port udp:3096) || fail "open --ipv6 --for $LAB_LAN2_IP exit $?"
+if grep -q "is $LAB_LAN2_IP6 over IPv6" <<<"$text"; then
+    echo "   ok   $LAB_LAN2_IP found as $LAB_LAN2_IP6 by its MAC address"
+else
+    fail "the console's IPv6 address was not found by its MAC: $text"
+fi
+if lab_inbound6 udp lan2 3096 2000 >/dev/null; then
+    echo "   ok   inbound IPv6 udp 3096 reaches the console through its pinhole"
+else
+    fail "inbound IPv6 did not reach the console through its pinhole"
+fi
+OUT=$(np6 close --ipv6 --for "$LAB_LAN2_IP" --port udp:3096 --json) || fail "close --ipv6 --for exit $?"
+expect '.removed=1'
+if lab_inbound6 udp lan2 3096 700 >/dev/null; then
+    fail "inbound IPv6 still reaches the console after close"
+else
+    echo "   ok   inbound IPv6 udp 3096 to the console dropped after close"
+fi
+
 echo "== a router that takes no pinhole requests (miniupnpd without IPv6)"
 lab_miniupnpd_stop
 lab_miniupnpd_start -6 no
