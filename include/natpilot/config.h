@@ -19,7 +19,8 @@
  *              "devices_file": "/var/lib/natpilot/web-devices.json" },
  *     "devices": [
  *       { "name": "xbox", "address": "198.18.0.20", "platform": "xbox",
- *         "profiles": ["xbox"], "mode": "map" }      map | verify
+ *         "profiles": ["xbox"], "mode": "map",     map | verify
+ *         "address6": "2001:db8:1::20" }           optional: IPv6 pinholes
  *     ]
  *   }
  *
@@ -99,6 +100,9 @@ int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err);
 typedef struct np_cfg_device {
     char name[NP_CFG_NAME_MAX];
     np_addr address;   /* IPv4, port 0 */
+    np_addr address6;  /* "address6": the device's global IPv6 address,
+                          port 0; empty when not given. Map-mode inbound
+                          ports become IPv6 pinholes for it too. */
     unsigned platform; /* one NP_PLAT_* bit, 0 when not given */
     int mode;          /* enum np_cfg_mode */
     char **profiles;   /* owned, n_profiles strings (may be 0 when
