@@ -54,6 +54,15 @@ typedef struct np_probe_config {
 /* Defaults: floor 100 ms, ceiling 1000 ms, budget 3000 ms, TCP on. */
 void np_probe_config_init(np_probe_config *cfg);
 
+/*
+ * The public STUN servers natpilot uses when none is named, one list for
+ * every command: the first answers RFC 5780 behaviour discovery (OTHER-
+ * ADDRESS, CHANGE-REQUEST); the others only confirm the mapping across
+ * servers. NP_PROBE_N_DEFAULT_SERVERS entries, host:port, never NULL.
+ */
+#define NP_PROBE_N_DEFAULT_SERVERS 3
+extern const char *const np_probe_default_servers[NP_PROBE_N_DEFAULT_SERVERS];
+
 /* What the server's RFC 5780 support turned out to be. */
 enum np_probe_server {
     NP_SRV_UNTESTED = 0,     /* test I never answered */

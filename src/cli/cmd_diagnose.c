@@ -20,12 +20,6 @@
  * mapping. natpilot checks every claim at run time and says so when a server
  * falls short, rather than trusting the list.
  */
-static const char *const default_servers[] = {
-    "stun.stunprotocol.org:3478",
-    "stun.l.google.com:19302",
-    "stun.cloudflare.com:3478",
-};
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -70,7 +64,8 @@ static void usage(FILE *f)
             "Exit status: 0 open, 1 moderate, strict, blocked or "
             "inconclusive,\n2 usage error, 3 no network (nothing "
             "answered).\n",
-            default_servers[0], default_servers[1], default_servers[2]);
+            np_probe_default_servers[0], np_probe_default_servers[1],
+            np_probe_default_servers[2]);
 }
 
 static void show_progress(void *ctx, const char *step)
@@ -427,8 +422,8 @@ static int resolve_servers(struct diag_args *a)
     size_t i, n_ok = 0;
 
     if (a->n_servers == 0)
-        for (; a->n_servers < 3; a->n_servers++)
-            a->servers[a->n_servers] = default_servers[a->n_servers];
+        for (; a->n_servers < NP_PROBE_N_DEFAULT_SERVERS; a->n_servers++)
+            a->servers[a->n_servers] = np_probe_default_servers[a->n_servers];
     for (i = 0; i < a->n_servers; i++) {
         np_addr *slot = n_ok == 0 ? &a->cfg.server : &a->cfg.extra[n_ok - 1];
         np_error rerr;

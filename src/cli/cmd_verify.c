@@ -17,8 +17,6 @@
 #include "natpilot/stun.h"
 #include "pmcli.h"
 
-#define DEFAULT_STUN "stun.stunprotocol.org:3478"
-
 static const char usage[] =
     "usage: natpilot verify [PROFILE...] [--port PROTO:PORT[-PORT]]...\n"
     "                       [--for ADDRESS] [--via pcp|natpmp|upnp]\n"
@@ -31,9 +29,9 @@ static const char usage[] =
     "host (or to --for ADDRESS), mapped to another device, or missing.\n"
     "UPnP is asked first (its table shows what the console mapped itself).\n"
     "This host's UDP mappings are then proven from outside: an RFC 5780\n"
-    "STUN server (--stun; default " DEFAULT_STUN ") answers from its\n"
-    "alternate address, which only a working mapping lets in. --stun none\n"
-    "skips that.\n"
+    "STUN server (--stun; default: the first server diagnose --help names)\n"
+    "answers from its alternate address, which only a working mapping lets\n"
+    "in. --stun none skips that.\n"
     "Exit: 0 all mapped right and nothing known contradicts them, 1\n"
     "something missing, elsewhere, not reachable, or UDP blocked on the way\n"
     "(the proof from outside cannot be made), 2 usage, 3 no router answered.\n";
@@ -61,7 +59,8 @@ static void reach_setup(const struct pm_args *a, struct reach_ctx *rc)
                  "(--stun none)");
         return;
     }
-    if (np_addr_resolve(&rc->server, a->stun ? a->stun : DEFAULT_STUN,
+    if (np_addr_resolve(&rc->server,
+                        a->stun ? a->stun : np_probe_default_servers[0],
                         NP_STUN_DEFAULT_PORT, AF_UNSPEC, &err) != NP_OK) {
         snprintf(rc->note, sizeof(rc->note), "reachability not tested: %.120s",
                  err.msg);

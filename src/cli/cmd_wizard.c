@@ -76,11 +76,6 @@ static const char usage[] =
     "2 usage or a question left unanswered without a terminal, 3 no\n"
     "network. Ctrl-C at any step leaves the router as it was.\n";
 
-static const char *const default_stun[] = {
-    "stun.stunprotocol.org:3478",
-    "stun.l.google.com:19302",
-};
-
 struct wiz {
     /* answers given as flags */
     const char *device_arg, *platform_arg, *lease_arg, *via_arg;
@@ -1353,9 +1348,8 @@ static int parse_args(struct wiz *w, int argc, char **argv)
         return NP_EXIT_USAGE;
     }
     if (w->n_stun == 0)
-        for (; w->n_stun < sizeof(default_stun) / sizeof(default_stun[0]);
-             w->n_stun++)
-            w->stun[w->n_stun] = default_stun[w->n_stun];
+        for (; w->n_stun < NP_PROBE_N_DEFAULT_SERVERS; w->n_stun++)
+            w->stun[w->n_stun] = np_probe_default_servers[w->n_stun];
     return -1;
 }
 

@@ -662,6 +662,12 @@ static int setup_tx(struct run *r)
     return np__random(r->tcp.txid, sizeof(r->tcp.txid));
 }
 
+const char *const np_probe_default_servers[NP_PROBE_N_DEFAULT_SERVERS] = {
+    "stun.stunprotocol.org:3478", /* RFC 5780: stuntman */
+    "stun.l.google.com:19302",
+    "stun.cloudflare.com:3478",
+};
+
 void np_probe_config_init(np_probe_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
