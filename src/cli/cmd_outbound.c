@@ -625,7 +625,7 @@ static int add_profile_rules(const char *cmd, const struct outbound_opts *o,
     r->cat = np_catalog_new();
     if (r->cat == NULL) {
         np_out_errorf(cmd, "out of memory");
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     /* Built-in catalog, the user's directory, then --profiles DIR. Invalid
      * files are skipped and named; the valid ones are used. */
@@ -735,7 +735,7 @@ int outbound_check(const char *cmd, const struct outbound_opts *o,
     r->ob = np_advice_outbound_new(o->sample);
     if (r->ob == NULL) {
         np_out_errorf(cmd, "out of memory");
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     if (o->n_ids > 0 && (rc = add_profile_rules(cmd, o, r)) >= 0)
         return rc;

@@ -625,7 +625,7 @@ static int cmd_search(const opts *o)
                           o->platform, hits, 50, &n) != NP_OK) {
         np_out_errorf(CMD, "out of memory");
         np_catalog_free(cat);
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     if (o->json) {
         cJSON *root = cJSON_CreateObject(), *q, *arr;

@@ -882,9 +882,11 @@ static int session_prepare(struct wiz *w)
     session_opts(w, &so);
     w->sess = np_session_new(&so, &err);
     w->rules = calloc(NP_SESS_MAX_RULES, sizeof(*w->rules));
+    if (w->sess != NULL && w->rules == NULL)
+        (void)np_error_set(&err, NP_ENOMEM, NULL, "out of memory");
     if (w->sess == NULL || w->rules == NULL) {
-        np_out_errorf("wizard", "out of memory");
-        return NP_EXIT_USAGE;
+        np_out_error("wizard", &err);
+        return np_exit_code(err.code);
     }
     if (np_sess_rules_from_resolved(w->rules, &w->n_rules, NP_SESS_MAX_RULES,
                                     w->res, NULL) != NP_OK) {

@@ -269,7 +269,7 @@ int pm_resolve_profiles(struct pm_args *a)
     cat = np_catalog_new();
     if (cat == NULL) {
         np_out_errorf(a->cmd, "out of memory");
-        return NP_EXIT_NETWORK;
+        return np_exit_code(NP_ENOMEM);
     }
     rc = np_catalog_load_embedded(cat, &diags, &err);
     if (rc == NP_OK && a->profiles_dir != NULL)
