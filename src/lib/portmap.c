@@ -175,6 +175,37 @@ enum np_pm_outcome np_pm_classify_upnp(int code, int third_party, int leased)
     }
 }
 
+int np__upnp_retry_permanent(int code, int leased)
+{
+    return leased && (code == 725 || code == 402);
+}
+
+int np__upnp_addany_broken(int code)
+{
+    return code == 401 || code == 602 || code < 0;
+}
+
+enum np__upnp_readback np__upnp_readback(int rc, const char *client,
+                                          const char *iport,
+                                          const char *want_client,
+                                          uint16_t want_iport)
+{
+    unsigned long v;
+    char *end;
+
+    if (rc == 714 || rc == 713 || rc == 730 || rc == 402 || rc == 501)
+        return NP__RB_ABSENT;
+    if (rc != 0 || client == NULL || iport == NULL || want_client == NULL)
+        return NP__RB_UNKNOWN;
+    errno = 0;
+    v = strtoul(iport, &end, 10);
+    if (errno != 0 || end == iport || *end != '\0' || v > 65535)
+        return NP__RB_OTHER;
+    if (strcmp(client, want_client) != 0 || v != want_iport)
+        return NP__RB_OTHER;
+    return NP__RB_HELD;
+}
+
 /* RFC 6887 §7.4 result codes. */
 enum np_pm_outcome np_pm_classify_pcp(int rc, int third_party)
 {

@@ -119,6 +119,11 @@ static int nat_disc_recv(void *st, np_pm_discovery *d, np_error *err)
     if (rc == NATPMP_ERR_RECVFROM || rc == NATPMP_ERR_NOGATEWAYSUPPORT ||
         rc == NATPMP_ERR_NOPENDINGREQ || rc == NATPMP_ERR_WRONGPACKETSOURCE)
         return NP__DISC_GAVE_UP; /* ICMP unreachable: nobody on 5351 */
+    /* A server that answers but refuses to tell its address (result 2
+     * NOT_AUTHORIZED, 3 NETWORK_FAILURE: no public address, e.g. a private
+     * WAN) will not map either: fall back to the next protocol. */
+    if (rc == NATPMP_ERR_NOTAUTHORIZED || rc == NATPMP_ERR_NETWORKFAILURE)
+        return NP__DISC_GAVE_UP;
     /* Any answer with a result code is a NAT-PMP server. */
     note_epoch(s, r.epoch);
     d->epoch[NP_PM_NATPMP] = r.epoch;

@@ -764,7 +764,7 @@ lab__fakegw_ready() {
 
 # lab_fakegw_stop: stop np_fakegw (it removes its forwards on SIGTERM).
 lab_fakegw_stop() {
-    lab_stop_pid "$LAB_FAKEGW_PID"
+    lab_stop_pid "${LAB_FAKEGW_PID:-}"
     LAB_FAKEGW_PID=""
     lab_in router nft flush chain inet nplab prerouting_miniupnpd 2>/dev/null || true
 }
