@@ -186,9 +186,9 @@ int np__upnp_addany_broken(int code)
 }
 
 enum np__upnp_readback np__upnp_readback(int rc, const char *client,
-                                          const char *iport,
-                                          const char *want_client,
-                                          uint16_t want_iport)
+                                         const char *iport,
+                                         const char *want_client,
+                                         uint16_t want_iport)
 {
     unsigned long v;
     char *end;

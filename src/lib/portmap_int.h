@@ -100,16 +100,16 @@ int np__upnp_addany_broken(int code);
 
 /* What reading a mapping back (GetSpecificPortMappingEntry) says. */
 enum np__upnp_readback {
-    NP__RB_HELD = 0,   /* the entry forwards to the wanted client and port */
-    NP__RB_ABSENT,     /* no such entry (714, or 713 / 402 / 501 for none) */
-    NP__RB_OTHER,      /* the entry forwards somewhere else */
-    NP__RB_UNKNOWN     /* the read itself failed: no evidence either way */
+    NP__RB_HELD = 0, /* the entry forwards to the wanted client and port */
+    NP__RB_ABSENT,   /* no such entry (714, or 713 / 402 / 501 for none) */
+    NP__RB_OTHER,    /* the entry forwards somewhere else */
+    NP__RB_UNKNOWN   /* the read itself failed: no evidence either way */
 };
 /* rc: the UPnP result of GetSpecificPortMappingEntry; client and iport:
  * what it returned (ignored unless rc is 0). */
 enum np__upnp_readback np__upnp_readback(int rc, const char *client,
-                                          const char *iport,
-                                          const char *want_client,
-                                          uint16_t want_iport);
+                                         const char *iport,
+                                         const char *want_client,
+                                         uint16_t want_iport);
 
 #endif /* NP_PORTMAP_INT_H */

@@ -403,8 +403,8 @@ static void find_v1(struct upnp *u)
         if (!sent) {
             memcpy(&uc, &u->ctx->gateway.ss, sizeof(uc));
             uc.sin_port = htons(u->ctx->opt.ssdp_port);
-            (void)sendto(u->fd, msg, sizeof(msg) - 1, 0,
-                         (struct sockaddr *)&uc, sizeof(uc));
+            (void)sendto(u->fd, msg, sizeof(msg) - 1, 0, (struct sockaddr *)&uc,
+                         sizeof(uc));
             sent = 1;
         }
         left = end - np__pm_now_ms();
@@ -458,9 +458,8 @@ static int del_entry(struct upnp *u, uint16_t eport, int transport)
     char ep[16];
 
     snprintf(ep, sizeof(ep), "%u", (unsigned)eport);
-    return UPNP_DeletePortMapping(u->urls.controlURL,
-                                  u->data.first.servicetype, ep,
-                                  proto_str(transport), NULL);
+    return UPNP_DeletePortMapping(u->urls.controlURL, u->data.first.servicetype,
+                                  ep, proto_str(transport), NULL);
 }
 
 /*
@@ -483,8 +482,7 @@ static int add_round(struct upnp *u, const np_pm_request *req,
             u->urls.controlURL, u->data.first.servicetype, ep, ip, client,
             req->description, proto_str(req->transport), NULL, lease, reserved);
         reserved[UPNP_BUF - 1] = '\0';
-        if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 &&
-            v <= 65535)
+        if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 && v <= 65535)
             *granted = (uint16_t)v;
         if (!np__upnp_addany_broken(rc))
             return rc;
@@ -516,8 +514,8 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
     snprintf(ip, sizeof(ip), "%u", (unsigned)req->internal_port);
     snprintf(lease, sizeof(lease), "%lu",
              leased ? (unsigned long)req->lifetime : 0UL);
-    first_rc = rc = add_round(u, req, client, ip, lease, &granted,
-                              &addany_broken);
+    first_rc = rc =
+        add_round(u, req, client, ip, lease, &granted, &addany_broken);
     /* 606 on the v2 service of a router that also offers a v1 description
      * (per-device permission): one more try there. */
     if (rc == 606 && !third && use_v1(u) == NP_OK) {
@@ -530,8 +528,8 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
      * 718) is made again, once. */
     if ((rc == 718 || rc == 501) &&
         get_specific(u, eport, req->transport, &e) == 0 &&
-        np__upnp_readback(0, e.client, e.port, client,
-                          req->internal_port) == NP__RB_HELD) {
+        np__upnp_readback(0, e.client, e.port, client, req->internal_port) ==
+            NP__RB_HELD) {
         if (np_pm_is_ours(e.desc) || e.desc[0] == '\0') {
             if (del_entry(u, eport, req->transport) == 0) {
                 granted = eport;
