@@ -52,6 +52,64 @@ static void classify_upnp_table(void **state)
             np_pm_classify_upnp(t[i].code, t[i].third, t[i].leased), t[i].want);
 }
 
+/* Real-router rules (docs/routers.md), row by row. */
+static void upnp_router_rules(void **state)
+{
+    static const struct {
+        int code, leased, retry_permanent, addany_broken;
+    } t[] = {
+        {.code = 725, .leased = 1, .retry_permanent = 1}, /* behaviour 1 */
+        {.code = 402, .leased = 1, .retry_permanent = 1}, /* behaviour 2 */
+        {.code = 725, .leased = 0, .retry_permanent = 0}, /* once only */
+        {.code = 402, .leased = 0, .retry_permanent = 0},
+        {.code = 718, .leased = 1, .retry_permanent = 0},
+        {.code = 606, .leased = 1, .retry_permanent = 0},
+        {.code = 401, .leased = 1, .addany_broken = 1}, /* behaviour 11 */
+        {.code = 602, .leased = 1, .addany_broken = 1},
+        {.code = -3, .leased = 1, .addany_broken = 1}, /* dropped */
+        {.code = -1, .leased = 1, .addany_broken = 1},
+        {.code = 606, .leased = 1, .addany_broken = 0}, /* a refusal */
+        {.code = 728, .leased = 1, .addany_broken = 0},
+        {.code = 0, .leased = 1, .addany_broken = 0},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        assert_int_equal(np__upnp_retry_permanent(t[i].code, t[i].leased),
+                         t[i].retry_permanent);
+        assert_int_equal(np__upnp_addany_broken(t[i].code), t[i].addany_broken);
+    }
+}
+
+/* Behaviours 3 and 12: what the table holds, not what the router said. */
+static void upnp_readback_rules(void **state)
+{
+    static const struct {
+        int rc;
+        const char *client, *iport;
+        enum np__upnp_readback want;
+    } t[] = {
+        {0, "198.18.0.10", "3074", NP__RB_HELD},
+        {714, NULL, NULL, NP__RB_ABSENT}, /* success answer, no mapping */
+        {713, NULL, NULL, NP__RB_ABSENT},
+        {501, NULL, NULL, NP__RB_ABSENT},
+        {0, "198.18.0.11", "3074", NP__RB_OTHER}, /* another device */
+        {0, "198.18.0.10", "3075", NP__RB_OTHER}, /* another port */
+        {0, "198.18.0.10", "", NP__RB_OTHER},
+        {0, "198.18.0.10", "99999", NP__RB_OTHER},
+        {-3, NULL, NULL, NP__RB_UNKNOWN}, /* no evidence either way */
+        {401, NULL, NULL, NP__RB_UNKNOWN},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        assert_int_equal(np__upnp_readback(t[i].rc, t[i].client, t[i].iport,
+                                           "198.18.0.10", 3074),
+                         t[i].want);
+}
+
 static void classify_pcp_natpmp(void **state)
 {
     (void)state;
@@ -403,6 +461,8 @@ int main(void)
         cmocka_unit_test(discover_rogue_ignored),
         cmocka_unit_test(natpmp_server_gives_up_pcp),
         cmocka_unit_test(wrong_nonce_ignored),
+        cmocka_unit_test(upnp_router_rules),
+        cmocka_unit_test(upnp_readback_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
