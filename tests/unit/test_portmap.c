@@ -259,7 +259,13 @@ static void ssdp(void **state)
 
 /* --- a fake PCP server on loopback (no other network traffic) ---------- */
 
-enum fake_mode { FAKE_GOOD, FAKE_ROGUE, FAKE_NATPMP, FAKE_BADNONCE };
+enum fake_mode {
+    FAKE_GOOD,
+    FAKE_ROGUE,
+    FAKE_NATPMP,
+    FAKE_BADNONCE,
+    FAKE_NOTAUTH
+};
 
 /* Serve in a child: answer every request on s_good, from s_good (good) or
  * from s_other (rogue: another loopback address). */
@@ -287,6 +293,8 @@ static void fake_serve(int s_good, int s_other, enum fake_mode mode)
         rs.epoch = 1000;
         if (mode == FAKE_NATPMP)
             rs.natpmp_reply = 1;
+        if (mode == FAKE_NOTAUTH)
+            rs.result = NP_PCP_NOT_AUTHORIZED; /* to ANNOUNCE too */
         if (rq.has_map) {
             rs.has_map = 1;
             memcpy(rs.nonce, rq.map.nonce, 12);
@@ -430,6 +438,25 @@ static void natpmp_server_gives_up_pcp(void **state)
     fake_stop(pid);
 }
 
+/* Behaviour 10: a PCP server that answers ANNOUNCE with NOT_AUTHORIZED
+ * will not map: discovery gives up on PCP at once, so the next protocol
+ * is used instead of failing on it. */
+static void pcp_refusing_gives_up(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_NOTAUTH, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_discovery d;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_ETIMEOUT);
+    assert_int_equal(d.has[NP_PM_PCP], 0);
+    assert_true(d.elapsed_ms < 200); /* no waiting for more */
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
 static void wrong_nonce_ignored(void **state)
 {
     uint16_t port;
@@ -461,6 +488,7 @@ int main(void)
         cmocka_unit_test(discover_rogue_ignored),
         cmocka_unit_test(natpmp_server_gives_up_pcp),
         cmocka_unit_test(wrong_nonce_ignored),
+        cmocka_unit_test(pcp_refusing_gives_up),
         cmocka_unit_test(upnp_router_rules),
         cmocka_unit_test(upnp_readback_rules),
     };
