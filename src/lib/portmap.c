@@ -427,6 +427,10 @@ static int memmem_ci(const char *h, size_t hl, const char *n)
 
 int np__ssdp_igd_type(const char *v, size_t vl)
 {
+    /* TR-064 (urn:dslforum-org:device:InternetGatewayDevice:1) is another
+     * protocol on the same box, not the IGD, and no IGD restart. */
+    if (memmem_ci(v, vl, "dslforum"))
+        return 0;
     if (!memmem_ci(v, vl, "device:InternetGatewayDevice:") &&
         !memmem_ci(v, vl, "service:WANIPConnection:") &&
         !memmem_ci(v, vl, "service:WANPPPConnection:"))
@@ -739,12 +743,24 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             }
         }
     }
+    /* SSDP silent, but the IGD's last good description URL may still
+     * answer over HTTP (docs/routers.md, behaviour 15). */
+    if (!pm->answered[NP_PM_UPNP] && pm->be[NP_PM_UPNP] != NULL &&
+        pm->st[NP_PM_UPNP] != NULL && pm->ctx.opt.igd_url_hint[0] != '\0' &&
+        np__pm_upnp_use_url(pm->st[NP_PM_UPNP], pm->ctx.opt.igd_url_hint) ==
+            NP_OK) {
+        pm->answered[NP_PM_UPNP] = 1;
+        d->has[NP_PM_UPNP] = 1;
+        d->igd_from_hint = 1;
+        d->rtt_ms[NP_PM_UPNP] = (int)(np__pm_now_ms() - t0);
+    }
     /* UPnP needs the chosen IGD's description (one TCP exchange). */
     if (pm->answered[NP_PM_UPNP]) {
         rc = pm->be[NP_PM_UPNP]->disc_finish(pm->st[NP_PM_UPNP], d, NULL);
         if (rc != NP_OK) {
             pm->answered[NP_PM_UPNP] = 0;
             d->has[NP_PM_UPNP] = 0;
+            d->igd_from_hint = 0;
         }
     }
     for (p = 0; p < NP_PM_NPROTO; p++)

@@ -74,6 +74,10 @@ extern const np__pm_backend np__pm_upnp;
 /* Milliseconds of a monotonic clock. */
 int64_t np__pm_now_ms(void);
 
+/* UPnP: take url as the IGD's description URL (as if SSDP had announced
+ * it); NP_OK when it is on the gateway's address. */
+int np__pm_upnp_use_url(void *st, const char *url);
+
 /* Fill res->outcome/code/message/proto in one go. */
 void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,

@@ -183,6 +183,18 @@ static int upnp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
     return answered ? NP__DISC_ANSWERED : NP__DISC_PENDING;
 }
 
+int np__pm_upnp_use_url(void *st, const char *url)
+{
+    struct upnp *u = st;
+
+    if (u == NULL || url == NULL || !url_host_is(url, &u->ctx->gateway) ||
+        strlen(url) >= sizeof(u->url))
+        return NP_EINVAL;
+    snprintf(u->url, sizeof(u->url), "%s", url);
+    u->igd_version = 1; /* disc_finish reads the version from the services */
+    return NP_OK;
+}
+
 static int fill_ext(struct upnp *u)
 {
     char ip[UPNP_BUF];

@@ -214,5 +214,113 @@ if [ "${LAB_ROUTERS_UNFINISHED:-0}" = 1 ]; then
     ok "13: a blanked description: close finds its own mapping by client, port, protocol and the store"
 fi
 
+# --- the daemon against the emulator ---------------------------------------
+D="$LAB_TMP/daemon"
+DPID=""
+lab_on_exit() {
+    [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
+}
+# daemon_start LEASE CHECK SSDP_LISTEN: natpilotd in lan1 for lan1's
+# lab-game rules (udp 40000-40001, tcp 40010), UPnP only.
+daemon_start() {
+    rm -rf "$D"
+    mkdir -p "$D"
+    printf '{ "lease": %s, "verify_interval": %s, "protocols": ["upnp"],
+  "ssdp_listen": %s, "log_level": "debug",
+  "state_file": "%s", "status_socket": "%s", "profiles_dir": "%s",
+  "devices": [ {"name": "pc", "address": "%s", "profiles": ["lab-game"]} ] }\n' \
+        "$1" "$2" "$3" "$D/state.json" "$D/status.sock" \
+        "$NP_SOURCE_DIR/tests/lab/data/daemon/profiles" "$LAB_LAN1_IP" >"$D/conf"
+    lab_bg lan1 daemon "$N" daemon --config "$D/conf" --foreground
+    DPID=$LAB_LAST_PID
+    lab_wait_for 20 "the daemon holds 3 mappings" all_held
+}
+status_json() { "$N" status --json --socket "$D/status.sock" 2>/dev/null || true; }
+all_held() {
+    status_json | jq -e '[.devices[].mappings[]] | length == 3 and
+        all(.state == "held")' >/dev/null
+}
+daemon_stop() {
+    kill -TERM "$DPID"
+    wait "$DPID" || lab_fail "daemon exit $?"
+    DPID=""
+}
+dlog() { cat "$LAB_TMP/daemon.log"; }
+count_ge() { [ "$(soap_count "$1")" -ge "$2" ]; } # ACTION N
+notify_ge() { [ "$(grep -c "ssdp NOTIFY" "$LAB_TMP/fakegw.log")" -ge "$1" ]; }
+
+# --- 5. one router, several descriptions (and TR-064): no restarts ---------
+fresh_gw --igd both --tr64 --notify-interval 1
+daemon_start 120 30 true
+lab_wait_for 10 "three NOTIFY rounds" notify_ge 4
+sleep 1
+if dlog | grep -qE "router restart|announced itself anew"; then
+    dlog | grep -E "restart|anew" >&2
+    lab_fail "several descriptions taken for a restart"
+fi
+adds=$(soap_count AddPortMapping)
+kill -HUP "$LAB_FAKEGW_PID" # a real restart: table flushed, BOOTID 2
+lab_wait_for 15 "mappings back after the restart" lab_inbound udp 40000 lan1 40000 1000
+dlog | grep -q "router restart" || lab_fail "the real restart was not seen"
+dlog | grep -q "BOOTID 1 -> 2" || lab_fail "restart not keyed on BOOTID: $(dlog | grep -i restart)"
+[ "$(soap_count AddPortMapping)" -gt "$adds" ] || lab_fail "not re-created"
+daemon_stop
+ok "5: igddesc.xml + igd2desc.xml + TR-064 announced every second: no restart; a BOOTID change is one, mappings back"
+
+# --- 8. the daemon on a table that cannot be listed -------------------------
+fresh_gw --igd 2 --behave list-713
+daemon_start 120 10 false
+lab_wait_for 30 "two checks" count_ge GetGenericPortMappingEntry 2
+dlog | grep -q "router restart" && lab_fail "713 at index 0 taken for a restart"
+[ "$(soap_count AddPortMapping)" = 3 ] || lab_fail "re-added: $(soap_count AddPortMapping)"
+lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "713: no inbound"
+daemon_stop
+[ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
+    lab_fail "713: SIGTERM did not remove all 3"
+no_inbound 40000 lan1 "713 after SIGTERM"
+ok "8: a table that cannot be listed: the daemon confirms each mapping by GetSpecificPortMappingEntry, no restart, removes all on SIGTERM"
+
+# --- 1 (daemon). permanent only: kept by checking presence ------------------
+fresh_gw --igd 2 --behave perm-725
+daemon_start 20 30 false
+adds=$(soap_count AddPortMapping)
+[ "$adds" = 6 ] || lab_fail "725 daemon: $adds AddPortMapping, want 6 (3 + one retry each)"
+g=$(soap_count GetSpecificPortMappingEntry)
+lab_wait_for 20 "presence checks" count_ge GetSpecificPortMappingEntry $((g + 3))
+[ "$(soap_count AddPortMapping)" = "$adds" ] ||
+    lab_fail "725 daemon re-adds permanent mappings: $(soap_count AddPortMapping)"
+all_held || lab_fail "725 daemon: not held"
+daemon_stop
+[ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
+    lab_fail "725 daemon: SIGTERM did not remove the permanent mappings"
+ok "1 (daemon): permanent mappings kept by checking presence, not re-added; removed on SIGTERM"
+
+# --- 15. SSDP quiet while HTTP works -----------------------------------------
+fresh_gw --igd 2 --notify-interval 0
+daemon_start 120 10 false
+kill -USR1 "$LAB_FAKEGW_PID" # SSDP silent from now on
+lab_wait_for 20 "the daemon reads the last good URL" \
+    grep -q "does not answer SSDP any more" "$LAB_TMP/daemon.log"
+c=$(soap_count GetGenericPortMappingEntry)
+lab_wait_for 20 "one more check" count_ge GetGenericPortMappingEntry $((c + 1))
+all_held || lab_fail "15: mappings not held while SSDP is quiet: $(status_json)"
+dlog | grep -qE "router restart|does not answer$" && lab_fail "15: IGD declared gone"
+[ "$(soap_count AddPortMapping)" = 3 ] || lab_fail "15: re-created"
+daemon_stop
+ok "15: SSDP quiet, HTTP working: the last good description URL is reused, mappings kept"
+
+# --- 16. the WAN address changes -> reported on renewal ----------------------
+fresh_gw --igd 2 --wan-addr2 203.0.113.99
+daemon_start 20 30 false
+kill -USR2 "$LAB_FAKEGW_PID"
+lab_wait_for 15 "the change reported" \
+    grep -q "external address changed from $LAB_WAN_IP to 203.0.113.99" "$LAB_TMP/daemon.log"
+status_json | jq -e '.router.external_address_change | test("203.0.113.99")' >/dev/null ||
+    lab_fail "16: not in the status: $(status_json | jq -c .router)"
+status_json | jq -e '[.devices[].mappings[].external | startswith("203.0.113.99")] | any' >/dev/null ||
+    lab_fail "16: status still shows the old address"
+daemon_stop
+ok "16: a WAN address change on renewal is logged and in the status"
+
 lab_fakegw_stop
 echo "PASS ($PASS sections)"
