@@ -140,6 +140,11 @@ typedef struct np_pm_request {
     /* PCP mapping nonce: all zero = random (add); the nonce the mapping was
      * made with (delete, renew). add writes the one used to the result. */
     uint8_t nonce[12];
+    /* (delete) natpilot's mapping store says natpilot made this mapping:
+     * a UPnP entry is then matched by internal client, internal port and
+     * protocol whatever its description (routers change or blank it);
+     * without it only an entry carrying NP_PM_TAG is removed. */
+    int owned;
 } np_pm_request;
 
 typedef struct np_pm_result {

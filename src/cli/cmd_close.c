@@ -92,7 +92,7 @@ int np_cmd_close(int argc, char **argv)
         cJSON_AddItemToObject(j, "discovery", pm_discovery_json(&d));
         arr = cJSON_AddArrayToObject(j, "mappings");
     }
-    /* 1. what natpilot made with PCP / NAT-PMP (state file) */
+    /* 1. what natpilot made (state file; UPnP ones too) */
     for (i = st.n; i-- > 0;) {
         struct pm_state_entry *e = &st.e[i];
         np_pm_request q;
@@ -116,6 +116,7 @@ int np_cmd_close(int argc, char **argv)
         q.internal_port = e->internal_port;
         q.external_port = e->external_port;
         q.internal = e->internal;
+        q.owned = 1; /* recorded by natpilot open */
         memcpy(q.nonce, e->nonce, 12);
         memset(&r, 0, sizeof(r));
         if (np_portmap_use(pm, e->proto, NULL) != NP_OK ||

@@ -278,7 +278,10 @@ int np_cmd_open(int argc, char **argv)
         default:
             break;
         }
-        if (out[i].added && out[i].res.proto != NP_PM_UPNP) {
+        if (out[i].added) {
+            /* every mapping natpilot made, UPnP ones too: close finds its
+             * own by this record even where the router's table cannot be
+             * listed or its description was changed (docs/routers.md) */
             struct pm_state_entry e;
 
             memset(&e, 0, sizeof(e));

@@ -170,6 +170,8 @@ int np_cmd_verify(int argc, char **argv)
 
         pm_request(a, r, &q);
         k = pm_state_find(&st, r->transport, r->port, &q.internal, &d.gateway);
+        if (k >= 0 && st.e[k].proto == NP_PM_UPNP)
+            k = -1; /* a UPnP one is read from the table */
         if (k >= 0) {
             /* made by natpilot with PCP/NAT-PMP: renew it the same way,
              * with its nonce, unless the router's table can be read */

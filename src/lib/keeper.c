@@ -536,6 +536,7 @@ static void fill_req(np_pm_request *q, const np_keeper *k, int transport,
     q->internal = *dev;
     np_addr_set_port(&q->internal, 0);
     q->lifetime = k->cfg->lease;
+    q->owned = 1; /* the daemon's state records every mapping it makes */
     np_pm_describe(q->description, sizeof(q->description), name);
     memcpy(q->nonce, nonce, 12);
 }

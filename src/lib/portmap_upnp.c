@@ -725,8 +725,14 @@ static int upnp_del(void *st, const np_pm_request *req, np_pm_result *res,
         return NP_OK;
     }
     set_holder(res, &e);
-    /* Only natpilot's own mapping to this client is removed. */
-    if (!np_pm_is_ours(e.desc) || strcmp(e.client, client) != 0) {
+    /* Only natpilot's own mapping to this client is removed: tagged, or
+     * (the store says natpilot made it) the same client, internal port and
+     * protocol whatever the router made of its description. */
+    if (strcmp(e.client, client) != 0 ||
+        !(np_pm_is_ours(e.desc) ||
+          (req->owned &&
+           np__upnp_readback(0, e.client, e.port, client, req->internal_port) ==
+               NP__RB_HELD))) {
         np__pm_result_set(res, NP_PM_UPNP, NP_PM_OTHER_DEVICE, 0,
                           "left alone: held by %s (\"%s\"), not natpilot's "
                           "mapping for %s",

@@ -196,23 +196,38 @@ run lan1 0 /dev/null close --port udp:40000
 [ -z "$(table)" ] || lab_fail "718: close left [$(table)]"
 ok "12: 501 for another device's port -> conflict with holder; 718 on our own -> mapped again"
 
-if [ "${LAB_ROUTERS_UNFINISHED:-0}" = 1 ]; then
-    # --- 8. a table that cannot be listed (713 at index 0) ------------------
-    fresh_gw --igd 2 --behave list-713
-    run lan1 0 /dev/null open --via upnp --port udp:40000
-    run lan1 0 "$LAB_TMP/l713c.json" close --port udp:40000 --json
-    [ "$(jq -r .removed "$LAB_TMP/l713c.json")" = 1 ] ||
-        lab_fail "713: close: $(cat "$LAB_TMP/l713c.json")"
-    no_inbound 40000 lan1 "713 after close"
-    ok "8: a table that cannot be listed: close removes its own mapping (GetSpecificPortMappingEntry)"
+# --- 8. a table that cannot be listed (713 at index 0) -----------------------
+fresh_gw --igd 2 --behave list-713
+run lan1 0 /dev/null open --via upnp --port udp:40000 --port tcp:40010
+lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "713: no inbound"
+run lan1 0 "$LAB_TMP/l713c.json" close --port udp:40000 --json
+[ "$(jq -r .removed "$LAB_TMP/l713c.json")" = 1 ] ||
+    lab_fail "713: close --port: $(cat "$LAB_TMP/l713c.json")"
+no_inbound 40000 lan1 "713 after close"
+run lan1 0 "$LAB_TMP/l713all.json" close --all --json
+[ "$(jq -r .removed "$LAB_TMP/l713all.json")" = 1 ] ||
+    lab_fail "713: close (all): $(cat "$LAB_TMP/l713all.json")"
+grep -q "DeletePortMapping ExternalPort=40010 .*-> 0" "$LAB_TMP/fakegw.log" ||
+    lab_fail "713: tcp 40010 not removed"
+ok "8: a table that cannot be listed: close (with --port, and without) removes its own mappings through GetSpecificPortMappingEntry"
 
-    # --- 13. description blanked by the router --------------------------------
-    fresh_gw --igd 2 --behave blank-desc
+# --- 13. description blanked or changed by the router ------------------------
+for how in "--behave blank-desc" "--rewrite-desc UPnP_Rule_7"; do
+    # shellcheck disable=SC2086
+    fresh_gw --igd 2 $how
     run lan1 0 /dev/null open --via upnp --port udp:40000
-    run lan1 0 "$LAB_TMP/blank.json" close --port udp:40000 --json
-    [ -z "$(table)" ] || lab_fail "blank description: close left [$(table)]"
-    ok "13: a blanked description: close finds its own mapping by client, port, protocol and the store"
-fi
+    lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "13 ($how): no inbound"
+    run lan1 0 "$LAB_TMP/blank.json" close --all --json
+    [ "$(jq -r .removed "$LAB_TMP/blank.json")" = 1 ] && [ -z "$(table)" ] ||
+        lab_fail "13 ($how): close: $(cat "$LAB_TMP/blank.json") table [$(table)]"
+    no_inbound 40000 lan1 "13 ($how) after close"
+done
+# ... and a mapping of another program to the same device is left alone
+fresh_gw --igd 2 --seed "UDP:40000:$LAB_LAN1_IP:40000:other program"
+run lan1 0 /dev/null close --port udp:40000
+[ "$(table)" = "UDP 40000->$LAB_LAN1_IP:40000 'other" ] ||
+    lab_fail "13: another program's mapping touched: [$(table)]"
+ok "13: a blanked or rewritten description: close finds its own mapping by client, port, protocol and its record; another program's is left alone"
 
 # --- the daemon against the emulator ---------------------------------------
 D="$LAB_TMP/daemon"
@@ -294,6 +309,15 @@ daemon_stop
 [ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
     lab_fail "725 daemon: SIGTERM did not remove the permanent mappings"
 ok "1 (daemon): permanent mappings kept by checking presence, not re-added; removed on SIGTERM"
+
+# --- 13 (daemon). description blanked: SIGTERM still removes them ----------
+fresh_gw --igd 2 --behave blank-desc
+daemon_start 120 30 false
+daemon_stop
+[ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
+    lab_fail "13 daemon: SIGTERM did not remove its blanked mappings"
+[ -z "$(table)" ] || lab_fail "13 daemon: left [$(table)]"
+ok "13 (daemon): mappings whose description the router blanked are removed on SIGTERM"
 
 # --- 15. SSDP quiet while HTTP works -----------------------------------------
 fresh_gw --igd 2 --notify-interval 0
