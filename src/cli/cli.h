@@ -11,8 +11,12 @@ enum np_exit {
     NP_EXIT_OK = 0,      /* all good (e.g. an Open NAT) */
     NP_EXIT_PROBLEM = 1, /* a problem found (Strict NAT, missing mapping) */
     NP_EXIT_USAGE = 2,   /* usage or input error */
-    NP_EXIT_NETWORK = 3  /* network failure: nothing could be reached */
+    NP_EXIT_NETWORK = 3, /* network failure: nothing could be reached */
+    NP_EXIT_INTERNAL = 4 /* this machine failed: out of memory, a system call */
 };
+
+/* The exit code for a library status (exit.c): the one mapping. */
+int np_exit_code(int status);
 
 /* One subcommand: argv[0] is the subcommand's name. */
 typedef int (*np_cmd_fn)(int argc, char **argv);

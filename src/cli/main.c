@@ -37,10 +37,13 @@ static void usage(FILE *f)
                "Commands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'natpilot COMMAND --help' describes one command; every "
-               "command takes --json.\n"
-               "Exit codes: 0 ok, 1 a problem found (e.g. a Strict NAT), "
-               "2 usage or input error,\n3 network failure.\n");
+    fprintf(
+        f,
+        "\n'natpilot COMMAND --help' describes one command; every "
+        "command takes --json.\n"
+        "Exit codes: 0 ok, 1 a problem found (e.g. a Strict NAT), "
+        "2 usage or input error,\n3 network failure, 4 a local failure (out of "
+        "memory, a system call).\n");
 }
 
 int main(int argc, char **argv)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "natpilot/profile.h"
 #include "cli.h"
 #include "pmcli.h"
@@ -643,7 +643,7 @@ int pm_state_load(struct pm_state *s)
         if (cJSON_GetStringValue(v) != NULL)
             (void)np_addr_parse(&e.gateway, cJSON_GetStringValue(v), 0, NULL);
         v = cJSON_GetObjectItem(it, "nonce");
-        (void)np_hex_decode(e.nonce, 12, cJSON_GetStringValue(v));
+        (void)np__hex_decode(e.nonce, 12, cJSON_GetStringValue(v));
         if (e.proto == NP_PM_NONE || e.internal_port == 0 ||
             e.external_port == 0)
             continue;
@@ -679,7 +679,7 @@ int pm_state_save(const struct pm_state *s)
                 o, "internal", np_addr_ip_str(&e->internal, ip, sizeof(ip)));
         cJSON_AddStringToObject(o, "gateway",
                                 np_addr_ip_str(&e->gateway, ip, sizeof(ip)));
-        np_hex_encode(nh, e->nonce, 12);
+        np__hex_encode(nh, e->nonce, 12);
         cJSON_AddStringToObject(o, "nonce", nh);
         cJSON_AddItemToArray(j, o);
     }

@@ -5,7 +5,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "np_jsonpos.h"
 
 typedef struct scan {
@@ -115,7 +115,7 @@ static int scan_string(scan *sc)
             int i, v = 0;
             for (i = 1; i <= 4; i++) {
                 int h = sc->pos + (size_t)i < sc->len
-                            ? np_hex_digit(sc->s[sc->pos + (size_t)i])
+                            ? np__hex_digit(sc->s[sc->pos + (size_t)i])
                             : -1;
                 if (h < 0)
                     return fail(sc, sc->pos - 1,

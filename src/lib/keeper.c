@@ -35,21 +35,9 @@
 #include <unistd.h>
 
 #include "keeper_int.h"
+#include "np_util.h"
 
 #define NEVER INT64_MAX
-
-int64_t np__keep_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t np__keep_wall_s(void)
-{
-    return (int64_t)time(NULL);
-}
 
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
 {
@@ -194,8 +182,8 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
     k->lock_fd = k->status_fd = k->ssdp_fd = -1;
     k->sig_fd = opts->signal_fd;
     k->ssdp_bootid = -1;
-    if (getrandom(&k->rnd, sizeof(k->rnd), 0) != sizeof(k->rnd) || !k->rnd)
-        k->rnd = (uint64_t)np__keep_mono_ms() | 1;
+    if (np__random(&k->rnd, sizeof(k->rnd)) != 0 || !k->rnd)
+        k->rnd = (uint64_t)np__mono_ms() | 1;
     if (build_entries(cfg, cat, &k->ents, &k->n_ents, k, err) != NP_OK) {
         np_keeper_free(k);
         return NULL;
@@ -329,7 +317,7 @@ int np_keeper_start(np_keeper *k, np_error *err)
 
     if (k == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no keeper");
-    k->started = np__keep_wall_s();
+    k->started = np__wall_s();
     ensure_dir(k->cfg->state_file, 0700);
     snprintf(lock, sizeof(lock), "%s.lock", k->cfg->state_file);
     k->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -391,7 +379,7 @@ static void note_restart(np_keeper *k, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(k->last_restart_why, sizeof(k->last_restart_why), fmt, ap);
     va_end(ap);
-    k->last_restart = np__keep_wall_s();
+    k->last_restart = np__wall_s();
     np__keep_log(k, NP_LOG_WARN, "router restart: %s", k->last_restart_why);
 }
 
@@ -401,7 +389,7 @@ static void router_down(np_keeper *k, const char *why)
 
     k->router_failures++;
     d = np_keeper_backoff_ms(k->router_failures, backoff_cap_ms(k));
-    k->router_due = np__keep_mono_ms() + d;
+    k->router_due = np__mono_ms() + d;
     snprintf(k->last_error, sizeof(k->last_error), "%s", why);
     np__keep_log(k, k->router != NP__R_DOWN ? NP_LOG_WARN : NP_LOG_DEBUG,
                  "router unreachable: %s; next try in %lld s", why,
@@ -431,7 +419,7 @@ static int discover(np_keeper *k)
     np_portmap *npm;
     np_error e;
     int rc, p, was = k->router;
-    uint64_t now_s = (uint64_t)(np__keep_mono_ms() / 1000);
+    uint64_t now_s = (uint64_t)(np__mono_ms() / 1000);
 
     /* A fresh object each time: a restarted router has a new IGD control
      * URL, and nothing learnt from the old one may stand in for an answer.
@@ -488,7 +476,7 @@ static int discover(np_keeper *k)
     if (d.has[NP_PM_UPNP] && !d.igd_from_hint) {
         snprintf(k->pmopt.igd_url_hint, sizeof(k->pmopt.igd_url_hint), "%s",
                  d.igd_url);
-        k->igd_hint_since = np__keep_mono_ms();
+        k->igd_hint_since = np__mono_ms();
         k->igd_hint_used = 0;
     } else if (d.igd_from_hint && !k->igd_hint_used) {
         k->igd_hint_used = 1;
@@ -498,7 +486,7 @@ static int discover(np_keeper *k)
                      d.igd_url);
     }
     if (k->pmopt.igd_url_hint[0] != '\0' &&
-        np__keep_mono_ms() - k->igd_hint_since > NP__KEEP_HINT_S * 1000)
+        np__mono_ms() - k->igd_hint_since > NP__KEEP_HINT_S * 1000)
         k->pmopt.igd_url_hint[0] = '\0';
     if (d.has[NP_PM_UPNP] && d.igd_url[0] != '\0' &&
         strcmp(d.igd_url, k->ssdp_location) != 0) {
@@ -610,7 +598,7 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
     np_error er;
     char ext[NP_ADDRSTRLEN];
     int rc, was = e->state;
-    int64_t now = np__keep_mono_ms();
+    int64_t now = np__mono_ms();
 
     fill_req(&q, k, e->transport, e->port, 0, &d->address, d->name, e->nonce);
     memset(&r, 0, sizeof(r));
@@ -683,7 +671,7 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
         e->proto = r.proto;
         e->external = r.external;
         e->lifetime = r.lifetime;
-        e->expires = np__keep_wall_s() + life;
+        e->expires = np__wall_s() + life;
         memcpy(e->nonce, r.nonce, 12);
         e->failures = 0;
         e->last_error[0] = '\0';
@@ -755,7 +743,7 @@ static int check(np_keeper *k)
     int rc, dirty = 0;
     int64_t now;
 
-    k->check_due = np__keep_mono_ms() + (int64_t)k->cfg->verify_interval * 1000;
+    k->check_due = np__mono_ms() + (int64_t)k->cfg->verify_interval * 1000;
     if (!discover(k))
         return 0;
     if (k->ssdp_restart) {
@@ -788,7 +776,7 @@ static int check(np_keeper *k)
             int64_t again = np_keeper_backoff_ms(++k->upnp_misses, every);
 
             if (again < every)
-                k->check_due = np__keep_mono_ms() + again;
+                k->check_due = np__mono_ms() + again;
         }
         for (i = 0; i < k->n_ents; i++) {
             np__ent *x = &k->ents[i];
@@ -826,7 +814,7 @@ static int check(np_keeper *k)
                      e.msg);
         return 1;
     }
-    now = np__keep_mono_ms();
+    now = np__mono_ms();
     for (i = 0; i < k->n_ents; i++) {
         np__ent *x = &k->ents[i];
         const np_cfg_device *d = &k->cfg->devices[x->dev];
@@ -880,7 +868,7 @@ static int check(np_keeper *k)
                 x->proto = NP_PM_UPNP; /* seen in the UPnP table */
                 x->external = k->disc.external[NP_PM_UPNP];
                 np_addr_set_port(&x->external, m->external_port);
-                x->expires = m->lifetime ? np__keep_wall_s() + m->lifetime : 0;
+                x->expires = m->lifetime ? np__wall_s() + m->lifetime : 0;
             } else {
                 ns = NP__ENT_ELSEWHERE;
                 np_addr_str(&m->internal, x->holder, sizeof(x->holder));
@@ -945,7 +933,7 @@ static int64_t next_due(const np_keeper *k)
 
 static void process(np_keeper *k)
 {
-    int64_t now = np__keep_mono_ms(), slack;
+    int64_t now = np__mono_ms(), slack;
     double jitter = rnd01(k);
     int dirty = 0;
     size_t i;
@@ -966,7 +954,7 @@ static void process(np_keeper *k)
     slack = (int64_t)k->cfg->lease * 1000 / 10;
     if (slack > 30000)
         slack = 30000;
-    now = np__keep_mono_ms();
+    now = np__mono_ms();
     for (i = 0; i < k->n_ents; i++) {
         np__ent *e = &k->ents[i];
 
@@ -1045,7 +1033,7 @@ static void read_ssdp(np_keeper *k)
                          "checking the mappings",
                          why);
             if (k->router == NP__R_UP)
-                k->check_due = np__keep_mono_ms() + 1000;
+                k->check_due = np__mono_ms() + 1000;
             continue;
         }
         np__keep_log(k, NP_LOG_INFO,
@@ -1057,9 +1045,9 @@ static void read_ssdp(np_keeper *k)
         snprintf(k->ssdp_location, sizeof(k->ssdp_location), "%s", nt.location);
         k->ssdp_bootid = nt.bootid;
         if (k->router == NP__R_UP)
-            k->check_due = np__keep_mono_ms() + 1000;
+            k->check_due = np__mono_ms() + 1000;
         else
-            k->router_due = np__keep_mono_ms() + 1000;
+            k->router_due = np__mono_ms() + 1000;
     }
 }
 
@@ -1242,7 +1230,7 @@ int np_keeper_run(np_keeper *k, np_error *err)
         if (k->stop)
             break;
         due = next_due(k);
-        now = np__keep_mono_ms();
+        now = np__mono_ms();
         if (due == NEVER)
             timeout = -1;
         else if (due <= now)

@@ -9,6 +9,7 @@
 
 #include "natpilot/keeper.h"
 #include "natpilot/portmap.h"
+#include "np_util.h"
 
 #define NP__KEEP_MAX_PER_DEVICE 64
 #define NP__KEEP_ERR_MAX        400
@@ -96,8 +97,6 @@ struct np_keeper {
  * SSDP (seconds). */
 #define NP__KEEP_HINT_S 3600
 
-int64_t np__keep_mono_ms(void);
-int64_t np__keep_wall_s(void);
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -16,11 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 
 #include "keeper_int.h"
 #include "np_jsonpos.h"
 #include "portmap_int.h"
+#include "np_util.h"
 
 #define STATE_MAX_BYTES (1024 * 1024)
 
@@ -48,16 +49,15 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
     return d < cap_ms ? d : cap_ms;
 }
 
+/* A BOOTID / CONFIGID header value: all digits, up to 2^31 - 1; else -1. */
 static long ssdp_number(const char *v, size_t vl)
 {
-    long b = 0;
-    size_t k;
+    const char *p = v;
+    uint64_t n;
 
-    if (vl == 0 || vl > 10)
+    if (np__scan_u64(&p, v + vl, 2147483647u, &n) != NP_OK || p != v + vl)
         return -1;
-    for (k = 0; k < vl && b >= 0; k++)
-        b = v[k] >= '0' && v[k] <= '9' ? b * 10 + (v[k] - '0') : -1;
-    return b;
+    return (long)n;
 }
 
 int np_keeper_ssdp_notice(const char *buf, size_t len, np_keeper_notice *out)
@@ -220,39 +220,23 @@ static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
     cJSON_AddNumberToObject(o, "internal_port", port);
     cJSON_AddStringToObject(o, "external", np_addr_str(external, a, sizeof(a)));
     cJSON_AddNumberToObject(o, "expires", (double)expires);
-    np_hex_encode(nh, nonce, 12);
+    np__hex_encode(nh, nonce, 12);
     cJSON_AddStringToObject(o, "nonce", nh);
     return o;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 int np__keep_state_write(np_keeper *k, np_error *err)
 {
     cJSON *doc = cJSON_CreateObject(), *arr;
-    char *text = NULL, tmp[NP_CFG_PATH_MAX + 8], dir[NP_CFG_PATH_MAX];
-    size_t i;
-    int fd = -1, rc = NP_OK;
+    char *text = NULL;
+    size_t i, len;
+    int rc;
 
     if (doc == NULL)
         return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
     cJSON_AddNumberToObject(doc, "version", 1);
     cJSON_AddNumberToObject(doc, "pid", (double)getpid());
-    cJSON_AddNumberToObject(doc, "written", (double)np__keep_wall_s());
+    cJSON_AddNumberToObject(doc, "written", (double)np__wall_s());
     arr = cJSON_AddArrayToObject(doc, "mappings");
     for (i = 0; arr != NULL && i < k->n_ents; i++) {
         const np__ent *e = &k->ents[i];
@@ -278,78 +262,40 @@ int np__keep_state_write(np_keeper *k, np_error *err)
     cJSON_Delete(doc);
     if (text == NULL)
         return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", k->cfg->state_file) >=
-        (int)sizeof(tmp)) {
-        free(text);
-        return np_error_set(err, NP_EBUFSIZE, k->cfg->state_file,
-                            "path too long");
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = np_error_sys(err, errno, tmp, "cannot write the state file");
-        goto out;
-    }
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) ||
-        fsync(fd) != 0) {
-        rc = np_error_sys(err, errno, tmp, "cannot write the state file");
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, k->cfg->state_file) != 0) {
-        rc = np_error_sys(err, errno, k->cfg->state_file,
-                          "cannot rename the state file into place");
-        goto out;
-    }
-    snprintf(dir, sizeof(dir), "%s", k->cfg->state_file);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0)
-        (void)fsync(fd);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != NP_OK)
-        (void)unlink(tmp);
+    /* one write of the text and its newline: the replace is atomic */
+    len = strlen(text);
+    text[len] = '\n';
+    rc = np__file_replace(k->cfg->state_file, text, len + 1, 0600, err);
     free(text);
     return rc;
 }
 
 void np__keep_state_remove(np_keeper *k)
 {
-    char dir[NP_CFG_PATH_MAX];
-    int fd;
-
-    if (unlink(k->cfg->state_file) != 0)
-        return;
-    snprintf(dir, sizeof(dir), "%s", k->cfg->state_file);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
+    if (unlink(k->cfg->state_file) == 0)
+        (void)np__fsync_parent(k->cfg->state_file);
 }
 
 int np__keep_state_read(np_keeper *k, np_error *err)
 {
-    FILE *f = fopen(k->cfg->state_file, "rb");
     char *buf;
     size_t n, cnt;
     cJSON *doc, *arr, *it;
-    int64_t now = np__keep_wall_s();
+    int64_t now = np__wall_s();
+    int rc;
 
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return NP_OK;
-        return np_error_sys(err, errno, k->cfg->state_file,
-                            "cannot read the state file");
+    rc = np__file_load(k->cfg->state_file, STATE_MAX_BYTES, &buf, &n, err);
+    if (rc == NP_ENOTFOUND)
+        return NP_OK;
+    if (rc == NP_ETOOBIG) {
+        np__keep_log(k, NP_LOG_WARN,
+                     "state file %s is larger than %d bytes; ignoring it (any "
+                     "mapping it listed expires with its lease)",
+                     k->cfg->state_file, STATE_MAX_BYTES);
+        return NP_OK;
     }
-    buf = malloc(STATE_MAX_BYTES);
-    if (buf == NULL) {
-        fclose(f);
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    }
-    n = fread(buf, 1, STATE_MAX_BYTES, f);
-    fclose(f);
+    if (rc != NP_OK)
+        return rc;
     doc = cJSON_ParseWithLength(buf, n);
     free(buf);
     if (doc == NULL) {
@@ -407,7 +353,7 @@ int np__keep_state_read(np_keeper *k, np_error *err)
         if (o.expires != 0 && o.expires <= now)
             continue; /* its lease ran out: the router dropped it */
         if (cJSON_IsString(nc))
-            (void)np_hex_decode(o.nonce, 12, nc->valuestring);
+            (void)np__hex_decode(o.nonce, 12, nc->valuestring);
         if (cJSON_IsString(dv))
             snprintf(o.device, sizeof(o.device), "%s", dv->valuestring);
         k->orphans[k->n_orphans++] = o;
@@ -452,7 +398,7 @@ char *np_keeper_status_json(np_keeper *k)
     char a[NP_ADDRSTRLEN];
     size_t i, j;
     int p;
-    int64_t now = np__keep_wall_s(), mono = np__keep_mono_ms();
+    int64_t now = np__wall_s(), mono = np__mono_ms();
     char *out;
 
     if (k == NULL || (doc = cJSON_CreateObject()) == NULL)

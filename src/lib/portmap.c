@@ -16,6 +16,7 @@
 #include "natpilot/netinfo.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
+#include "np_util.h"
 
 struct np_portmap {
     np__pm_ctx ctx;
@@ -30,14 +31,6 @@ struct np_portmap {
     np_pm_mapping *made;
     size_t nmade, capmade;
 };
-
-int64_t np__pm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,
@@ -190,16 +183,13 @@ enum np__upnp_readback np__upnp_readback(int rc, const char *client,
                                          const char *want_client,
                                          uint16_t want_iport)
 {
-    unsigned long v;
-    char *end;
+    uint16_t v;
 
     if (rc == 714 || rc == 713 || rc == 730 || rc == 402 || rc == 501)
         return NP__RB_ABSENT;
     if (rc != 0 || client == NULL || iport == NULL || want_client == NULL)
         return NP__RB_UNKNOWN;
-    errno = 0;
-    v = strtoul(iport, &end, 10);
-    if (errno != 0 || end == iport || *end != '\0' || v > 65535)
+    if (np__parse_u16(iport, 65535, &v) != NP_OK)
         return NP__RB_OTHER;
     if (strcmp(client, want_client) != 0 || v != want_iport)
         return NP__RB_OTHER;
@@ -620,7 +610,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     np_addr_ip_str(&pm->ctx.gateway, gw, sizeof(gw));
 
     /* Open every preferred backend and send its first request at once. */
-    t0 = np__pm_now_ms();
+    t0 = np__mono_ms();
     for (p = 0; p < NP_PM_NPROTO; p++) {
         done[p] = 1;
         attempt[p] = 0;
@@ -644,7 +634,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     for (;;) {
         int64_t wait, elapsed;
 
-        now = np__pm_now_ms();
+        now = np__mono_ms();
         elapsed = now - t0;
         pending = 0;
         npfd = 0;
@@ -701,7 +691,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                 continue;
             pm->answered[q] = 1;
             d->has[q] = 1;
-            d->rtt_ms[q] = (int)(np__pm_now_ms() - t0);
+            d->rtt_ms[q] = (int)(np__mono_ms() - t0);
             if (!any && !pm->ctx.opt.wait_all) {
                 int64_t win = pm->ctx.opt.ssdp_window_ms;
                 int upnp_first = pm->be[NP_PM_UPNP] != NULL &&
@@ -713,8 +703,8 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                 if (win <= 0)
                     win = upnp_first ? 8 * (int64_t)d->rtt_ms[q] + 250
                                      : 4 * (int64_t)d->rtt_ms[q] + 50;
-                if (np__pm_now_ms() + win < end)
-                    end = np__pm_now_ms() + win;
+                if (np__mono_ms() + win < end)
+                    end = np__mono_ms() + win;
                 any = 1;
             }
         }
@@ -736,7 +726,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                     if (!done[p])
                         all = 0;
                 if (all)
-                    end = np__pm_now_ms();
+                    end = np__mono_ms();
                 else if (!pm->ctx.opt.wait_all && t0 + d->rtt_ms[q] + w < end)
                     end = t0 + d->rtt_ms[q] + w;
                 break;
@@ -752,7 +742,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
         pm->answered[NP_PM_UPNP] = 1;
         d->has[NP_PM_UPNP] = 1;
         d->igd_from_hint = 1;
-        d->rtt_ms[NP_PM_UPNP] = (int)(np__pm_now_ms() - t0);
+        d->rtt_ms[NP_PM_UPNP] = (int)(np__mono_ms() - t0);
     }
     /* UPnP needs the chosen IGD's description (one TCP exchange). */
     if (pm->answered[NP_PM_UPNP]) {
@@ -776,7 +766,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             break;
         }
     }
-    d->elapsed_ms = (int)(np__pm_now_ms() - t0);
+    d->elapsed_ms = (int)(np__mono_ms() - t0);
     pm->discovered = 1;
     if (out != NULL)
         *out = *d;
@@ -878,7 +868,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
 {
     const np__pm_backend *be = pm->be[p];
     void *st = pm->st[p];
-    int64_t t0 = np__pm_now_ms(), next = 250, limit;
+    int64_t t0 = np__mono_ms(), next = 250, limit;
     int attempt = 0;
 
     if (be == NULL || st == NULL || pm->answered[p] || pm->late_tried[p])
@@ -889,7 +879,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
         return 0;
     for (;;) {
         struct pollfd pfd;
-        int64_t el = np__pm_now_ms() - t0, wait;
+        int64_t el = np__mono_ms() - t0, wait;
         int rc;
 
         if (el >= limit)
@@ -919,7 +909,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
             return 0;
         pm->answered[p] = 1;
         pm->disc.has[p] = 1;
-        pm->disc.rtt_ms[p] = (int)(np__pm_now_ms() - t0);
+        pm->disc.rtt_ms[p] = (int)(np__mono_ms() - t0);
         return 1;
     }
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "natpilot/portmap.h"
+#include "np_util.h"
 
 /* What the front shares with every backend (read-only for them). */
 typedef struct np__pm_ctx {
@@ -72,7 +73,6 @@ extern const np__pm_backend np__pm_natpmp;
 extern const np__pm_backend np__pm_upnp;
 
 /* Milliseconds of a monotonic clock. */
-int64_t np__pm_now_ms(void);
 
 /* UPnP: take url as the IGD's description URL (as if SSDP had announced
  * it); NP_OK when it is on the gateway's address. */

@@ -96,7 +96,7 @@ static int nat_disc_send(void *st, int attempt, np_error *err)
 
 static void note_epoch(struct nat *s, uint32_t epoch)
 {
-    uint64_t now = (uint64_t)np__pm_now_ms() / 1000;
+    uint64_t now = (uint64_t)np__mono_ms() / 1000;
 
     if (s->have_epoch && !np_pm_epoch_ok(s->epoch, s->epoch_client, epoch, now))
         s->lost_state = 1;
@@ -139,7 +139,7 @@ static int transact(struct nat *s, int transport, uint16_t iport,
                     uint16_t eport, uint32_t lifetime, natpmpresp_t *r,
                     int *rc_out)
 {
-    int64_t end = np__pm_now_ms() + s->ctx->opt.timeout_ms;
+    int64_t end = np__mono_ms() + s->ctx->opt.timeout_ms;
     int proto =
         transport == NP_PM_TCP ? NATPMP_PROTOCOL_TCP : NATPMP_PROTOCOL_UDP;
     int want = transport == NP_PM_TCP ? NATPMP_RESPTYPE_TCPPORTMAPPING
@@ -150,7 +150,7 @@ static int transact(struct nat *s, int transport, uint16_t iport,
     for (;;) {
         struct pollfd pfd;
         struct timeval tv;
-        int64_t left = end - np__pm_now_ms(), wait = left;
+        int64_t left = end - np__mono_ms(), wait = left;
         int rc;
 
         if (left <= 0)

@@ -130,7 +130,7 @@ static int pcp_disc_send(void *st, int attempt, np_error *err)
 
 static void note_epoch(struct pcp *s, uint32_t epoch)
 {
-    uint64_t now = (uint64_t)np__pm_now_ms() / 1000;
+    uint64_t now = (uint64_t)np__mono_ms() / 1000;
 
     if (s->have_epoch && !np_pm_epoch_ok(s->epoch, s->epoch_client, epoch, now))
         s->lost_state = 1;
@@ -205,7 +205,7 @@ static int map_transact(struct pcp *s, const np_pcp_map_request *m,
 {
     uint8_t buf[NP_PCP_MAX_MSG];
     size_t len;
-    int64_t start = np__pm_now_ms(), end = start + s->ctx->opt.timeout_ms;
+    int64_t start = np__mono_ms(), end = start + s->ctx->opt.timeout_ms;
     int64_t next = start, gap = 250;
     int rc;
 
@@ -214,7 +214,7 @@ static int map_transact(struct pcp *s, const np_pcp_map_request *m,
         return rc;
     for (;;) {
         struct pollfd pfd;
-        int64_t now = np__pm_now_ms(), wait;
+        int64_t now = np__mono_ms(), wait;
         np_pcp_response r;
         int k;
 
@@ -259,23 +259,6 @@ static int nonce_zero(const uint8_t n[12])
     return memcmp(n, z, 12) == 0;
 }
 
-static int make_nonce(uint8_t n[12])
-{
-    size_t got = 0;
-
-    while (got < 12) {
-        ssize_t r = getrandom(n + got, 12 - got, 0);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return NP_ESYS;
-        }
-        got += (size_t)r;
-    }
-    return NP_OK;
-}
-
 static int is_third(const struct pcp *s, const np_pm_request *req)
 {
     return np_addr_is_set(&req->internal) &&
@@ -302,7 +285,7 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
         return rc;
     memset(&m, 0, sizeof(m));
     if (nonce_zero(req->nonce)) {
-        if (make_nonce(m.nonce) != NP_OK)
+        if (np__random(m.nonce, sizeof(m.nonce)) != 0)
             return np_error_sys(err, errno, NULL, "getrandom");
     } else {
         memcpy(m.nonce, req->nonce, 12);

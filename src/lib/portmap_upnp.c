@@ -22,6 +22,7 @@
 #include <miniupnpc/upnpcommands.h>
 
 #include "portmap_int.h"
+#include "np_util.h"
 
 #if !defined(MINIUPNPC_API_VERSION) || MINIUPNPC_API_VERSION < 14
 #error "miniupnpc API version 14 or later is needed"
@@ -268,19 +269,6 @@ static uint16_t ext_port_of(const np_pm_request *req)
     return req->external_port ? req->external_port : req->internal_port;
 }
 
-static int parse_u32(const char *s, uint32_t *v)
-{
-    char *end;
-    unsigned long r;
-
-    errno = 0;
-    r = strtoul(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || r > UINT32_MAX)
-        return NP_EPARSE;
-    *v = (uint32_t)r;
-    return NP_OK;
-}
-
 /* One entry, as GetSpecificPortMappingEntry reads it. */
 struct entry {
     char client[UPNP_BUF];
@@ -384,7 +372,7 @@ static void find_v1(struct upnp *u)
         "MAN: \"ssdp:discover\"\r\n"
         "MX: 1\r\n"
         "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    int64_t end = np__pm_now_ms() + 500;
+    int64_t end = np__mono_ms() + 500;
     struct sockaddr_in uc;
     int sent = 0;
 
@@ -419,7 +407,7 @@ static void find_v1(struct upnp *u)
                          sizeof(uc));
             sent = 1;
         }
-        left = end - np__pm_now_ms();
+        left = end - np__mono_ms();
         if (left <= 0)
             return;
         pfd.fd = u->fd;
@@ -494,7 +482,8 @@ static int add_round(struct upnp *u, const np_pm_request *req,
             u->urls.controlURL, u->data.first.servicetype, ep, ip, client,
             req->description, proto_str(req->transport), NULL, lease, reserved);
         reserved[UPNP_BUF - 1] = '\0';
-        if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 && v <= 65535)
+        if (rc == 0 && np__parse_u32(reserved, UINT32_MAX, &v) == NP_OK &&
+            v > 0 && v <= 65535)
             *granted = (uint16_t)v;
         if (!np__upnp_addany_broken(rc))
             return rc;
@@ -630,7 +619,7 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
                           (unsigned)req->internal_port);
         return NP_OK;
     }
-    if (rb == NP__RB_HELD && parse_u32(e.lease, &v) == NP_OK)
+    if (rb == NP__RB_HELD && np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
         res->lifetime = v;
     if (granted != eport)
         np__pm_result_set(res, NP_PM_UPNP, NP_PM_OTHER_PORT, 0,
@@ -689,9 +678,9 @@ static int upnp_get(void *st, const np_pm_request *req, np_pm_result *res,
     }
     set_ext(u, res, eport);
     (void)np_addr_parse(&res->internal, e.client, 0, NULL);
-    if (parse_u32(e.port, &v) == NP_OK && v <= 65535)
+    if (np__parse_u32(e.port, UINT32_MAX, &v) == NP_OK && v <= 65535)
         res->internal_port = (uint16_t)v;
-    if (parse_u32(e.lease, &v) == NP_OK)
+    if (np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
         res->lifetime = v;
     set_holder(res, &e);
     if (strcmp(e.client, client) == 0 &&
@@ -797,16 +786,16 @@ static int upnp_list(void *st, np_pm_mapping **out, size_t *n, np_error *err)
         memset(m, 0, sizeof(*m));
         m->proto = NP_PM_UPNP;
         m->transport = strcmp(proto, "TCP") == 0 ? NP_PM_TCP : NP_PM_UDP;
-        if (parse_u32(ext, &v) != NP_OK || v == 0 || v > 65535)
+        if (np__parse_u32(ext, UINT32_MAX, &v) != NP_OK || v == 0 || v > 65535)
             continue;
         m->external_port = (uint16_t)v;
         if (np_addr_parse(&m->internal, client, 0, NULL) != NP_OK)
             continue;
-        if (parse_u32(iport, &v) == NP_OK && v <= 65535)
+        if (np__parse_u32(iport, UINT32_MAX, &v) == NP_OK && v <= 65535)
             np_addr_set_port(&m->internal, (uint16_t)v);
         desc[NP_PM_DESC_MAX - 1] = '\0';
         snprintf(m->description, sizeof(m->description), "%.79s", desc);
-        if (parse_u32(dur, &v) == NP_OK)
+        if (np__parse_u32(dur, UINT32_MAX, &v) == NP_OK)
             m->lifetime = v;
         m->enabled = strcmp(en, "1") == 0;
         m->ours = np_pm_is_ours(desc);

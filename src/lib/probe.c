@@ -19,6 +19,7 @@
 
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
+#include "np_util.h"
 
 enum { SOCK_M = 0, SOCK_F = 1, N_UDP = 2 };
 
@@ -73,14 +74,6 @@ struct run {
     int other_known;
     np_probe_tx hairpin_pub; /* the hairpin exchange is not reported as such */
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
 {
@@ -623,24 +616,6 @@ static void finalize(struct run *r, uint64_t now)
     o->elapsed_ms = (double)(now - r->t0) / 1000.0;
 }
 
-/* Transaction IDs must be unpredictable (RFC 8489 section 6). */
-static int fill_random(void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int setup_tx(struct run *r)
 {
     np_probe_obs *o = r->obs;
@@ -655,7 +630,7 @@ static int setup_tx(struct run *r)
         struct tx *t = &r->tx[i];
         memset(t, 0, sizeof(*t));
         t->sock = (i >= TX_FPLAIN && i <= TX_FPORT) ? SOCK_F : SOCK_M;
-        if (fill_random(t->txid, sizeof(t->txid)) != 0)
+        if (np__random(t->txid, sizeof(t->txid)) != 0)
             return -1;
         if (i >= TX_EXTRA0)
             t->pub = &o->extra[i - TX_EXTRA0];
@@ -664,7 +639,7 @@ static int setup_tx(struct run *r)
     }
     r->tx[TX_FBOTH].change = NP_STUN_CHANGE_IP | NP_STUN_CHANGE_PORT;
     r->tx[TX_FPORT].change = NP_STUN_CHANGE_PORT;
-    return fill_random(r->tcp.txid, sizeof(r->tcp.txid));
+    return np__random(r->tcp.txid, sizeof(r->tcp.txid));
 }
 
 void np_probe_config_init(np_probe_config *cfg)
@@ -716,7 +691,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
     }
 
     progress(r, "sending probes");
-    r->t0 = now = now_us();
+    r->t0 = now = np__mono_us();
     r->budget_deadline = r->t0 + (uint64_t)cfg->budget_ms * 1000u;
     tcp_start(r, now);
     /* Filtering first: F's requests must leave before anything else can
@@ -728,7 +703,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
     for (i = 0; i < cfg->n_extra; i++)
         tx_start(r, (enum tx_kind)(TX_EXTRA0 + i), &cfg->extra[i], now);
 
-    while (!finished(r, now = now_us())) {
+    while (!finished(r, now = np__mono_us())) {
         uint64_t wake = next_wakeup(r);
         int timeout_ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
         nfds_t n = 0;
@@ -750,7 +725,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
             rc = np_error_sys(err, errno, NULL, "poll failed");
             goto out;
         }
-        now = now_us();
+        now = np__mono_us();
         if (rc > 0) {
             for (sock = 0; sock < N_UDP; sock++)
                 if (pfd[sock].revents & POLLIN)
@@ -810,11 +785,11 @@ int np_probe_reachable(const np_addr *server, const np_addr *other,
                             "cannot use the port to test it (is the game "
                             "running and holding it?)");
     }
-    if (fill_random(txid, sizeof(txid)) != 0) {
+    if (np__random(txid, sizeof(txid)) != 0) {
         close(fd);
         return np_error_sys(err, errno, NULL, "no random numbers");
     }
-    t0 = now = now_us();
+    t0 = now = np__mono_us();
     last_send = t0;
     next_send = t0;
     deadline = t0 + (uint64_t)ceil_ms * 1000u;
@@ -845,7 +820,7 @@ int np_probe_reachable(const np_addr *server, const np_addr *other,
             break;
         wake = next_send < deadline ? next_send : deadline;
         rc = poll(&pfd, 1, wake > now ? (int)((wake - now + 999) / 1000) : 0);
-        now = now_us();
+        now = np__mono_us();
         if (rc <= 0 || !(pfd.revents & POLLIN))
             continue;
         for (;;) {
