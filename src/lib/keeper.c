@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "natpilot/session.h"
+
 #include "keeper_int.h"
 #include "np_util.h"
 
@@ -142,6 +144,10 @@ static int build_entries(const np_config *cfg, const np_catalog *cat,
                     ents[n].dev = i;
                     ents[n].transport = tr;
                     ents[n].port = (uint16_t)p;
+                    for (j = 0; j < res->n_alt_ports; j++)
+                        if (res->alt_ports[j].port == p &&
+                            res->alt_ports[j].protocol == rule->protocol)
+                            ents[n].alt_port = 1;
                     ents[n].state = d->mode == NP_CFG_MAP ? NP__ENT_PENDING
                                                           : NP__ENT_UNKNOWN;
                     ents[n].due = d->mode == NP_CFG_MAP ? 0 : NEVER;
@@ -224,6 +230,7 @@ void np_keeper_free(np_keeper *k)
         close(k->lock_fd);
     free(k->ents);
     free(k->orphans);
+    np_store_free(k->store);
     np_config_free(k->cfg);
     free(k);
 }
@@ -513,26 +520,45 @@ static int discover(np_keeper *k)
     return 1;
 }
 
-static void fill_req(np_pm_request *q, const np_keeper *k, int transport,
-                     uint16_t port, uint16_t ext_port, const np_addr *dev,
-                     const char *name, const uint8_t nonce[12])
+/* A session for one device on the keeper's portmap: every mapping
+ * decision (alternate port, conflict, nonce) is the session's. */
+static np_session *dev_session(const np_keeper *k, const np_addr *dev,
+                               const char *name, np_error *err)
 {
-    memset(q, 0, sizeof(*q));
-    q->transport = transport;
-    q->internal_port = port;
-    q->external_port = ext_port ? ext_port : port;
-    q->internal = *dev;
-    np_addr_set_port(&q->internal, 0);
-    q->lifetime = k->cfg->lease;
-    q->owned = 1; /* the daemon's state records every mapping it makes */
-    np_pm_describe(q->description, sizeof(q->description), name);
-    memcpy(q->nonce, nonce, 12);
+    np_sess_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.device = *dev;
+    np_addr_set_port(&o.device, 0);
+    o.owner = name;
+    o.lease = k->cfg->lease;
+    o.pm = k->pm;
+    o.side_table = 1; /* name who holds a conflicting port */
+    return np_session_new(&o, err);
 }
 
-static int transport_failure(int rc, const np_pm_result *r)
+/* Remove one mapping through the session; return codes as
+ * np_session_unmap (NP_ENOMEM when no session could be made). */
+static int unmap(np_keeper *k, const np_addr *dev, const char *name,
+                 enum np_pm_proto proto, int transport, uint16_t port,
+                 uint16_t ext_port, const uint8_t nonce[12], np_sess_result *r,
+                 np_error *er)
 {
-    return rc == NP_ETIMEOUT || rc == NP_EUNREACH ||
-           (rc == NP_OK && r->outcome == NP_PM_TIMEOUT);
+    np_session *s = dev_session(k, dev, name, er);
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if (s == NULL)
+        return NP_ENOMEM;
+    rc = np_session_unmap(s, proto, transport, port, ext_port ? ext_port : port,
+                          nonce, r, er);
+    np_session_free(s);
+    return rc;
+}
+
+static int transport_failure(int rc)
+{
+    return rc == NP_ETIMEOUT || rc == NP_EUNREACH;
 }
 
 /* Remove the orphans of a crashed run; 0 when the router stopped answering */
@@ -543,18 +569,15 @@ static int clean_orphans(np_keeper *k)
 
     while (i < k->n_orphans) {
         np__orphan *o = &k->orphans[i];
-        np_pm_request q;
-        np_pm_result r;
+        np_sess_result r;
         np_error e;
         int rc;
         char a[NP_ADDRSTRLEN];
 
-        fill_req(&q, k, o->transport, o->port, o->ext_port, &o->internal,
-                 o->device, o->nonce);
-        q.lifetime = 0;
-        memset(&r, 0, sizeof(r));
         np_error_clear(&e);
-        if (np_portmap_use(k->pm, o->proto, NULL) != NP_OK) {
+        rc = unmap(k, &o->internal, o->device, o->proto, o->transport, o->port,
+                   o->ext_port, o->nonce, &r, &e);
+        if (rc == NP_EUNSUPP) {
             /* the protocol it was made with is gone: it cannot be removed
              * by us any more; its lease ends it */
             np__keep_log(k, NP_LOG_WARN,
@@ -567,9 +590,7 @@ static int clean_orphans(np_keeper *k)
             dirty = 1;
             continue;
         }
-        rc = np_portmap_delete(k->pm, &q, &r, &e);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-        if (transport_failure(rc, &r)) {
+        if (transport_failure(rc)) {
             router_down(k, e.msg[0] ? e.msg : "no answer");
             break;
         }
@@ -578,7 +599,7 @@ static int clean_orphans(np_keeper *k)
                      tname(o->transport), o->ext_port,
                      np_addr_ip_str(&o->internal, a, sizeof(a)), o->port,
                      o->device, np_pm_proto_name(o->proto),
-                     rc == NP_OK ? np_pm_outcome_name(r.outcome) : e.msg);
+                     rc == NP_OK ? np_pm_outcome_name(r.pm.outcome) : e.msg);
         k->orphans[i] = k->orphans[--k->n_orphans];
         removed++;
         dirty = 1;
@@ -589,52 +610,123 @@ static int clean_orphans(np_keeper *k)
     return k->router == NP__R_UP;
 }
 
-/* Make or renew one mapping; 0 when the router stopped answering. */
+static void renew_held(np_keeper *k, np__ent *e, const np_sess_result *r,
+                       double jitter, int64_t now)
+{
+    const np_cfg_device *d = &k->cfg->devices[e->dev];
+    uint32_t life = r->pm.lifetime ? r->pm.lifetime : k->cfg->lease;
+    char ext[NP_ADDRSTRLEN];
+    int was = e->state;
+
+    /* The external address is re-read on every renewal; a change without
+     * a PCP epoch reset (a new DHCP lease on the WAN) is reported
+     * (docs/routers.md, behaviour 16). */
+    if (was == NP__ENT_HELD && np_addr_is_set(&e->external) &&
+        np_addr_is_set(&r->pm.external) &&
+        !np_addr_same_ip(&e->external, &r->pm.external)) {
+        char was_ext[NP_ADDRSTRLEN], now_ext[NP_ADDRSTRLEN];
+
+        np_addr_ip_str(&e->external, was_ext, sizeof(was_ext));
+        np_addr_ip_str(&r->pm.external, now_ext, sizeof(now_ext));
+        np__keep_log(k, NP_LOG_WARN,
+                     "device %s: %s %u: the router's external address "
+                     "changed from %s to %s",
+                     d->name, tname(e->transport), e->port, was_ext, now_ext);
+        snprintf(k->last_ext_change, sizeof(k->last_ext_change),
+                 "external address changed from %s to %s", was_ext, now_ext);
+    }
+    e->state = NP__ENT_HELD;
+    e->proto = r->pm.proto;
+    e->external = r->pm.external;
+    e->lifetime = r->pm.lifetime;
+    e->expires = np__wall_s() + life;
+    memcpy(e->nonce, r->pm.nonce, 12);
+    e->failures = 0;
+    e->last_error[0] = '\0';
+    e->holder[0] = '\0';
+    if (r->alternate)
+        snprintf(e->last_error, sizeof(e->last_error),
+                 "on external port %u: the platform accepts another external "
+                 "port (%s)",
+                 np_addr_port(&r->pm.external), r->pm.message);
+    e->due = now + np_keeper_renew_delay_ms(life, jitter);
+    np__keep_log(k, was == NP__ENT_HELD ? NP_LOG_DEBUG : NP_LOG_INFO,
+                 "device %s: %s %s %u -> %s via %s, lease %lu s%s%s", d->name,
+                 was == NP__ENT_HELD ? "renewed" : "mapped",
+                 tname(e->transport), e->port,
+                 np_addr_str(&r->pm.external, ext, sizeof(ext)),
+                 np_pm_proto_name(r->pm.proto), (unsigned long)life,
+                 r->alternate ? ": " : "", r->alternate ? e->last_error : "");
+}
+
+/* Refused: policy, third party, conflict ... retry at the renew pace. */
+static void renew_refused(np_keeper *k, np__ent *e, const np_sess_result *r,
+                          double jitter, int64_t now)
+{
+    const np_cfg_device *d = &k->cfg->devices[e->dev];
+    char hold[NP_ADDRSTRLEN] = "";
+
+    if (np_addr_is_set(&r->pm.holder))
+        np_addr_ip_str(&r->pm.holder, hold, sizeof(hold));
+    e->state = NP__ENT_REFUSED;
+    e->failures++;
+    snprintf(e->holder, sizeof(e->holder), "%s", hold);
+    if (r->offered_port != 0)
+        snprintf(e->last_error, sizeof(e->last_error),
+                 "%s: the port is held%s%s; the router offered external port "
+                 "%u instead, which this rule cannot use: taken back",
+                 np_sess_outcome_name(r->outcome), hold[0] ? " by " : "", hold,
+                 (unsigned)r->offered_port);
+    else
+        snprintf(e->last_error, sizeof(e->last_error), "%s%s%s: %s",
+                 np_sess_outcome_name(r->outcome), hold[0] ? ", held by " : "",
+                 hold, r->pm.message);
+    e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
+    np__keep_log(k, e->failures == 1 ? NP_LOG_WARN : NP_LOG_DEBUG,
+                 "device %s: %s %u refused by the router (%s, %s)", d->name,
+                 tname(e->transport), e->port, np_pm_proto_name(r->pm.proto),
+                 e->last_error);
+}
+
+/* Make or renew one mapping through the session (the same policy as
+ * `natpilot open`); 0 when the router stopped answering. */
+static int present_upnp(np_keeper *k, const np__ent *x, const np_cfg_device *d,
+                        uint16_t ext);
+
 static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
 {
     const np_cfg_device *d = &k->cfg->devices[e->dev];
-    np_pm_request q;
-    np_pm_result r;
+    np_sess_rule rule;
+    np_sess_result r;
+    np_session *s;
     np_error er;
-    char ext[NP_ADDRSTRLEN];
     int rc, was = e->state;
     int64_t now = np__mono_ms();
 
-    fill_req(&q, k, e->transport, e->port, 0, &d->address, d->name, e->nonce);
-    memset(&r, 0, sizeof(r));
-    np_error_clear(&er);
     /* A permanent mapping (the router takes no leases, docs/routers.md
      * behaviour 1) is kept by checking that it is there, not re-added. */
     if (was == NP__ENT_HELD && e->proto == NP_PM_UPNP && e->lifetime == 0 &&
-        np_portmap_use(k->pm, NP_PM_UPNP, NULL) == NP_OK) {
-        np_pm_request g = q;
-
-        if (np_addr_port(&e->external))
-            g.external_port = np_addr_port(&e->external);
-        rc = np_portmap_get(k->pm, &g, &r, &er);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-        if (transport_failure(rc, &r)) {
-            router_down(k, er.msg[0] ? er.msg : r.message);
-            return 0;
-        }
-        if (rc == NP_OK && r.outcome == NP_PM_OK) {
-            e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
-            np__keep_log(k, NP_LOG_DEBUG,
-                         "device %s: %s %u: the permanent mapping is in "
-                         "place",
-                         d->name, tname(e->transport), e->port);
-            return 1;
-        }
-        memset(&r, 0, sizeof(r));
-        np_error_clear(&er);
+        present_upnp(k, e, d, np_addr_port(&e->external))) {
+        e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
+        np__keep_log(k, NP_LOG_DEBUG,
+                     "device %s: %s %u: the permanent mapping is in place",
+                     d->name, tname(e->transport), e->port);
+        return 1;
     }
-    if (e->proto != NP_PM_NONE &&
-        np_portmap_use(k->pm, e->proto, NULL) != NP_OK)
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-    rc = np_portmap_add(k->pm, &q, &r, &er);
-    (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-    if (transport_failure(rc, &r)) {
-        router_down(k, er.msg[0] ? er.msg : r.message);
+
+    memset(&rule, 0, sizeof(rule));
+    rule.transport = e->transport;
+    rule.port = e->port;
+    rule.alt_port = e->alt_port;
+    snprintf(rule.label, sizeof(rule.label), "%s", d->name);
+    memset(&r, 0, sizeof(r));
+    np_error_clear(&er);
+    s = dev_session(k, &d->address, d->name, &er);
+    rc = s != NULL ? np_session_map_rule(s, &rule, e->proto, e->nonce, &r, &er)
+                   : NP_ENOMEM;
+    np_session_free(s);
+    if (transport_failure(rc)) {
+        router_down(k, er.msg[0] ? er.msg : r.pm.message);
         return 0;
     }
     if (rc != NP_OK) {
@@ -645,62 +737,12 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
                      tname(e->transport), e->port, er.msg);
         return 1;
     }
-    if (r.outcome == NP_PM_OK || r.outcome == NP_PM_OTHER_PORT) {
-        uint32_t life = r.lifetime ? r.lifetime : k->cfg->lease;
-        char was_ext[NP_ADDRSTRLEN], now_ext[NP_ADDRSTRLEN];
-
-        /* The external address is re-read on every renewal; a change
-         * without a PCP epoch reset (a new DHCP lease on the WAN) is
-         * reported (docs/routers.md, behaviour 16). */
-        if (was == NP__ENT_HELD && np_addr_is_set(&e->external) &&
-            np_addr_is_set(&r.external) &&
-            !np_addr_same_ip(&e->external, &r.external)) {
-            np_addr_ip_str(&e->external, was_ext, sizeof(was_ext));
-            np_addr_ip_str(&r.external, now_ext, sizeof(now_ext));
-            np__keep_log(k, NP_LOG_WARN,
-                         "device %s: %s %u: the router's external address "
-                         "changed from %s to %s",
-                         d->name, tname(e->transport), e->port, was_ext,
-                         now_ext);
-            snprintf(k->last_ext_change, sizeof(k->last_ext_change),
-                     "external address changed from %s to %s", was_ext,
-                     now_ext);
-        }
-
-        e->state = NP__ENT_HELD;
-        e->proto = r.proto;
-        e->external = r.external;
-        e->lifetime = r.lifetime;
-        e->expires = np__wall_s() + life;
-        memcpy(e->nonce, r.nonce, 12);
-        e->failures = 0;
-        e->last_error[0] = '\0';
-        if (r.outcome == NP_PM_OTHER_PORT)
-            snprintf(e->last_error, sizeof(e->last_error), "%s", r.message);
-        e->due = now + np_keeper_renew_delay_ms(life, jitter);
-        np__keep_log(k, was == NP__ENT_HELD ? NP_LOG_DEBUG : NP_LOG_INFO,
-                     "device %s: %s %s %u -> %s via %s, lease %lu s%s%s",
-                     d->name, was == NP__ENT_HELD ? "renewed" : "mapped",
-                     tname(e->transport), e->port,
-                     np_addr_str(&r.external, ext, sizeof(ext)),
-                     np_pm_proto_name(r.proto), (unsigned long)life,
-                     r.outcome == NP_PM_OTHER_PORT ? ": " : "",
-                     r.outcome == NP_PM_OTHER_PORT ? r.message : "");
+    if (r.outcome == NP_SESS_MAPPED)
+        renew_held(k, e, &r, jitter, now);
+    else
+        renew_refused(k, e, &r, jitter, now);
+    if (r.outcome == NP_SESS_MAPPED || was == NP__ENT_HELD)
         *dirty = 1;
-        return 1;
-    }
-    /* Refused: policy, third party, conflict ... retry at the renew pace. */
-    if (was == NP__ENT_HELD)
-        *dirty = 1;
-    e->state = NP__ENT_REFUSED;
-    e->failures++;
-    snprintf(e->last_error, sizeof(e->last_error), "%s: %s",
-             np_pm_outcome_name(r.outcome), r.message);
-    e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
-    np__keep_log(k, e->failures == 1 ? NP_LOG_WARN : NP_LOG_DEBUG,
-                 "device %s: %s %u refused by the router (%s, %s): %s", d->name,
-                 tname(e->transport), e->port, np_pm_proto_name(r.proto),
-                 np_pm_outcome_name(r.outcome), r.message);
     return 1;
 }
 
@@ -715,7 +757,9 @@ static const np_pm_mapping *find_map(const np_pm_mapping *m, size_t n,
     return NULL;
 }
 
-/* GetSpecificPortMappingEntry says the entry forwards to the device. */
+/* GetSpecificPortMappingEntry says the entry forwards to the device (a
+ * table that cannot be listed, docs/routers.md behaviour 8; a permanent
+ * mapping kept by checking it is there, behaviour 1). */
 static int present_upnp(np_keeper *k, const np__ent *x, const np_cfg_device *d,
                         uint16_t ext)
 {
@@ -724,7 +768,12 @@ static int present_upnp(np_keeper *k, const np__ent *x, const np_cfg_device *d,
     np_error er;
     int rc;
 
-    fill_req(&q, k, x->transport, x->port, ext, &d->address, d->name, x->nonce);
+    memset(&q, 0, sizeof(q));
+    q.transport = x->transport;
+    q.internal_port = x->port;
+    q.external_port = ext ? ext : x->port;
+    q.internal = d->address;
+    np_addr_set_port(&q.internal, 0);
     memset(&r, 0, sizeof(r));
     np_error_clear(&er);
     if (np_portmap_use(k->pm, NP_PM_UPNP, NULL) != NP_OK)
@@ -1105,17 +1154,12 @@ static int reload(np_keeper *k)
     for (i = 0; i < k->n_ents; i++) {
         np__ent *o = &k->ents[i];
         const np_cfg_device *od = &k->cfg->devices[o->dev];
-        np_pm_request q;
-        np_pm_result r;
+        np_sess_result r;
 
         if (o->state != NP__ENT_HELD)
             continue;
-        fill_req(&q, k, o->transport, o->port, np_addr_port(&o->external),
-                 &od->address, od->name, o->nonce);
-        q.lifetime = 0;
-        if (np_portmap_use(k->pm, o->proto, NULL) == NP_OK)
-            (void)np_portmap_delete(k->pm, &q, &r, NULL);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
+        (void)unmap(k, &od->address, od->name, o->proto, o->transport, o->port,
+                    np_addr_port(&o->external), o->nonce, &r, NULL);
         removed++;
     }
     /* Paths, gateway and protocols stay as started. */
@@ -1170,8 +1214,7 @@ static size_t teardown(np_keeper *k)
     for (i = 0; i < k->n_ents; i++) {
         np__ent *e = &k->ents[i];
         const np_cfg_device *d = &k->cfg->devices[e->dev];
-        np_pm_request q;
-        np_pm_result r;
+        np_sess_result r;
         np_error er;
         int rc;
 
@@ -1181,18 +1224,14 @@ static size_t teardown(np_keeper *k)
             left++;
             continue;
         }
-        fill_req(&q, k, e->transport, e->port, np_addr_port(&e->external),
-                 &d->address, d->name, e->nonce);
-        q.lifetime = 0;
-        memset(&r, 0, sizeof(r));
         np_error_clear(&er);
-        if (np_portmap_use(k->pm, e->proto, NULL) != NP_OK) {
+        rc = unmap(k, &d->address, d->name, e->proto, e->transport, e->port,
+                   np_addr_port(&e->external), e->nonce, &r, &er);
+        if (rc == NP_EUNSUPP || rc == NP_ENOMEM) {
             left++;
             continue;
         }
-        rc = np_portmap_delete(k->pm, &q, &r, &er);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-        if (transport_failure(rc, &r)) {
+        if (transport_failure(rc)) {
             dead = 1;
             left++;
             continue;

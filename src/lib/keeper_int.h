@@ -9,6 +9,7 @@
 
 #include "natpilot/keeper.h"
 #include "natpilot/portmap.h"
+#include "natpilot/store.h"
 #include "np_util.h"
 
 #define NP__KEEP_MAX_PER_DEVICE 64
@@ -29,6 +30,7 @@ typedef struct np__ent {
     size_t dev; /* index in cfg->devices */
     int transport;
     uint16_t port;
+    int alt_port;           /* the platform accepts another external port */
     int state;              /* enum np__ent_state */
     enum np_pm_proto proto; /* the protocol holding it */
     np_addr external;       /* external address and port */
@@ -47,6 +49,7 @@ typedef struct np__orphan {
     int transport;
     uint16_t port, ext_port;
     np_addr internal; /* port 0 */
+    np_addr gateway;  /* the router it was made on */
     uint8_t nonce[12];
     int64_t expires;
     char device[NP_CFG_NAME_MAX];
@@ -91,6 +94,7 @@ struct np_keeper {
     int table_seen;       /* the IGD answered a check once */
     unsigned upnp_misses; /* checks in a row the IGD did not answer since */
     np_pm_options pmopt;
+    np_store *store; /* the state file, in the one mapping store's format */
 };
 
 /* How long the last good IGD description URL stands in for a silent
@@ -100,7 +104,7 @@ struct np_keeper {
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Write the state file atomically (temp, fsync, rename, fsync dir). */
+/* Write the state file through the mapping store (atomic, fsync'ed). */
 int np__keep_state_write(np_keeper *k, np_error *err);
 /* Read the state file into k->orphans (a missing file is NP_OK). */
 int np__keep_state_read(np_keeper *k, np_error *err);

@@ -200,169 +200,110 @@ enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
     return v;
 }
 
-/* --- the state file -------------------------------------------------------*/
+/* --- the state file ------------------------------------------------------
+ * Kept in the one mapping store's format (store.h): what keeper_state.c
+ * does is only turning the keeper's entries and orphans into store entries
+ * and back. */
 
-static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
-                           int transport, const np_addr *internal,
-                           uint16_t port, const np_addr *external,
-                           int64_t expires, const uint8_t nonce[12])
+static void put_entry(np_keeper *k, const char *device, enum np_pm_proto proto,
+                      int transport, const np_addr *internal, uint16_t port,
+                      uint16_t ext_port, const np_addr *gateway,
+                      int64_t expires, const uint8_t nonce[12])
 {
-    cJSON *o = cJSON_CreateObject();
-    char a[NP_ADDRSTRLEN], nh[25];
+    np_store_entry e;
 
-    if (o == NULL)
-        return NULL;
-    cJSON_AddStringToObject(o, "device", device);
-    cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(proto));
-    cJSON_AddStringToObject(o, "transport", np_pm_transport_name(transport));
-    cJSON_AddStringToObject(o, "internal",
-                            np_addr_ip_str(internal, a, sizeof(a)));
-    cJSON_AddNumberToObject(o, "internal_port", port);
-    cJSON_AddStringToObject(o, "external", np_addr_str(external, a, sizeof(a)));
-    cJSON_AddNumberToObject(o, "expires", (double)expires);
-    np__hex_encode(nh, nonce, 12);
-    cJSON_AddStringToObject(o, "nonce", nh);
-    return o;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.owner, sizeof(e.owner), "%s", device);
+    e.gateway = *gateway;
+    np_addr_set_port(&e.gateway, 0);
+    e.proto = proto;
+    e.transport = transport;
+    e.internal = *internal;
+    np_addr_set_port(&e.internal, 0);
+    e.internal_port = port;
+    e.external_port = ext_port ? ext_port : port;
+    memcpy(e.nonce, nonce, sizeof(e.nonce));
+    e.expires = expires;
+    (void)np_store_put(k->store, &e);
 }
 
 int np__keep_state_write(np_keeper *k, np_error *err)
 {
-    cJSON *doc = cJSON_CreateObject(), *arr;
-    char *text = NULL;
-    size_t i, len;
-    int rc;
+    size_t i;
 
-    if (doc == NULL)
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    cJSON_AddNumberToObject(doc, "version", 1);
-    cJSON_AddNumberToObject(doc, "pid", (double)getpid());
-    cJSON_AddNumberToObject(doc, "written", (double)np__wall_s());
-    arr = cJSON_AddArrayToObject(doc, "mappings");
-    for (i = 0; arr != NULL && i < k->n_ents; i++) {
+    if (k->store == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no state file");
+    k->store->n = 0;
+    for (i = 0; i < k->n_ents; i++) {
         const np__ent *e = &k->ents[i];
         const np_cfg_device *d = &k->cfg->devices[e->dev];
 
         if (e->state != NP__ENT_HELD)
             continue;
-        cJSON_AddItemToArray(
-            arr, mapping_json(d->name, e->proto, e->transport, &d->address,
-                              e->port, &e->external, e->expires, e->nonce));
+        put_entry(k, d->name, e->proto, e->transport, &d->address, e->port,
+                  np_addr_port(&e->external), &k->disc.gateway, e->expires,
+                  e->nonce);
     }
-    for (i = 0; arr != NULL && i < k->n_orphans; i++) {
+    for (i = 0; i < k->n_orphans; i++) {
         const np__orphan *o = &k->orphans[i];
-        np_addr ext;
 
-        memset(&ext, 0, sizeof(ext));
-        np_addr_from_ipv4(&ext, "\0\0\0\0", o->ext_port);
-        cJSON_AddItemToArray(
-            arr, mapping_json(o->device, o->proto, o->transport, &o->internal,
-                              o->port, &ext, o->expires, o->nonce));
+        put_entry(k, o->device, o->proto, o->transport, &o->internal, o->port,
+                  o->ext_port, &o->gateway, o->expires, o->nonce);
     }
-    text = cJSON_Print(doc);
-    cJSON_Delete(doc);
-    if (text == NULL)
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    /* one write of the text and its newline: the replace is atomic */
-    len = strlen(text);
-    text[len] = '\n';
-    rc = np__file_replace(k->cfg->state_file, text, len + 1, 0600, err);
-    free(text);
-    return rc;
+    return np_store_save(k->store, err);
 }
 
 void np__keep_state_remove(np_keeper *k)
 {
-    if (unlink(k->cfg->state_file) == 0)
-        (void)np__fsync_parent(k->cfg->state_file);
+    if (k->store != NULL)
+        (void)np_store_remove(k->store, NULL);
 }
 
 int np__keep_state_read(np_keeper *k, np_error *err)
 {
-    char *buf;
-    size_t n, cnt;
-    cJSON *doc, *arr, *it;
+    np_store_note note;
     int64_t now = np__wall_s();
+    size_t i;
     int rc;
 
-    rc = np__file_load(k->cfg->state_file, STATE_MAX_BYTES, &buf, &n, err);
-    if (rc == NP_ENOTFOUND)
-        return NP_OK;
-    if (rc == NP_ETOOBIG) {
-        np__keep_log(k, NP_LOG_WARN,
-                     "state file %s is larger than %d bytes; ignoring it (any "
-                     "mapping it listed expires with its lease)",
-                     k->cfg->state_file, STATE_MAX_BYTES);
-        return NP_OK;
+    if (k->store == NULL) {
+        k->store = np_store_new(k->cfg->state_file, err);
+        if (k->store == NULL)
+            return err != NULL ? err->code : NP_ENOMEM;
     }
+    rc = np_store_load(k->store, &note, err);
     if (rc != NP_OK)
         return rc;
-    doc = cJSON_ParseWithLength(buf, n);
-    free(buf);
-    if (doc == NULL) {
-        np__keep_log(k, NP_LOG_WARN,
-                     "state file %s is unreadable JSON; ignoring it (any "
-                     "mapping it listed expires with its lease)",
-                     k->cfg->state_file);
-        return NP_OK;
-    }
-    arr = cJSON_GetObjectItemCaseSensitive(doc, "mappings");
-    cnt = (size_t)cJSON_GetArraySize(arr);
-    if (cnt > 4096)
-        cnt = 4096;
+    if (note.moved_aside)
+        np__keep_log(k, NP_LOG_WARN, "%s", note.message);
     free(k->orphans);
-    k->orphans = cnt ? calloc(cnt, sizeof(*k->orphans)) : NULL;
     k->n_orphans = 0;
-    if (cnt && k->orphans == NULL) {
-        cJSON_Delete(doc);
+    k->orphans = k->store->n ? calloc(k->store->n, sizeof(*k->orphans)) : NULL;
+    if (k->store->n && k->orphans == NULL)
         return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    }
-    cJSON_ArrayForEach(it, arr)
-    {
-        np__orphan o;
-        const cJSON *dv = cJSON_GetObjectItemCaseSensitive(it, "device");
-        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(it, "protocol");
-        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(it, "transport");
-        const cJSON *in = cJSON_GetObjectItemCaseSensitive(it, "internal");
-        const cJSON *ip = cJSON_GetObjectItemCaseSensitive(it, "internal_port");
-        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "external");
-        const cJSON *xp = cJSON_GetObjectItemCaseSensitive(it, "expires");
-        const cJSON *nc = cJSON_GetObjectItemCaseSensitive(it, "nonce");
-        np_addr ext;
-        int64_t port, expires;
+    for (i = 0; i < k->store->n; i++) {
+        const np_store_entry *e = &k->store->e[i];
+        np__orphan *o = &k->orphans[k->n_orphans];
 
-        if (k->n_orphans >= cnt)
-            break;
-        memset(&o, 0, sizeof(o));
-        if (!cJSON_IsString(pr) || !cJSON_IsString(tr) || !cJSON_IsString(in) ||
-            !np__json_whole(ip, 1, 65535, &port) ||
-            !np__json_whole(xp, 0, INT64_C(1) << 53, &expires) ||
-            !cJSON_IsString(ex))
-            continue;
-        o.proto = np_pm_proto_parse(pr->valuestring);
-        o.transport =
-            strcmp(tr->valuestring, "tcp") == 0 ? NP_PM_TCP : NP_PM_UDP;
-        if (o.proto == NP_PM_NONE ||
-            np_addr_parse(&o.internal, in->valuestring, 0, NULL) != NP_OK)
-            continue;
-        o.port = (uint16_t)port;
-        o.ext_port = o.port;
-        if (np_addr_parse(&ext, ex->valuestring, 0, NULL) == NP_OK &&
-            np_addr_port(&ext) != 0)
-            o.ext_port = np_addr_port(&ext);
-        o.expires = expires;
-        if (o.expires != 0 && o.expires <= now)
+        if (e->expires != 0 && e->expires <= now)
             continue; /* its lease ran out: the router dropped it */
-        if (cJSON_IsString(nc))
-            (void)np__hex_decode(o.nonce, 12, nc->valuestring);
-        if (cJSON_IsString(dv))
-            snprintf(o.device, sizeof(o.device), "%s", dv->valuestring);
-        k->orphans[k->n_orphans++] = o;
+        if (!np_addr_is_set(&e->internal))
+            continue; /* not the daemon's: it always names the device */
+        memset(o, 0, sizeof(*o));
+        o->proto = e->proto;
+        o->transport = e->transport;
+        o->port = e->internal_port;
+        o->ext_port = e->external_port;
+        o->internal = e->internal;
+        o->gateway = e->gateway;
+        memcpy(o->nonce, e->nonce, sizeof(o->nonce));
+        o->expires = e->expires;
+        snprintf(o->device, sizeof(o->device), "%.*s",
+                 (int)sizeof(o->device) - 1, e->owner);
+        k->n_orphans++;
     }
-    cJSON_Delete(doc);
     return NP_OK;
 }
-
-/* --- status ----------------------------------------------------------------*/
 
 static const char *ent_state_name(int s)
 {
