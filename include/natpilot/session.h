@@ -244,6 +244,21 @@ int np_session_unmap(np_session *s, enum np_pm_proto proto, int transport,
                      const uint8_t nonce[12], np_sess_result *out,
                      np_error *err);
 
+/*
+ * Judge one rule of a device that maps itself against a router table
+ * (np_portmap_list, UPnP): MAPPED when the device's own mapping is there, on
+ * the rule's external port or another one (alternate set; an Xbox picks one
+ * when a second Xbox holds UDP 3074), ELSEWHERE when another device holds
+ * the rule's port (pm.holder, with its internal port), MISSING otherwise.
+ * ext_ip is the router's external address (may be NULL). Pure; the
+ * daemon's periodic check of such devices uses it. Returns out->outcome.
+ */
+enum np_sess_outcome np_session_judge_table(const np_pm_mapping *tab, size_t n,
+                                            int transport, uint16_t port,
+                                            const np_addr *device,
+                                            const np_addr *ext_ip,
+                                            np_sess_result *out);
+
 /* --- rules --- */
 
 /*

@@ -901,26 +901,29 @@ static int check(np_keeper *k)
         }
         /* The device's own mapping, on the rule's external port or on
          * another (an Xbox picks one when 3074 is taken); else whoever
-         * holds the rule's port. */
-        m = np_pm_table_find(tab, n, x->transport, x->port, &d->address);
-        if (m == NULL)
-            m = find_map(tab, n, x->transport, x->port);
+         * holds the rule's port: the session judges. */
         {
             int ns, old = x->state;
+            np_sess_result jr;
 
-            if (m == NULL) {
+            switch (np_session_judge_table(
+                tab, n, x->transport, x->port, &d->address,
+                &k->disc.external[NP_PM_UPNP], &jr)) {
+            case NP_SESS_MISSING:
                 ns = NP__ENT_MISSING;
                 x->holder[0] = '\0';
-            } else if (np_addr_same_ip(&m->internal, &d->address)) {
+                break;
+            case NP_SESS_MAPPED:
                 ns = NP__ENT_PRESENT;
                 x->holder[0] = '\0';
                 x->proto = NP_PM_UPNP; /* seen in the UPnP table */
-                x->external = k->disc.external[NP_PM_UPNP];
-                np_addr_set_port(&x->external, m->external_port);
-                x->expires = m->lifetime ? np__wall_s() + m->lifetime : 0;
-            } else {
+                x->external = jr.pm.external;
+                x->expires = jr.pm.lifetime ? np__wall_s() + jr.pm.lifetime : 0;
+                break;
+            default:
                 ns = NP__ENT_ELSEWHERE;
-                np_addr_str(&m->internal, x->holder, sizeof(x->holder));
+                np_addr_str(&jr.pm.holder, x->holder, sizeof(x->holder));
+                break;
             }
             x->state = ns;
             if (ns == NP__ENT_PRESENT)

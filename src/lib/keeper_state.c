@@ -2,28 +2,20 @@
  * The keeper's state file, its status document and the small parsers it
  * uses. The state file lists every mapping the keeper holds (device,
  * protocol, internal and external endpoint, lease expiry, PCP nonce), so a
- * run that crashed can be cleaned up by the next one. It is written to a
- * temporary file, fsync'ed, renamed over the old one and the directory
- * fsync'ed: a crash at any moment leaves either the old or the new file.
+ * run that crashed can be cleaned up by the next one. It is kept in the one
+ * mapping store's format and written by store.c (temporary file, fsync,
+ * rename, directory fsync); this file only turns the keeper's entries into
+ * store entries and back.
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "np_hex.h"
-
 #include "keeper_int.h"
-#include "np_jsonpos.h"
 #include "portmap_int.h"
 #include "np_util.h"
-
-#define STATE_MAX_BYTES (1024 * 1024)
 
 int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
 {

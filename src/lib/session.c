@@ -1034,6 +1034,54 @@ int np_session_verify(np_session *s, const np_sess_rule *rules, size_t n,
     return rc;
 }
 
+enum np_sess_outcome np_session_judge_table(const np_pm_mapping *tab, size_t n,
+                                            int transport, uint16_t port,
+                                            const np_addr *device,
+                                            const np_addr *ext_ip,
+                                            np_sess_result *out)
+{
+    const np_pm_mapping *m;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    out->rule.transport = transport;
+    out->rule.port = port;
+    out->device = *device;
+    np_addr_set_port(&out->device, 0);
+    out->tried = 1;
+    out->pm.proto = NP_PM_UPNP;
+    m = np_pm_table_find(tab, n, transport, port, device);
+    for (i = 0; m == NULL && i < n; i++)
+        if (tab[i].transport == transport && tab[i].external_port == port)
+            m = &tab[i]; /* whoever holds the rule's port */
+    if (m == NULL) {
+        out->pm.outcome = NP_PM_NOT_FOUND;
+        snprintf(out->pm.message, sizeof(out->pm.message),
+                 "not in the router's table");
+        return out->outcome = NP_SESS_MISSING;
+    }
+    if (!np_addr_same_ip(&m->internal, device)) {
+        out->pm.outcome = NP_PM_OTHER_DEVICE;
+        out->pm.holder = m->internal;
+        snprintf(out->pm.holder_desc, sizeof(out->pm.holder_desc), "%s",
+                 m->description);
+        snprintf(out->pm.message, sizeof(out->pm.message),
+                 "mapped to another device");
+        return out->outcome = NP_SESS_ELSEWHERE;
+    }
+    out->pm.outcome = NP_PM_OK;
+    if (ext_ip != NULL)
+        out->pm.external = *ext_ip;
+    np_addr_set_port(&out->pm.external, m->external_port);
+    out->pm.internal = m->internal;
+    out->pm.internal_port = port;
+    out->pm.lifetime = m->lifetime;
+    out->alternate = m->external_port != port;
+    snprintf(out->pm.message, sizeof(out->pm.message), "mapped (\"%.60s\")",
+             m->description);
+    return out->outcome = NP_SESS_MAPPED;
+}
+
 /* --- close -----------------------------------------------------------------*/
 
 static int wanted(const np_sess_rule *rules, size_t n, int all, int transport,

@@ -175,6 +175,70 @@ static void rules_from_resolved(void **state)
     assert_string_equal(r[1].label, "minecraft-java");
 }
 
+/* A device that maps itself, judged against the router's table. */
+static void judge_table_rows(void **state)
+{
+    static const struct {
+        const char *what;
+        uint16_t port;
+        enum np_sess_outcome want;
+        int alternate;
+        uint16_t ext;
+        const char *holder;
+    } t[] = {
+        {"its own mapping on the rule's port", 3478, NP_SESS_MAPPED, 0, 3478,
+         ""},
+        {"its own mapping on another external port (Xbox)", 3074,
+         NP_SESS_MAPPED, 1, 41074, ""},
+        {"the rule's port held by another device", 25565, NP_SESS_ELSEWHERE, 0,
+         0, "192.0.2.30"},
+        {"nothing", 27015, NP_SESS_MISSING, 0, 0, ""},
+    };
+    np_pm_mapping tab[4];
+    np_addr dev, ext;
+    size_t i;
+
+    (void)state;
+    memset(tab, 0, sizeof(tab));
+    assert_int_equal(np_addr_parse(&dev, "192.0.2.20", 0, NULL), NP_OK);
+    assert_int_equal(np_addr_parse(&ext, "203.0.113.2", 0, NULL), NP_OK);
+    /* lan2's console holds 3074; our device mapped itself on 41074 */
+    tab[0].transport = NP_PM_UDP;
+    tab[0].external_port = 3074;
+    assert_int_equal(np_addr_parse(&tab[0].internal, "192.0.2.30", 3074, NULL),
+                     NP_OK);
+    tab[1].transport = NP_PM_UDP;
+    tab[1].external_port = 41074;
+    assert_int_equal(np_addr_parse(&tab[1].internal, "192.0.2.20", 3074, NULL),
+                     NP_OK);
+    tab[2].transport = NP_PM_UDP;
+    tab[2].external_port = 3478;
+    assert_int_equal(np_addr_parse(&tab[2].internal, "192.0.2.20", 3478, NULL),
+                     NP_OK);
+    tab[3].transport = NP_PM_UDP;
+    tab[3].external_port = 25565;
+    assert_int_equal(np_addr_parse(&tab[3].internal, "192.0.2.30", 25565, NULL),
+                     NP_OK);
+    for (i = 0; i < 4; i++)
+        tab[i].enabled = 1;
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        np_sess_result r;
+        char ip[NP_ADDRSTRLEN];
+
+        print_message("  %s\n", t[i].what);
+        assert_int_equal(np_session_judge_table(tab, 4, NP_PM_UDP, t[i].port,
+                                                &dev, &ext, &r),
+                         t[i].want);
+        assert_int_equal(r.alternate, t[i].alternate);
+        if (t[i].want == NP_SESS_MAPPED)
+            assert_int_equal(np_addr_port(&r.pm.external), t[i].ext);
+        assert_string_equal(np_addr_is_set(&r.pm.holder)
+                                ? np_addr_ip_str(&r.pm.holder, ip, sizeof(ip))
+                                : "",
+                            t[i].holder);
+    }
+}
+
 /* --- a scripted PCP server on loopback --------------------------------- */
 
 #define HELD_A 25565 /* held by another device: grants HELD + 1 */
@@ -520,6 +584,7 @@ int main(void)
         cmocka_unit_test(plan_proto_table),
         cmocka_unit_test(rules_add_merges),
         cmocka_unit_test(rules_from_resolved),
+        cmocka_unit_test(judge_table_rows),
         cmocka_unit_test(one_answer_one_meaning),
         cmocka_unit_test(rollback_table),
         cmocka_unit_test(cancelled_before),
