@@ -13,27 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "np_hex.h"
 #include "natpilot/store.h"
+#include "np_hex.h"
 #include "np_jsonpos.h"
-
-/* --- small file helpers (to be replaced by np_util.h once on main) ------ */
-
-static int st_write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
+#include "np_util.h"
 
 /* The directory part of path into buf ("." when there is none). */
 static void st_dirname(const char *path, char *buf, size_t size)
@@ -48,19 +31,7 @@ static void st_dirname(const char *path, char *buf, size_t size)
         snprintf(buf, size, "%.*s", (int)(slash - path), path);
 }
 
-static void st_fsync_dir(const char *path)
-{
-    char dir[NP_STORE_PATH_MAX];
-    int fd;
-
-    st_dirname(path, dir, sizeof(dir));
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
+/* mkdir -p of the store's directory, mode 0700 (errors show at the write) */
 static void st_mkdirs(const char *path)
 {
     char d[NP_STORE_PATH_MAX];
@@ -74,60 +45,6 @@ static void st_mkdirs(const char *path)
             *p = '/';
         }
     (void)mkdir(d, 0700);
-}
-
-/*
- * Read a whole file of at most cap bytes. 0 and *out (NUL-terminated,
- * caller frees); 1 when the file is larger than cap; -1 with errno.
- */
-static int st_load(const char *path, size_t cap, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf;
-    size_t n = 0;
-    struct stat sb;
-
-    *out = NULL;
-    *len = 0;
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &sb) == 0 && sb.st_size > (off_t)cap) {
-        close(fd);
-        return 1;
-    }
-    buf = malloc(cap + 2);
-    if (buf == NULL) {
-        close(fd);
-        errno = ENOMEM;
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf + n, cap + 1 - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-
-            free(buf);
-            close(fd);
-            errno = e;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > cap) {
-            free(buf);
-            close(fd);
-            return 1;
-        }
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 /* --- the store object ------------------------------------------------ */
@@ -411,13 +328,13 @@ static int move_aside(np_store *s, np_store_note *note, const char *why,
     if (note == NULL)
         note = &local;
     snprintf(aside, sizeof(aside), "%s.corrupt-%lld", s->path,
-             (long long)time(NULL));
+             (long long)np__wall_s());
     if (rename(s->path, aside) != 0)
         return np_error_sys(err, errno, s->path,
                             "the mapping store is %s and cannot be moved "
                             "aside",
                             why);
-    st_fsync_dir(s->path);
+    (void)np__fsync_parent(s->path);
     note->moved_aside = 1;
     snprintf(note->aside_path, sizeof(note->aside_path), "%s", aside);
     snprintf(note->message, sizeof(note->message),
@@ -439,15 +356,17 @@ int np_store_load(np_store *s, np_store_note *note, np_error *err)
     if (s == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no store");
     s->n = 0;
-    rc = st_load(s->path, NP_STORE_MAX_BYTES, &text, &len);
-    if (rc < 0) {
-        if (errno == ENOENT)
-            return NP_OK;
-        return np_error_sys(err, errno, s->path,
-                            "cannot read the mapping store");
-    }
-    if (rc > 0)
+    np_error_clear(&perr);
+    rc = np__file_load(s->path, NP_STORE_MAX_BYTES, &text, &len, &perr);
+    if (rc == NP_ENOTFOUND)
+        return NP_OK;
+    if (rc == NP_ETOOBIG)
         return move_aside(s, note, "larger than its limit", err);
+    if (rc != NP_OK) {
+        if (err != NULL)
+            *err = perr;
+        return rc;
+    }
     np_error_clear(&perr);
     rc = np_store_from_json(s, text, len, &perr);
     free(text);
@@ -468,45 +387,19 @@ int np_store_load(np_store *s, np_store_note *note, np_error *err)
 
 int np_store_save(const np_store *s, np_error *err)
 {
-    char tmp[NP_STORE_PATH_MAX + 8];
     char *text;
-    int fd = -1, rc = NP_OK;
+    size_t len;
+    int rc;
 
     if (s == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no store");
-    text = np_store_to_json(s, (int64_t)time(NULL));
+    text = np_store_to_json(s, np__wall_s());
     if (text == NULL)
         return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
     st_mkdirs(s->path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = np_error_sys(err, errno, tmp, "cannot write the mapping store");
-        goto out;
-    }
-    (void)fchmod(fd, 0600);
-    if (st_write_all(fd, text, strlen(text)) != 0 ||
-        st_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-        rc = np_error_sys(err, errno, tmp, "cannot write the mapping store");
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = np_error_sys(err, errno, tmp, "cannot write the mapping store");
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, s->path) != 0) {
-        rc = np_error_sys(err, errno, s->path,
-                          "cannot rename the mapping store into place");
-        goto out;
-    }
-    st_fsync_dir(s->path);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != NP_OK)
-        (void)unlink(tmp);
+    len = strlen(text);
+    text[len] = '\n'; /* cJSON_Print's buffer has room: its NUL */
+    rc = np__file_replace(s->path, text, len + 1, 0600, err);
     free(text);
     return rc;
 }
@@ -521,6 +414,6 @@ int np_store_remove(const np_store *s, np_error *err)
         return np_error_sys(err, errno, s->path,
                             "cannot remove the mapping store");
     }
-    st_fsync_dir(s->path);
+    (void)np__fsync_parent(s->path);
     return NP_OK;
 }
