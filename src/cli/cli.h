@@ -33,6 +33,7 @@ int np_cmd_wizard(int argc, char **argv);
 int np_cmd_daemon(int argc, char **argv);
 int np_cmd_status(int argc, char **argv);
 int np_cmd_update(int argc, char **argv);
+int np_cmd_web_token(int argc, char **argv);
 
 /* --- output helpers (out.c) --- */
 
@@ -63,13 +64,5 @@ void np_out_wrapf(const char *first, const char *rest, const char *fmt, ...)
 /* A one-line spinner on stderr: step text, redrawn in place. */
 void np_progress(const char *text);
 void np_progress_done(void);
-
-/*
- * Run another command in-process with its stdout captured: *text gets a
- * malloc'ed, NUL-terminated copy (the caller frees it; NULL on failure).
- * Returns the command's exit code. Used to nest one command's --json output
- * in another's.
- */
-int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text);
 
 #endif /* NP_CLI_H */

@@ -230,7 +230,6 @@ int np_cmd_update(int argc, char **argv)
     memset(&opts, 0, sizeof(opts));
     memset(&s, 0, sizeof(s));
     s.phase = -1;
-    optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'u':

@@ -1,4 +1,4 @@
-/* natpilot: hexadecimal (see include/natpilot/hex.h). */
+/* natpilot: hexadecimal (see np_hex.h). */
 #include <string.h>
 
 #include "np_hex.h"

@@ -186,6 +186,7 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
     k->opts = *opts;
     k->cfg = cfg;
     k->lock_fd = k->status_fd = k->ssdp_fd = -1;
+    k->ext.fd = -1;
     k->sig_fd = opts->signal_fd;
     k->ssdp_bootid = -1;
     if (np__random(&k->rnd, sizeof(k->rnd)) != 0 || !k->rnd)
@@ -387,6 +388,7 @@ static void note_restart(np_keeper *k, const char *fmt, ...)
     vsnprintf(k->last_restart_why, sizeof(k->last_restart_why), fmt, ap);
     va_end(ap);
     k->last_restart = np__wall_s();
+    k->n_restarts++;
     np__keep_log(k, NP_LOG_WARN, "router restart: %s", k->last_restart_why);
 }
 
@@ -642,6 +644,7 @@ static void renew_held(np_keeper *k, np__ent *e, const np_sess_result *r,
     e->expires = np__wall_s() + life;
     memcpy(e->nonce, r->pm.nonce, 12);
     e->failures = 0;
+    e->renewed = np__wall_s();
     e->last_error[0] = '\0';
     e->holder[0] = '\0';
     if (r->alternate)
@@ -670,6 +673,7 @@ static void renew_refused(np_keeper *k, np__ent *e, const np_sess_result *r,
         np_addr_ip_str(&r->pm.holder, hold, sizeof(hold));
     e->state = NP__ENT_REFUSED;
     e->failures++;
+    k->n_renew_failures++;
     snprintf(e->holder, sizeof(e->holder), "%s", hold);
     if (r->offered_port != 0)
         snprintf(e->last_error, sizeof(e->last_error),
@@ -731,6 +735,7 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
     }
     if (rc != NP_OK) {
         e->failures++;
+        k->n_renew_failures++;
         snprintf(e->last_error, sizeof(e->last_error), "%s", er.msg);
         e->due = now + np_keeper_backoff_ms(e->failures, backoff_cap_ms(k));
         np__keep_log(k, NP_LOG_ERROR, "device %s: %s %u: %s", d->name,
@@ -1191,6 +1196,28 @@ static int reload(np_keeper *k)
     return 1;
 }
 
+int np_keeper_reload(np_keeper *k)
+{
+    return k != NULL ? reload(k) : 0;
+}
+
+const np_config *np_keeper_config(const np_keeper *k)
+{
+    return k != NULL ? k->cfg : NULL;
+}
+
+void np_keeper_set_ext(np_keeper *k, const np_keeper_ext *ext)
+{
+    if (k == NULL)
+        return;
+    if (ext == NULL) {
+        memset(&k->ext, 0, sizeof(k->ext));
+        k->ext.fd = -1;
+    } else {
+        k->ext = *ext;
+    }
+}
+
 static void read_signals(np_keeper *k)
 {
     struct signalfd_siginfo si;
@@ -1264,8 +1291,8 @@ int np_keeper_run(np_keeper *k, np_error *err)
     k->router_due = 0;
     k->check_due = NEVER;
     while (!k->stop) {
-        struct pollfd pfd[3];
-        int nfd = 0, timeout, r;
+        struct pollfd pfd[4];
+        int nfd = 0, timeout, r, ext_i = -1;
         int64_t due, now;
 
         process(k);
@@ -1281,6 +1308,12 @@ int np_keeper_run(np_keeper *k, np_error *err)
             timeout = 86400000;
         else
             timeout = (int)(due - now);
+        if (k->ext.run != NULL && k->ext.timeout != NULL) {
+            int64_t et = k->ext.timeout(k->ext.ud);
+
+            if (et >= 0 && (timeout < 0 || et < timeout))
+                timeout = et > 86400000 ? 86400000 : (int)et;
+        }
         if (k->sig_fd >= 0) {
             pfd[nfd].fd = k->sig_fd;
             pfd[nfd++].events = POLLIN;
@@ -1291,6 +1324,11 @@ int np_keeper_run(np_keeper *k, np_error *err)
             pfd[nfd].fd = k->ssdp_fd;
             pfd[nfd++].events = POLLIN;
         }
+        if (k->ext.fd >= 0 && k->ext.run != NULL) {
+            ext_i = nfd;
+            pfd[nfd].fd = k->ext.fd;
+            pfd[nfd++].events = POLLIN;
+        }
         r = poll(pfd, (nfds_t)nfd, timeout);
         if (r < 0) {
             if (errno == EINTR)
@@ -1298,6 +1336,9 @@ int np_keeper_run(np_keeper *k, np_error *err)
             np_error_sys(err, errno, NULL, "poll");
             break;
         }
+        if (k->ext.run != NULL &&
+            (r == 0 || (ext_i >= 0 && pfd[ext_i].revents != 0)))
+            k->ext.run(k->ext.ud); /* its timeout passed, or an event */
         if (r == 0)
             continue;
         if (k->sig_fd >= 0 && (pfd[0].revents & POLLIN))

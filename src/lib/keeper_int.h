@@ -39,6 +39,7 @@ typedef struct np__ent {
     int64_t due;            /* monotonic ms of the next action */
     uint8_t nonce[12];
     unsigned failures;
+    int64_t renewed;            /* wall clock of the last grant; 0 never */
     char holder[NP_ADDRSTRLEN]; /* verify: who holds it instead */
     char last_error[NP__KEEP_ERR_MAX];
 } np__ent;
@@ -95,6 +96,9 @@ struct np_keeper {
     unsigned upnp_misses; /* checks in a row the IGD did not answer since */
     np_pm_options pmopt;
     np_store *store; /* the state file, in the one mapping store's format */
+    unsigned long n_restarts;       /* router restarts seen */
+    unsigned long n_renew_failures; /* map / renew attempts that failed */
+    np_keeper_ext ext;              /* extra event source (web); fd -1 */
 };
 
 /* How long the last good IGD description URL stands in for a silent

@@ -369,7 +369,9 @@ char *np_keeper_status_json(np_keeper *k)
             cJSON_AddNumberToObject(r, "retry_in",
                                     (double)((k->router_due - mono) / 1000));
         cJSON_AddNumberToObject(r, "orphans_pending", (double)k->n_orphans);
+        cJSON_AddNumberToObject(r, "restarts", (double)k->n_restarts);
     }
+    cJSON_AddNumberToObject(doc, "renew_failures", (double)k->n_renew_failures);
     devs = cJSON_AddArrayToObject(doc, "devices");
     for (i = 0; devs != NULL && i < k->cfg->n_devices; i++) {
         const np_cfg_device *d = &k->cfg->devices[i];
@@ -382,6 +384,17 @@ char *np_keeper_status_json(np_keeper *k)
                                 np_addr_ip_str(&d->address, a, sizeof(a)));
         cJSON_AddStringToObject(dj, "mode",
                                 d->mode == NP_CFG_MAP ? "map" : "verify");
+        if (d->platform != 0)
+            cJSON_AddStringToObject(dj, "platform",
+                                    np_platform_name(d->platform));
+        else
+            cJSON_AddNullToObject(dj, "platform");
+        {
+            cJSON *pa = cJSON_AddArrayToObject(dj, "profiles");
+
+            for (j = 0; pa != NULL && j < d->n_profiles; j++)
+                cJSON_AddItemToArray(pa, cJSON_CreateString(d->profiles[j]));
+        }
         ms = cJSON_AddArrayToObject(dj, "mappings");
         for (j = 0; ms != NULL && j < k->n_ents; j++) {
             const np__ent *e = &k->ents[j];
@@ -400,6 +413,7 @@ char *np_keeper_status_json(np_keeper *k)
                     ? np_addr_str(&e->external, a, sizeof(a))
                     : "");
             add_time(m, "expires", e->expires);
+            add_time(m, "last_renewed", e->renewed);
             if (e->expires > 0)
                 cJSON_AddNumberToObject(m, "expires_in",
                                         (double)(e->expires - now));

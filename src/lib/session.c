@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "natpilot/session.h"
+#include "np_util.h"
 
 struct np_session {
     np_sess_opts o;

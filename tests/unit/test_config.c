@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -104,6 +106,93 @@ static void test_defaults(void **state)
     np_diags_free(&d);
 }
 
+/* The web section: defaults, no devices allowed with it on. */
+static void test_web(void **state)
+{
+    static const char text[] =
+        "{\"state_file\": \"/var/x/state.json\", \"status_socket\": \"/t\", "
+        "\"web\": {\"enabled\": true, \"hosts\": [\"nas.local\"], "
+        "\"stun\": \"198.51.100.10\"}, \"devices\": []}";
+    np_config *cfg = NULL;
+    np_diags d;
+    char a[NP_ADDRSTRLEN];
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(
+        np_config_parse("t", text, strlen(text), NULL, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->web.enabled, 1);
+    assert_int_equal(cfg->n_devices, 0);
+    assert_string_equal(np_addr_str(&cfg->web.listen, a, sizeof(a)),
+                        "127.0.0.1:8780");
+    assert_string_equal(cfg->web.token_file, "/var/x/web-token");
+    assert_int_equal(cfg->web.n_hosts, 1);
+    assert_string_equal(cfg->web.hosts[0], "nas.local");
+    assert_string_equal(np_addr_str(&cfg->web.stun, a, sizeof(a)),
+                        "198.51.100.10:3478");
+    np_config_free(cfg);
+    np_diags_free(&d);
+}
+
+/* Adding a device from the web set-up: atomically, checked, no duplicate. */
+static void test_add_device(void **state)
+{
+    static const char text[] =
+        "{\"state_file\": \"/s/state.json\", \"status_socket\": \"/t\", "
+        "\"lease\": 600, \"web\": {\"enabled\": true}, \"devices\": []}";
+    char dir[] = "/tmp/np_cfg_add.XXXXXX", path[64];
+    char *prof[] = {(char *)"lab-game"};
+    np_cfg_device dev;
+    np_catalog *cat = catalog();
+    np_config *cfg = NULL;
+    np_diags d;
+    struct stat st;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/natpilot.conf", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0640), 0);
+    memset(&dev, 0, sizeof(dev));
+    snprintf(dev.name, sizeof(dev.name), "xbox");
+    assert_int_equal(np_addr_parse(&dev.address, "198.18.0.20", 0, NULL),
+                     NP_OK);
+    dev.platform = NP_PLAT_XBOX;
+    dev.profiles = prof;
+    dev.n_profiles = 1;
+    np_diags_init(&d);
+    assert_int_equal(np_config_add_device(path, &dev, cat, &d, NULL), NP_OK);
+    assert_int_equal(np_config_load(path, cat, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->n_devices, 1);
+    assert_string_equal(cfg->devices[0].name, "xbox");
+    assert_int_equal(cfg->devices[0].platform, NP_PLAT_XBOX);
+    assert_int_equal(cfg->lease, 600); /* the rest kept */
+    np_config_free(cfg);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640); /* its mode kept */
+    /* the same name or address again: NP_EEXIST, file unchanged */
+    assert_int_equal(np_config_add_device(path, &dev, cat, &d, NULL),
+                     NP_EEXIST);
+    /* an unknown profile: the result would not load, nothing written */
+    prof[0] = (char *)"no-such-profile";
+    snprintf(dev.name, sizeof(dev.name), "ps5");
+    assert_int_equal(np_addr_parse(&dev.address, "198.18.0.21", 0, NULL),
+                     NP_OK);
+    assert_int_equal(np_config_add_device(path, &dev, cat, &d, NULL),
+                     NP_EINVALID);
+    assert_int_equal(np_config_load(path, cat, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->n_devices, 1);
+    np_config_free(cfg);
+    np_diags_free(&d);
+    np_catalog_free(cat);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* One bad configuration per kind of error, with its exact position. */
 static const struct bad_case {
     const char *text;
@@ -153,6 +242,16 @@ static const struct bad_case {
     {"{\"devices\": [}", 1, 14, "", "malformed JSON"},
     {"[1, 2]", 1, 1, "", "must be an object"},
     {"{\"lease\": 60}", 1, 1, "", "needs \"devices\""},
+    /* the web interface never listens on a WAN or wildcard address */
+    {"{\"devices\": [], \"web\": {\"listen\": \"203.0.113.2:8780\"}}", 1, 35,
+     "/web/listen", "never listens on a WAN"},
+    {"{\"devices\": [], \"web\": {\"enabled\": true, \"listen\": "
+     "\"0.0.0.0:8780\"}}",
+     1, 52, "/web/listen", "never listens on a WAN"},
+    {"{\"devices\": [], \"web\": {\"enabled\": true, \"colour\": 1}}", 1, 42,
+     "/web/colour", "unknown key"},
+    /* no devices: only with the web interface on */
+    {"{\"devices\": []}", 1, 13, "/devices", "devices is empty"},
 };
 
 static void test_bad(void **state)
@@ -428,6 +527,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_web),
+        cmocka_unit_test(test_add_device),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_renew_and_backoff),
