@@ -34,8 +34,9 @@ static const char usage[] =
     "STUN server (--stun; default " DEFAULT_STUN ") answers from its\n"
     "alternate address, which only a working mapping lets in. --stun none\n"
     "skips that.\n"
-    "Exit: 0 all mapped right, 1 something missing, elsewhere or not\n"
-    "reachable, 2 usage, 3 no router answered.\n";
+    "Exit: 0 all mapped right and nothing known contradicts them, 1\n"
+    "something missing, elsewhere, not reachable, or UDP blocked on the way\n"
+    "(the proof from outside cannot be made), 2 usage, 3 no router answered.\n";
 
 struct reach_ctx {
     int enabled;
@@ -74,7 +75,15 @@ enum reach_state {
     REACH_OK,
     REACH_NOT,
     REACH_INCONC,
-    REACH_UNTESTED
+    REACH_UNTESTED,
+    REACH_UDP_BLOCKED
+};
+
+/* The library's verdict (np_reach_decide) for one rule, as rendered. */
+struct reach_out {
+    enum reach_state st;
+    enum np_reach_reason reason;
+    const char *why; /* the library's sentence; NULL when not tested */
 };
 
 static const char *reach_name(enum reach_state r)
@@ -88,6 +97,8 @@ static const char *reach_name(enum reach_state r)
         return "inconclusive";
     case REACH_UNTESTED:
         return "not-tested";
+    case REACH_UDP_BLOCKED:
+        return "udp-blocked";
     case REACH_NONE:
     default:
         return NULL;
@@ -95,40 +106,52 @@ static const char *reach_name(enum reach_state r)
 }
 
 /* Prove this host's UDP mapping from outside (a probe, not mapping policy:
- * the session said the router holds it; this asks the internet). */
-static enum reach_state prove(const struct reach_ctx *rc,
+ * the session said the router holds it; this asks the internet). The
+ * library decides what the answers mean (np_reach_decide); this renders. */
+static struct reach_out prove(const struct reach_ctx *rc,
                               const np_sess_result *x)
 {
-    enum reach_state st;
+    struct reach_out o = {REACH_NONE, NP_REACH_R_NONE, NULL};
     np_reach rr;
     np_error rerr;
 
     if (x->outcome != NP_SESS_MAPPED || !rc->enabled ||
         x->rule.transport != NP_PM_UDP)
-        return REACH_NONE;
+        return o;
     np_progress("proving the mapping from outside");
     if (np_probe_reachable(&rc->server, NULL, NULL, x->rule.port, 40, 1000, &rr,
-                           &rerr) != NP_OK)
-        st = REACH_UNTESTED;
-    else if (rr.reachable)
-        st = REACH_OK;
-    else if (rr.wrong_source || !rr.answered)
-        st = REACH_INCONC;
-    else
-        st = REACH_NOT;
+                           &rerr) != NP_OK) {
+        o.st = REACH_UNTESTED;
+    } else {
+        o.reason = rr.reason;
+        o.why = rr.reason_text;
+        if (rr.verdict == NP_REACH_PROVEN)
+            o.st = REACH_OK;
+        else if (rr.verdict == NP_REACH_PROBLEM)
+            o.st = rr.reason == NP_REACH_R_UDP_BLOCKED ? REACH_UDP_BLOCKED
+                                                       : REACH_NOT;
+        else
+            o.st = REACH_INCONC;
+    }
     np_progress_done();
-    return st;
+    return o;
+}
+
+static int reach_problem(enum reach_state rs)
+{
+    return rs == REACH_NOT || rs == REACH_UDP_BLOCKED;
 }
 
 static const char *status_of(const np_sess_result *x, enum reach_state rs)
 {
-    if (rs == REACH_NOT)
+    if (reach_problem(rs))
         return "unreachable";
     return np_sess_outcome_name(x->outcome);
 }
 
-static cJSON *rule_json(const np_sess_result *x, enum reach_state rs)
+static cJSON *rule_json(const np_sess_result *x, const struct reach_out *ro)
 {
+    enum reach_state rs = ro->st;
     const np_pm_result *res = &x->pm;
     char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
     cJSON *o = cJSON_CreateObject();
@@ -142,10 +165,15 @@ static cJSON *rule_json(const np_sess_result *x, enum reach_state rs)
     cJSON_AddStringToObject(o, "status", status_of(x, rs));
     cJSON_AddStringToObject(o, "via", np_pm_proto_name(res->proto));
     cJSON_AddStringToObject(o, "message", res->message);
-    if (reach_name(rs) != NULL)
+    if (reach_name(rs) != NULL) {
         cJSON_AddStringToObject(o, "reachability", reach_name(rs));
-    else
+        cJSON_AddStringToObject(o, "reachability_reason",
+                                np_reach_reason_name(ro->reason));
+        cJSON_AddStringToObject(o, "reachability_why",
+                                ro->why != NULL ? ro->why : "");
+    } else {
         cJSON_AddNullToObject(o, "reachability");
+    }
     if (x->outcome == NP_SESS_MAPPED) {
         cJSON_AddStringToObject(o, "external", ext);
         cJSON_AddStringToObject(o, "internal", in);
@@ -180,20 +208,20 @@ static void rule_text(const np_sess_result *x, enum reach_state rs)
 }
 
 static void summary_text(const struct pm_args *a, const struct reach_ctx *rc,
-                         int bad, int unreachable, int proven)
+                         int bad, const char *const *why, size_t nwhy,
+                         int proven)
 {
+    size_t i;
+
     if (!rc->enabled && rc->note[0] != '\0')
         printf("  (%s)\n", rc->note);
-    if (unreachable > 0) {
-        printf("\n");
-        np_out_wrap("", "",
-                    "The router reports these mappings as made, but "
-                    "nothing from the internet gets through them: a "
-                    "second NAT (double NAT or the provider's "
-                    "carrier-grade NAT) or a firewall sits beyond the "
-                    "router. Forwarding at home alone cannot fix that; "
-                    "see natpilot diagnose.");
-    }
+    /* one sentence per reason met (the library's): what is wrong, what
+     * to do; or why the proof could not be made */
+    for (i = 1; i < nwhy; i++)
+        if (why[i] != NULL) {
+            printf("\n");
+            np_out_wrap("", "", why[i]);
+        }
     printf("\n%zu of %zu ports mapped to the right device",
            a->nrules - (size_t)bad, a->nrules);
     if (rc->enabled)
@@ -207,6 +235,7 @@ static int render(const struct pm_args *a, const np_sess_report *rep,
 {
     cJSON *j = NULL, *arr = NULL;
     int bad = 0, unreachable = 0, proven = 0;
+    const char *why[NP_REACH_R_SILENT + 1] = {0}; /* [reason] its sentence */
     size_t i;
 
     if (a->json) {
@@ -216,13 +245,16 @@ static int render(const struct pm_args *a, const np_sess_report *rep,
     }
     for (i = 0; i < rep->n; i++) {
         const np_sess_result *x = &rep->r[i];
-        enum reach_state rs = prove(rc, x);
+        struct reach_out ro = prove(rc, x);
+        enum reach_state rs = ro.st;
 
-        bad += x->outcome != NP_SESS_MAPPED || rs == REACH_NOT;
-        unreachable += rs == REACH_NOT;
+        bad += x->outcome != NP_SESS_MAPPED || reach_problem(rs);
+        unreachable += reach_problem(rs);
         proven += rs == REACH_OK;
+        if (ro.why != NULL && (size_t)ro.reason < sizeof(why) / sizeof(why[0]))
+            why[ro.reason] = ro.why;
         if (a->json)
-            cJSON_AddItemToArray(arr, rule_json(x, rs));
+            cJSON_AddItemToArray(arr, rule_json(x, &ro));
         else
             rule_text(x, rs);
     }
@@ -237,7 +269,7 @@ static int render(const struct pm_args *a, const np_sess_report *rep,
             cJSON_AddStringToObject(j, "store_warning", a->store_note.message);
         pm_json_out(j);
     } else {
-        summary_text(a, rc, bad, unreachable, proven);
+        summary_text(a, rc, bad, why, sizeof(why) / sizeof(why[0]), proven);
     }
     return bad;
 }

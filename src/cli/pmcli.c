@@ -457,6 +457,8 @@ cJSON *pm_discovery_json(const np_pm_discovery *d)
             cJSON_AddNumberToObject(e, "answer_ms", d->rtt_ms[i]);
         if (np_addr_is_set(&d->external[i]))
             add_addr(e, "external_address", &d->external[i]);
+        if (np_addr_is_set(&d->external_bogus[i]))
+            add_addr(e, "external_address_unusable", &d->external_bogus[i]);
         if (i == NP_PM_UPNP && d->has[i]) {
             cJSON_AddNumberToObject(e, "igd_version", d->igd_version);
             cJSON_AddStringToObject(e, "igd_url", d->igd_url);
@@ -464,6 +466,7 @@ cJSON *pm_discovery_json(const np_pm_discovery *d)
     }
     cJSON_AddStringToObject(j, "chosen", np_pm_proto_name(d->chosen));
     cJSON_AddNumberToObject(j, "elapsed_ms", d->elapsed_ms);
+    cJSON_AddStringToObject(j, "note", d->note);
     s = cJSON_AddArrayToObject(j, "suspicious");
     for (k = 0; k < d->nsuspects; k++) {
         cJSON *e = cJSON_CreateObject();
@@ -496,4 +499,6 @@ void pm_print_discovery(const struct pm_args *a, const np_pm_discovery *d)
         printf("%sSuspicious:%s %s from %s\n", np_c_warn(), np_c_reset(),
                d->suspects[k].what,
                np_addr_ip_str(&d->suspects[k].from, ip, sizeof(ip)));
+    if (d->note[0] != '\0')
+        np_out_wrap("Note: ", "      ", d->note);
 }

@@ -93,6 +93,7 @@ void router_check_conclude(struct router_check *rc, const np_probe_obs *o,
     in.mapped = o->test[0].answered ? &o->test[0].mapped : NULL;
     in.router_answered = rc->any;
     in.router_external = &rc->external;
+    in.router_unsure = np_pm_discovery_external_unsure(&rc->disc);
     np_advice_double_nat(&in, &rc->dnat);
     rc->n_plan = 0;
     if (v->udp == NP_UDP_NO_ANSWER)
@@ -147,6 +148,19 @@ void router_print(const struct router_check *rc, const np_probe_obs *o)
         else
             printf(" (%s)\n", np_addr_scope_name(np_addr_scope(&rc->external)));
     }
+    if (!np_addr_is_set(&rc->external))
+        for (i = 0; i < NP_PM_NPROTO; i++)
+            if (np_addr_is_set(&rc->disc.external_bogus[i])) {
+                printf(
+                    "  External address  unknown: the router does not "
+                    "know its public address (%s said %s)\n",
+                    np_pm_proto_name((enum np_pm_proto)i),
+                    np_addr_ip_str(&rc->disc.external_bogus[i], a, sizeof(a)));
+                break;
+            }
+    if (rc->disc.note[0] != '\0')
+        np_out_wrap("  Note              ", "                    ",
+                    rc->disc.note);
     for (i = 0; i < rc->disc.nsuspects; i++)
         printf("  %sSuspicious%s        %s answered from %s (not the gateway; "
                "ignored)\n",
@@ -211,6 +225,7 @@ cJSON *router_json(const struct router_check *rc, const np_probe_obs *o)
         cJSON_AddNullToObject(r, "double_nat");
     else
         cJSON_AddBoolToObject(r, "double_nat", dn);
+    cJSON_AddStringToObject(r, "note", rc->disc.note);
     arr = cJSON_AddArrayToObject(r, "suspects");
     for (i = 0; i < rc->disc.nsuspects; i++) {
         cJSON *s = cJSON_CreateObject();

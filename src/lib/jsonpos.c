@@ -415,6 +415,9 @@ int np__json_whole(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
     d = v->valuedouble;
     if (!(d >= (double)lo && d <= (double)hi)) /* false for NaN too */
         return 0;
+    /* (double)INT64_MAX rounds up to 2^63, which no int64_t holds. */
+    if (d >= 9223372036854775808.0)
+        return 0;
     if (d != (double)(int64_t)d)
         return 0;
     *out = (int64_t)d;

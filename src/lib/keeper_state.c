@@ -21,7 +21,7 @@ int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
 {
     double f;
 
-    if (rnd < 0)
+    if (!(rnd >= 0)) /* NaN too */
         rnd = 0;
     if (rnd > 1)
         rnd = 1;
@@ -36,18 +36,18 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
 
     if (failures == 0)
         return 0;
-    for (i = 1; i < failures && d < cap_ms; i++)
+    for (i = 1; i < failures && d < cap_ms && d <= INT64_MAX / 2; i++)
         d *= 2;
     return d < cap_ms ? d : cap_ms;
 }
 
-/* A BOOTID / CONFIGID header value: all digits, up to 2^31 - 1; else -1. */
+/* A BOOTID / CONFIGID header value: all digits, up to 10 of them; else -1. */
 static long ssdp_number(const char *v, size_t vl)
 {
     const char *p = v;
     uint64_t n;
 
-    if (np__scan_u64(&p, v + vl, 2147483647u, &n) != NP_OK || p != v + vl)
+    if (np__scan_u64(&p, v + vl, 9999999999ULL, &n) != NP_OK || p != v + vl)
         return -1;
     return (long)n;
 }

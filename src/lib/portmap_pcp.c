@@ -47,8 +47,9 @@ struct pcp {
     uint32_t epoch;
     uint64_t epoch_client;
     int lost_state;
-    int version; /* 2, or 0 once a NAT-PMP server answered */
-    np_addr ext; /* last assigned external address */
+    int version;   /* 2, or 0 once a NAT-PMP server answered */
+    np_addr ext;   /* last assigned external address */
+    np_addr bogus; /* an unusable external address the router answered */
     np_pm_discovery *disc;
 };
 
@@ -179,7 +180,9 @@ static int pcp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
         if (k == 0)
             continue;
         if (r.version != NP_PCP_VERSION) {
-            /* UNSUPP_VERSION, or a NAT-PMP server: fall back to NAT-PMP */
+            /* Version 0: a NAT-PMP server (use NAT-PMP). Version 1 or
+             * above 2: a PCP server of another version (RFC 6887 §9),
+             * which natpilot cannot use: pcp_version tells which. */
             s->version = r.version;
             d->pcp_version = r.version;
             return NP__DISC_GAVE_UP;
@@ -277,7 +280,9 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
 
     if (s->version != NP_PCP_VERSION) {
         np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
-                          "the router does not speak PCP version 2");
+                          "the router does not speak PCP version 2 (it "
+                          "answered version %d)",
+                          s->version);
         return NP_OK;
     }
     rc = ensure(s, err);
@@ -349,16 +354,58 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
         return NP_OK;
     }
     if (r.version != NP_PCP_VERSION) {
-        np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
-                          "UNSUPP_VERSION: the router speaks NAT-PMP, not "
-                          "PCP");
+        if (r.version == 0)
+            np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
+                              "UNSUPP_VERSION: the router speaks NAT-PMP, "
+                              "not PCP");
+        else
+            np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
+                              "UNSUPP_VERSION: the router speaks PCP "
+                              "version %u only, natpilot version 2",
+                              (unsigned)r.version);
         return NP_OK;
     }
     res->lifetime = r.lifetime;
+    if (r.result == NP_PCP_UNSUPP_OPTION ||
+        r.result == NP_PCP_MALFORMED_OPTION) {
+        /* Blame THIRD_PARTY only when the request carried it (§13.1). */
+        np__pm_result_set(
+            res, NP_PM_PCP, np_pm_classify_pcp(r.result, third), r.result,
+            "PCP result %d: %s: the router refused %s", r.result,
+            r.result == NP_PCP_UNSUPP_OPTION ? "UNSUPP_OPTION"
+                                             : "MALFORMED_OPTION",
+            third ? "the THIRD_PARTY option (mapping for another device is "
+                    "not allowed)"
+            : m.prefer_failure ? "the PREFER_FAILURE option"
+                               : "an option although the request carried "
+                                 "none");
+        return NP_OK;
+    }
     if (r.result != 0) {
         np__pm_result_set(res, NP_PM_PCP, np_pm_classify_pcp(r.result, third),
                           r.result, "PCP result %d: %s", r.result,
                           np_pm_pcp_result_str(r.result));
+        return NP_OK;
+    }
+    if (lifetime > 0 &&
+        !np_pm_external_usable(&r.external, &s->ctx->gateway, &s->ctx->local)) {
+        /* SUCCESS with an external address that cannot be one (all zero,
+         * loopback, the router's LAN side): the router does not know its
+         * public address; nothing can reach such a mapping. Remove it. */
+        char a[NP_ADDRSTRLEN];
+
+        np_addr_ip_str(&r.external, a, sizeof(a));
+        s->bogus = r.external;
+        m.lifetime = 0;
+        m.suggested_external_port = 0;
+        (void)map_transact(s, &m, &r);
+        memset(&res->external, 0, sizeof(res->external));
+        res->lifetime = 0;
+        np__pm_result_set(res, NP_PM_PCP, NP_PM_FAILED, 0,
+                          "the router answered SUCCESS with external address "
+                          "%s, which cannot be a public address: it does not "
+                          "know its own (removed again)",
+                          a);
         return NP_OK;
     }
     res->external = r.external;
@@ -440,6 +487,13 @@ static int pcp_external(void *st, np_addr *out, np_error *err)
 {
     struct pcp *s = st;
 
+    char a[NP_ADDRSTRLEN];
+
+    if (!np_addr_is_set(&s->ext) && np_addr_is_set(&s->bogus))
+        return np_error_set(err, NP_ENOTFOUND, NULL,
+                            "the router does not know its public address "
+                            "(it answered %s)",
+                            np_addr_ip_str(&s->bogus, a, sizeof(a)));
     if (!np_addr_is_set(&s->ext))
         return np_error_set(err, NP_ENOTFOUND, NULL,
                             "PCP tells the external address only with a "

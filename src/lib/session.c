@@ -911,7 +911,7 @@ int np_session_apply(np_session *s, const np_sess_rule *rules, size_t n,
 static int verify_elsewhere(np_session *s, const np_pm_request *q,
                             np_pm_result *res)
 {
-    char held[NP_PM_MSG_MAX], holder[NP_ADDRSTRLEN];
+    char held[32 + NP_ADDRSTRLEN], holder[NP_ADDRSTRLEN];
     const np_pm_mapping *m;
 
     table_read(s);
@@ -933,7 +933,7 @@ static int verify_elsewhere(np_session *s, const np_pm_request *q,
     res->internal_port = q->internal_port;
     res->lifetime = m->lifetime;
     snprintf(res->message, sizeof(res->message),
-             "mapped on external port %u instead (\"%.60s\")%s",
+             "mapped on external port %u instead (\"%.60s\")%.80s",
              (unsigned)m->external_port, m->description, held);
     return 1;
 }

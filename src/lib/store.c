@@ -18,20 +18,26 @@
 #include "np_jsonpos.h"
 #include "np_util.h"
 
-/* --- files ----------------------------------------------------------------*/
+/* The directory part of path into buf ("." when there is none). */
+static void st_dirname(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
 
-/* Create the directories above path (mode 0700), as far as they are missing;
- * a failure shows when the store is written. */
+    if (slash == NULL)
+        snprintf(buf, size, ".");
+    else if (slash == path)
+        snprintf(buf, size, "/");
+    else
+        snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+/* mkdir -p of the store's directory, mode 0700 (errors show at the write) */
 static void st_mkdirs(const char *path)
 {
     char d[NP_STORE_PATH_MAX];
-    const char *slash = strrchr(path, '/');
     char *p;
 
-    if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof(d))
-        return;
-    memcpy(d, path, (size_t)(slash - path));
-    d[slash - path] = '\0';
+    st_dirname(path, d, sizeof(d));
     for (p = d + 1; *p != '\0'; p++)
         if (*p == '/') {
             *p = '\0';
@@ -311,6 +317,8 @@ int np_store_from_json(np_store *s, const char *text, size_t len, np_error *err)
     return NP_OK;
 }
 
+/* --- files -----------------------------------------------------------------*/
+
 static int move_aside(np_store *s, np_store_note *note, const char *why,
                       np_error *err)
 {
@@ -320,7 +328,7 @@ static int move_aside(np_store *s, np_store_note *note, const char *why,
     if (note == NULL)
         note = &local;
     snprintf(aside, sizeof(aside), "%s.corrupt-%lld", s->path,
-             (long long)time(NULL));
+             (long long)np__wall_s());
     if (rename(s->path, aside) != 0)
         return np_error_sys(err, errno, s->path,
                             "the mapping store is %s and cannot be moved "
@@ -348,13 +356,17 @@ int np_store_load(np_store *s, np_store_note *note, np_error *err)
     if (s == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no store");
     s->n = 0;
-    rc = np__file_load(s->path, NP_STORE_MAX_BYTES, &text, &len, err);
+    np_error_clear(&perr);
+    rc = np__file_load(s->path, NP_STORE_MAX_BYTES, &text, &len, &perr);
     if (rc == NP_ENOTFOUND)
         return NP_OK;
     if (rc == NP_ETOOBIG)
         return move_aside(s, note, "larger than its limit", err);
-    if (rc != NP_OK)
-        return rc; /* unreadable (permissions): never saved over */
+    if (rc != NP_OK) {
+        if (err != NULL)
+            *err = perr;
+        return rc;
+    }
     np_error_clear(&perr);
     rc = np_store_from_json(s, text, len, &perr);
     free(text);
@@ -385,9 +397,8 @@ int np_store_save(const np_store *s, np_error *err)
     if (text == NULL)
         return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
     st_mkdirs(s->path);
-    /* the text and its newline in one atomic replace (0600, synced) */
     len = strlen(text);
-    text[len] = '\n';
+    text[len] = '\n'; /* cJSON_Print's buffer has room: its NUL */
     rc = np__file_replace(s->path, text, len + 1, 0600, err);
     free(text);
     return rc;

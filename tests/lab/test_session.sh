@@ -24,21 +24,11 @@ CONF="$D/natpilot.conf"
 SOCK="$D/status.sock"
 STATE="$D/state.json"
 DPID=""
-failures=0
-passed=0
 
-ok() {
-    passed=$((passed + 1))
-    printf '  ok   %s\n' "$*"
-}
-bad() {
-    printf '  FAIL %s\n' "$*"
-    failures=$((failures + 1))
-}
 
 lab_on_exit() {
     [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
-    if [ "$failures" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
+    if [ "$LAB_FAILED" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
         for f in "$LAB_TMP"/daemon.*.log; do
             [ -e "$f" ] || continue
             echo "---- $f"
@@ -126,12 +116,12 @@ for via in natpmp pcp upnp; do
     after_open=$(rule_lines tcp 25565)
     st=$(jq -r '.rules[0] | "\(.status) \(.holder // "-")"' "$D/mc.$via.json")
     if [ "$rc" = 1 ] && [ "$st" = "conflict $LAB_LAN2_IP" ]; then
-        ok "$via: open reports a conflict held by lan2, exit 1"
+        lab_ok "$via: open reports a conflict held by lan2, exit 1"
     else
-        bad "$via: open: exit $rc, $(cat "$D/mc.$via.json" "$D/mc.$via.err")"
+        lab_bad "$via: open: exit $rc, $(cat "$D/mc.$via.json" "$D/mc.$via.err")"
     fi
-    [ "$(table)" = "$before" ] && ok "$via: open left the table as before" ||
-        bad "$via: open changed the table: $(table)"
+    [ "$(table)" = "$before" ] && lab_ok "$via: open left the table as before" ||
+        lab_bad "$via: open changed the table: $(table)"
     lab_in lan1 "$N" close --via $via --platform pc minecraft-java \
         >/dev/null 2>&1 || true
     write_conf $via pc minecraft-java
@@ -141,15 +131,15 @@ for via in natpmp pcp upnp; do
     after_daemon=$(rule_lines tcp 25565)
     e=$(entry tcp 25565)
     [ "$(jq -r '"\(.state) \(.holder)"' <<<"$e")" = "refused $LAB_LAN2_IP" ] &&
-        ok "$via: daemon: refused, held by lan2 ($(jq -r .last_error <<<"$e" | cut -c1-80))" ||
-        bad "$via: daemon: $e"
+        lab_ok "$via: daemon: refused, held by lan2 ($(jq -r .last_error <<<"$e" | cut -c1-80))" ||
+        lab_bad "$via: daemon: $e"
     if [ "$after_open" = "$after_daemon" ] && [ "$(table)" = "$before" ]; then
-        ok "$via: open and daemon leave the same router state [$after_daemon]"
+        lab_ok "$via: open and daemon leave the same router state [$after_daemon]"
     else
-        bad "$via: open left [$after_open], the daemon [$after_daemon]"
+        lab_bad "$via: open left [$after_open], the daemon [$after_daemon]"
     fi
-    stop_daemon || bad "$via: daemon stop failed"
-    [ "$(table)" = "$before" ] || bad "$via: table after the daemon: $(table)"
+    stop_daemon || lab_bad "$via: daemon stop failed"
+    [ "$(table)" = "$before" ] || lab_bad "$via: table after the daemon: $(table)"
 done
 lab_in lan2 upnpc -i -d 25565 TCP >/dev/null 2>&1 ||
     lab_fail "upnpc on lan2 could not remove its 25565"
@@ -166,14 +156,14 @@ for via in natpmp pcp upnp; do
         .alternate_external_port // empty' "$D/xb.$via.json")
     if [ "$rc" = 0 ] && [ -n "$alt" ] && [ "$alt" != 3074 ] &&
         lab_inbound udp "$alt" lan1 3074 >/dev/null; then
-        ok "$via: open keeps alternate external port $alt, proven"
+        lab_ok "$via: open keeps alternate external port $alt, proven"
     else
-        bad "$via: open: exit $rc, alt '$alt': $(cat "$D/xb.$via.json")"
+        lab_bad "$via: open: exit $rc, alt '$alt': $(cat "$D/xb.$via.json")"
     fi
     open_lines=$(rule_lines udp 3074 | grep -c "$LAB_LAN1_IP:3074" || true)
     lab_in lan1 "$N" close --via $via --platform xbox xbox-network \
-        >/dev/null 2>&1 || bad "$via: close after open failed"
-    [ "$(table)" = "$before" ] || bad "$via: close left $(table)"
+        >/dev/null 2>&1 || lab_bad "$via: close after open failed"
+    [ "$(table)" = "$before" ] || lab_bad "$via: close left $(table)"
     write_conf $via xbox xbox-network
     rm -f "$STATE"
     start_daemon "xb.$via"
@@ -182,16 +172,16 @@ for via in natpmp pcp upnp; do
     dext=$(jq -r '.external | split(":") | .[-1]' <<<"$e")
     if [ "$(jq -r .state <<<"$e")" = held ] && [ -n "$dext" ] &&
         [ "$dext" != 3074 ] && lab_inbound udp "$dext" lan1 3074 >/dev/null; then
-        ok "$via: daemon keeps alternate external port $dext, proven"
+        lab_ok "$via: daemon keeps alternate external port $dext, proven"
     else
-        bad "$via: daemon: $e"
+        lab_bad "$via: daemon: $e"
     fi
     daemon_lines=$(rule_lines udp 3074 | grep -c "$LAB_LAN1_IP:3074" || true)
     [ "$open_lines" = 1 ] && [ "$daemon_lines" = 1 ] &&
-        ok "$via: open and daemon each held one alternate mapping to lan1:3074" ||
-        bad "$via: open held $open_lines, the daemon $daemon_lines"
-    stop_daemon || bad "$via: daemon stop failed"
-    [ "$(table)" = "$before" ] || bad "$via: table after the daemon: $(table)"
+        lab_ok "$via: open and daemon each held one alternate mapping to lan1:3074" ||
+        lab_bad "$via: open held $open_lines, the daemon $daemon_lines"
+    stop_daemon || lab_bad "$via: daemon stop failed"
+    [ "$(table)" = "$before" ] || lab_bad "$via: table after the daemon: $(table)"
 done
 lab_in lan2 upnpc -i -d 3074 UDP >/dev/null 2>&1 || true
 
@@ -205,31 +195,31 @@ rc=0
 lab_in lan1 "$N" open --via pcp --port udp:3090 --json >"$D/c.json" \
     2>"$D/c.err" || rc=$?
 aside=$(ls "$NATPILOT_STATE_DIR"/mappings.json.corrupt-* 2>/dev/null | head -1)
-[ "$rc" = 0 ] && ok "open with a corrupt store maps (exit 0)" ||
-    bad "open with a corrupt store: exit $rc $(cat "$D/c.err")"
+[ "$rc" = 0 ] && lab_ok "open with a corrupt store maps (exit 0)" ||
+    lab_bad "open with a corrupt store: exit $rc $(cat "$D/c.err")"
 grep -q "kept as $aside" "$D/c.err" && [ -n "$aside" ] &&
-    ok "the message is shown: $(cut -c1-100 "$D/c.err")" ||
-    bad "no message: $(cat "$D/c.err")"
+    lab_ok "the message is shown: $(cut -c1-100 "$D/c.err")" ||
+    lab_bad "no message: $(cat "$D/c.err")"
 [ -n "$aside" ] && cmp -s "$aside" "$D/corrupt.copy" &&
-    ok "the corrupt store is kept aside byte for byte" ||
-    bad "the corrupt store is not kept: '$aside'"
+    lab_ok "the corrupt store is kept aside byte for byte" ||
+    lab_bad "the corrupt store is not kept: '$aside'"
 [ "$(jq -r '.store_warning != null' "$D/c.json")" = true ] ||
-    bad "--json does not carry the store warning"
+    lab_bad "--json does not carry the store warning"
 [ "$(jq '[.mappings[] | select(.internal_port == 3090 and
     .protocol == "pcp" and (.nonce | length) == 24)] | length' \
     "$NATPILOT_STATE_DIR/mappings.json")" = 1 ] &&
-    ok "the new store records the mapping with its nonce" ||
-    bad "new store: $(cat "$NATPILOT_STATE_DIR/mappings.json")"
+    lab_ok "the new store records the mapping with its nonce" ||
+    lab_bad "new store: $(cat "$NATPILOT_STATE_DIR/mappings.json")"
 [ "$(stat -c %a "$NATPILOT_STATE_DIR/mappings.json")" = 600 ] ||
-    bad "the store's mode is $(stat -c %a "$NATPILOT_STATE_DIR/mappings.json")"
+    lab_bad "the store's mode is $(stat -c %a "$NATPILOT_STATE_DIR/mappings.json")"
 rc=0
 lab_in lan1 "$N" close --via pcp --port udp:3090 --json >"$D/cc.json" \
     2>&1 || rc=$?
 [ "$rc" = 0 ] && [ "$(jq -r .removed "$D/cc.json")" = 1 ] &&
     [ "$(table)" = "$before" ] &&
-    ok "close removes it with the recorded nonce; table as before" ||
-    bad "close: exit $rc $(cat "$D/cc.json"); table $(table)"
-cmp -s "$aside" "$D/corrupt.copy" || bad "the aside file changed"
+    lab_ok "close removes it with the recorded nonce; table as before" ||
+    lab_bad "close: exit $rc $(cat "$D/cc.json"); table $(table)"
+cmp -s "$aside" "$D/corrupt.copy" || lab_bad "the aside file changed"
 
 # The daemon's state file, corrupt: said in the log, kept aside, and the
 # daemon starts and maps.
@@ -249,13 +239,12 @@ lab_wait_for 20 "daemon settled on udp 3074" settled udp 3074
 saside=$(ls "$STATE".corrupt-* 2>/dev/null | head -1)
 [ -n "$saside" ] && cmp -s "$saside" "$D/state.copy" &&
     grep -q "kept as $saside" "$LAB_TMP/daemon.corrupt.log" &&
-    ok "daemon: corrupt state file said in the log and kept aside" ||
-    bad "daemon: aside '$saside': $(tail -5 "$LAB_TMP/daemon.corrupt.log")"
+    lab_ok "daemon: corrupt state file said in the log and kept aside" ||
+    lab_bad "daemon: aside '$saside': $(tail -5 "$LAB_TMP/daemon.corrupt.log")"
 [ "$(jq '.mappings | length' "$STATE")" -ge 1 ] &&
-    ok "daemon: the new state file records its mappings" ||
-    bad "daemon state: $(cat "$STATE")"
-stop_daemon || bad "daemon stop failed"
-[ ! -e "$STATE" ] || bad "state file left after a clean stop"
+    lab_ok "daemon: the new state file records its mappings" ||
+    lab_bad "daemon state: $(cat "$STATE")"
+stop_daemon || lab_bad "daemon stop failed"
+[ ! -e "$STATE" ] || lab_bad "state file left after a clean stop"
 
-echo "== $passed passed, $failures failed"
-[ "$failures" = 0 ] || lab_fail "$failures check(s) failed"
+lab_done

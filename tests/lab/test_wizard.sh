@@ -26,7 +26,6 @@ STUN="198.51.100.10:3478"
 TMUX_SOCK=""
 TMUX_N=0
 SESSION="wiz"
-failures=0
 
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
 
@@ -90,10 +89,9 @@ check() { # check DESC CMD...
   local desc=$1
   shift
   if "$@"; then
-    echo "ok: $desc"
+    lab_ok "$desc"
   else
-    echo "FAIL: $desc" >&2
-    failures=$((failures + 1))
+    lab_bad "$desc"
   fi
 }
 
@@ -308,7 +306,4 @@ wiz_start "--stun $STUN --device self --game minecraft-java --no-apply --no-save
 wait_screen 15 "WIZARD-EXIT="
 check "colour on a terminal without NO_COLOR" has_sgr
 
-if [ "$failures" -gt 0 ]; then
-  lab_fail "$failures wizard check(s) failed"
-fi
-echo "wizard: all checks passed"
+lab_done

@@ -1,5 +1,5 @@
-/* Unit tests of the daemon's configuration (config.c) and of the keeper's
- * pure helpers (renew delay, back-off, SSDP NOTIFY parsing). */
+/* Unit tests of the daemon's configuration (config.c); the keeper's pure
+ * helpers are in test_keeper.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "natpilot/config.h"
-#include "natpilot/keeper.h"
 
 #define PROFILES NP_TEST_DATA "/../lab/data/daemon/profiles"
 
@@ -304,237 +303,12 @@ static void test_log_levels(void **state)
     assert_string_equal(np_log_level_name(NP_LOG_INFO), "info");
 }
 
-static void test_renew_and_backoff(void **state)
-{
-    (void)state;
-    /* 40-50 % of the lease */
-    assert_int_equal(np_keeper_renew_delay_ms(100, 0.0), 40000);
-    assert_int_equal(np_keeper_renew_delay_ms(100, 1.0), 50000);
-    assert_int_equal(np_keeper_renew_delay_ms(100, 7.0), 50000);
-    assert_int_equal(np_keeper_renew_delay_ms(7200, 0.5), 3240000);
-    /* 2 s doubling up to the cap, never 0 after a failure */
-    assert_int_equal(np_keeper_backoff_ms(0, 60000), 0);
-    assert_int_equal(np_keeper_backoff_ms(1, 60000), 2000);
-    assert_int_equal(np_keeper_backoff_ms(2, 60000), 4000);
-    assert_int_equal(np_keeper_backoff_ms(5, 60000), 32000);
-    assert_int_equal(np_keeper_backoff_ms(6, 60000), 60000);
-    assert_int_equal(np_keeper_backoff_ms(4000000000u, 60000), 60000);
-}
-
-static void test_ssdp_notify(void **state)
-{
-    static const char alive[] =
-        "NOTIFY * HTTP/1.1\r\n"
-        "HOST: 239.255.255.250:1900\r\n"
-        "CACHE-CONTROL: max-age=120\r\n"
-        "LOCATION: http://198.18.0.1:34567/rootDesc.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-        "NTS: ssdp:alive\r\n"
-        "bootid.upnp.org: 1795475556\r\n"
-        "\r\n";
-    static const char byebye[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://x/\r\nNTS: ssdp:byebye\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    static const char msearch[] =
-        "M-SEARCH * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://x/\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    static const char badboot[] =
-        "NOTIFY * HTTP/1.1\nLOCATION: http://y/\n"
-        "NT: urn:schemas-upnp-org:service:WANIPConnection:2\n"
-        "NTS: ssdp:alive\nBOOTID.UPNP.ORG: 12x\n\n";
-    /* another device on the gateway's address: not the IGD */
-    static const char media[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:MediaServer:1\r\n"
-        "NTS: ssdp:alive\r\n\r\n";
-    static const char rootdev[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
-        "NT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n";
-    char loc[64];
-    long boot;
-
-    (void)state;
-    assert_int_equal(np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     1);
-    assert_int_equal(boot, 1795475556L);
-    assert_string_equal(loc, "http://198.18.0.1:34567/rootDesc.xml");
-    assert_int_equal(np_keeper_ssdp_notify(byebye, sizeof(byebye) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(msearch, sizeof(msearch) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(badboot, sizeof(badboot) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     1);
-    assert_int_equal(boot, -1);
-    assert_int_equal(np_keeper_ssdp_notify(media, sizeof(media) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(rootdev, sizeof(rootdev) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    {
-        /* a NUL inside LOCATION would cut it short: refused (fuzz_ssdp) */
-        static const char nul[] =
-            "NOTIFY * HTTP/1.1\r\nLOCATION: http://a\0/r.xml\r\n"
-            "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-            "NTS: ssdp:alive\r\n\r\n";
-
-        assert_int_equal(np_keeper_ssdp_notify(nul, sizeof(nul) - 1, &boot, loc,
-                                               sizeof(loc)),
-                         0);
-    }
-    /* a LOCATION that does not fit is refused, not cut */
-    assert_int_equal(
-        np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 20), 0);
-    /* truncated anywhere: never reads past len */
-    {
-        size_t n;
-
-        for (n = 0; n < sizeof(alive) - 1; n++) {
-            char *cp = malloc(n ? n : 1);
-
-            assert_non_null(cp);
-            memcpy(cp, alive, n);
-            (void)np_keeper_ssdp_notify(cp, n, &boot, loc, sizeof(loc));
-            free(cp);
-        }
-    }
-}
-
-/* Behaviour 5 (docs/routers.md): restarts keyed on the device and the
- * description in use, not on whichever LOCATION was announced last. */
-static void notice(np_keeper_notice *n, const char *loc, const char *uuid,
-                   long boot, long config)
-{
-    memset(n, 0, sizeof(*n));
-    snprintf(n->location, sizeof(n->location), "%s", loc);
-    snprintf(n->uuid, sizeof(n->uuid), "%s", uuid);
-    n->bootid = boot;
-    n->configid = config;
-}
-
-static void test_ssdp_judge(void **state)
-{
-    static const char v1[] = "http://192.168.178.1:49000/igddesc.xml";
-    static const char v2[] = "http://192.168.178.1:49000/igd2desc.xml";
-    static const struct {
-        const char *loc, *uuid;
-        long boot, config;
-        enum np_keeper_ssdp_verdict want;
-    } fritz[] = {
-        /* igddesc.xml and igd2desc.xml, two UUIDs, alternating */
-        {v2, "aaaa-2", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v1, "aaaa-1", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v2, "aaaa-2", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v1, "aaaa-1", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v1, "aaaa-1", 7, 2, NP_KEEPER_SSDP_CHECK},   /* new CONFIGID */
-        {v2, "aaaa-2", 8, 1, NP_KEEPER_SSDP_RESTART}, /* new BOOTID */
-        {v1, "aaaa-1", 8, 2, NP_KEEPER_SSDP_RESTART},
-        {v1, "aaaa-1", 8, 2, NP_KEEPER_SSDP_SAME},
-    };
-    np_keeper_seen seen;
-    np_keeper_notice n;
-    char why[200];
-    size_t i;
-
-    (void)state;
-    memset(&seen, 0, sizeof(seen));
-    for (i = 0; i < sizeof(fritz) / sizeof(fritz[0]); i++) {
-        notice(&n, fritz[i].loc, fritz[i].uuid, fritz[i].boot, fritz[i].config);
-        assert_int_equal(np_keeper_ssdp_judge(&seen, v2, &n, why, sizeof(why)),
-                         fritz[i].want);
-    }
-
-    /* miniupnpd restarted before the daemon saw any NOTIFY: a new HTTP
-     * port for the description in use is a restart */
-    memset(&seen, 0, sizeof(seen));
-    notice(&n, "http://198.18.0.1:40001/rootDesc.xml", "3d3c", 5, -1);
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:39999/rootDesc.xml", &n,
-                             why, sizeof(why)),
-        NP_KEEPER_SSDP_RESTART);
-    assert_non_null(strstr(why, "was http://198.18.0.1:39999/rootDesc.xml"));
-    /* ... and once seen, the same device at the same place is not */
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:40001/rootDesc.xml", &n,
-                             why, sizeof(why)),
-        NP_KEEPER_SSDP_SAME);
-    /* the same device, no BOOTID, from another port: restart */
-    notice(&n, "http://198.18.0.1:40002/rootDesc.xml", "3d3c", -1, -1);
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:40001/rootDesc.xml", &n,
-                             why, sizeof(why)),
-        NP_KEEPER_SSDP_RESTART);
-
-    /* a second description on another port of a device whose boot is
-     * known: not a restart of the one in use */
-    memset(&seen, 0, sizeof(seen));
-    notice(&n, "http://10.0.0.1:5000/a.xml", "dev-a", 3, -1);
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
-        NP_KEEPER_SSDP_SAME);
-    notice(&n, "http://10.0.0.1:5001/b.xml", "dev-b", 3, -1);
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
-        NP_KEEPER_SSDP_SAME);
-
-    /* more devices than the table holds: no overflow */
-    memset(&seen, 0, sizeof(seen));
-    for (i = 0; i < 3 * NP_KEEPER_SEEN_MAX; i++) {
-        char u[16];
-
-        snprintf(u, sizeof(u), "u%zu", i);
-        notice(&n, v1, u, 1, 1);
-        (void)np_keeper_ssdp_judge(&seen, v1, &n, why, sizeof(why));
-    }
-    assert_int_equal(seen.count, NP_KEEPER_SEEN_MAX);
-}
-
-/* USN, CONFIGID; TR-064 (dslforum) announcements are not the IGD. */
-static void test_ssdp_notice(void **state)
-{
-    static const char fritz[] =
-        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
-        "LOCATION: http://192.168.178.1:49000/igd2desc.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
-        "NTS: ssdp:alive\r\n"
-        "USN: uuid:75802409-bccb-40e7-8e6c-E0286D2ABCDE::urn:schemas-upnp-"
-        "org:device:InternetGatewayDevice:2\r\n"
-        "BOOTID.UPNP.ORG: 17\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n";
-    static const char tr64[] =
-        "NOTIFY * HTTP/1.1\r\n"
-        "LOCATION: http://192.168.178.1:49000/tr64desc.xml\r\n"
-        "NT: urn:dslforum-org:device:InternetGatewayDevice:1\r\n"
-        "NTS: ssdp:alive\r\n"
-        "USN: uuid:739f2409-bccb-40e7-8e6c-E0286D2ABCDE::urn:dslforum-org:"
-        "device:InternetGatewayDevice:1\r\n\r\n";
-    np_keeper_notice n;
-
-    (void)state;
-    assert_int_equal(np_keeper_ssdp_notice(fritz, sizeof(fritz) - 1, &n), 1);
-    assert_string_equal(n.uuid, "75802409-bccb-40e7-8e6c-E0286D2ABCDE");
-    assert_int_equal(n.bootid, 17);
-    assert_int_equal(n.configid, 1337);
-    assert_string_equal(n.location, "http://192.168.178.1:49000/igd2desc.xml");
-    assert_int_equal(np_keeper_ssdp_notice(tr64, sizeof(tr64) - 1, &n), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_web),
-        cmocka_unit_test(test_add_device),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_renew_and_backoff),
-        cmocka_unit_test(test_ssdp_notify),
-        cmocka_unit_test(test_ssdp_judge),
-        cmocka_unit_test(test_ssdp_notice),
+        cmocka_unit_test(test_good), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_web),  cmocka_unit_test(test_add_device),
+        cmocka_unit_test(test_bad),  cmocka_unit_test(test_log_levels),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

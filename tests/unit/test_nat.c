@@ -128,9 +128,11 @@ static const struct scenario scenarios[] = {
     {.name = "address-dependent mapping",
      .given = {.udp = 1, .server = NP_SRV_OK, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 31000, .p2 = 31001, .f_port = 1, .f_both_sent = 3},
      .want = {NP_UDP_OK, NP_BEH_AD, NP_BEH_AD, NP_PA_UNKNOWN, NP_GEN_STRICT, NP_XBOX_STRICT, NP_PSN_TYPE3, NP_SW_UNKNOWN, NP_NAT_CONF_HIGH}},
-    {.name = "UDP blocked",
+    /* One server answers TCP, not UDP: a UDP block or a TCP-only server;
+     * at most unknown ("blocked" needs a second server: udp_evidence). */
+    {.name = "UDP silent, one TCP-only server",
      .given = {.tcp = 1, .server = NP_SRV_UNTESTED},
-     .want = {NP_UDP_BLOCKED, NP_BEH_UNKNOWN, NP_BEH_UNKNOWN, NP_PA_UNKNOWN, NP_GEN_BLOCKED, NP_XBOX_UNAVAILABLE, NP_PSN_FAILED, NP_SW_F, NP_NAT_CONF_HIGH}},
+     .want = {NP_UDP_UNKNOWN, NP_BEH_UNKNOWN, NP_BEH_UNKNOWN, NP_PA_UNKNOWN, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN, NP_PSN_UNKNOWN, NP_SW_UNKNOWN, NP_NAT_CONF_LOW}},
     {.name = "nothing answers",
      .given = {.server = NP_SRV_UNTESTED},
      .want = {NP_UDP_NO_ANSWER, NP_BEH_UNKNOWN, NP_BEH_UNKNOWN, NP_PA_UNKNOWN, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN, NP_PSN_UNKNOWN, NP_SW_UNKNOWN, NP_NAT_CONF_LOW}},
@@ -232,9 +234,60 @@ static void test_names_are_stable(void **state)
     assert_string_equal(np_udp_state_name(NP_UDP_NO_ANSWER), "no-answer");
 }
 
+/* "UDP blocked" needs evidence about the path, not about one server. */
+static void udp_evidence(void **state)
+{
+    np_probe_obs o;
+    np_nat_verdict v;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.hairpin = -1;
+    addr(&o.test[0].dest, "198.51.100.10:3478");
+    o.test[0].sent = 4;
+    o.tcp_tried = o.tcp_connected = o.tcp_answered = 1;
+    o.tcp_rtt_ms = 80;
+    /* a second server, at another address, silent over UDP too */
+    o.n_extra = 1;
+    addr(&o.extra[0].dest, "203.0.113.77:3478");
+    o.extra[0].sent = 4;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_BLOCKED);
+    assert_int_equal(v.xbox, NP_XBOX_UNAVAILABLE);
+    /* the second server on the primary's own address proves nothing */
+    addr(&o.extra[0].dest, "198.51.100.10:3479");
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_UNKNOWN);
+    /* its UDP answer disproves a block */
+    addr(&o.extra[0].dest, "203.0.113.77:3478");
+    o.extra[0].answered = 1;
+    o.udp_answered = 1;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_OK);
+    /* an ICMP port unreachable from the server: UDP gets there */
+    o.extra[0].answered = 0;
+    o.udp_answered = 0;
+    o.udp_refused = 1;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_SERVER_NO_UDP);
+    assert_int_equal(v.confidence, NP_NAT_CONF_LOW);
+    assert_string_equal(np_udp_state_name(v.udp), "server-no-udp");
+    /* a refused TCP connection: the host is up, never "no internet" */
+    memset(&o, 0, sizeof(o));
+    o.hairpin = -1;
+    addr(&o.test[0].dest, "198.51.100.10:3478");
+    o.test[0].sent = 4;
+    o.tcp_tried = o.tcp_refused = 1;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_UNKNOWN);
+    assert_null(strstr(v.reason, "no internet"));
+    assert_string_equal(np_udp_state_name(v.udp), "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(udp_evidence),
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_extra_server_disagrees),
         cmocka_unit_test(test_extra_servers_only),
