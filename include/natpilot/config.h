@@ -18,7 +18,8 @@
  *              "stun": "198.51.100.10:3478" },  for the page's diagnosis
  *     "devices": [
  *       { "name": "xbox", "address": "198.18.0.20", "platform": "xbox",
- *         "profiles": ["xbox"], "mode": "map" }      map | verify
+ *         "profiles": ["xbox"], "mode": "map",     map | verify
+ *         "address6": "2001:db8:1::20" }           optional: IPv6 pinholes
  *     ]
  *   }
  *
@@ -76,6 +77,9 @@ enum np_cfg_mode {
 typedef struct np_cfg_device {
     char name[NP_CFG_NAME_MAX];
     np_addr address;   /* IPv4, port 0 */
+    np_addr address6;  /* "address6": the device's global IPv6 address,
+                          port 0; empty when not given. Map-mode inbound
+                          ports become IPv6 pinholes for it too. */
     unsigned platform; /* one NP_PLAT_* bit, 0 when not given */
     int mode;          /* enum np_cfg_mode */
     char **profiles;   /* owned, n_profiles strings */

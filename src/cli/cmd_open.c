@@ -243,6 +243,10 @@ int np_cmd_open(int argc, char **argv)
     np_error err;
     int code, rc;
 
+    if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
+        free(a);
+        return np_cmd_open6(argc, argv);
+    }
     memset(&rep, 0, sizeof(rep));
     if (a == NULL)
         return NP_EXIT_NETWORK;

@@ -285,6 +285,8 @@ int np_cmd_verify(int argc, char **argv)
     np_error err;
     int code, i;
 
+    if (pm_has_ipv6(argc, argv)) /* IPv6 pinholes: cmd_pinhole.c */
+        return np_cmd_verify6(argc, argv);
     for (i = 1; i < argc; i++)
         if (strcmp(argv[i], "--outbound") == 0)
             return np_cmd_verify_outbound(argc, argv);

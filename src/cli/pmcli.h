@@ -71,4 +71,11 @@ void pm_catch_signals(void);
 /* Print cJSON to stdout and free it. */
 void pm_json_out(cJSON *j);
 
+/* open / verify / close --ipv6 (cmd_pinhole.c): IPv6 pinholes for this
+ * host; the commands dispatch to these when --ipv6 is in argv. */
+int pm_has_ipv6(int argc, char **argv);
+int np_cmd_open6(int argc, char **argv);
+int np_cmd_verify6(int argc, char **argv);
+int np_cmd_close6(int argc, char **argv);
+
 #endif /* NP_PMCLI_H */

@@ -273,6 +273,20 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
             has_name = get_str(c, m, "name", dev->name, sizeof(dev->name));
         } else if (strcmp(k, "address") == 0) {
             *has_addr = get_addr(c, m, "address", &dev->address);
+        } else if (strcmp(k, "address6") == 0) {
+            if (!cJSON_IsString(m.v) ||
+                np_addr_parse(&dev->address6, m.v->valuestring, 0, NULL) !=
+                    NP_OK ||
+                np_addr_family(&dev->address6) != AF_INET6 ||
+                np_addr_port(&dev->address6) != 0 ||
+                (((const struct sockaddr_in6 *)&dev->address6.ss)
+                     ->sin6_addr.s6_addr[0] &
+                 0xe0) != 0x20) {
+                memset(&dev->address6, 0, sizeof(dev->address6));
+                ERR_AT(c, m,
+                       "address6 must be a global IPv6 address (like "
+                       "2001:db8:1::20)");
+            }
         } else if (strcmp(k, "platform") == 0) {
             if (!cJSON_IsString(m.v) ||
                 np_platform_parse(m.v->valuestring, &dev->platform) != NP_OK)
@@ -296,7 +310,7 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
         } else {
             ERR_KEY(c, m,
                     "unknown key \"%s\" (a device has name, address, "
-                    "platform, profiles, mode)",
+                    "address6, platform, profiles, mode)",
                     k);
         }
         pop(c, old);

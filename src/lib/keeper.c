@@ -195,6 +195,11 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
         np_keeper_free(k);
         return NULL;
     }
+    if (np__keep_pins_build(k) != NP_OK) {
+        np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        np_keeper_free(k);
+        return NULL;
+    }
     memset(&po, 0, sizeof(po));
     memcpy(po.prefer, cfg->prefer, sizeof(po.prefer));
     po.gateway = cfg->gateway;
@@ -229,6 +234,7 @@ void np_keeper_free(np_keeper *k)
         close(k->ssdp_fd);
     if (k->lock_fd >= 0)
         close(k->lock_fd);
+    np__keep_pins_free(k);
     free(k->ents);
     free(k->orphans);
     np_store_free(k->store);
@@ -973,11 +979,13 @@ static int check(np_keeper *k)
 
 static int64_t next_due(const np_keeper *k)
 {
-    int64_t t = NEVER;
+    int64_t t = NEVER, p = np__keep_pins_next_due(k);
     size_t i;
 
     if (k->router != NP__R_UP)
-        return k->router_due;
+        return k->router_due < p ? k->router_due : p;
+    if (p < t)
+        t = p;
     if (k->n_orphans > 0)
         return 0;
     if (k->check_due < t)
@@ -995,6 +1003,7 @@ static void process(np_keeper *k)
     int dirty = 0;
     size_t i;
 
+    np__keep_pins_process(k); /* IPv6 pinholes: their own gateway */
     if (k->router != NP__R_UP) {
         if (k->router_due > now)
             return;
@@ -1181,11 +1190,16 @@ static int reload(np_keeper *k)
     memcpy(ncfg->state_file, k->cfg->state_file, sizeof(ncfg->state_file));
     memcpy(ncfg->status_socket, k->cfg->status_socket,
            sizeof(ncfg->status_socket));
+    /* IPv6 pinholes index the old devices: closed, then made anew. */
+    (void)np__keep_pins_teardown(k);
+    np__keep_pins_free(k);
     np_config_free(k->cfg);
     k->cfg = ncfg;
     free(k->ents);
     k->ents = ne;
     k->n_ents = nn;
+    if (np__keep_pins_build(k) != NP_OK)
+        np__keep_log(k, NP_LOG_ERROR, "reload: out of memory for pinholes");
     k->check_due = 0; /* check the new set at once */
     (void)np__keep_state_write(k, NULL);
     np__keep_log(k, NP_LOG_INFO,
@@ -1270,6 +1284,7 @@ static size_t teardown(np_keeper *k)
         removed++;
     }
     left += k->n_orphans;
+    (void)np__keep_pins_teardown(k);
     np__keep_log(k, left ? NP_LOG_WARN : NP_LOG_INFO,
                  "stopped: removed %zu mapping%s%s", removed,
                  removed == 1 ? "" : "s",
