@@ -108,6 +108,47 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms);
 int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
                           size_t locsize);
 
+/* One gateway announcement (a NOTIFY ssdp:alive of an IGD), parsed. */
+typedef struct np_keeper_notice {
+    char location[256];
+    char uuid[72]; /* from USN "uuid:X::..." (X only); "" without a USN */
+    long bootid;   /* BOOTID.UPNP.ORG; -1 when absent */
+    long configid; /* CONFIGID.UPNP.ORG; -1 when absent */
+} np_keeper_notice;
+
+/* As np_keeper_ssdp_notify, into *out (USN and CONFIGID too). */
+int np_keeper_ssdp_notice(const char *buf, size_t len, np_keeper_notice *out);
+
+/* What the daemon has seen announced, one entry per device UUID (or per
+ * LOCATION without one); zero-initialise. */
+#define NP_KEEPER_SEEN_MAX 8
+typedef struct np_keeper_seen {
+    np_keeper_notice n[NP_KEEPER_SEEN_MAX];
+    size_t count;
+    size_t next; /* the entry replaced when full */
+} np_keeper_seen;
+
+enum np_keeper_ssdp_verdict {
+    NP_KEEPER_SSDP_SAME = 0, /* nothing to do */
+    NP_KEEPER_SSDP_CHECK,    /* read the table soon; no restart claimed */
+    NP_KEEPER_SSDP_RESTART   /* the gateway's IGD restarted */
+};
+
+/*
+ * Judge one announcement (docs/routers.md behaviour 5) and record it in
+ * *seen. A restart is a new BOOTID of a device already seen, or the
+ * description the daemon uses (`used`, its URL) announced from another
+ * HTTP server (address or port: miniupnpd's port is new on every start)
+ * while nothing is known about its boot. Another description of the same
+ * router (a Fritz!Box announces igddesc.xml and igd2desc.xml; other UUIDs,
+ * the same server, or a device whose BOOTID did not move) is not; a new
+ * CONFIGID alone asks for a check. why (may be NULL) gets the reason.
+ */
+enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
+                                                 const char *used,
+                                                 const np_keeper_notice *nt,
+                                                 char *why, size_t whysize);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,6 +89,12 @@ typedef struct np_pm_options {
                            once the preferred one answered */
     uint16_t ssdp_port; /* 0: 1900 (tests only) */
     uint16_t pcp_port;  /* 0: 5351 (tests only) */
+    /* The last description URL of the gateway's IGD that worked (the
+     * daemon's): when SSDP stays silent while the IGD's HTTP server still
+     * answers (a known miniupnpd bug), discovery reads it instead of
+     * declaring the IGD gone. Only a URL on the gateway's address is used;
+     * "" none. */
+    char igd_url_hint[256];
 } np_pm_options;
 
 /* One gateway answer seen during discovery that was not the gateway's. */
@@ -114,6 +120,8 @@ typedef struct np_pm_discovery {
     int igd_version;                /* 1 or 2; 0 when no IGD */
     char igd_url[256];              /* root description URL of the IGD */
     int igd_connected;              /* the IGD says its WAN is connected */
+    int igd_from_hint;              /* SSDP was silent: the IGD was read at
+                                       np_pm_options.igd_url_hint */
     enum np_pm_proto chosen;        /* the protocol used first */
     size_t nsuspects;
     np_pm_suspect suspects[NP_PM_MAX_SUSPECTS];
@@ -151,6 +159,11 @@ typedef struct np_pm_request {
     /* PCP mapping nonce: all zero = random (add); the nonce the mapping was
      * made with (delete, renew). add writes the one used to the result. */
     uint8_t nonce[12];
+    /* (delete) natpilot's mapping store says natpilot made this mapping:
+     * a UPnP entry is then matched by internal client, internal port and
+     * protocol whatever its description (routers change or blank it);
+     * without it only an entry carrying NP_PM_TAG is removed. */
+    int owned;
 } np_pm_request;
 
 typedef struct np_pm_result {

@@ -510,6 +510,24 @@ static int discover(np_keeper *k)
      * a daemon that started after the router's NOTIFYs, or missed one,
      * still sees the next restart (miniupnpd's LOCATION port is new on
      * every start). Its BOOTID is unknown until it announces itself. */
+    /* SSDP quiet while the IGD's HTTP server answers (docs/routers.md,
+     * behaviour 15): the last good description URL is used for up to
+     * NP__KEEP_HINT_S after SSDP last found the IGD. */
+    if (d.has[NP_PM_UPNP] && !d.igd_from_hint) {
+        snprintf(k->pmopt.igd_url_hint, sizeof(k->pmopt.igd_url_hint), "%s",
+                 d.igd_url);
+        k->igd_hint_since = np__mono_ms();
+        k->igd_hint_used = 0;
+    } else if (d.igd_from_hint && !k->igd_hint_used) {
+        k->igd_hint_used = 1;
+        np__keep_log(k, NP_LOG_WARN,
+                     "the gateway's IGD does not answer SSDP any more, but "
+                     "still answers at %s: using it",
+                     d.igd_url);
+    }
+    if (k->pmopt.igd_url_hint[0] != '\0' &&
+        np__mono_ms() - k->igd_hint_since > NP__KEEP_HINT_S * 1000)
+        k->pmopt.igd_url_hint[0] = '\0';
     if (d.has[NP_PM_UPNP] && d.igd_url[0] != '\0' &&
         strcmp(d.igd_url, k->ssdp_location) != 0) {
         snprintf(k->ssdp_location, sizeof(k->ssdp_location), "%s", d.igd_url);
@@ -633,6 +651,23 @@ static void renew_held(np_keeper *k, np__ent *e, const np_sess_result *r,
     char ext[NP_ADDRSTRLEN];
     int was = e->state;
 
+    /* The external address is re-read on every renewal; a change without
+     * a PCP epoch reset (a new DHCP lease on the WAN) is reported
+     * (docs/routers.md, behaviour 16). */
+    if (was == NP__ENT_HELD && np_addr_is_set(&e->external) &&
+        np_addr_is_set(&r->pm.external) &&
+        !np_addr_same_ip(&e->external, &r->pm.external)) {
+        char was_ext[NP_ADDRSTRLEN], now_ext[NP_ADDRSTRLEN];
+
+        np_addr_ip_str(&e->external, was_ext, sizeof(was_ext));
+        np_addr_ip_str(&r->pm.external, now_ext, sizeof(now_ext));
+        np__keep_log(k, NP_LOG_WARN,
+                     "device %s: %s %u: the router's external address "
+                     "changed from %s to %s",
+                     d->name, tname(e->transport), e->port, was_ext, now_ext);
+        snprintf(k->last_ext_change, sizeof(k->last_ext_change),
+                 "external address changed from %s to %s", was_ext, now_ext);
+    }
     e->state = NP__ENT_HELD;
     e->proto = r->pm.proto;
     e->external = r->pm.external;
@@ -690,6 +725,9 @@ static void renew_refused(np_keeper *k, np__ent *e, const np_sess_result *r,
 
 /* Make or renew one mapping through the session (the same policy as
  * `natpilot open`); 0 when the router stopped answering. */
+static int present_upnp(np_keeper *k, const np__ent *x, const np_cfg_device *d,
+                        uint16_t ext);
+
 static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
 {
     const np_cfg_device *d = &k->cfg->devices[e->dev];
@@ -699,6 +737,17 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
     np_error er;
     int rc, was = e->state;
     int64_t now = np__mono_ms();
+
+    /* A permanent mapping (the router takes no leases, docs/routers.md
+     * behaviour 1) is kept by checking that it is there, not re-added. */
+    if (was == NP__ENT_HELD && e->proto == NP_PM_UPNP && e->lifetime == 0 &&
+        present_upnp(k, e, d, np_addr_port(&e->external))) {
+        e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
+        np__keep_log(k, NP_LOG_DEBUG,
+                     "device %s: %s %u: the permanent mapping is in place",
+                     d->name, tname(e->transport), e->port);
+        return 1;
+    }
 
     memset(&rule, 0, sizeof(rule));
     rule.transport = e->transport;
@@ -742,6 +791,32 @@ static const np_pm_mapping *find_map(const np_pm_mapping *m, size_t n,
         if (m[i].transport == transport && m[i].external_port == ext)
             return &m[i];
     return NULL;
+}
+
+/* GetSpecificPortMappingEntry says the entry forwards to the device (a
+ * table that cannot be listed, docs/routers.md behaviour 8; a permanent
+ * mapping kept by checking it is there, behaviour 1). */
+static int present_upnp(np_keeper *k, const np__ent *x, const np_cfg_device *d,
+                        uint16_t ext)
+{
+    np_pm_request q;
+    np_pm_result r;
+    np_error er;
+    int rc;
+
+    memset(&q, 0, sizeof(q));
+    q.transport = x->transport;
+    q.internal_port = x->port;
+    q.external_port = ext ? ext : x->port;
+    q.internal = d->address;
+    np_addr_set_port(&q.internal, 0);
+    memset(&r, 0, sizeof(r));
+    np_error_clear(&er);
+    if (np_portmap_use(k->pm, NP_PM_UPNP, NULL) != NP_OK)
+        return 0;
+    rc = np_portmap_get(k->pm, &q, &r, &er);
+    (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
+    return rc == NP_OK && r.outcome == NP_PM_OK;
 }
 
 /* The periodic check; 0 when the router stopped answering. */
@@ -844,6 +919,12 @@ static int check(np_keeper *k)
                     k->table_has_pcp = 1;
                 continue;
             }
+            /* Not in the list: some routers cannot list their table (713
+             * at index 0, HTTP 500 midway; docs/routers.md behaviour 8).
+             * Ask for the entry itself before calling it gone. */
+            if (m == NULL && x->proto == NP_PM_UPNP &&
+                present_upnp(k, x, d, ext))
+                continue;
             /* PCP / NAT-PMP mappings count only on a router whose table
              * has been seen to list them (miniupnpd does). */
             if (x->proto != NP_PM_UPNP && !k->table_has_pcp)
@@ -1010,15 +1091,16 @@ static void serve_status(np_keeper *k)
 
 static void read_ssdp(np_keeper *k)
 {
-    char buf[1500], loc[256];
+    char buf[1500], why[400];
     struct sockaddr_storage ss;
 
     for (;;) {
         socklen_t sl = sizeof(ss);
         ssize_t n = recvfrom(k->ssdp_fd, buf, sizeof(buf), 0,
                              (struct sockaddr *)&ss, &sl);
+        np_keeper_notice nt;
+        enum np_keeper_ssdp_verdict v;
         np_addr from;
-        long boot;
 
         if (n < 0)
             return;
@@ -1026,30 +1108,37 @@ static void read_ssdp(np_keeper *k)
         if (!k->cfg->ssdp_listen || !np_addr_is_set(&k->disc.gateway) ||
             !np_addr_same_ip(&from, &k->disc.gateway))
             continue; /* only the gateway's announcements matter */
-        if (!np_keeper_ssdp_notify(buf, (size_t)n, &boot, loc, sizeof(loc)))
+        if (!np_keeper_ssdp_notice(buf, (size_t)n, &nt))
             continue;
-        if (k->ssdp_location[0] != '\0' &&
-            (strcmp(loc, k->ssdp_location) != 0 ||
-             (k->ssdp_bootid >= 0 && boot >= 0 && boot != k->ssdp_bootid))) {
-            if (strcmp(loc, k->ssdp_location) != 0)
-                np__keep_log(k, NP_LOG_INFO,
-                             "the gateway's IGD announced itself anew (at %s, "
-                             "was %s); checking the mappings",
-                             loc, k->ssdp_location);
-            else
-                np__keep_log(k, NP_LOG_INFO,
-                             "the gateway's IGD announced itself anew (BOOTID "
-                             "%ld -> %ld); checking the mappings",
-                             k->ssdp_bootid, boot);
-            /* give the router a moment to come up fully */
-            k->ssdp_restart = 1;
+        /* Keyed on the device (UUID, BOOTID, CONFIGID) and the description
+         * in use: a router announcing several descriptions (igddesc.xml
+         * and igd2desc.xml) is not restarting each time (docs/routers.md,
+         * behaviour 5). */
+        v = np_keeper_ssdp_judge(&k->ssdp_seen, k->ssdp_location, &nt, why,
+                                 sizeof(why));
+        if (k->ssdp_location[0] == '\0' || v == NP_KEEPER_SSDP_SAME)
+            continue;
+        if (v == NP_KEEPER_SSDP_CHECK) {
+            np__keep_log(k, NP_LOG_INFO,
+                         "the gateway's IGD changed its description (%s); "
+                         "checking the mappings",
+                         why);
             if (k->router == NP__R_UP)
                 k->check_due = np__mono_ms() + 1000;
-            else
-                k->router_due = np__mono_ms() + 1000;
+            continue;
         }
-        k->ssdp_bootid = boot;
-        snprintf(k->ssdp_location, sizeof(k->ssdp_location), "%s", loc);
+        np__keep_log(k, NP_LOG_INFO,
+                     "the gateway's IGD announced itself anew (%s); checking "
+                     "the mappings",
+                     why);
+        /* give the router a moment to come up fully */
+        k->ssdp_restart = 1;
+        snprintf(k->ssdp_location, sizeof(k->ssdp_location), "%s", nt.location);
+        k->ssdp_bootid = nt.bootid;
+        if (k->router == NP__R_UP)
+            k->check_due = np__mono_ms() + 1000;
+        else
+            k->router_due = np__mono_ms() + 1000;
     }
 }
 

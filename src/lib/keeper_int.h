@@ -93,8 +93,12 @@ struct np_keeper {
     uint32_t epoch[NP_PM_NPROTO];
     uint64_t epoch_client[NP_PM_NPROTO];
     long ssdp_bootid;
-    char ssdp_location[256];
-    int64_t last_restart; /* wall clock; 0 never */
+    char ssdp_location[256];   /* the description in use */
+    np_keeper_seen ssdp_seen;  /* announcements seen, per device */
+    int64_t igd_hint_since;    /* monotonic ms SSDP last found the IGD */
+    int igd_hint_used;         /* the IGD was read at its last URL */
+    char last_ext_change[200]; /* "external address changed from A to B" */
+    int64_t last_restart;      /* wall clock; 0 never */
     char last_restart_why[160];
     char last_error[NP__KEEP_ERR_MAX];
     int64_t started;
@@ -115,6 +119,10 @@ struct np_keeper {
     int64_t ph_due; /* next discovery attempt (monotonic ms) */
     unsigned ph_failures;
 };
+
+/* How long the last good IGD description URL stands in for a silent
+ * SSDP (seconds). */
+#define NP__KEEP_HINT_S 3600
 
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -41,17 +41,26 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
     return d < cap_ms ? d : cap_ms;
 }
 
-int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
-                          size_t locsize)
+/* A BOOTID / CONFIGID header value: all digits, up to 10 of them; else -1. */
+static long ssdp_number(const char *v, size_t vl)
+{
+    const char *p = v;
+    uint64_t n;
+
+    if (np__scan_u64(&p, v + vl, 9999999999ULL, &n) != NP_OK || p != v + vl)
+        return -1;
+    return (long)n;
+}
+
+int np_keeper_ssdp_notice(const char *buf, size_t len, np_keeper_notice *out)
 {
     static const char req[] = "NOTIFY * HTTP/1.1";
-    size_t pos = 0, l, vl, k;
+    size_t pos = 0, l, vl;
     const char *line, *v;
     int alive = 0, have_loc = 0, igd = 0;
 
-    *bootid = -1;
-    if (locsize > 0)
-        loc[0] = '\0';
+    memset(out, 0, sizeof(*out));
+    out->bootid = out->configid = -1;
     if (!np__ssdp_line(buf, len, &pos, &line, &l) || l != sizeof(req) - 1 ||
         memcmp(line, req, l) != 0)
         return 0;
@@ -61,19 +70,126 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
         } else if (np__ssdp_header(line, l, "NT", &v, &vl)) {
             igd = np__ssdp_igd_type(v, vl) != 0;
         } else if (np__ssdp_header(line, l, "LOCATION", &v, &vl)) {
-            if (!np__ssdp_location(v, vl, loc, locsize))
+            if (!np__ssdp_location(v, vl, out->location, sizeof(out->location)))
                 return 0;
             have_loc = 1;
-        } else if (np__ssdp_header(line, l, "BOOTID.UPNP.ORG", &v, &vl) &&
-                   vl > 0 && vl <= 10) {
-            long b = 0;
+        } else if (np__ssdp_header(line, l, "USN", &v, &vl)) {
+            size_t n = 0;
 
-            for (k = 0; k < vl && b >= 0; k++)
-                b = v[k] >= '0' && v[k] <= '9' ? b * 10 + (v[k] - '0') : -1;
-            *bootid = b;
+            if (vl > 5 && strncasecmp(v, "uuid:", 5) == 0) {
+                v += 5;
+                vl -= 5;
+                while (n < vl && n + 1 < sizeof(out->uuid) && v[n] != ':' &&
+                       v[n] > ' ' && v[n] < 0x7f)
+                    n++;
+                memcpy(out->uuid, v, n);
+                out->uuid[n] = '\0';
+            }
+        } else if (np__ssdp_header(line, l, "BOOTID.UPNP.ORG", &v, &vl)) {
+            out->bootid = ssdp_number(v, vl);
+        } else if (np__ssdp_header(line, l, "CONFIGID.UPNP.ORG", &v, &vl)) {
+            out->configid = ssdp_number(v, vl);
         }
     }
-    return alive && igd && have_loc;
+    if (!(alive && igd && have_loc)) {
+        out->location[0] = '\0';
+        return 0;
+    }
+    return 1;
+}
+
+int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
+                          size_t locsize)
+{
+    np_keeper_notice n;
+    int ok = np_keeper_ssdp_notice(buf, len, &n);
+
+    *bootid = ok ? n.bootid : -1;
+    if (locsize > 0)
+        loc[0] = '\0';
+    if (!ok)
+        return 0;
+    if (strlen(n.location) >= locsize)
+        return 0;
+    memcpy(loc, n.location, strlen(n.location) + 1);
+    return 1;
+}
+
+/* "http://host:port" of a URL is the same in a and b (the same HTTP
+ * server: another description path on it is not another boot). */
+static int same_server(const char *a, const char *b)
+{
+    const char *ea, *eb;
+
+    if (strncmp(a, "http://", 7) != 0 || strncmp(b, "http://", 7) != 0)
+        return 0;
+    ea = strchr(a + 7, '/');
+    eb = strchr(b + 7, '/');
+    if (ea == NULL)
+        ea = a + strlen(a);
+    if (eb == NULL)
+        eb = b + strlen(b);
+    return ea - a == eb - b && strncmp(a, b, (size_t)(ea - a)) == 0;
+}
+
+enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
+                                                 const char *used,
+                                                 const np_keeper_notice *nt,
+                                                 char *why, size_t whysize)
+{
+    np_keeper_notice *e = NULL;
+    enum np_keeper_ssdp_verdict v = NP_KEEPER_SSDP_SAME;
+    size_t i;
+    int used_boot_known = 0;
+
+    if (why != NULL && whysize > 0)
+        why[0] = '\0';
+    for (i = 0; i < seen->count; i++) {
+        np_keeper_notice *s = &seen->n[i];
+
+        if (nt->uuid[0] != '\0' ? strcmp(s->uuid, nt->uuid) == 0
+                                : (s->uuid[0] == '\0' &&
+                                   strcmp(s->location, nt->location) == 0))
+            e = s;
+        if (used != NULL && s->bootid >= 0 && same_server(s->location, used))
+            used_boot_known = 1;
+    }
+    if (e != NULL) {
+        if (e->bootid >= 0 && nt->bootid >= 0 && e->bootid != nt->bootid) {
+            v = NP_KEEPER_SSDP_RESTART;
+            if (why != NULL)
+                snprintf(why, whysize, "BOOTID %ld -> %ld at %s", e->bootid,
+                         nt->bootid, nt->location);
+        } else if ((e->bootid < 0 || nt->bootid < 0) &&
+                   !same_server(e->location, nt->location)) {
+            v = NP_KEEPER_SSDP_RESTART;
+            if (why != NULL)
+                snprintf(why, whysize, "at %s, was %s", nt->location,
+                         e->location);
+        } else if (e->configid >= 0 && nt->configid >= 0 &&
+                   e->configid != nt->configid) {
+            v = NP_KEEPER_SSDP_CHECK;
+            if (why != NULL)
+                snprintf(why, whysize, "CONFIGID %ld -> %ld", e->configid,
+                         nt->configid);
+        }
+        *e = *nt;
+        return v;
+    }
+    /* A device not seen before. */
+    if (used != NULL && used[0] != '\0' && !same_server(nt->location, used) &&
+        !used_boot_known) {
+        v = NP_KEEPER_SSDP_RESTART;
+        if (why != NULL)
+            snprintf(why, whysize, "at %s, was %s", nt->location, used);
+    }
+    if (seen->count < NP_KEEPER_SEEN_MAX) {
+        seen->n[seen->count++] = *nt;
+    } else {
+        seen->n[seen->next] = *nt;
+        seen->next = (seen->next + 1) % NP_KEEPER_SEEN_MAX;
+    }
+    return v;
 }
 
 /* --- the state file ------------------------------------------------------
@@ -245,6 +361,9 @@ char *np_keeper_status_json(np_keeper *k)
                                      cJSON_CreateString(np_pm_proto_name(p)));
         add_time(r, "last_restart", k->last_restart);
         cJSON_AddStringToObject(r, "last_restart_reason", k->last_restart_why);
+        if (k->last_ext_change[0] != '\0')
+            cJSON_AddStringToObject(r, "external_address_change",
+                                    k->last_ext_change);
         cJSON_AddStringToObject(r, "last_error", k->last_error);
         if (k->router == NP__R_DOWN)
             cJSON_AddNumberToObject(r, "retry_in",

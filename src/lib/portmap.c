@@ -382,6 +382,34 @@ enum np_pm_outcome np_pm_classify_upnp(int code, int third_party, int leased)
     }
 }
 
+int np__upnp_retry_permanent(int code, int leased)
+{
+    return leased && (code == 725 || code == 402);
+}
+
+int np__upnp_addany_broken(int code)
+{
+    return code == 401 || code == 602 || code < 0;
+}
+
+enum np__upnp_readback np__upnp_readback(int rc, const char *client,
+                                         const char *iport,
+                                         const char *want_client,
+                                         uint16_t want_iport)
+{
+    uint16_t v;
+
+    if (rc == 714 || rc == 713 || rc == 730 || rc == 402 || rc == 501)
+        return NP__RB_ABSENT;
+    if (rc != 0 || client == NULL || iport == NULL || want_client == NULL)
+        return NP__RB_UNKNOWN;
+    if (np__parse_u16(iport, 65535, &v) != NP_OK)
+        return NP__RB_OTHER;
+    if (strcmp(client, want_client) != 0 || v != want_iport)
+        return NP__RB_OTHER;
+    return NP__RB_HELD;
+}
+
 /* RFC 6887 §7.4 result codes. */
 enum np_pm_outcome np_pm_classify_pcp(int rc, int third_party)
 {
@@ -650,6 +678,10 @@ static int memmem_ci(const char *h, size_t hl, const char *n)
 
 int np__ssdp_igd_type(const char *v, size_t vl)
 {
+    /* TR-064 (urn:dslforum-org:device:InternetGatewayDevice:1) is another
+     * protocol on the same box, not the IGD, and no IGD restart. */
+    if (memmem_ci(v, vl, "dslforum"))
+        return 0;
     if (!memmem_ci(v, vl, "device:InternetGatewayDevice:") &&
         !memmem_ci(v, vl, "service:WANIPConnection:") &&
         !memmem_ci(v, vl, "service:WANPPPConnection:"))
@@ -962,12 +994,24 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             }
         }
     }
+    /* SSDP silent, but the IGD's last good description URL may still
+     * answer over HTTP (docs/routers.md, behaviour 15). */
+    if (!pm->answered[NP_PM_UPNP] && pm->be[NP_PM_UPNP] != NULL &&
+        pm->st[NP_PM_UPNP] != NULL && pm->ctx.opt.igd_url_hint[0] != '\0' &&
+        np__pm_upnp_use_url(pm->st[NP_PM_UPNP], pm->ctx.opt.igd_url_hint) ==
+            NP_OK) {
+        pm->answered[NP_PM_UPNP] = 1;
+        d->has[NP_PM_UPNP] = 1;
+        d->igd_from_hint = 1;
+        d->rtt_ms[NP_PM_UPNP] = (int)(np__mono_ms() - t0);
+    }
     /* UPnP needs the chosen IGD's description (one TCP exchange). */
     if (pm->answered[NP_PM_UPNP]) {
         rc = pm->be[NP_PM_UPNP]->disc_finish(pm->st[NP_PM_UPNP], d, NULL);
         if (rc != NP_OK) {
             pm->answered[NP_PM_UPNP] = 0;
             d->has[NP_PM_UPNP] = 0;
+            d->igd_from_hint = 0;
         }
     }
     for (p = 0; p < NP_PM_NPROTO; p++)

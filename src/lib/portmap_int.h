@@ -104,6 +104,10 @@ extern const np__pm_backend np__pm_upnp;
 
 /* Milliseconds of a monotonic clock. */
 
+/* UPnP: take url as the IGD's description URL (as if SSDP had announced
+ * it); NP_OK when it is on the gateway's address. */
+int np__pm_upnp_use_url(void *st, const char *url);
+
 /* Fill res->outcome/code/message/proto in one go. */
 void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,
@@ -116,5 +120,34 @@ void np__pm_note(np_pm_discovery *d, const char *fmt, ...)
 /* Record a response from an unexpected source in d->suspects. */
 void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,
                     const np_addr *from, const char *what);
+
+/*
+ * Real-router rules for UPnP (docs/routers.md), pure so that the unit tests
+ * check them row by row.
+ */
+/* 1 when a leased AddPortMapping refused with code is worth exactly one
+ * retry with lease 0 on the same external port: 725
+ * OnlyPermanentLeasesSupported, or 402, which some routers answer to any
+ * non-zero lease (the retry tells that 402 from its other meanings). */
+int np__upnp_retry_permanent(int code, int leased);
+/* 1 when AddAnyPortMapping failed because the action is broken or missing
+ * (401 Invalid Action, 602 Optional Action Not Implemented, a dropped
+ * connection or garbage: miniupnpc's negative codes), not because the
+ * router refused the mapping: use AddPortMapping on the next free ports. */
+int np__upnp_addany_broken(int code);
+
+/* What reading a mapping back (GetSpecificPortMappingEntry) says. */
+enum np__upnp_readback {
+    NP__RB_HELD = 0, /* the entry forwards to the wanted client and port */
+    NP__RB_ABSENT,   /* no such entry (714, or 713 / 402 / 501 for none) */
+    NP__RB_OTHER,    /* the entry forwards somewhere else */
+    NP__RB_UNKNOWN   /* the read itself failed: no evidence either way */
+};
+/* rc: the UPnP result of GetSpecificPortMappingEntry; client and iport:
+ * what it returned (ignored unless rc is 0). */
+enum np__upnp_readback np__upnp_readback(int rc, const char *client,
+                                         const char *iport,
+                                         const char *want_client,
+                                         uint16_t want_iport);
 
 #endif /* NP_PORTMAP_INT_H */

@@ -197,6 +197,12 @@ static int nat_disc_recv(void *st, np_pm_discovery *d, np_error *err)
      * that it does not speak NAT-PMP (RFC 6887 section 9) */
     if (r.result == NP_NATPMP_UNSUPP_VERSION)
         return NP__DISC_GAVE_UP;
+    /* A server that answers but refuses (result 2 NOT_AUTHORIZED, 3
+     * NETWORK_FAILURE: no public address, e.g. a private WAN) will not map
+     * either: fall back to the next protocol (docs/routers.md, 10). */
+    if (r.result == NP_NATPMP_NOT_AUTHORIZED ||
+        r.result == NP_NATPMP_NETWORK_FAILURE)
+        return NP__DISC_GAVE_UP;
     /* Any other answer with a result code is a NAT-PMP server. */
     note_epoch(s, r.epoch);
     d->epoch[NP_PM_NATPMP] = r.epoch;

@@ -189,6 +189,10 @@ static int pcp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
         }
         if (r.opcode != NP_PCP_OP_ANNOUNCE)
             continue;
+        if (r.result == NP_PCP_NOT_AUTHORIZED ||
+            r.result == NP_PCP_ADDRESS_MISMATCH ||
+            r.result == NP_PCP_NETWORK_FAILURE)
+            return NP__DISC_GAVE_UP; /* answers, but refuses: next protocol */
         note_epoch(s, r.epoch);
         d->epoch[NP_PM_PCP] = r.epoch;
         d->pcp_version = 2;

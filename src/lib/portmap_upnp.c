@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct upnp {
     const np__pm_ctx *ctx;
     int fd;
     char url[256];
+    char url_v1[256]; /* an IGDv1 description the gateway also announced */
     int igd_version;
     int have_urls;
     struct UPNPUrls urls;
@@ -226,6 +228,8 @@ static int upnp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
             continue;
         if (np_addr_same_ip(&from, &u->ctx->gateway) &&
             url_host_is(rp ? fixed : loc, &u->ctx->gateway)) {
+            if (ver == 1 && u->url_v1[0] == '\0')
+                snprintf(u->url_v1, sizeof(u->url_v1), "%s", rp ? fixed : loc);
             if (u->url[0] == '\0' || ver > u->igd_version) {
                 snprintf(u->url, sizeof(u->url), "%s", rp ? fixed : loc);
                 u->igd_version = ver;
@@ -259,6 +263,18 @@ static int upnp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
                            : "an UPnP IGD outside the LAN (never used)");
     }
     return answered ? NP__DISC_ANSWERED : NP__DISC_PENDING;
+}
+
+int np__pm_upnp_use_url(void *st, const char *url)
+{
+    struct upnp *u = st;
+
+    if (u == NULL || url == NULL || !url_host_is(url, &u->ctx->gateway) ||
+        strlen(url) >= sizeof(u->url))
+        return NP_EINVAL;
+    snprintf(u->url, sizeof(u->url), "%s", url);
+    u->igd_version = 1; /* disc_finish reads the version from the services */
+    return NP_OK;
 }
 
 static int fill_ext(struct upnp *u)
@@ -508,31 +524,122 @@ static int add_or_next(struct upnp *u, const np_pm_request *req,
     return first;
 }
 
-static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
-                    np_error *err)
+/* Discovery stops at the first good answer; an IGDv1 description the
+ * gateway offers beside its v2 one may be announced a moment later: read
+ * what arrived since, else ask the gateway once for an IGD:1 (500 ms). */
+static void find_v1(struct upnp *u)
 {
-    struct upnp *u = st;
-    char ep[16], ip[16], lease[16], client[NP_ADDRSTRLEN];
-    char reserved[UPNP_BUF];
-    /* miniupnpc sends arguments unescaped: "Tom & Ana" must not break the
-     * SOAP body (a strict IGD answers 402) */
-    char desc[NP_PM_DESC_MAX * 6];
-    int rc, third = np_addr_is_set(&req->internal);
-    uint16_t eport = ext_port_of(req), granted = eport;
-    enum np_pm_outcome o;
-    struct entry e;
-    uint32_t v;
+    static const char msg[] =
+        "M-SEARCH * HTTP/1.1\r\n"
+        "HOST: 239.255.255.250:1900\r\n"
+        "MAN: \"ssdp:discover\"\r\n"
+        "MX: 1\r\n"
+        "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
+    int64_t end = np__mono_ms() + 500;
+    struct sockaddr_in uc;
+    int sent = 0;
 
-    (void)err;
-    if (!u->have_urls)
-        return np_error_set(err, NP_EUNSUPP, NULL, "no IGD");
-    client_of(u, req, client, sizeof(client));
-    (void)np__xml_escape(req->description, desc, sizeof(desc));
+    if (u->fd < 0)
+        return;
+    for (;;) {
+        char buf[1536], loc[256];
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        struct pollfd pfd;
+        np_addr from;
+        int ver = 1;
+        int64_t left;
+        ssize_t r;
+
+        r = recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT,
+                     (struct sockaddr *)&ss, &sl);
+        if (r >= 0) {
+            np_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl);
+            if (np_pm_ssdp_parse(buf, (size_t)r, loc, sizeof(loc), &ver) &&
+                ver == 1 && np_addr_same_ip(&from, &u->ctx->gateway) &&
+                url_host_is(loc, &u->ctx->gateway)) {
+                snprintf(u->url_v1, sizeof(u->url_v1), "%s", loc);
+                return;
+            }
+            continue;
+        }
+        if (!sent) {
+            memcpy(&uc, &u->ctx->gateway.ss, sizeof(uc));
+            uc.sin_port = htons(u->ctx->opt.ssdp_port);
+            (void)sendto(u->fd, msg, sizeof(msg) - 1, 0, (struct sockaddr *)&uc,
+                         sizeof(uc));
+            sent = 1;
+        }
+        left = end - np__mono_ms();
+        if (left <= 0)
+            return;
+        pfd.fd = u->fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, (int)left) <= 0)
+            return;
+    }
+}
+
+/* Switch to the IGDv1 description the gateway also announced (a Fritz!Box
+ * announces igddesc.xml and igd2desc.xml, and may refuse one device on the
+ * v2 service while the v1 one maps for it). NP_OK when switched. */
+static int use_v1(struct upnp *u)
+{
+    struct UPNPUrls urls;
+    struct IGDdatas data;
+    char lan[64];
+
+    if (u->igd_version < 2)
+        return NP_ENOTFOUND;
+    if (u->url_v1[0] == '\0')
+        find_v1(u);
+    if (u->url_v1[0] == '\0' || strcmp(u->url_v1, u->url) == 0)
+        return NP_ENOTFOUND;
+    memset(&urls, 0, sizeof(urls));
+    memset(&data, 0, sizeof(data));
+    memset(lan, 0, sizeof(lan));
+    if (UPNP_GetIGDFromUrl(u->url_v1, &urls, &data, lan,
+                           (int)sizeof(lan) - 1) != 1 ||
+        urls.controlURL == NULL || urls.controlURL[0] == '\0') {
+        FreeUPNPUrls(&urls);
+        return NP_EPROTO;
+    }
+    if (u->have_urls)
+        FreeUPNPUrls(&u->urls);
+    u->urls = urls;
+    u->data = data;
+    u->have_urls = 1;
+    snprintf(u->url, sizeof(u->url), "%s", u->url_v1);
+    u->igd_version = 1;
+    return NP_OK;
+}
+
+/* Delete an entry we found to be our own, to make it again (renewal). */
+static int del_entry(struct upnp *u, uint16_t eport, int transport)
+{
+    char ep[16];
+
     snprintf(ep, sizeof(ep), "%u", (unsigned)eport);
-    snprintf(ip, sizeof(ip), "%u", (unsigned)req->internal_port);
-    snprintf(lease, sizeof(lease), "%lu",
-             req->permanent ? 0UL : (unsigned long)req->lifetime);
-    if (u->igd_version >= 2 && req->allow_other_port) {
+    return UPNP_DeletePortMapping(u->urls.controlURL, u->data.first.servicetype,
+                                  ep, proto_str(transport), NULL);
+}
+
+/*
+ * One AddPortMapping (or AddAnyPortMapping) round as the request asks,
+ * with the lease in `lease`; *granted is the port mapped. Returns the
+ * UPnP code. *note gets a remark when AddAnyPortMapping was broken.
+ */
+static int add_round(struct upnp *u, const np_pm_request *req,
+                     const char *client, const char *ip, const char *lease,
+                     const char *desc, uint16_t *granted, int *addany_broken)
+{
+    char ep[16], reserved[UPNP_BUF];
+    uint32_t v;
+    int rc;
+
+    if (u->igd_version >= 2 && req->allow_other_port && !*addany_broken) {
+        snprintf(ep, sizeof(ep), "%u", (unsigned)*granted);
         memset(reserved, 0, sizeof(reserved));
         rc = UPNP_AddAnyPortMapping(
             u->urls.controlURL, u->data.first.servicetype, ep, ip, client, desc,
@@ -540,17 +647,90 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
         reserved[UPNP_BUF - 1] = '\0';
         if (rc == 0 && np__parse_u32(reserved, UINT32_MAX, &v) == NP_OK &&
             v > 0 && v <= 65535)
-            granted = (uint16_t)v;
-    } else {
-        rc = add_or_next(u, req, client, ip, lease, desc, &granted);
+            *granted = (uint16_t)v;
+        if (!np__upnp_addany_broken(rc))
+            return rc;
+        /* AddAnyPortMapping is broken on this IGD (dropped connection,
+         * 401, 602): the next-free-port path instead. */
+        *addany_broken = 1;
+    }
+    return add_or_next(u, req, client, ip, lease, desc, granted);
+}
+
+static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
+                    np_error *err)
+{
+    struct upnp *u = st;
+    char ip[16], lease[16], client[NP_ADDRSTRLEN];
+    char desc[NP_PM_DESC_MAX * 6];
+    int rc, first_rc, third = np_addr_is_set(&req->internal);
+    int leased = !req->permanent && req->lifetime > 0;
+    int addany_broken = 0, permanent_retry = 0, via_v1 = 0, renewed = 0;
+    uint16_t eport = ext_port_of(req), granted = eport;
+    enum np_pm_outcome o;
+    enum np__upnp_readback rb;
+    struct entry e;
+    uint32_t v;
+
+    (void)err;
+    if (!u->have_urls)
+        return np_error_set(err, NP_EUNSUPP, NULL, "no IGD");
+    client_of(u, req, client, sizeof(client));
+    /* miniupnpc sends arguments unescaped: "Tom & Ana" must not break the
+     * SOAP body (a strict IGD answers 402) */
+    (void)np__xml_escape(req->description, desc, sizeof(desc));
+    snprintf(ip, sizeof(ip), "%u", (unsigned)req->internal_port);
+    snprintf(lease, sizeof(lease), "%lu",
+             leased ? (unsigned long)req->lifetime : 0UL);
+    first_rc = rc =
+        add_round(u, req, client, ip, lease, desc, &granted, &addany_broken);
+    /* 606 on the v2 service of a router that also offers a v1 description
+     * (per-device permission): one more try there. */
+    if (rc == 606 && !third && use_v1(u) == NP_OK) {
+        via_v1 = 1;
+        granted = eport;
+        rc = add_round(u, req, client, ip, lease, desc, &granted,
+                       &addany_broken);
+    }
+    /* Conflict under 718 or 501: classify by what the router now holds.
+     * Our own mapping already there (a renewal some routers refuse with
+     * 718) is made again, once. */
+    if ((rc == 718 || rc == 501) &&
+        get_specific(u, eport, req->transport, &e) == 0 &&
+        np__upnp_readback(0, e.client, e.port, client, req->internal_port) ==
+            NP__RB_HELD) {
+        if (np_pm_is_ours(e.desc) || e.desc[0] == '\0') {
+            if (del_entry(u, eport, req->transport) == 0) {
+                granted = eport;
+                rc = add_or_next(u, req, client, ip, lease, desc, &granted);
+                renewed = rc == 0;
+            }
+        } else {
+            rc = 0; /* already forwarded to this device, by another program */
+        }
+    }
+    /* Permanent leases only (725, or 402 to any lease): once, lease 0,
+     * the same external port. */
+    if (np__upnp_retry_permanent(rc, leased)) {
+        int rc0;
+
+        granted = eport;
+        rc0 = add_or_next(u, req, client, ip, "0", desc, &granted);
+        permanent_retry = rc0 == 0 ? 1 : -1;
+        if (rc0 == 0)
+            rc = 0;
+        else if (rc == 402)
+            rc = rc0; /* 402 again: not about the lease */
     }
     (void)np_addr_parse(&res->internal, client, 0, NULL);
     res->internal_port = req->internal_port;
     if (rc != 0) {
-        o = np_pm_classify_upnp(rc, third, !req->permanent);
+        o = np_pm_classify_upnp(rc, third, leased && permanent_retry == 0);
+        if (permanent_retry < 0 && first_rc == 402 && rc == 402)
+            o = NP_PM_FAILED;
         np__pm_result_set(res, NP_PM_UPNP, o, rc, "UPnP error %d: %s", rc,
                           np_pm_upnp_error_str(rc));
-        if (rc == 718 || rc == 729 || (rc == 606 && third)) {
+        if (rc == 718 || rc == 729 || rc == 501 || (rc == 606 && third)) {
             /* Who holds it? 718 also means "secure mode" on IGDv1. */
             if (get_specific(u, eport, req->transport, &e) == 0 &&
                 strcmp(e.client, client) != 0) {
@@ -558,26 +738,84 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
                 set_holder(res, &e);
             }
         }
-        if (rc == 725 || (rc == 402 && !req->permanent))
+        if (o == NP_PM_PERMANENT_ONLY)
             np__pm_result_set(res, NP_PM_UPNP, o, rc,
-                              "UPnP error %d: %s: this router %s only "
-                              "permanent mappings (use --permanent, and "
-                              "remove them with natpilot close)",
-                              rc, np_pm_upnp_error_str(rc),
-                              rc == 725 ? "accepts" : "may accept");
+                              "UPnP error %d: %s: this router accepts only "
+                              "permanent mappings, and refused the permanent "
+                              "one too",
+                              rc, np_pm_upnp_error_str(rc));
+        else if (permanent_retry < 0 && first_rc == 402 && rc == 402)
+            np__pm_result_set(res, NP_PM_UPNP, o, rc,
+                              "UPnP error 402: %s, for a leased and a "
+                              "permanent request alike: the router refuses the "
+                              "request itself (its table may be full, or it "
+                              "refuses an internal port other than the "
+                              "external one)",
+                              np_pm_upnp_error_str(rc));
+        else if (rc == 606 && !third)
+            np__pm_result_set(
+                res, NP_PM_UPNP, o, rc,
+                "UPnP error 606: the router does not let this device open "
+                "ports; allow it in its UPnP settings (Fritz!Box: \"Permit "
+                "independent port sharing for this device\")");
         return NP_OK;
     }
+    /* The external address is read again on every mapping: a WAN address
+     * that changed since discovery is reported, not the old one. */
+    (void)fill_ext(u);
     set_ext(u, res, granted);
-    res->lifetime = req->permanent ? 0 : req->lifetime;
-    /* Read it back: the router's own view of what it made. */
-    if (get_specific(u, granted, req->transport, &e) == 0) {
-        if (np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
-            res->lifetime = v;
+    res->lifetime = leased && permanent_retry <= 0 ? req->lifetime : 0;
+    /* Read it back, and trust what the router holds over what it said. */
+    rb = np__upnp_readback(get_specific(u, granted, req->transport, &e),
+                           e.client, e.port, client, req->internal_port);
+    if (rb == NP__RB_ABSENT) {
+        np__pm_result_set(res, NP_PM_UPNP, NP_PM_FAILED, 0,
+                          "the router answered success, but reading the "
+                          "mapping back finds no %s %u: it holds no such "
+                          "mapping (some routers drop mappings for other "
+                          "devices, or expire leases at once)",
+                          proto_str(req->transport), (unsigned)granted);
+        return NP_OK;
     }
+    if (rb == NP__RB_OTHER) {
+        set_holder(res, &e);
+        np__pm_result_set(res, NP_PM_UPNP, NP_PM_FAILED, 0,
+                          "the router answered success, but its table "
+                          "forwards %s %u to %s:%s, not to %s:%u",
+                          proto_str(req->transport), (unsigned)granted,
+                          e.client, e.port, client,
+                          (unsigned)req->internal_port);
+        return NP_OK;
+    }
+    if (rb == NP__RB_HELD && np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
+        res->lifetime = v;
     if (granted != eport)
         np__pm_result_set(res, NP_PM_UPNP, NP_PM_OTHER_PORT, 0,
-                          "mapped to external port %u instead of %u",
-                          (unsigned)granted, (unsigned)eport);
+                          "mapped to external port %u instead of %u%s",
+                          (unsigned)granted, (unsigned)eport,
+                          addany_broken ? " (AddAnyPortMapping does not work "
+                                          "on this router; the next free "
+                                          "port was taken)"
+                                        : "");
+    else if (permanent_retry > 0)
+        np__pm_result_set(res, NP_PM_UPNP, NP_PM_OK, 0,
+                          "mapped permanently: the router refused a %lu s "
+                          "lease (UPnP error %d: %s) and accepts only "
+                          "permanent mappings; natpilot close removes it",
+                          (unsigned long)req->lifetime, first_rc,
+                          np_pm_upnp_error_str(first_rc));
+    else if (via_v1)
+        np__pm_result_set(res, NP_PM_UPNP, NP_PM_OK, 0,
+                          "mapped through the router's IGDv1 description "
+                          "(its IGDv2 service refused this device: 606)");
+    else if (renewed)
+        np__pm_result_set(res, NP_PM_UPNP, NP_PM_OK, 0,
+                          "Success (natpilot's own mapping was there "
+                          "already; made again)");
+    else if (rb == NP__RB_UNKNOWN)
+        np__pm_result_set(res, NP_PM_UPNP, NP_PM_OK, 0,
+                          "Success (not confirmed: the router cannot read "
+                          "the mapping back)");
     else
         np__pm_result_set(res, NP_PM_UPNP, NP_PM_OK, 0, "Success");
     return NP_OK;
@@ -644,8 +882,14 @@ static int upnp_del(void *st, const np_pm_request *req, np_pm_result *res,
         return NP_OK;
     }
     set_holder(res, &e);
-    /* Only natpilot's own mapping to this client is removed. */
-    if (!np_pm_is_ours(e.desc) || strcmp(e.client, client) != 0) {
+    /* Only natpilot's own mapping to this client is removed: tagged, or
+     * (the store says natpilot made it) the same client, internal port and
+     * protocol whatever the router made of its description. */
+    if (strcmp(e.client, client) != 0 ||
+        !(np_pm_is_ours(e.desc) ||
+          (req->owned &&
+           np__upnp_readback(0, e.client, e.port, client, req->internal_port) ==
+               NP__RB_HELD))) {
         np__pm_result_set(res, NP_PM_UPNP, NP_PM_OTHER_DEVICE, 0,
                           "left alone: held by %s (\"%s\"), not natpilot's "
                           "mapping for %s",

@@ -436,6 +436,10 @@ static int sess_delete(np_session *s, const np_sess_rule *r,
     sess_request(s, r, &q);
     q.external_port = ext != 0 ? ext : r->port;
     q.lifetime = 0;
+    /* natpilot made it (store, this run, or its tag): a UPnP entry whose
+     * description the router changed or blanked is still found by client,
+     * internal port and protocol (docs/routers.md, behaviour 13) */
+    q.owned = 1;
     if (nonce != NULL)
         memcpy(q.nonce, nonce, sizeof(q.nonce));
     memset(dr, 0, sizeof(*dr));
@@ -471,8 +475,10 @@ static void sess_record(np_session *s, const np_sess_result *out)
 {
     np_store_entry e;
 
-    if (s->o.store == NULL || out->pm.proto == NP_PM_UPNP)
-        return; /* UPnP mappings are found by their tag in the table */
+    if (s->o.store == NULL)
+        return; /* UPnP ones too: close finds its own by this record where
+                   the table cannot be listed or the router changed the
+                   description (docs/routers.md, behaviours 8 and 13) */
     memset(&e, 0, sizeof(e));
     snprintf(e.owner, sizeof(e.owner), "%s", s->owner);
     e.gateway = s->disc.gateway;
@@ -946,6 +952,8 @@ static int verify_one(np_session *s, const np_sess_rule *r, np_sess_result *x,
     if (s->o.store != NULL)
         k = np_store_find(s->o.store, &s->disc.gateway, r->transport, r->port,
                           1, &s->o.device);
+    if (k >= 0 && s->o.store->e[k].proto == NP_PM_UPNP)
+        k = -1; /* a UPnP one is read from the table */
     if (k >= 0) {
         /* made by natpilot with PCP/NAT-PMP: renew it the same way, with
          * its nonce, unless the router's table can be read */
@@ -1099,7 +1107,7 @@ static int close_device_ok(const np_session *s, int all, const np_addr *dev,
     return all || dev_is_this_host;
 }
 
-/* 1. what natpilot made with PCP / NAT-PMP (the store) */
+/* 1. what natpilot made (the store; UPnP ones too) */
 static int close_store(np_session *s, const np_sess_rule *rules, size_t n,
                        int all, np_sess_report *rep, size_t *cap)
 {

@@ -831,6 +831,35 @@ lab_rogue_start() {
     lab_wait_for 5 "rogue responder" test -e "$ready"
 }
 
+# lab_fakegw_start ARGS...: start tests/lab/tools/np_fakegw.py (a scripted,
+# misbehaving IGD; see its --help) on the router's LAN address in place of
+# miniupnpd, telling external address $LAB_WAN_IP unless ARGS say
+# otherwise. Its forwards go into the lab's prerouting_miniupnpd chain.
+# Log (one line per request): $LAB_TMP/fakegw.log. Sets LAB_FAKEGW_PID and
+# LAB_FAKEGW_URL (its first description URL). Returns once it listens.
+lab_fakegw_start() {
+    local ready="$LAB_TMP/fakegw.ready"
+    rm -f "$ready"
+    lab_bg router fakegw python3 -u "$NP_SOURCE_DIR/tests/lab/tools/np_fakegw.py" \
+        --lan-addr "$LAB_GW" --wan-addr "$LAB_WAN_IP" --ready-file "$ready" "$@"
+    LAB_FAKEGW_PID=$LAB_LAST_PID
+    lab_wait_for 10 "np_fakegw listening" lab__fakegw_ready "$ready"
+    LAB_FAKEGW_URL=$(awk '/^ready/ { print $2; exit }' "$LAB_TMP/fakegw.log")
+    LAB_FAKEGW_URL="http://$LAB_GW:49000$LAB_FAKEGW_URL"
+}
+lab__fakegw_ready() {
+    kill -0 "$LAB_FAKEGW_PID" 2>/dev/null ||
+        lab_fail "np_fakegw exited: $(tail -5 "$LAB_TMP/fakegw.log")"
+    test -s "$1"
+}
+
+# lab_fakegw_stop: stop np_fakegw (it removes its forwards on SIGTERM).
+lab_fakegw_stop() {
+    lab_stop_pid "${LAB_FAKEGW_PID:-}"
+    LAB_FAKEGW_PID=""
+    lab_in router nft flush chain inet nplab prerouting_miniupnpd 2>/dev/null || true
+}
+
 # ---- IPv6 (lab_build -6 KIND) -------------------------------------------------
 #
 #   inet    down0: 2001:db8:ffff::1/64 (gateway), ::100 (a host), coturn's

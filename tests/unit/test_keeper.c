@@ -298,6 +298,124 @@ static void notify_truncated(void **state)
     }
 }
 
+/* Behaviour 5 (docs/routers.md): restarts keyed on the device and the
+ * description in use, not on whichever LOCATION was announced last. */
+static void notice(np_keeper_notice *n, const char *loc, const char *uuid,
+                   long boot, long config)
+{
+    memset(n, 0, sizeof(*n));
+    snprintf(n->location, sizeof(n->location), "%s", loc);
+    snprintf(n->uuid, sizeof(n->uuid), "%s", uuid);
+    n->bootid = boot;
+    n->configid = config;
+}
+
+static void ssdp_judge(void **state)
+{
+    static const char v1[] = "http://192.168.178.1:49000/igddesc.xml";
+    static const char v2[] = "http://192.168.178.1:49000/igd2desc.xml";
+    static const struct {
+        const char *loc, *uuid;
+        long boot, config;
+        enum np_keeper_ssdp_verdict want;
+    } fritz[] = {
+        /* igddesc.xml and igd2desc.xml, two UUIDs, alternating */
+        {v2, "aaaa-2", 7, 1, NP_KEEPER_SSDP_SAME},
+        {v1, "aaaa-1", 7, 1, NP_KEEPER_SSDP_SAME},
+        {v2, "aaaa-2", 7, 1, NP_KEEPER_SSDP_SAME},
+        {v1, "aaaa-1", 7, 1, NP_KEEPER_SSDP_SAME},
+        {v1, "aaaa-1", 7, 2, NP_KEEPER_SSDP_CHECK},   /* new CONFIGID */
+        {v2, "aaaa-2", 8, 1, NP_KEEPER_SSDP_RESTART}, /* new BOOTID */
+        {v1, "aaaa-1", 8, 2, NP_KEEPER_SSDP_RESTART},
+        {v1, "aaaa-1", 8, 2, NP_KEEPER_SSDP_SAME},
+    };
+    np_keeper_seen seen;
+    np_keeper_notice n;
+    char why[200];
+    size_t i;
+
+    (void)state;
+    memset(&seen, 0, sizeof(seen));
+    for (i = 0; i < sizeof(fritz) / sizeof(fritz[0]); i++) {
+        notice(&n, fritz[i].loc, fritz[i].uuid, fritz[i].boot, fritz[i].config);
+        assert_int_equal(np_keeper_ssdp_judge(&seen, v2, &n, why, sizeof(why)),
+                         fritz[i].want);
+    }
+
+    /* miniupnpd restarted before the daemon saw any NOTIFY: a new HTTP
+     * port for the description in use is a restart */
+    memset(&seen, 0, sizeof(seen));
+    notice(&n, "http://198.18.0.1:40001/rootDesc.xml", "3d3c", 5, -1);
+    assert_int_equal(
+        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:39999/rootDesc.xml", &n,
+                             why, sizeof(why)),
+        NP_KEEPER_SSDP_RESTART);
+    assert_non_null(strstr(why, "was http://198.18.0.1:39999/rootDesc.xml"));
+    /* ... and once seen, the same device at the same place is not */
+    assert_int_equal(
+        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:40001/rootDesc.xml", &n,
+                             why, sizeof(why)),
+        NP_KEEPER_SSDP_SAME);
+    /* the same device, no BOOTID, from another port: restart */
+    notice(&n, "http://198.18.0.1:40002/rootDesc.xml", "3d3c", -1, -1);
+    assert_int_equal(
+        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:40001/rootDesc.xml", &n,
+                             why, sizeof(why)),
+        NP_KEEPER_SSDP_RESTART);
+
+    /* a second description on another port of a device whose boot is
+     * known: not a restart of the one in use */
+    memset(&seen, 0, sizeof(seen));
+    notice(&n, "http://10.0.0.1:5000/a.xml", "dev-a", 3, -1);
+    assert_int_equal(
+        np_keeper_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
+        NP_KEEPER_SSDP_SAME);
+    notice(&n, "http://10.0.0.1:5001/b.xml", "dev-b", 3, -1);
+    assert_int_equal(
+        np_keeper_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
+        NP_KEEPER_SSDP_SAME);
+
+    /* more devices than the table holds: no overflow */
+    memset(&seen, 0, sizeof(seen));
+    for (i = 0; i < 3 * NP_KEEPER_SEEN_MAX; i++) {
+        char u[16];
+
+        snprintf(u, sizeof(u), "u%zu", i);
+        notice(&n, v1, u, 1, 1);
+        (void)np_keeper_ssdp_judge(&seen, v1, &n, why, sizeof(why));
+    }
+    assert_int_equal(seen.count, NP_KEEPER_SEEN_MAX);
+}
+
+/* USN, CONFIGID; TR-064 (dslforum) announcements are not the IGD. */
+static void ssdp_notice(void **state)
+{
+    static const char fritz[] =
+        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+        "LOCATION: http://192.168.178.1:49000/igd2desc.xml\r\n"
+        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+        "NTS: ssdp:alive\r\n"
+        "USN: uuid:75802409-bccb-40e7-8e6c-E0286D2ABCDE::urn:schemas-upnp-"
+        "org:device:InternetGatewayDevice:2\r\n"
+        "BOOTID.UPNP.ORG: 17\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n";
+    static const char tr64[] =
+        "NOTIFY * HTTP/1.1\r\n"
+        "LOCATION: http://192.168.178.1:49000/tr64desc.xml\r\n"
+        "NT: urn:dslforum-org:device:InternetGatewayDevice:1\r\n"
+        "NTS: ssdp:alive\r\n"
+        "USN: uuid:739f2409-bccb-40e7-8e6c-E0286D2ABCDE::urn:dslforum-org:"
+        "device:InternetGatewayDevice:1\r\n\r\n";
+    np_keeper_notice n;
+
+    (void)state;
+    assert_int_equal(np_keeper_ssdp_notice(fritz, sizeof(fritz) - 1, &n), 1);
+    assert_string_equal(n.uuid, "75802409-bccb-40e7-8e6c-E0286D2ABCDE");
+    assert_int_equal(n.bootid, 17);
+    assert_int_equal(n.configid, 1337);
+    assert_string_equal(n.location, "http://192.168.178.1:49000/igd2desc.xml");
+    assert_int_equal(np_keeper_ssdp_notice(tr64, sizeof(tr64) - 1, &n), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +427,8 @@ int main(void)
         cmocka_unit_test(notify_nul_in_location),
         cmocka_unit_test(notify_location_too_long),
         cmocka_unit_test(notify_truncated),
+        cmocka_unit_test(ssdp_judge),
+        cmocka_unit_test(ssdp_notice),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

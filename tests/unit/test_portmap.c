@@ -53,6 +53,64 @@ static void classify_upnp_table(void **state)
             np_pm_classify_upnp(t[i].code, t[i].third, t[i].leased), t[i].want);
 }
 
+/* Real-router rules (docs/routers.md), row by row. */
+static void upnp_router_rules(void **state)
+{
+    static const struct {
+        int code, leased, retry_permanent, addany_broken;
+    } t[] = {
+        {.code = 725, .leased = 1, .retry_permanent = 1}, /* behaviour 1 */
+        {.code = 402, .leased = 1, .retry_permanent = 1}, /* behaviour 2 */
+        {.code = 725, .leased = 0, .retry_permanent = 0}, /* once only */
+        {.code = 402, .leased = 0, .retry_permanent = 0},
+        {.code = 718, .leased = 1, .retry_permanent = 0},
+        {.code = 606, .leased = 1, .retry_permanent = 0},
+        {.code = 401, .leased = 1, .addany_broken = 1}, /* behaviour 11 */
+        {.code = 602, .leased = 1, .addany_broken = 1},
+        {.code = -3, .leased = 1, .addany_broken = 1}, /* dropped */
+        {.code = -1, .leased = 1, .addany_broken = 1},
+        {.code = 606, .leased = 1, .addany_broken = 0}, /* a refusal */
+        {.code = 728, .leased = 1, .addany_broken = 0},
+        {.code = 0, .leased = 1, .addany_broken = 0},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        assert_int_equal(np__upnp_retry_permanent(t[i].code, t[i].leased),
+                         t[i].retry_permanent);
+        assert_int_equal(np__upnp_addany_broken(t[i].code), t[i].addany_broken);
+    }
+}
+
+/* Behaviours 3 and 12: what the table holds, not what the router said. */
+static void upnp_readback_rules(void **state)
+{
+    static const struct {
+        int rc;
+        const char *client, *iport;
+        enum np__upnp_readback want;
+    } t[] = {
+        {0, "198.18.0.10", "3074", NP__RB_HELD},
+        {714, NULL, NULL, NP__RB_ABSENT}, /* success answer, no mapping */
+        {713, NULL, NULL, NP__RB_ABSENT},
+        {501, NULL, NULL, NP__RB_ABSENT},
+        {0, "198.18.0.11", "3074", NP__RB_OTHER}, /* another device */
+        {0, "198.18.0.10", "3075", NP__RB_OTHER}, /* another port */
+        {0, "198.18.0.10", "", NP__RB_OTHER},
+        {0, "198.18.0.10", "99999", NP__RB_OTHER},
+        {-3, NULL, NULL, NP__RB_UNKNOWN}, /* no evidence either way */
+        {401, NULL, NULL, NP__RB_UNKNOWN},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        assert_int_equal(np__upnp_readback(t[i].rc, t[i].client, t[i].iport,
+                                           "198.18.0.10", 3074),
+                         t[i].want);
+}
+
 static void classify_pcp_natpmp(void **state)
 {
     (void)state;
@@ -210,7 +268,8 @@ enum fake_mode {
     FAKE_V1,       /* UNSUPP_VERSION from a PCP version 1 server */
     FAKE_OPTION,   /* MAP answered UNSUPP_OPTION */
     FAKE_ZERO_EXT, /* MAP SUCCESS with external address 0.0.0.0 */
-    FAKE_LAN_EXT   /* MAP SUCCESS with the gateway's own address */
+    FAKE_LAN_EXT,  /* MAP SUCCESS with the gateway's own address */
+    FAKE_NOTAUTH   /* NOT_AUTHORIZED to everything, ANNOUNCE too */
 };
 
 /* Serve in a child: answer every request on s_good, from s_good (good) or
@@ -239,6 +298,8 @@ static void fake_serve(int s_good, int s_other, enum fake_mode mode)
         rs.epoch = 1000;
         if (mode == FAKE_NATPMP)
             rs.natpmp_reply = 1;
+        if (mode == FAKE_NOTAUTH)
+            rs.result = NP_PCP_NOT_AUTHORIZED; /* to ANNOUNCE too */
         if (mode == FAKE_V1) {
             rs.version = 1;
             rs.result = NP_PCP_UNSUPP_VERSION;
@@ -388,6 +449,25 @@ static void natpmp_server_gives_up_pcp(void **state)
     assert_int_equal(np_portmap_discover(pm, &d, &err), NP_ETIMEOUT);
     assert_int_equal(d.pcp_version, 0); /* UNSUPP_VERSION: use NAT-PMP */
     assert_true(d.elapsed_ms < 200);    /* and no waiting for more */
+    np_portmap_free(pm);
+    fake_stop(pid);
+}
+
+/* Behaviour 10: a PCP server that answers ANNOUNCE with NOT_AUTHORIZED
+ * will not map: discovery gives up on PCP at once, so the next protocol
+ * is used instead of failing on it. */
+static void pcp_refusing_gives_up(void **state)
+{
+    uint16_t port;
+    pid_t pid = fake_start(FAKE_NOTAUTH, &port);
+    np_portmap *pm = pcp_only(port);
+    np_pm_discovery d;
+    np_error err;
+
+    (void)state;
+    assert_int_equal(np_portmap_discover(pm, &d, &err), NP_ETIMEOUT);
+    assert_int_equal(d.has[NP_PM_PCP], 0);
+    assert_true(d.elapsed_ms < 200); /* no waiting for more */
     np_portmap_free(pm);
     fake_stop(pid);
 }
@@ -1090,6 +1170,9 @@ int main(void)
         cmocka_unit_test(natpmp_truncated_map),
         cmocka_unit_test(upnp_carp_second_service),
         cmocka_unit_test(upnp_loopback_location_bogus_external),
+        cmocka_unit_test(pcp_refusing_gives_up),
+        cmocka_unit_test(upnp_router_rules),
+        cmocka_unit_test(upnp_readback_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
