@@ -92,63 +92,6 @@ int np_keeper_reload(np_keeper *k);
  * reload or np_keeper_free). */
 const np_config *np_keeper_config(const np_keeper *k);
 
-/* --- pure helpers (unit-tested) --- */
-
-/* Renewal delay in ms for a granted lease: 40-50 % of it, by rnd (0..1). */
-int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd);
-/* Back-off in ms after `failures` failed attempts (1, 2, ...), capped. */
-int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms);
-/*
- * Parse one SSDP datagram: 1 when it is a NOTIFY ssdp:alive announcing an
- * Internet gateway (NT an InternetGatewayDevice or WAN*Connection; other
- * devices on the same box, a media server say, have LOCATIONs of their own
- * and must not look like a restart), with the BOOTID.UPNP.ORG value in
- * *bootid (-1 when absent) and the LOCATION into loc; 0 otherwise.
- */
-int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
-                          size_t locsize);
-
-/* One gateway announcement (a NOTIFY ssdp:alive of an IGD), parsed. */
-typedef struct np_keeper_notice {
-    char location[256];
-    char uuid[72]; /* from USN "uuid:X::..." (X only); "" without a USN */
-    long bootid;   /* BOOTID.UPNP.ORG; -1 when absent */
-    long configid; /* CONFIGID.UPNP.ORG; -1 when absent */
-} np_keeper_notice;
-
-/* As np_keeper_ssdp_notify, into *out (USN and CONFIGID too). */
-int np_keeper_ssdp_notice(const char *buf, size_t len, np_keeper_notice *out);
-
-/* What the daemon has seen announced, one entry per device UUID (or per
- * LOCATION without one); zero-initialise. */
-#define NP_KEEPER_SEEN_MAX 8
-typedef struct np_keeper_seen {
-    np_keeper_notice n[NP_KEEPER_SEEN_MAX];
-    size_t count;
-    size_t next; /* the entry replaced when full */
-} np_keeper_seen;
-
-enum np_keeper_ssdp_verdict {
-    NP_KEEPER_SSDP_SAME = 0, /* nothing to do */
-    NP_KEEPER_SSDP_CHECK,    /* read the table soon; no restart claimed */
-    NP_KEEPER_SSDP_RESTART   /* the gateway's IGD restarted */
-};
-
-/*
- * Judge one announcement (docs/routers.md behaviour 5) and record it in
- * *seen. A restart is a new BOOTID of a device already seen, or the
- * description the daemon uses (`used`, its URL) announced from another
- * HTTP server (address or port: miniupnpd's port is new on every start)
- * while nothing is known about its boot. Another description of the same
- * router (a Fritz!Box announces igddesc.xml and igd2desc.xml; other UUIDs,
- * the same server, or a device whose BOOTID did not move) is not; a new
- * CONFIGID alone asks for a check. why (may be NULL) gets the reason.
- */
-enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
-                                                 const char *used,
-                                                 const np_keeper_notice *nt,
-                                                 char *why, size_t whysize);
-
 #ifdef __cplusplus
 }
 #endif

@@ -428,7 +428,7 @@ static void router_down(np_keeper *k, const char *why)
     int64_t d;
 
     k->router_failures++;
-    d = np_keeper_backoff_ms(k->router_failures, backoff_cap_ms(k));
+    d = np__keep_backoff_ms(k->router_failures, backoff_cap_ms(k));
     k->router_due = np__mono_ms() + d;
     snprintf(k->last_error, sizeof(k->last_error), "%s", why);
     np__keep_log(k, k->router != NP__R_DOWN ? NP_LOG_WARN : NP_LOG_DEBUG,
@@ -683,7 +683,7 @@ static void renew_held(np_keeper *k, np__ent *e, const np_sess_result *r,
                  "on external port %u: the platform accepts another external "
                  "port (%s)",
                  np_addr_port(&r->pm.external), r->pm.message);
-    e->due = now + np_keeper_renew_delay_ms(life, jitter);
+    e->due = now + np__keep_renew_delay_ms(life, jitter);
     np__keep_log(k, was == NP__ENT_HELD ? NP_LOG_DEBUG : NP_LOG_INFO,
                  "device %s: %s %s %u -> %s via %s, lease %lu s%s%s", d->name,
                  was == NP__ENT_HELD ? "renewed" : "mapped",
@@ -716,7 +716,7 @@ static void renew_refused(np_keeper *k, np__ent *e, const np_sess_result *r,
         snprintf(e->last_error, sizeof(e->last_error), "%s%s%s: %s",
                  np_sess_outcome_name(r->outcome), hold[0] ? ", held by " : "",
                  hold, r->pm.message);
-    e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
+    e->due = now + np__keep_renew_delay_ms(k->cfg->lease, jitter);
     np__keep_log(k, e->failures == 1 ? NP_LOG_WARN : NP_LOG_DEBUG,
                  "device %s: %s %u refused by the router (%s, %s)", d->name,
                  tname(e->transport), e->port, np_pm_proto_name(r->pm.proto),
@@ -742,7 +742,7 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
      * behaviour 1) is kept by checking that it is there, not re-added. */
     if (was == NP__ENT_HELD && e->proto == NP_PM_UPNP && e->lifetime == 0 &&
         present_upnp(k, e, d, np_addr_port(&e->external))) {
-        e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
+        e->due = now + np__keep_renew_delay_ms(k->cfg->lease, jitter);
         np__keep_log(k, NP_LOG_DEBUG,
                      "device %s: %s %u: the permanent mapping is in place",
                      d->name, tname(e->transport), e->port);
@@ -768,7 +768,7 @@ static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
         e->failures++;
         k->n_renew_failures++;
         snprintf(e->last_error, sizeof(e->last_error), "%s", er.msg);
-        e->due = now + np_keeper_backoff_ms(e->failures, backoff_cap_ms(k));
+        e->due = now + np__keep_backoff_ms(e->failures, backoff_cap_ms(k));
         np__keep_log(k, NP_LOG_ERROR, "device %s: %s %u: %s", d->name,
                      tname(e->transport), e->port, er.msg);
         return 1;
@@ -858,7 +858,7 @@ static int check(np_keeper *k)
          * interval) instead of a whole interval later. */
         if (k->table_seen && (k->table_has_pcp || verify > 0)) {
             int64_t every = (int64_t)k->cfg->verify_interval * 1000;
-            int64_t again = np_keeper_backoff_ms(++k->upnp_misses, every);
+            int64_t again = np__keep_backoff_ms(++k->upnp_misses, every);
 
             if (again < every)
                 k->check_due = np__mono_ms() + again;
@@ -1098,8 +1098,8 @@ static void read_ssdp(np_keeper *k)
         socklen_t sl = sizeof(ss);
         ssize_t n = recvfrom(k->ssdp_fd, buf, sizeof(buf), 0,
                              (struct sockaddr *)&ss, &sl);
-        np_keeper_notice nt;
-        enum np_keeper_ssdp_verdict v;
+        np__ssdp_notice nt;
+        enum np__keep_ssdp_verdict v;
         np_addr from;
 
         if (n < 0)
@@ -1108,17 +1108,17 @@ static void read_ssdp(np_keeper *k)
         if (!k->cfg->ssdp_listen || !np_addr_is_set(&k->disc.gateway) ||
             !np_addr_same_ip(&from, &k->disc.gateway))
             continue; /* only the gateway's announcements matter */
-        if (!np_keeper_ssdp_notice(buf, (size_t)n, &nt))
+        if (!np__pm_ssdp_notice(buf, (size_t)n, &nt))
             continue;
         /* Keyed on the device (UUID, BOOTID, CONFIGID) and the description
          * in use: a router announcing several descriptions (igddesc.xml
          * and igd2desc.xml) is not restarting each time (docs/routers.md,
          * behaviour 5). */
-        v = np_keeper_ssdp_judge(&k->ssdp_seen, k->ssdp_location, &nt, why,
-                                 sizeof(why));
-        if (k->ssdp_location[0] == '\0' || v == NP_KEEPER_SSDP_SAME)
+        v = np__keep_ssdp_judge(&k->ssdp_seen, k->ssdp_location, &nt, why,
+                                sizeof(why));
+        if (k->ssdp_location[0] == '\0' || v == NP__KEEP_SSDP_SAME)
             continue;
-        if (v == NP_KEEPER_SSDP_CHECK) {
+        if (v == NP__KEEP_SSDP_CHECK) {
             np__keep_log(k, NP_LOG_INFO,
                          "the gateway's IGD changed its description (%s); "
                          "checking the mappings",

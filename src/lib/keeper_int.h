@@ -11,6 +11,7 @@
 #include "natpilot/pinhole.h"
 #include "natpilot/portmap.h"
 #include "natpilot/store.h"
+#include "portmap_int.h"
 #include "np_util.h"
 
 #define NP__KEEP_MAX_PER_DEVICE 64
@@ -71,6 +72,21 @@ typedef struct np__pin {
 
 enum np__router_state { NP__R_UNKNOWN = 0, NP__R_UP, NP__R_DOWN };
 
+/* What the daemon has seen announced, one entry per device UUID (or per
+ * LOCATION without one); zero-initialise. */
+#define NP__KEEP_SEEN_MAX 8
+typedef struct np__keep_seen {
+    np__ssdp_notice n[NP__KEEP_SEEN_MAX];
+    size_t count;
+    size_t next; /* the entry replaced when full */
+} np__keep_seen;
+
+enum np__keep_ssdp_verdict {
+    NP__KEEP_SSDP_SAME = 0, /* nothing to do */
+    NP__KEEP_SSDP_CHECK,    /* read the table soon; no restart claimed */
+    NP__KEEP_SSDP_RESTART   /* the gateway's IGD restarted */
+};
+
 struct np_keeper {
     np_keeper_opts opts;
     np_config *cfg;
@@ -94,7 +110,7 @@ struct np_keeper {
     uint64_t epoch_client[NP_PM_NPROTO];
     long ssdp_bootid;
     char ssdp_location[256];   /* the description in use */
-    np_keeper_seen ssdp_seen;  /* announcements seen, per device */
+    np__keep_seen ssdp_seen;   /* announcements seen, per device */
     int64_t igd_hint_since;    /* monotonic ms SSDP last found the IGD */
     int igd_hint_used;         /* the IGD was read at its last URL */
     char last_ext_change[200]; /* "external address changed from A to B" */
@@ -142,5 +158,27 @@ void np__keep_pins_process(np_keeper *k);
 int64_t np__keep_pins_next_due(const np_keeper *k);
 size_t np__keep_pins_teardown(np_keeper *k);
 void np__keep_pins_free(np_keeper *k);
+
+/* --- pure helpers (unit-tested: tests/unit/test_keeper.c) --- */
+
+/* Renewal delay in ms for a granted lease: 40-50 % of it, by rnd (0..1). */
+int64_t np__keep_renew_delay_ms(uint32_t lease_s, double rnd);
+/* Back-off in ms after `failures` failed attempts (1, 2, ...), capped. */
+int64_t np__keep_backoff_ms(unsigned failures, int64_t cap_ms);
+
+/*
+ * Judge one announcement (docs/routers.md behaviour 5) and record it in
+ * *seen. A restart is a new BOOTID of a device already seen, or the
+ * description the daemon uses (`used`, its URL) announced from another
+ * HTTP server (address or port: miniupnpd's port is new on every start)
+ * while nothing is known about its boot. Another description of the same
+ * router (a Fritz!Box announces igddesc.xml and igd2desc.xml; other UUIDs,
+ * the same server, or a device whose BOOTID did not move) is not; a new
+ * CONFIGID alone asks for a check. why (may be NULL) gets the reason.
+ */
+enum np__keep_ssdp_verdict np__keep_ssdp_judge(np__keep_seen *seen,
+                                               const char *used,
+                                               const np__ssdp_notice *nt,
+                                               char *why, size_t whysize);
 
 #endif /* NP_KEEPER_INT_H */

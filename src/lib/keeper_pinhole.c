@@ -173,7 +173,7 @@ static void pin_one(np_keeper *k, np__pin *p, int64_t now)
     p->req.proto = res.proto;
     memcpy(p->req.uid, res.uid, sizeof(p->req.uid));
     memcpy(p->req.nonce, res.nonce, sizeof(p->req.nonce));
-    p->due = now + np_keeper_renew_delay_ms(
+    p->due = now + np__keep_renew_delay_ms(
                        res.lifetime ? res.lifetime : k->cfg->lease, 0.5);
 }
 

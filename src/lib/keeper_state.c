@@ -17,7 +17,7 @@
 #include "portmap_int.h"
 #include "np_util.h"
 
-int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
+int64_t np__keep_renew_delay_ms(uint32_t lease_s, double rnd)
 {
     double f;
 
@@ -29,7 +29,7 @@ int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
     return (int64_t)((double)lease_s * 1000.0 * f);
 }
 
-int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
+int64_t np__keep_backoff_ms(unsigned failures, int64_t cap_ms)
 {
     int64_t d = 2000;
     unsigned i;
@@ -39,80 +39,6 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
     for (i = 1; i < failures && d < cap_ms && d <= INT64_MAX / 2; i++)
         d *= 2;
     return d < cap_ms ? d : cap_ms;
-}
-
-/* A BOOTID / CONFIGID header value: all digits, up to 10 of them; else -1. */
-static long ssdp_number(const char *v, size_t vl)
-{
-    const char *p = v;
-    uint64_t n;
-
-    if (np__scan_u64(&p, v + vl, 9999999999ULL, &n) != NP_OK || p != v + vl)
-        return -1;
-    return (long)n;
-}
-
-int np_keeper_ssdp_notice(const char *buf, size_t len, np_keeper_notice *out)
-{
-    static const char req[] = "NOTIFY * HTTP/1.1";
-    size_t pos = 0, l, vl;
-    const char *line, *v;
-    int alive = 0, have_loc = 0, igd = 0;
-
-    memset(out, 0, sizeof(*out));
-    out->bootid = out->configid = -1;
-    if (!np__ssdp_line(buf, len, &pos, &line, &l) || l != sizeof(req) - 1 ||
-        memcmp(line, req, l) != 0)
-        return 0;
-    while (np__ssdp_line(buf, len, &pos, &line, &l) && l > 0) {
-        if (np__ssdp_header(line, l, "NTS", &v, &vl)) {
-            alive = vl == 10 && strncasecmp(v, "ssdp:alive", 10) == 0;
-        } else if (np__ssdp_header(line, l, "NT", &v, &vl)) {
-            igd = np__ssdp_igd_type(v, vl) != 0;
-        } else if (np__ssdp_header(line, l, "LOCATION", &v, &vl)) {
-            if (!np__ssdp_location(v, vl, out->location, sizeof(out->location)))
-                return 0;
-            have_loc = 1;
-        } else if (np__ssdp_header(line, l, "USN", &v, &vl)) {
-            size_t n = 0;
-
-            if (vl > 5 && strncasecmp(v, "uuid:", 5) == 0) {
-                v += 5;
-                vl -= 5;
-                while (n < vl && n + 1 < sizeof(out->uuid) && v[n] != ':' &&
-                       v[n] > ' ' && v[n] < 0x7f)
-                    n++;
-                memcpy(out->uuid, v, n);
-                out->uuid[n] = '\0';
-            }
-        } else if (np__ssdp_header(line, l, "BOOTID.UPNP.ORG", &v, &vl)) {
-            out->bootid = ssdp_number(v, vl);
-        } else if (np__ssdp_header(line, l, "CONFIGID.UPNP.ORG", &v, &vl)) {
-            out->configid = ssdp_number(v, vl);
-        }
-    }
-    if (!(alive && igd && have_loc)) {
-        out->location[0] = '\0';
-        return 0;
-    }
-    return 1;
-}
-
-int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
-                          size_t locsize)
-{
-    np_keeper_notice n;
-    int ok = np_keeper_ssdp_notice(buf, len, &n);
-
-    *bootid = ok ? n.bootid : -1;
-    if (locsize > 0)
-        loc[0] = '\0';
-    if (!ok)
-        return 0;
-    if (strlen(n.location) >= locsize)
-        return 0;
-    memcpy(loc, n.location, strlen(n.location) + 1);
-    return 1;
 }
 
 /* "http://host:port" of a URL is the same in a and b (the same HTTP
@@ -132,20 +58,20 @@ static int same_server(const char *a, const char *b)
     return ea - a == eb - b && strncmp(a, b, (size_t)(ea - a)) == 0;
 }
 
-enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
-                                                 const char *used,
-                                                 const np_keeper_notice *nt,
-                                                 char *why, size_t whysize)
+enum np__keep_ssdp_verdict np__keep_ssdp_judge(np__keep_seen *seen,
+                                               const char *used,
+                                               const np__ssdp_notice *nt,
+                                               char *why, size_t whysize)
 {
-    np_keeper_notice *e = NULL;
-    enum np_keeper_ssdp_verdict v = NP_KEEPER_SSDP_SAME;
+    np__ssdp_notice *e = NULL;
+    enum np__keep_ssdp_verdict v = NP__KEEP_SSDP_SAME;
     size_t i;
     int used_boot_known = 0;
 
     if (why != NULL && whysize > 0)
         why[0] = '\0';
     for (i = 0; i < seen->count; i++) {
-        np_keeper_notice *s = &seen->n[i];
+        np__ssdp_notice *s = &seen->n[i];
 
         if (nt->uuid[0] != '\0' ? strcmp(s->uuid, nt->uuid) == 0
                                 : (s->uuid[0] == '\0' &&
@@ -156,19 +82,19 @@ enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
     }
     if (e != NULL) {
         if (e->bootid >= 0 && nt->bootid >= 0 && e->bootid != nt->bootid) {
-            v = NP_KEEPER_SSDP_RESTART;
+            v = NP__KEEP_SSDP_RESTART;
             if (why != NULL)
                 snprintf(why, whysize, "BOOTID %ld -> %ld at %s", e->bootid,
                          nt->bootid, nt->location);
         } else if ((e->bootid < 0 || nt->bootid < 0) &&
                    !same_server(e->location, nt->location)) {
-            v = NP_KEEPER_SSDP_RESTART;
+            v = NP__KEEP_SSDP_RESTART;
             if (why != NULL)
                 snprintf(why, whysize, "at %s, was %s", nt->location,
                          e->location);
         } else if (e->configid >= 0 && nt->configid >= 0 &&
                    e->configid != nt->configid) {
-            v = NP_KEEPER_SSDP_CHECK;
+            v = NP__KEEP_SSDP_CHECK;
             if (why != NULL)
                 snprintf(why, whysize, "CONFIGID %ld -> %ld", e->configid,
                          nt->configid);
@@ -179,15 +105,15 @@ enum np_keeper_ssdp_verdict np_keeper_ssdp_judge(np_keeper_seen *seen,
     /* A device not seen before. */
     if (used != NULL && used[0] != '\0' && !same_server(nt->location, used) &&
         !used_boot_known) {
-        v = NP_KEEPER_SSDP_RESTART;
+        v = NP__KEEP_SSDP_RESTART;
         if (why != NULL)
             snprintf(why, whysize, "at %s, was %s", nt->location, used);
     }
-    if (seen->count < NP_KEEPER_SEEN_MAX) {
+    if (seen->count < NP__KEEP_SEEN_MAX) {
         seen->n[seen->count++] = *nt;
     } else {
         seen->n[seen->next] = *nt;
-        seen->next = (seen->next + 1) % NP_KEEPER_SEEN_MAX;
+        seen->next = (seen->next + 1) % NP__KEEP_SEEN_MAX;
     }
     return v;
 }

@@ -689,6 +689,82 @@ int np__ssdp_igd_type(const char *v, size_t vl)
     return vl > 0 && v[vl - 1] == '2' ? 2 : 1;
 }
 
+/* --- the daemon's NOTIFY reader (gateway announcements) ------------- */
+
+/* A BOOTID / CONFIGID header value: all digits, up to 10 of them; else -1. */
+static long ssdp_number(const char *v, size_t vl)
+{
+    const char *p = v;
+    uint64_t n;
+
+    if (np__scan_u64(&p, v + vl, 9999999999ULL, &n) != NP_OK || p != v + vl)
+        return -1;
+    return (long)n;
+}
+
+int np__pm_ssdp_notice(const char *buf, size_t len, np__ssdp_notice *out)
+{
+    static const char req[] = "NOTIFY * HTTP/1.1";
+    size_t pos = 0, l, vl;
+    const char *line, *v;
+    int alive = 0, have_loc = 0, igd = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->bootid = out->configid = -1;
+    if (!np__ssdp_line(buf, len, &pos, &line, &l) || l != sizeof(req) - 1 ||
+        memcmp(line, req, l) != 0)
+        return 0;
+    while (np__ssdp_line(buf, len, &pos, &line, &l) && l > 0) {
+        if (np__ssdp_header(line, l, "NTS", &v, &vl)) {
+            alive = vl == 10 && strncasecmp(v, "ssdp:alive", 10) == 0;
+        } else if (np__ssdp_header(line, l, "NT", &v, &vl)) {
+            igd = np__ssdp_igd_type(v, vl) != 0;
+        } else if (np__ssdp_header(line, l, "LOCATION", &v, &vl)) {
+            if (!np__ssdp_location(v, vl, out->location, sizeof(out->location)))
+                return 0;
+            have_loc = 1;
+        } else if (np__ssdp_header(line, l, "USN", &v, &vl)) {
+            size_t n = 0;
+
+            if (vl > 5 && strncasecmp(v, "uuid:", 5) == 0) {
+                v += 5;
+                vl -= 5;
+                while (n < vl && n + 1 < sizeof(out->uuid) && v[n] != ':' &&
+                       v[n] > ' ' && v[n] < 0x7f)
+                    n++;
+                memcpy(out->uuid, v, n);
+                out->uuid[n] = '\0';
+            }
+        } else if (np__ssdp_header(line, l, "BOOTID.UPNP.ORG", &v, &vl)) {
+            out->bootid = ssdp_number(v, vl);
+        } else if (np__ssdp_header(line, l, "CONFIGID.UPNP.ORG", &v, &vl)) {
+            out->configid = ssdp_number(v, vl);
+        }
+    }
+    if (!(alive && igd && have_loc)) {
+        out->location[0] = '\0';
+        return 0;
+    }
+    return 1;
+}
+
+int np__pm_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
+                       size_t locsize)
+{
+    np__ssdp_notice n;
+    int ok = np__pm_ssdp_notice(buf, len, &n);
+
+    *bootid = ok ? n.bootid : -1;
+    if (locsize > 0)
+        loc[0] = '\0';
+    if (!ok)
+        return 0;
+    if (strlen(n.location) >= locsize)
+        return 0;
+    memcpy(loc, n.location, strlen(n.location) + 1);
+    return 1;
+}
+
 int np_pm_ssdp_parse(const char *buf, size_t len, char *loc, size_t locsize,
                      int *igd_version)
 {

@@ -150,4 +150,27 @@ enum np__upnp_readback np__upnp_readback(int rc, const char *client,
                                          const char *want_client,
                                          uint16_t want_iport);
 
+/* --- gateway announcements (SSDP NOTIFY), read for the daemon ----------- */
+
+/*
+ * Parse one SSDP datagram: 1 when it is a NOTIFY ssdp:alive announcing an
+ * Internet gateway (NT an InternetGatewayDevice or WAN*Connection; other
+ * devices on the same box, a media server say, have LOCATIONs of their own
+ * and must not look like a restart), with the BOOTID.UPNP.ORG value in
+ * *bootid (-1 when absent) and the LOCATION into loc; 0 otherwise.
+ */
+int np__pm_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
+                       size_t locsize);
+
+/* One gateway announcement (a NOTIFY ssdp:alive of an IGD), parsed. */
+typedef struct np__ssdp_notice {
+    char location[256];
+    char uuid[72]; /* from USN "uuid:X::..." (X only); "" without a USN */
+    long bootid;   /* BOOTID.UPNP.ORG; -1 when absent */
+    long configid; /* CONFIGID.UPNP.ORG; -1 when absent */
+} np__ssdp_notice;
+
+/* As np__pm_ssdp_notify, into *out (USN and CONFIGID too). */
+int np__pm_ssdp_notice(const char *buf, size_t len, np__ssdp_notice *out);
+
 #endif /* NP_PORTMAP_INT_H */

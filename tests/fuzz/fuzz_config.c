@@ -7,6 +7,7 @@
 
 #include "natpilot/config.h"
 #include "natpilot/keeper.h"
+#include "portmap_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         np_diag_format(&d.items[i], buf, sizeof(buf));
     np_diags_free(&d);
     np_config_free(cfg);
-    (void)np_keeper_ssdp_notify((const char *)data, size, &boot, loc,
-                                sizeof(loc));
+    (void)np__pm_ssdp_notify((const char *)data, size, &boot, loc, sizeof(loc));
     return 0;
 }

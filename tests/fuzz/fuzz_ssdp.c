@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the two SSDP parsers: the UPnP backend's M-SEARCH
  * answer parser (np_pm_ssdp_parse) and the daemon's NOTIFY parser
- * (np_keeper_ssdp_notify, np_keeper_ssdp_notice, and the restart judge
+ * (np__pm_ssdp_notify, np__pm_ssdp_notice, and the restart judge
  * fed with what it parsed). Any bytes: never read past the end, the
  * LOCATION returned always terminated (and an http:// URL for answers).
  * The LOCATION of an answer also goes through np__url_repoint (a loopback
@@ -17,6 +17,7 @@
 #include "natpilot/keeper.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
+#include "keeper_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,24 +65,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         long boot;
 
-        if (np_keeper_ssdp_notify(copy, size, &boot, loc, sizeof(loc)) == 1 &&
+        if (np__pm_ssdp_notify(copy, size, &boot, loc, sizeof(loc)) == 1 &&
             (loc[0] == '\0' || strnlen(loc, sizeof(loc)) >= sizeof(loc) ||
              boot < -1))
             abort();
     }
     {
         /* the notice (USN, CONFIGID) and the restart judge fed with it */
-        static np_keeper_seen seen;
-        np_keeper_notice n;
+        static np__keep_seen seen;
+        np__ssdp_notice n;
         char why[400];
 
-        if (np_keeper_ssdp_notice(copy, size, &n) == 1) {
+        if (np__pm_ssdp_notice(copy, size, &n) == 1) {
             if (strnlen(n.uuid, sizeof(n.uuid)) >= sizeof(n.uuid) ||
                 n.location[0] == '\0' || n.bootid < -1 || n.configid < -1)
                 abort();
-            (void)np_keeper_ssdp_judge(&seen, "http://198.18.0.1:5000/r.xml",
-                                       &n, why, sizeof(why));
-            if (seen.count > NP_KEEPER_SEEN_MAX)
+            (void)np__keep_ssdp_judge(&seen, "http://198.18.0.1:5000/r.xml", &n,
+                                      why, sizeof(why));
+            if (seen.count > NP__KEEP_SEEN_MAX)
                 abort();
         }
     }

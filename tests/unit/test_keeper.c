@@ -1,4 +1,5 @@
-/* Unit tests of the keeper's pure helpers (include/natpilot/keeper.h):
+/* Unit tests of the keeper's pure helpers (src/lib/keeper_int.h) and the
+ * daemon's SSDP NOTIFY reader (src/lib/portmap_int.h):
  * renewal delay, back-off, and the SSDP NOTIFY parser that tells the
  * daemon a gateway restarted. */
 #include <limits.h>
@@ -14,6 +15,8 @@
 #include <cmocka.h>
 
 #include "natpilot/keeper.h"
+#include "keeper_int.h"
+#include "portmap_int.h"
 
 /* --- renewal delay: 40-50 % of the lease, by the jitter rnd (0..1) --------*/
 
@@ -48,7 +51,7 @@ static void renew_delay_table(void **state)
     (void)state;
     for (i = 0; i < sizeof(renew_cases) / sizeof(renew_cases[0]); i++) {
         const struct renew_case *c = &renew_cases[i];
-        int64_t got = np_keeper_renew_delay_ms(c->lease_s, c->rnd);
+        int64_t got = np__keep_renew_delay_ms(c->lease_s, c->rnd);
 
         if (got != c->ms)
             fail_msg("lease %u s, rnd %g: %lld ms, want %lld", c->lease_s,
@@ -73,7 +76,7 @@ static void renew_delay_bounds(void **state)
         int64_t lo = (int64_t)leases[i] * 400, hi = (int64_t)leases[i] * 500;
 
         for (r = 0; r <= 20; r++) {
-            int64_t d = np_keeper_renew_delay_ms(leases[i], r / 20.0);
+            int64_t d = np__keep_renew_delay_ms(leases[i], r / 20.0);
 
             if (d < lo - 1 || d > hi || d < prev)
                 fail_msg("lease %u, rnd %g: %lld outside [%lld, %lld] or "
@@ -83,8 +86,8 @@ static void renew_delay_bounds(void **state)
             prev = d;
         }
         if (i > 0)
-            assert_true(np_keeper_renew_delay_ms(leases[i], 0.5) >=
-                        np_keeper_renew_delay_ms(leases[i - 1], 0.5));
+            assert_true(np__keep_renew_delay_ms(leases[i], 0.5) >=
+                        np__keep_renew_delay_ms(leases[i - 1], 0.5));
     }
 }
 
@@ -122,7 +125,7 @@ static void backoff_table(void **state)
     (void)state;
     for (i = 0; i < sizeof(backoff_cases) / sizeof(backoff_cases[0]); i++) {
         const struct backoff_case *c = &backoff_cases[i];
-        int64_t got = np_keeper_backoff_ms(c->failures, c->cap_ms);
+        int64_t got = np__keep_backoff_ms(c->failures, c->cap_ms);
 
         if (got != c->ms)
             fail_msg("%u failures, cap %lld: %lld ms, want %lld", c->failures,
@@ -142,7 +145,7 @@ static void backoff_monotonic(void **state)
         int64_t prev = 0;
 
         for (f = 1; f <= 100; f++) {
-            int64_t d = np_keeper_backoff_ms(f, caps[i]);
+            int64_t d = np__keep_backoff_ms(f, caps[i]);
 
             if (d < prev || d > caps[i] || d <= 0)
                 fail_msg("cap %lld, %u failures: %lld after %lld",
@@ -220,7 +223,7 @@ static void notify_table(void **state)
 
         assert_non_null(copy);
         memcpy(copy, c->text, len);
-        ret = np_keeper_ssdp_notify(copy, len, &boot, loc, sizeof(loc));
+        ret = np__pm_ssdp_notify(copy, len, &boot, loc, sizeof(loc));
         free(copy);
         if (ret != c->ret)
             fail_msg("%s: %d, want %d", c->name, ret, c->ret);
@@ -249,8 +252,7 @@ static void notify_nul_in_location(void **state)
 
     (void)state;
     assert_int_equal(
-        np_keeper_ssdp_notify(nul, sizeof(nul) - 1, &boot, loc, sizeof(loc)),
-        0);
+        np__pm_ssdp_notify(nul, sizeof(nul) - 1, &boot, loc, sizeof(loc)), 0);
 }
 
 /* A LOCATION that does not fit the caller's buffer is refused, not cut. */
@@ -261,17 +263,17 @@ static void notify_location_too_long(void **state)
 
     (void)state;
     /* exactly fits (with its NUL) */
-    assert_int_equal(np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     1);
+    assert_int_equal(
+        np__pm_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, sizeof(loc)),
+        1);
     assert_string_equal(loc, LOC);
     assert_int_equal(boot, 9);
     /* one byte short */
-    assert_int_equal(np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
-                                           sizeof(loc) - 1),
+    assert_int_equal(np__pm_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
+                                        sizeof(loc) - 1),
                      0);
     assert_int_equal(
-        np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 0), 0);
+        np__pm_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 0), 0);
 }
 
 /* Cut anywhere: never reads past len, and only the whole header block
@@ -291,7 +293,7 @@ static void notify_truncated(void **state)
 
         assert_non_null(cp);
         memcpy(cp, alive, n);
-        ret = np_keeper_ssdp_notify(cp, n, &boot, loc, sizeof(loc));
+        ret = np__pm_ssdp_notify(cp, n, &boot, loc, sizeof(loc));
         free(cp);
         if (ret != (n >= need))
             fail_msg("cut at %zu: %d", n, ret);
@@ -300,7 +302,7 @@ static void notify_truncated(void **state)
 
 /* Behaviour 5 (docs/routers.md): restarts keyed on the device and the
  * description in use, not on whichever LOCATION was announced last. */
-static void notice(np_keeper_notice *n, const char *loc, const char *uuid,
+static void notice(np__ssdp_notice *n, const char *loc, const char *uuid,
                    long boot, long config)
 {
     memset(n, 0, sizeof(*n));
@@ -317,20 +319,20 @@ static void ssdp_judge(void **state)
     static const struct {
         const char *loc, *uuid;
         long boot, config;
-        enum np_keeper_ssdp_verdict want;
+        enum np__keep_ssdp_verdict want;
     } fritz[] = {
         /* igddesc.xml and igd2desc.xml, two UUIDs, alternating */
-        {v2, "aaaa-2", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v1, "aaaa-1", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v2, "aaaa-2", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v1, "aaaa-1", 7, 1, NP_KEEPER_SSDP_SAME},
-        {v1, "aaaa-1", 7, 2, NP_KEEPER_SSDP_CHECK},   /* new CONFIGID */
-        {v2, "aaaa-2", 8, 1, NP_KEEPER_SSDP_RESTART}, /* new BOOTID */
-        {v1, "aaaa-1", 8, 2, NP_KEEPER_SSDP_RESTART},
-        {v1, "aaaa-1", 8, 2, NP_KEEPER_SSDP_SAME},
+        {v2, "aaaa-2", 7, 1, NP__KEEP_SSDP_SAME},
+        {v1, "aaaa-1", 7, 1, NP__KEEP_SSDP_SAME},
+        {v2, "aaaa-2", 7, 1, NP__KEEP_SSDP_SAME},
+        {v1, "aaaa-1", 7, 1, NP__KEEP_SSDP_SAME},
+        {v1, "aaaa-1", 7, 2, NP__KEEP_SSDP_CHECK},   /* new CONFIGID */
+        {v2, "aaaa-2", 8, 1, NP__KEEP_SSDP_RESTART}, /* new BOOTID */
+        {v1, "aaaa-1", 8, 2, NP__KEEP_SSDP_RESTART},
+        {v1, "aaaa-1", 8, 2, NP__KEEP_SSDP_SAME},
     };
-    np_keeper_seen seen;
-    np_keeper_notice n;
+    np__keep_seen seen;
+    np__ssdp_notice n;
     char why[200];
     size_t i;
 
@@ -338,7 +340,7 @@ static void ssdp_judge(void **state)
     memset(&seen, 0, sizeof(seen));
     for (i = 0; i < sizeof(fritz) / sizeof(fritz[0]); i++) {
         notice(&n, fritz[i].loc, fritz[i].uuid, fritz[i].boot, fritz[i].config);
-        assert_int_equal(np_keeper_ssdp_judge(&seen, v2, &n, why, sizeof(why)),
+        assert_int_equal(np__keep_ssdp_judge(&seen, v2, &n, why, sizeof(why)),
                          fritz[i].want);
     }
 
@@ -346,45 +348,45 @@ static void ssdp_judge(void **state)
      * port for the description in use is a restart */
     memset(&seen, 0, sizeof(seen));
     notice(&n, "http://198.18.0.1:40001/rootDesc.xml", "3d3c", 5, -1);
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:39999/rootDesc.xml", &n,
-                             why, sizeof(why)),
-        NP_KEEPER_SSDP_RESTART);
+    assert_int_equal(np__keep_ssdp_judge(&seen,
+                                         "http://198.18.0.1:39999/rootDesc.xml",
+                                         &n, why, sizeof(why)),
+                     NP__KEEP_SSDP_RESTART);
     assert_non_null(strstr(why, "was http://198.18.0.1:39999/rootDesc.xml"));
     /* ... and once seen, the same device at the same place is not */
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:40001/rootDesc.xml", &n,
-                             why, sizeof(why)),
-        NP_KEEPER_SSDP_SAME);
+    assert_int_equal(np__keep_ssdp_judge(&seen,
+                                         "http://198.18.0.1:40001/rootDesc.xml",
+                                         &n, why, sizeof(why)),
+                     NP__KEEP_SSDP_SAME);
     /* the same device, no BOOTID, from another port: restart */
     notice(&n, "http://198.18.0.1:40002/rootDesc.xml", "3d3c", -1, -1);
-    assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://198.18.0.1:40001/rootDesc.xml", &n,
-                             why, sizeof(why)),
-        NP_KEEPER_SSDP_RESTART);
+    assert_int_equal(np__keep_ssdp_judge(&seen,
+                                         "http://198.18.0.1:40001/rootDesc.xml",
+                                         &n, why, sizeof(why)),
+                     NP__KEEP_SSDP_RESTART);
 
     /* a second description on another port of a device whose boot is
      * known: not a restart of the one in use */
     memset(&seen, 0, sizeof(seen));
     notice(&n, "http://10.0.0.1:5000/a.xml", "dev-a", 3, -1);
     assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
-        NP_KEEPER_SSDP_SAME);
+        np__keep_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
+        NP__KEEP_SSDP_SAME);
     notice(&n, "http://10.0.0.1:5001/b.xml", "dev-b", 3, -1);
     assert_int_equal(
-        np_keeper_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
-        NP_KEEPER_SSDP_SAME);
+        np__keep_ssdp_judge(&seen, "http://10.0.0.1:5000/a.xml", &n, NULL, 0),
+        NP__KEEP_SSDP_SAME);
 
     /* more devices than the table holds: no overflow */
     memset(&seen, 0, sizeof(seen));
-    for (i = 0; i < 3 * NP_KEEPER_SEEN_MAX; i++) {
+    for (i = 0; i < 3 * NP__KEEP_SEEN_MAX; i++) {
         char u[16];
 
         snprintf(u, sizeof(u), "u%zu", i);
         notice(&n, v1, u, 1, 1);
-        (void)np_keeper_ssdp_judge(&seen, v1, &n, why, sizeof(why));
+        (void)np__keep_ssdp_judge(&seen, v1, &n, why, sizeof(why));
     }
-    assert_int_equal(seen.count, NP_KEEPER_SEEN_MAX);
+    assert_int_equal(seen.count, NP__KEEP_SEEN_MAX);
 }
 
 /* USN, CONFIGID; TR-064 (dslforum) announcements are not the IGD. */
@@ -405,15 +407,15 @@ static void ssdp_notice(void **state)
         "NTS: ssdp:alive\r\n"
         "USN: uuid:739f2409-bccb-40e7-8e6c-E0286D2ABCDE::urn:dslforum-org:"
         "device:InternetGatewayDevice:1\r\n\r\n";
-    np_keeper_notice n;
+    np__ssdp_notice n;
 
     (void)state;
-    assert_int_equal(np_keeper_ssdp_notice(fritz, sizeof(fritz) - 1, &n), 1);
+    assert_int_equal(np__pm_ssdp_notice(fritz, sizeof(fritz) - 1, &n), 1);
     assert_string_equal(n.uuid, "75802409-bccb-40e7-8e6c-E0286D2ABCDE");
     assert_int_equal(n.bootid, 17);
     assert_int_equal(n.configid, 1337);
     assert_string_equal(n.location, "http://192.168.178.1:49000/igd2desc.xml");
-    assert_int_equal(np_keeper_ssdp_notice(tr64, sizeof(tr64) - 1, &n), 0);
+    assert_int_equal(np__pm_ssdp_notice(tr64, sizeof(tr64) - 1, &n), 0);
 }
 
 int main(void)
