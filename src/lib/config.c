@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "natpilot/config.h"
@@ -666,6 +667,20 @@ int np_config_default_status_socket(char *buf, size_t size)
     if (e != NULL && e[0] == '/')
         return join(buf, size, e, "/natpilot/status.sock");
     return NP_ENOTFOUND;
+}
+
+int np_config_client_status_socket(char *buf, size_t size)
+{
+    static const char sys[] = "/run/natpilot/status.sock";
+    struct stat st;
+    int rc = np_config_default_status_socket(buf, size);
+
+    if (rc == NP_OK && stat(buf, &st) == 0)
+        return NP_OK;
+    if (rc != NP_EBUFSIZE && geteuid() != 0 && stat(sys, &st) == 0 &&
+        S_ISSOCK(st.st_mode))
+        return join(buf, size, sys, "");
+    return rc;
 }
 
 /* The "profiles_dir" member of the text, if it is a string, else "". */
