@@ -177,6 +177,12 @@ lab_inbound udp 40000 lan1 40000 2000 >/dev/null &&
     bad "a mapping does not forward"
 n=$(router_ours)
 [ "$n" = 3 ] && ok "router table: 3 natpilot mappings" || bad "router table holds $n, expected 3"
+# SSDP NOTIFY listener under the unit's hardening: bound to 1900/udp and a
+# member of 239.255.255.250 (0xEFFFFFFA) on the LAN interface
+lab_in lan1 ss -Hlnup | grep -q ':1900 .*natpilotd' &&
+    lab_in lan1 grep -A3 eth0 /proc/net/igmp | grep -qi 'FAFFFFEF' &&
+    ok "SSDP: listening on udp 1900, joined 239.255.255.250 on eth0" ||
+    bad "SSDP listener: $(lab_in lan1 ss -Hlnup | grep 1900 || echo none)"
 
 echo "== 3. natpilot status as an unprivileged user"
 rc=0
