@@ -112,9 +112,11 @@ static int find_elsewhere(np_portmap *pm, const np_pm_discovery *d,
     res->internal = m->internal;
     res->internal_port = q->internal_port;
     res->lifetime = m->lifetime;
-    snprintf(res->message, sizeof(res->message),
-             "mapped on external port %u instead (\"%.60s\")%s",
-             (unsigned)m->external_port, m->description, held);
+    if (snprintf(res->message, sizeof(res->message),
+                 "mapped on external port %u instead (\"%.60s\")%s",
+                 (unsigned)m->external_port, m->description,
+                 held) >= (int)sizeof(res->message))
+        res->message[sizeof(res->message) - 1] = '\0'; /* cut: display only */
     return 1;
 }
 

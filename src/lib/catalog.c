@@ -922,14 +922,18 @@ static int place_open(np__update *u, np__place *pl)
     slash = strrchr(pl->dir, '/');
     if (slash == NULL) {
         snprintf(pl->parent, sizeof(pl->parent), ".");
-        snprintf(pl->base, sizeof(pl->base), "%s", pl->dir);
+        if (snprintf(pl->base, sizeof(pl->base), "%s", pl->dir) >=
+            (int)sizeof(pl->base))
+            pl->base[0] = '\0'; /* too long: refused below */
     } else {
         if (slash == pl->dir)
             snprintf(pl->parent, sizeof(pl->parent), "/");
         else
             snprintf(pl->parent, sizeof(pl->parent), "%.*s",
                      (int)(slash - pl->dir), pl->dir);
-        snprintf(pl->base, sizeof(pl->base), "%s", slash + 1);
+        if (snprintf(pl->base, sizeof(pl->base), "%s", slash + 1) >=
+            (int)sizeof(pl->base))
+            pl->base[0] = '\0'; /* too long: refused below */
     }
     if (pl->base[0] == '\0' || strcmp(pl->base, ".") == 0 ||
         strcmp(pl->base, "..") == 0 ||

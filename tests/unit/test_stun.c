@@ -84,7 +84,7 @@ static int span_is(const uint8_t *buf, np_stun_span s, const char *text)
     return s.len == strlen(text) && memcmp(buf + s.off, text, s.len) == 0;
 }
 
-static void key_of(const uint8_t *v, uint8_t key[16], size_t *keylen)
+static void key_of(const uint8_t *v, uint8_t key[32], size_t *keylen)
 {
     np_error err;
 
