@@ -71,8 +71,8 @@ typedef struct np_catalog_index {
  * NP_CATALOG_FILE_MAX, more than NP_CATALOG_FILES_MAX files or an empty list
  * are errors. On NP_OK *out is a new index the caller frees with
  * np_catalog_index_free. Errors: NP_EPARSE (malformed JSON), NP_EINVALID
- * (valid JSON, invalid index), NP_ENOMEM (also for len above
- * NP_CATALOG_INDEX_MAX), NP_EINVAL; err says where and what.
+ * (valid JSON, invalid index), NP_ETOOBIG (len above NP_CATALOG_INDEX_MAX),
+ * NP_ENOMEM, NP_EINVAL; err says where and what.
  */
 int np_catalog_index_parse(const char *name, const char *text, size_t len,
                            np_catalog_index **out, np_error *err);
@@ -86,13 +86,6 @@ void np_catalog_index_free(np_catalog_index *idx);
  * saying why (absolute path, "..", backslash, wrong directory, bad name).
  */
 int np_catalog_path_check(const char *path, np_error *err);
-
-/* sha256 of data (OpenSSL EVP) into out[32]. NP_OK or NP_ENOMEM. */
-int np_catalog_sha256(const void *data, size_t len, unsigned char out[32]);
-
-/* Lowercase hex of a digest into buf (>= 65 bytes); returns buf. */
-const char *np_catalog_hex(const unsigned char digest[32], char *buf,
-                           size_t size);
 
 /* --- update -------------------------------------------------------------- */
 
@@ -160,7 +153,8 @@ void np_catalog_update_result_free(np_catalog_update_result *res);
  *   NP_EPARSE     the index is not JSON
  *   NP_EINVALID   the index or a profile is invalid (profiles: res->diags)
  *   NP_EVERIFY    a file's sha256 or size differs from the index
- *   NP_ENOMEM     out of memory, or a file above its size cap
+ *   NP_ETOOBIG    a file above its size cap
+ *   NP_ENOMEM     out of memory
  *   NP_ESYS       writing the catalog failed (nothing was replaced)
  *   NP_ECONFLICT  another update holds the catalog's lock
  *   NP_EEXIST     the catalog path exists and is not a directory/symlink

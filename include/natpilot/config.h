@@ -11,6 +11,11 @@
  *     "ssdp_listen": true,                 watch IGD announcements
  *     "gateway": "198.18.0.1",             optional; default route
  *     "profiles_dir": "/etc/natpilot/profiles",  optional extra profiles
+ *     "web": { "enabled": true,            the web interface (off by default)
+ *              "listen": "127.0.0.1:8780", loopback unless a LAN address
+ *              "hosts": ["nas.local"],     extra Host names the page may use
+ *              "token_file": "/var/lib/natpilot/web-token",
+ *              "stun": "198.51.100.10:3478" },  for the page's diagnosis
  *     "devices": [
  *       { "name": "xbox", "address": "198.18.0.20", "platform": "xbox",
  *         "profiles": ["xbox"], "mode": "map" }      map | verify
@@ -50,6 +55,8 @@ extern "C" {
 #define NP_CFG_LEASE_DEFAULT 7200
 #define NP_CFG_VERIFY_MIN    10
 #define NP_CFG_VERIFY_MAX    86400
+#define NP_CFG_WEB_PORT      8780
+#define NP_CFG_WEB_MAX_HOSTS 8
 
 enum np_log_level {
     NP_LOG_ERROR = 0,
@@ -75,6 +82,16 @@ typedef struct np_cfg_device {
     size_t n_profiles;
 } np_cfg_device;
 
+/* The web interface (src/daemon/web*.c); off unless enabled. */
+typedef struct np_cfg_web {
+    int enabled;
+    np_addr listen; /* loopback or a LAN address, with its port */
+    char hosts[NP_CFG_WEB_MAX_HOSTS][NP_CFG_NAME_MAX]; /* extra Host names */
+    size_t n_hosts;
+    char token_file[NP_CFG_PATH_MAX]; /* default: beside state_file */
+    np_addr stun; /* RFC 5780 server for the page's diagnosis; may be empty */
+} np_cfg_web;
+
 typedef struct np_config {
     uint32_t lease;
     enum np_pm_proto prefer[NP_PM_NPROTO]; /* NP_PM_NONE-terminated */
@@ -85,8 +102,9 @@ typedef struct np_config {
     int ssdp_listen;
     np_addr gateway;                    /* empty: the default route's */
     char profiles_dir[NP_CFG_PATH_MAX]; /* extra profiles; "" none */
+    np_cfg_web web;
     np_cfg_device *devices;
-    size_t n_devices;
+    size_t n_devices; /* 0 only when the web interface is enabled */
 } np_config;
 
 /*
@@ -116,6 +134,27 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
                         np_diags *diags, np_error *err);
 
 void np_config_free(np_config *cfg);
+
+/*
+ * Whether the web interface may listen on, or take connections from, a:
+ * loopback, RFC 1918 / ULA, link-local, or the 198.18.0.0/15 benchmark range
+ * (the lab's LAN). Never a public, shared (100.64/10, a carrier's side),
+ * documentation (the lab's internet), unspecified or multicast address: the
+ * interface can open ports on the router and must not face the WAN.
+ */
+int np_config_web_addr_ok(const np_addr *a);
+
+/*
+ * Add a device to the configuration file at path, keeping every other key
+ * and device as written: the text is re-read, the device appended to
+ * "devices" (created when absent), the result checked with cat (when not
+ * NULL) exactly as the daemon loads it, and the file replaced atomically
+ * (temporary file, fsync, rename, fsync of the directory), keeping its
+ * mode. NP_EEXIST when a device of that name or address is already listed;
+ * NP_EINVALID (problems in diags) when the result would not load.
+ */
+int np_config_add_device(const char *path, const np_cfg_device *dev,
+                         const np_catalog *cat, np_diags *diags, np_error *err);
 
 /*
  * Default paths when the configuration names none: $STATE_DIRECTORY /

@@ -37,7 +37,8 @@ enum np_status {
     NP_EPROTO = -14,    /* the peer broke the protocol (bad nonce, source) */
     NP_ECANCELED = -15, /* the operation was cancelled by the caller */
     NP_EEXIST = -16,    /* the object already exists */
-    NP_EINVALID = -17   /* input failed validation (profile, config) */
+    NP_EINVALID = -17,  /* input failed validation (profile, config) */
+    NP_ETOOBIG = -18    /* input larger than the cap its reader allows */
 };
 
 #define NP_ERROR_WHERE_MAX 256

@@ -65,6 +65,33 @@ int np_keeper_run(np_keeper *k, np_error *err);
 /* The status as a JSON text (malloc'ed, the caller frees), or NULL. */
 char *np_keeper_status_json(np_keeper *k);
 
+/*
+ * An extra event source served by the keeper's loop, in its thread (the
+ * daemon's web interface): fd is polled for POLLIN beside the keeper's own;
+ * timeout (may be NULL) answers how many ms the source may sleep without
+ * an event (-1: no limit); run is called when fd is readable or that time
+ * has passed. An idle source with no timeout adds no wake-ups.
+ */
+typedef struct np_keeper_ext {
+    int fd; /* -1: none */
+    int64_t (*timeout)(void *ud);
+    void (*run)(void *ud);
+    void *ud;
+} np_keeper_ext;
+void np_keeper_set_ext(np_keeper *k, const np_keeper_ext *ext);
+
+/*
+ * Reload the configuration file now, exactly as on SIGHUP (devices added,
+ * removed or changed; paths and protocols only with a restart). 1 when the
+ * new configuration is in force, 0 when it failed to load (the running one
+ * is kept; the reasons are logged).
+ */
+int np_keeper_reload(np_keeper *k);
+
+/* The configuration in force (owned by the keeper; valid until the next
+ * reload or np_keeper_free). */
+const np_config *np_keeper_config(const np_keeper *k);
+
 /* --- pure helpers (unit-tested) --- */
 
 /* Renewal delay in ms for a granted lease: 40-50 % of it, by rnd (0..1). */

@@ -22,9 +22,17 @@ enum np_behaviour {
 };
 
 enum np_udp_state {
-    NP_UDP_OK = 0,   /* the STUN server answered over UDP */
-    NP_UDP_BLOCKED,  /* UDP silent while STUN over TCP answered */
-    NP_UDP_NO_ANSWER /* nothing answered at all: offline or server down */
+    NP_UDP_OK = 0,       /* a STUN server answered over UDP */
+    NP_UDP_BLOCKED,      /* UDP silent towards two servers or more (the
+                            primary and another address) while the primary's
+                            host answers over TCP: evidence about the path */
+    NP_UDP_NO_ANSWER,    /* nothing answered at all: offline or server down */
+    NP_UDP_UNKNOWN,      /* one server, silent over UDP while its host is
+                            reachable over TCP (answered, or refused the
+                            connection): a UDP block and a server that serves
+                            TCP only cannot be told apart */
+    NP_UDP_SERVER_NO_UDP /* ICMP port unreachable from the server's host:
+                            UDP gets there, the server does not serve it */
 };
 
 enum np_port_alloc {

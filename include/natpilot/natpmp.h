@@ -1,8 +1,10 @@
 /*
  * natpilot: NAT-PMP wire codec (RFC 6886). Pure: no sockets, no clock.
- * The portmap backend uses libnatpmp for NAT-PMP I/O; this codec serves
- * discovery (one datagram to the gateway), fuzzing, tests and the lab's fake
- * servers. All integers are big-endian; IPv4 only.
+ * The portmap backend (portmap_natpmp.c) encodes every request and decodes
+ * every answer with it; libnatpmp is not used, since its
+ * readnatpmpresponse() does not check the length of what it received (a
+ * 2-byte answer read as 0.0.0.0). Also serves fuzzing, tests and the lab's
+ * scripted gateways. All integers are big-endian; IPv4 only.
  *
  * External address request (RFC 6886 section 3.2), 2 bytes:
  *

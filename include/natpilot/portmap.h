@@ -1,6 +1,6 @@
 /*
  * natpilot: one port-mapping interface over PCP (RFC 6887), NAT-PMP
- * (RFC 6886, through libnatpmp) and UPnP-IGD v1/v2 (through miniupnpc).
+ * (RFC 6886, natpilot's own codec) and UPnP-IGD v1/v2 (through miniupnpc).
  *
  * Usage: np_portmap_new() with options, np_portmap_discover() (PCP, NAT-PMP
  * and SSDP at once in one poll() loop, returning as soon as the gateway has
@@ -106,7 +106,10 @@ typedef struct np_pm_discovery {
     int has[NP_PM_NPROTO];          /* [proto] 1 when the protocol answered */
     int rtt_ms[NP_PM_NPROTO];       /* [proto] first answer time, -1 if none */
     uint32_t epoch[NP_PM_NPROTO];   /* PCP / NAT-PMP epoch seconds */
-    int pcp_version;                /* 2, or 0 (the server speaks NAT-PMP) */
+    int pcp_version;                /* 2; 0: the server speaks NAT-PMP (or
+                                       PCP did not answer); 1 or > 2: a PCP
+                                       server of another version answered
+                                       UNSUPP_VERSION (not usable) */
     np_addr external[NP_PM_NPROTO]; /* external address each one told */
     int igd_version;                /* 1 or 2; 0 when no IGD */
     char igd_url[256];              /* root description URL of the IGD */
@@ -115,6 +118,22 @@ typedef struct np_pm_discovery {
     size_t nsuspects;
     np_pm_suspect suspects[NP_PM_MAX_SUSPECTS];
     int elapsed_ms;
+    /* [proto] an external address the router answered that it cannot hold
+     * as its public one (0.0.0.0, loopback, its own or this host's LAN
+     * address): the router does not know its public address. Never shown
+     * as the public IP, and not proof of a double NAT. external[] stays
+     * empty for it. */
+    np_addr external_bogus[NP_PM_NPROTO];
+    /* [proto] 1: it answered, but its answer could not be read (a
+     * truncated or malformed datagram; note says where): the external
+     * address is unknown, not absent. */
+    int external_unread[NP_PM_NPROTO];
+    /* What discovery had to work around or could not use, "" if nothing;
+     * "; " between entries, each "PROTO: ...": an IGD that answered for
+     * the gateway from another LAN address (CARP/VRRP), a LOCATION on
+     * loopback re-pointed, a second WAN service chosen, a NAT-PMP answer
+     * that does not decode (peer and byte offset). */
+    char note[320];
 } np_pm_discovery;
 
 /* A mapping to make (or to delete, or to look up). */
@@ -219,6 +238,17 @@ int np_portmap_delete(np_portmap *pm, const np_pm_request *req,
 int np_portmap_external_address(np_portmap *pm, np_addr *out, np_error *err);
 
 /* --- pure helpers (tested without a network) --- */
+
+/* 1 when a, which a router gave as its external address, can be one: set,
+ * not unspecified (0.0.0.0, ::), not loopback, not the gateway's LAN
+ * address nor this host's (gateway, local may be NULL). */
+int np_pm_external_usable(const np_addr *a, const np_addr *gateway,
+                          const np_addr *local);
+
+/* 1 when a protocol told an external address that proves nothing (0.0.0.0,
+ * loopback, a LAN address) or answered so that it could not be read: the
+ * router does not know its public address, which proves no second NAT. */
+int np_pm_discovery_external_unsure(const np_pm_discovery *d);
 
 /* "natpilot:" + label, cut to fit; returns out. */
 const char *np_pm_describe(char *out, size_t size, const char *label);

@@ -107,6 +107,9 @@ typedef struct np_probe_obs {
     unsigned retransmits; /* re-sent datagrams, all sockets */
     unsigned late;        /* answers that came only after a re-send: loss */
     unsigned stray;       /* datagrams ignored (unknown, wrong source) */
+    /* An ICMP port-unreachable from the primary server's own host
+     * (IP_RECVERR): UDP reaches it, it does not serve STUN on that port. */
+    int udp_refused;
 } np_probe_obs;
 
 /*
@@ -124,7 +127,45 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err);
  * CHANGE-REQUEST(IP and port), whose answer comes from the server's
  * alternate address: an address this socket never sent to, so only a
  * working port mapping (or no filtering at all) lets it in.
+ *
+ * A control exchange on a second, ephemeral socket shows that the server
+ * can prove anything at all: it sends to the alternate address itself
+ * (opening its own filter) and the same CHANGE-REQUEST; only when that
+ * changed answer comes in, from the alternate address, does a missing one
+ * on the mapped port count against the mapping. STUN over TCP to the
+ * server (and an ICMP port-unreachable, IP_RECVERR) tell, when UDP stays
+ * silent, a UDP block on the way from a server that is down or does not
+ * serve UDP.
  */
+
+/* What the proof from outside found. */
+enum np_reach_verdict {
+    NP_REACH_INCONCLUSIVE = 0, /* nothing known either way: see reason */
+    NP_REACH_PROVEN,           /* the answer from the alternate address came
+                                  in through the mapped port */
+    NP_REACH_PROBLEM           /* something known stops inbound traffic */
+};
+
+enum np_reach_reason {
+    NP_REACH_R_NONE = 0,       /* proven */
+    NP_REACH_R_NOT_INBOUND,    /* problem: the server proved it can answer
+                                  from its alternate address (control), but
+                                  that answer never came in on the mapped
+                                  port: a second NAT or a firewall */
+    NP_REACH_R_UDP_BLOCKED,    /* problem: UDP got no answer at all while
+                                  the server's host is reachable over TCP
+                                  (it answered or refused the connection) */
+    NP_REACH_R_NO_RFC5780,     /* no OTHER-ADDRESS: cannot prove */
+    NP_REACH_R_CHANGE_REFUSED, /* CHANGE-REQUEST answered with an error, or
+                                  not even the control's changed answer
+                                  came: the server does not do RFC 5780 */
+    NP_REACH_R_IGNORES_CHANGE, /* the "changed" answer came from the
+                                  primary address */
+    NP_REACH_R_SERVER_NO_UDP,  /* ICMP port unreachable from the server:
+                                  UDP gets out; the server does not serve */
+    NP_REACH_R_SILENT          /* nothing answered, over UDP or TCP */
+};
+
 typedef struct np_reach {
     int answered;     /* the plain request was answered */
     np_addr mapped;   /* the public address:port the server saw */
@@ -133,15 +174,38 @@ typedef struct np_reach {
                          the server ignores CHANGE-REQUEST, inconclusive */
     double rtt_ms;
     double elapsed_ms;
+    /* The decision, from the observations below. */
+    enum np_reach_verdict verdict;
+    enum np_reach_reason reason;
+    const char *reason_text; /* one sentence: what is wrong, what to do
+                                (static; set whenever verdict is) */
+    int change_error;        /* the CHANGE-REQUEST got an error answer */
+    int control_changed;     /* the control's changed answer came in */
+    int icmp_refused;        /* ICMP port unreachable from the server */
+    int tcp_reachable;       /* TCP connected to the server, or was refused */
 } np_reach;
+
+/* "proven", "problem", "inconclusive" (stable, for --json). */
+const char *np_reach_verdict_name(enum np_reach_verdict v);
+/* "not-inbound", "udp-blocked", "no-rfc5780", ... "" for NP_REACH_R_NONE. */
+const char *np_reach_reason_name(enum np_reach_reason r);
+
+/*
+ * Decide verdict, reason and reason_text from the observation fields of
+ * r (answered, reachable, wrong_source, change_error, control_changed,
+ * icmp_refused, tcp_reachable) and whether the server named an alternate
+ * address (have_other). Pure; np_probe_reachable calls it.
+ */
+void np_reach_decide(np_reach *r, int have_other);
 
 /*
  * server is the primary address of an RFC 5780 server; other its
  * OTHER-ADDRESS (from a diagnose run, or empty to learn it from the plain
  * answer). local may be empty (the route's source address is used).
  * Waits for the answer from the alternate address for a few RTTs, within
- * [floor, ceil] ms. NP_OK whatever the outcome; NP_ESYS when local_port
- * cannot be bound (in use: the game is running — say so), NP_EUNREACH.
+ * [floor, ceil] ms. NP_OK whatever the outcome (out->verdict says it);
+ * NP_ESYS when local_port cannot be bound (in use: the game is running —
+ * say so), NP_EUNREACH.
  */
 int np_probe_reachable(const np_addr *server, const np_addr *other,
                        const np_addr *local, uint16_t local_port,

@@ -42,6 +42,7 @@ extern "C" {
 #define NP_PROFILE_MAX_DEPTH   32            /* JSON nesting */
 #define NP_PROFILE_MAX_DIAGS   64            /* per file, then one "more" */
 #define NP_PROFILE_BROAD_LIMIT 1024 /* inbound ports per rule w/o broad */
+#define NP_PROFILE_RANGE_MAX   32   /* one inbound range w/o justification */
 #define NP_PROFILE_ID_MAX      48
 
 /* Device platforms, usable as a bit set. */
@@ -129,7 +130,20 @@ typedef struct np_rule {
     int confidence;      /* enum np_confidence */
     const np_source *source;
     const char *profile_id; /* the profile this rule is written in */
+    /* Why an inbound range is wider than NP_PROFILE_RANGE_MAX ports (the
+     * maker's own range, quoted); NULL when absent. */
+    const char *justification;
 } np_rule;
+
+/* A port the profile's file says must not be mapped inbound any more (an
+ * old guide's port, a port the maker moved): no inbound rule of the file
+ * may cover it ("deprecated" in the file). */
+typedef struct np_deprecated_port {
+    int protocol; /* enum np_proto */
+    np_port_range range;
+    const char *reason;
+    const np_source *source; /* NULL when absent */
+} np_deprecated_port;
 
 typedef struct np_alt_port {
     int protocol; /* enum np_proto */
@@ -160,6 +174,8 @@ typedef struct np_profile {
     const char *notes;       /* NULL when absent */
     int layer;               /* enum np_layer it was loaded from */
     const char *file;        /* display name of the file */
+    const np_deprecated_port *deprecated;
+    size_t n_deprecated;
 } np_profile;
 
 /* --- catalog ------------------------------------------------------------ */
@@ -183,11 +199,12 @@ size_t np_catalog_embedded_count(void);
 
 /*
  * Load every *.json under dir (recursively; dot files and schema.json /
- * TEMPLATE.json skipped) as layer. Files in a directory named "platforms"
- * must be kind platform, in "games" kind game. Display names are the paths
- * as found (dir + "/" + relative path). A missing dir is NP_ENOTFOUND
- * (nothing added); unreadable files are diagnostics. Returns NP_OK,
- * NP_EINVALID when some file had errors, NP_ENOTFOUND, NP_ESYS, NP_ENOMEM.
+ * TEMPLATE.json and official-domains.json skipped) as layer. Files in a
+ * directory named "platforms" must be kind platform, in "games" kind game.
+ * Display names are the paths as found (dir + "/" + relative path). A missing
+ * dir is NP_ENOTFOUND (nothing added); unreadable files are diagnostics.
+ * Returns NP_OK, NP_EINVALID when some file had errors, NP_ENOTFOUND, NP_ESYS,
+ * NP_ENOMEM.
  */
 int np_catalog_load_dir(np_catalog *cat, const char *dir, int layer,
                         np_diags *diags, np_error *err);
@@ -215,8 +232,10 @@ int np_catalog_load_buffer(np_catalog *cat, const char *name, const char *text,
 
 /*
  * Cross-file checks over the whole catalog: every base exists, bases are
- * acyclic, and a base's platforms intersect the profile's. Only profiles
- * from layers >= min_layer are reported. Returns NP_OK or NP_EINVALID.
+ * acyclic, a base's platforms intersect the profile's, and no two games of
+ * different ids share a name (compared lower-case, letters and digits
+ * only: "Rust" and "RUST!" are the same game). Only profiles from layers
+ * >= min_layer are reported. Returns NP_OK, NP_EINVALID or NP_ENOMEM.
  */
 int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags);
 
@@ -254,7 +273,9 @@ typedef struct np_search_hit {
 
 /*
  * Search by words over ids, names and aliases, forgiving typos (optimal
- * string alignment distance, prefixes, aliases like "cod"). Profiles not
+ * string alignment distance, prefixes, aliases like "cod"). A query that,
+ * squeezed to its letters and digits, equals a whole alias, name or id
+ * ("gta 5" = alias "gta 5" or "GTA5") ranks first. Profiles not
  * listing a platform in the platforms filter are skipped (0 = no filter).
  * Writes up to max hits, best first, to hits (caller's array); *n_hits is
  * set to how many. Returns NP_OK or NP_EINVAL.

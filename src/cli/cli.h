@@ -11,8 +11,12 @@ enum np_exit {
     NP_EXIT_OK = 0,      /* all good (e.g. an Open NAT) */
     NP_EXIT_PROBLEM = 1, /* a problem found (Strict NAT, missing mapping) */
     NP_EXIT_USAGE = 2,   /* usage or input error */
-    NP_EXIT_NETWORK = 3  /* network failure: nothing could be reached */
+    NP_EXIT_NETWORK = 3, /* network failure: nothing could be reached */
+    NP_EXIT_INTERNAL = 4 /* this machine failed: out of memory, a system call */
 };
+
+/* The exit code for a library status (exit.c): the one mapping. */
+int np_exit_code(int status);
 
 /* One subcommand: argv[0] is the subcommand's name. */
 typedef int (*np_cmd_fn)(int argc, char **argv);
@@ -29,6 +33,7 @@ int np_cmd_wizard(int argc, char **argv);
 int np_cmd_daemon(int argc, char **argv);
 int np_cmd_status(int argc, char **argv);
 int np_cmd_update(int argc, char **argv);
+int np_cmd_web_token(int argc, char **argv);
 
 /* --- output helpers (out.c) --- */
 
@@ -59,13 +64,5 @@ void np_out_wrapf(const char *first, const char *rest, const char *fmt, ...)
 /* A one-line spinner on stderr: step text, redrawn in place. */
 void np_progress(const char *text);
 void np_progress_done(void);
-
-/*
- * Run another command in-process with its stdout captured: *text gets a
- * malloc'ed, NUL-terminated copy (the caller frees it; NULL on failure).
- * Returns the command's exit code. Used to nest one command's --json output
- * in another's.
- */
-int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text);
 
 #endif /* NP_CLI_H */

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "natpilot/config.h"
 #include "natpilot/keeper.h"
+#include "web.h"
 
 #ifndef NP_VERSION
 #define NP_VERSION "0"
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: natpilot daemon --config FILE [--foreground] [--check]\n"
-            "                       [--log-level LEVEL] [--json]\n\n"
+            "                       [--log-level LEVEL] [--json]\n"
+            "                       [--web] [--web-listen ADDR:PORT]\n\n"
             "Keep the mappings of every device in FILE alive: renewed at half "
             "the lease,\nre-created after a router restart, removed on "
             "SIGTERM/SIGINT; SIGHUP reloads.\n\n"
@@ -43,6 +45,11 @@ static void usage(FILE *f)
             "  -l, --log-level L     error, warn, info or debug (overrides "
             "the file)\n"
             "      --json            with --check: the result as JSON\n"
+            "      --web             serve the web interface (as \"web\": "
+            "{\"enabled\": true})\n"
+            "      --web-listen A:P  its address: loopback (default "
+            "127.0.0.1:8780) or a\n"
+            "                        LAN address, never a WAN one\n"
             "  -h, --help            this help\n\n"
             "Exit: 0 stopped cleanly / configuration valid, 1 could not "
             "start or mappings\nleft behind, 2 usage or invalid "
@@ -187,11 +194,15 @@ int np_cmd_daemon(int argc, char **argv)
         {"check", no_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'l'},
         {"json", no_argument, NULL, 'j'},
+        {"web", no_argument, NULL, 'w'},
+        {"web-listen", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    int fg = 0, check = 0, json = 0, level = -1, c, rc, sfd,
+    int fg = 0, check = 0, json = 0, level = -1, c, rc, sfd, web = 0,
         pipefd[2] = {-1, -1};
+    const char *web_listen = NULL;
+    np_web *wi = NULL;
     np_config *cfg = NULL;
     np_catalog *cat = NULL;
     np_keeper *k = NULL;
@@ -206,7 +217,6 @@ int np_cmd_daemon(int argc, char **argv)
 #ifndef NP_DAEMON_LEAN
     exec_lean(argc, argv);
 #endif
-    optind = 1;
     while ((c = getopt_long(argc, argv, "c:fl:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -220,6 +230,13 @@ int np_cmd_daemon(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'w':
+            web = 1;
+            break;
+        case 'W':
+            web = 1;
+            web_listen = optarg;
             break;
         case 'l':
             level = np_log_level_parse(optarg);
@@ -258,6 +275,23 @@ int np_cmd_daemon(int argc, char **argv)
     }
     if (level >= 0)
         cfg->log_level = level;
+    if (web)
+        cfg->web.enabled = 1;
+    if (web_listen != NULL) {
+        np_addr a;
+
+        if (np_addr_parse(&a, web_listen, NP_CFG_WEB_PORT, NULL) != NP_OK ||
+            np_addr_port(&a) == 0 || !np_config_web_addr_ok(&a)) {
+            np_out_errorf("daemon",
+                          "--web-listen %s: give a loopback or LAN address "
+                          "and port (never a WAN, public or wildcard one)",
+                          web_listen);
+            np_config_free(cfg);
+            np_catalog_free(cat);
+            return NP_EXIT_USAGE;
+        }
+        cfg->web.listen = a;
+    }
     lc.journal = getenv("JOURNAL_STREAM") != NULL;
     lc.level = cfg->log_level;
 
@@ -324,7 +358,10 @@ int np_cmd_daemon(int argc, char **argv)
     k = np_keeper_new(&ko, cfg, cat, &err);
     np_catalog_free(cat); /* only needed to resolve the profiles */
     cfg = NULL;           /* transferred */
-    if (k == NULL || np_keeper_start(k, &err) != NP_OK) {
+    if (k == NULL || np_keeper_start(k, &err) != NP_OK ||
+        (np_keeper_config(k)->web.enabled &&
+         (wi = np_web_start(k, np_keeper_config(k), path, log_line, &lc,
+                            &err)) == NULL)) {
         log_line(&lc, 0, np_error_format(&err, buf, sizeof(buf)));
         np_keeper_free(k);
         close(sfd);
@@ -342,6 +379,7 @@ int np_cmd_daemon(int argc, char **argv)
         close(pipefd[1]);
     }
     rc = np_keeper_run(k, &err);
+    np_web_stop(wi);
     np_keeper_free(k);
     close(sfd);
     if (rc != NP_OK) {

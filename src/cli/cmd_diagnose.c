@@ -10,6 +10,7 @@
 #include "natpilot/nat.h"
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
+#include "outbound.h"
 #include "router_check.h"
 
 /*
@@ -97,24 +98,23 @@ static cJSON *json_tx(const char *name, const np_probe_tx *t)
     return o;
 }
 
-static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
-                       const char *outbound_json,
-                       const struct router_check *router)
+/* diagnose's report: the probe, its verdict, the router's side and the
+ * outbound check, each filled by the library; rendered once as text and
+ * once as JSON. */
+struct diag_report {
+    np_probe_obs obs;
+    np_nat_verdict v;
+    struct router_check router;
+    int have_router;
+    struct outbound_report outbound;
+    int have_outbound; /* the outbound check was asked for and tried */
+    int outbound_rc;   /* its exit code, -1 when not run */
+};
+
+static cJSON *json_nat(const np_probe_obs *o, const np_nat_verdict *v)
 {
-    cJSON *root = cJSON_CreateObject(), *labels, *nat, *srv, *tcp, *arr;
-    char *text;
-    size_t i;
+    cJSON *nat = cJSON_CreateObject();
 
-    labels = cJSON_AddObjectToObject(root, "labels");
-    cJSON_AddStringToObject(labels, "generic", np_generic_name(v->generic));
-    cJSON_AddStringToObject(labels, "xbox", np_xbox_name(v->xbox));
-    cJSON_AddStringToObject(labels, "playstation", np_psn_name(v->psn));
-    cJSON_AddStringToObject(labels, "switch", np_switch_name(v->sw));
-    cJSON_AddStringToObject(root, "reason", v->reason);
-    cJSON_AddStringToObject(root, "advice", v->advice);
-    cJSON_AddStringToObject(root, "caveat", v->caveat);
-
-    nat = cJSON_AddObjectToObject(root, "nat");
     cJSON_AddItemToObject(nat, "behind_nat", json_tristate(v->behind_nat));
     cJSON_AddStringToObject(nat, "udp", np_udp_state_name(v->udp));
     cJSON_AddStringToObject(nat, "mapping", np_behaviour_name(v->mapping));
@@ -130,6 +130,27 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
     cJSON_AddItemToObject(
         nat, "mapped_address",
         json_addr(o->test[0].answered ? &o->test[0].mapped : &o->tcp_mapped));
+    return nat;
+}
+
+static void print_json(const struct diag_report *r)
+{
+    const np_probe_obs *o = &r->obs;
+    const np_nat_verdict *v = &r->v;
+    cJSON *root = cJSON_CreateObject(), *labels, *srv, *tcp, *arr;
+    char *text;
+    size_t i;
+
+    labels = cJSON_AddObjectToObject(root, "labels");
+    cJSON_AddStringToObject(labels, "generic", np_generic_name(v->generic));
+    cJSON_AddStringToObject(labels, "xbox", np_xbox_name(v->xbox));
+    cJSON_AddStringToObject(labels, "playstation", np_psn_name(v->psn));
+    cJSON_AddStringToObject(labels, "switch", np_switch_name(v->sw));
+    cJSON_AddStringToObject(root, "reason", v->reason);
+    cJSON_AddStringToObject(root, "advice", v->advice);
+    cJSON_AddStringToObject(root, "caveat", v->caveat);
+
+    cJSON_AddItemToObject(root, "nat", json_nat(o, v));
 
     srv = cJSON_AddObjectToObject(root, "server");
     cJSON_AddItemToObject(srv, "address", json_addr(&o->test[0].dest));
@@ -167,15 +188,12 @@ static void print_json(const np_probe_obs *o, const np_nat_verdict *v,
     cJSON_AddNumberToObject(root, "elapsed_ms", o->elapsed_ms);
     cJSON_AddNumberToObject(root, "retransmits", o->retransmits);
     cJSON_AddNumberToObject(root, "late_answers", o->late);
-    if (router != NULL) {
-        cJSON_AddItemToObject(root, "router", router_json(router, o));
-        cJSON_AddItemToObject(root, "plan", router_plan_json(router, o, v));
+    if (r->have_router) {
+        cJSON_AddItemToObject(root, "router", router_json(&r->router, o));
+        cJSON_AddItemToObject(root, "plan", router_plan_json(&r->router));
     }
-    if (outbound_json != NULL) {
-        cJSON *ob = cJSON_Parse(outbound_json);
-        cJSON_AddItemToObject(root, "outbound",
-                              ob != NULL ? ob : cJSON_CreateNull());
-    }
+    if (r->have_outbound)
+        cJSON_AddItemToObject(root, "outbound", outbound_json(&r->outbound));
 
     text = cJSON_Print(root);
     if (text != NULL)
@@ -254,51 +272,27 @@ static void print_human(const np_probe_obs *o, const np_nat_verdict *v)
         printf("  Took              %.0f ms\n", o->elapsed_ms);
 }
 
-/*
- * The outbound check of natpilot verify --outbound, run in-process on the
- * same STUN server. With json, its output is captured into *json_out.
- */
-struct outbound_opts {
-    const char *reflector, *platform, *profiles;
-};
-
-static int run_outbound(const char *const *ids, size_t n_ids,
-                        const struct outbound_opts *ob, const char *stun,
-                        int json, char **json_out)
+static void print_text(struct diag_report *r)
 {
-    char *argv[40];
-    int argc = 0;
-    size_t i;
-
-    argv[argc++] = (char *)"verify";
-    argv[argc++] = (char *)"--outbound";
-    if (ob->reflector != NULL) {
-        argv[argc++] = (char *)"--reflector";
-        argv[argc++] = (char *)ob->reflector;
+    print_human(&r->obs, &r->v);
+    if (r->have_router)
+        router_print(&r->router, &r->obs);
+    if (r->have_outbound) {
+        printf("\n%sOutbound ports%s\n", np_c_bold(), np_c_reset());
+        outbound_print(&r->outbound);
     }
-    if (ob->platform != NULL) {
-        argv[argc++] = (char *)"--platform";
-        argv[argc++] = (char *)ob->platform;
-    }
-    if (ob->profiles != NULL) {
-        argv[argc++] = (char *)"--profiles";
-        argv[argc++] = (char *)ob->profiles;
-    }
-    if (stun != NULL) {
-        argv[argc++] = (char *)"--stun";
-        argv[argc++] = (char *)stun;
-    }
-    if (json)
-        argv[argc++] = (char *)"--json";
-    for (i = 0; i < n_ids && argc < 39; i++)
-        argv[argc++] = (char *)ids[i];
-    argv[argc] = NULL;
-    if (json)
-        return np_run_captured(np_cmd_verify_outbound, argc, argv, json_out);
-    return np_cmd_verify_outbound(argc, argv);
 }
 
-int np_cmd_diagnose(int argc, char **argv)
+struct diag_args {
+    const char *servers[1 + NP_PROBE_MAX_EXTRA];
+    size_t n_servers;
+    int json, no_router;
+    np_probe_config cfg;
+    struct outbound_opts ob; /* n_ids 0: no --outbound */
+};
+
+/* Returns -1 to go on, else an exit code. */
+static int parse_args(int argc, char **argv, struct diag_args *a)
 {
     static const struct option opts[] = {
         {"stun", required_argument, NULL, 's'},
@@ -313,34 +307,22 @@ int np_cmd_diagnose(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *servers[1 + NP_PROBE_MAX_EXTRA];
-    const char *outbound[16];
-    size_t n_outbound = 0;
-    struct outbound_opts ob = {NULL, NULL, NULL};
-    size_t n_servers = 0, i, n_ok = 0;
-    np_probe_config cfg;
-    np_probe_obs obs;
-    np_nat_verdict v;
+    const size_t max_servers = sizeof(a->servers) / sizeof(a->servers[0]);
     np_error err;
-    char *outbound_json = NULL;
-    int json = 0, c, rc, outbound_rc = -1, want_outbound, no_router = 0;
-    struct router_check router;
+    int c;
 
-    np_probe_config_init(&cfg);
-    np_error_clear(&err);
-    optind = 1;
     while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (n_servers == sizeof(servers) / sizeof(servers[0])) {
+            if (a->n_servers == max_servers) {
                 np_out_errorf("diagnose", "at most %zu --stun servers",
-                              sizeof(servers) / sizeof(servers[0]));
+                              max_servers);
                 return NP_EXIT_USAGE;
             }
-            servers[n_servers++] = optarg;
+            a->servers[a->n_servers++] = optarg;
             break;
         case 'j':
-            json = 1;
+            a->json = 1;
             break;
         case 't': {
             char *end;
@@ -352,34 +334,33 @@ int np_cmd_diagnose(int argc, char **argv)
                               optarg);
                 return NP_EXIT_USAGE;
             }
-            cfg.budget_ms = (unsigned)ms;
+            a->cfg.budget_ms = (unsigned)ms;
             break;
         }
         case 'S':
-            if (np_addr_parse(&cfg.bind, optarg, 0, &err) != NP_OK) {
+            if (np_addr_parse(&a->cfg.bind, optarg, 0, &err) != NP_OK) {
                 np_out_error("diagnose", &err);
                 return NP_EXIT_USAGE;
             }
             break;
         case 'R':
-            no_router = 1;
+            a->no_router = 1;
             break;
         case 'o':
-            if (n_outbound == sizeof(outbound) / sizeof(outbound[0])) {
-                np_out_errorf("diagnose", "at most %zu --outbound profiles",
-                              sizeof(outbound) / sizeof(outbound[0]));
+            if (a->ob.n_ids == 16) {
+                np_out_errorf("diagnose", "at most 16 --outbound profiles");
                 return NP_EXIT_USAGE;
             }
-            outbound[n_outbound++] = optarg;
+            a->ob.ids[a->ob.n_ids++] = optarg;
             break;
         case 'r':
-            ob.reflector = optarg;
+            a->ob.reflector = optarg;
             break;
         case 'p':
-            ob.platform = optarg;
+            a->ob.platform = optarg;
             break;
         case 'P':
-            ob.profiles = optarg;
+            a->ob.profiles_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -393,18 +374,25 @@ int np_cmd_diagnose(int argc, char **argv)
         np_out_errorf("diagnose", "unexpected argument '%s'", argv[optind]);
         return NP_EXIT_USAGE;
     }
-    if (n_servers == 0)
-        for (; n_servers < 3; n_servers++)
-            servers[n_servers] = default_servers[n_servers];
+    return -1;
+}
 
-    /* The first server that resolves is the RFC 5780 one. */
-    for (i = 0; i < n_servers; i++) {
-        np_addr *slot = n_ok == 0 ? &cfg.server : &cfg.extra[n_ok - 1];
+/* The first server that resolves is the RFC 5780 one. Returns -1 to go on,
+ * else an exit code. */
+static int resolve_servers(struct diag_args *a)
+{
+    size_t i, n_ok = 0;
+
+    if (a->n_servers == 0)
+        for (; a->n_servers < 3; a->n_servers++)
+            a->servers[a->n_servers] = default_servers[a->n_servers];
+    for (i = 0; i < a->n_servers; i++) {
+        np_addr *slot = n_ok == 0 ? &a->cfg.server : &a->cfg.extra[n_ok - 1];
         np_error rerr;
         np_progress("resolving servers");
-        if (np_addr_resolve(slot, servers[i], NP_STUN_DEFAULT_PORT,
-                            np_addr_is_set(&cfg.server)
-                                ? np_addr_family(&cfg.server)
+        if (np_addr_resolve(slot, a->servers[i], NP_STUN_DEFAULT_PORT,
+                            np_addr_is_set(&a->cfg.server)
+                                ? np_addr_family(&a->cfg.server)
                                 : AF_UNSPEC,
                             &rerr) != NP_OK) {
             np_out_error("diagnose", &rerr);
@@ -419,47 +407,80 @@ int np_cmd_diagnose(int argc, char **argv)
                                   "network, or no DNS");
         return NP_EXIT_NETWORK;
     }
-    cfg.n_extra = n_ok - 1;
-    cfg.progress = show_progress;
+    a->cfg.n_extra = n_ok - 1;
+    a->cfg.progress = show_progress;
+    return -1;
+}
 
-    if (!no_router)
-        router_check_start(&router);
-    rc = np_probe_run(&cfg, &obs, &err);
-    if (!no_router) {
+/* Fill the report: the probe with the router asked beside it, the
+ * library's conclusions, then the outbound check on the same STUN server.
+ * Returns -1 when there is a report, else an exit code. */
+static int run(struct diag_args *a, struct diag_report *r)
+{
+    np_error err;
+    int rc;
+
+    np_error_clear(&err);
+    r->have_router = !a->no_router;
+    r->outbound_rc = -1;
+    if (r->have_router)
+        router_check_start(&r->router);
+    rc = np_probe_run(&a->cfg, &r->obs, &err);
+    if (r->have_router) {
         np_progress("asking the router");
-        router_check_finish(&router);
+        router_check_finish(&r->router);
     }
     np_progress_done();
     if (rc != NP_OK) {
         np_out_error("diagnose", &err);
-        if (!no_router)
-            router_check_free(&router);
         return rc == NP_EUNREACH ? NP_EXIT_NETWORK : NP_EXIT_PROBLEM;
     }
-    np_nat_classify(&obs, 0, &v);
-    want_outbound = n_outbound > 0 && v.udp != NP_UDP_NO_ANSWER;
-    if (json) {
-        if (want_outbound)
-            outbound_rc = run_outbound(outbound, n_outbound, &ob, servers[0], 1,
-                                       &outbound_json);
-        print_json(&obs, &v, outbound_json, no_router ? NULL : &router);
-        free(outbound_json);
-    } else {
-        print_human(&obs, &v);
-        if (!no_router)
-            router_print(&router, &obs, &v);
-        if (want_outbound) {
-            printf("\n%sOutbound ports%s\n", np_c_bold(), np_c_reset());
-            fflush(stdout);
-            outbound_rc =
-                run_outbound(outbound, n_outbound, &ob, servers[0], 0, NULL);
-        }
+    np_nat_classify(&r->obs, 0, &r->v);
+    if (r->have_router)
+        router_check_conclude(&r->router, &r->obs, &r->v);
+    if (a->ob.n_ids > 0 && r->v.udp != NP_UDP_NO_ANSWER) {
+        a->ob.stun[0] = a->servers[0];
+        a->ob.n_stun = 1;
+        r->have_outbound = 1;
+        r->outbound_rc =
+            outbound_check("verify --outbound", &a->ob, &r->outbound);
     }
-    if (!no_router)
-        router_check_free(&router);
-    if (v.udp == NP_UDP_NO_ANSWER)
-        return NP_EXIT_NETWORK;
-    if (outbound_rc == NP_EXIT_PROBLEM || outbound_rc == NP_EXIT_USAGE)
-        return outbound_rc;
-    return v.generic == NP_GEN_OPEN ? NP_EXIT_OK : NP_EXIT_PROBLEM;
+    return -1;
+}
+
+int np_cmd_diagnose(int argc, char **argv)
+{
+    struct diag_args *a = calloc(1, sizeof(*a));
+    struct diag_report *r = calloc(1, sizeof(*r));
+    int rc;
+
+    if (a == NULL || r == NULL) {
+        free(a);
+        free(r);
+        np_out_errorf("diagnose", "out of memory");
+        return NP_EXIT_USAGE;
+    }
+    np_probe_config_init(&a->cfg);
+    outbound_opts_init(&a->ob);
+    if ((rc = parse_args(argc, argv, a)) >= 0 ||
+        (rc = resolve_servers(a)) >= 0 || (rc = run(a, r)) >= 0)
+        goto out;
+    if (a->json)
+        print_json(r);
+    else
+        print_text(r);
+    if (r->v.udp == NP_UDP_NO_ANSWER)
+        rc = NP_EXIT_NETWORK;
+    else if (r->outbound_rc == NP_EXIT_PROBLEM ||
+             r->outbound_rc == NP_EXIT_USAGE)
+        rc = r->outbound_rc;
+    else
+        rc = r->v.generic == NP_GEN_OPEN ? NP_EXIT_OK : NP_EXIT_PROBLEM;
+out:
+    if (r->have_router)
+        router_check_free(&r->router);
+    outbound_report_free(&r->outbound);
+    free(a);
+    free(r);
+    return rc;
 }

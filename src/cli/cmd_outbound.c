@@ -2,8 +2,10 @@
  * natpilot verify --outbound: which outbound ports of the games' profiles
  * does the network let out, and what do the blocked ones break?
  *
- * The tests themselves are libnatpilot's egress module; this file turns
- * profile rules and --port options into targets, and the results into words.
+ * The tests are libnatpilot's egress module and the verdicts its advice
+ * module (advice.h); this file parses the options, resolves the servers
+ * and renders the report (outbound.h), for verify --outbound, diagnose
+ * --outbound and the wizard alike.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +19,7 @@
 #include "natpilot/egress.h"
 #include "natpilot/profile.h"
 #include "natpilot/stun.h"
+#include "outbound.h"
 
 #define CMD "verify --outbound"
 
@@ -30,38 +33,10 @@ static const char default_reflector[] = "portquiz.net";
 /* The STUN server diagnose uses; it listens on UDP 3478 only. */
 static const char default_stun[] = "stun.stunprotocol.org:3478";
 
-#define MAX_RANGES   32 /* per entry; longer rules are split */
-#define MAX_SAMPLE   16
+#define MAX_RANGES   NP_ADVICE_OB_RANGES
+#define MAX_SAMPLE   NP_ADVICE_OB_SAMPLE
 #define MAX_RULES    256
 #define MAX_CLI_STUN NP_EGRESS_MAX_STUN
-
-struct orule {
-    int proto; /* enum np_egress_proto */
-    uint16_t lo[MAX_RANGES], hi[MAX_RANGES];
-    size_t n_ranges;
-    const char *profile; /* NULL for --port */
-    const char *feature, *note;
-    int essential;
-    int broad;
-    size_t first, count;  /* its targets */
-    uint32_t total_ports; /* ports the rule covers */
-    int sampled;          /* fewer targets than ports */
-    int state;            /* the rule's verdict (enum np_egress_state) */
-    int partial;          /* some ports reachable, some blocked */
-};
-
-struct ctx {
-    struct orule rules[MAX_RULES];
-    size_t n_rules;
-    np_egress_target *targets;
-    size_t n_targets;
-    np_egress_config cfg;
-    np_egress_report rep;
-    const char *reflector_text;
-    const char *stun_text[MAX_CLI_STUN];
-    size_t n_stun_text;
-    size_t sample;
-};
 
 static void usage(FILE *f)
 {
@@ -148,7 +123,7 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 }
 
 /* "tcp:N", "udp:N-M", "tcp:80,443,1000-1010". */
-static int parse_port_spec(const char *spec, struct orule *r)
+static int parse_port_spec(const char *spec, np_advice_ob_rule *r)
 {
     char buf[256], *p, *comma;
     const char *colon = strchr(spec, ':');
@@ -188,76 +163,14 @@ static int parse_port_spec(const char *spec, struct orule *r)
     return 0;
 }
 
-/* Targets for every rule: each range sampled to at most c->sample ports. */
-static int build_targets(struct ctx *c)
-{
-    size_t i, j, k, cap = 0;
-
-    for (i = 0; i < c->n_rules; i++)
-        cap += c->rules[i].n_ranges * c->sample;
-    c->targets = calloc(cap > 0 ? cap : 1, sizeof(*c->targets));
-    if (c->targets == NULL)
-        return -1;
-    for (i = 0; i < c->n_rules; i++) {
-        struct orule *r = &c->rules[i];
-        r->first = c->n_targets;
-        for (j = 0; j < r->n_ranges; j++) {
-            uint16_t s[MAX_SAMPLE];
-            size_t n = np_egress_sample(r->lo[j], r->hi[j], s, c->sample);
-            uint32_t span = (uint32_t)r->hi[j] - r->lo[j] + 1;
-            r->total_ports += span;
-            if (n < span)
-                r->sampled = 1;
-            for (k = 0; k < n; k++) {
-                np_egress_target *t = &c->targets[c->n_targets++];
-                t->proto = r->proto;
-                t->port = s[k];
-            }
-        }
-        r->count = c->n_targets - r->first;
-    }
-    return 0;
-}
-
-/*
- * A rule's verdict: the most frequent blocked state among its ports when any
- * is blocked (partial when others got through), else error, else reachable,
- * else not testable.
- */
-static void rule_verdict(struct ctx *c, struct orule *r)
-{
-    unsigned count[NP_EGRESS_STATE_MAX] = {0};
-    size_t i;
-    int best = -1, s;
-
-    for (i = 0; i < r->count; i++) {
-        s = c->targets[r->first + i].state;
-        if (s >= 0 && s < NP_EGRESS_STATE_MAX)
-            count[s]++;
-    }
-    for (s = 0; s < NP_EGRESS_STATE_MAX; s++)
-        if (np_egress_state_blocked(s) && count[s] > 0 &&
-            (best < 0 || count[s] > count[best]))
-            best = s;
-    r->partial = 0;
-    if (best >= 0) {
-        r->state = best;
-        r->partial = count[NP_EGRESS_REACHABLE] > 0;
-    } else if (count[NP_EGRESS_ERROR] > 0)
-        r->state = NP_EGRESS_ERROR;
-    else if (count[NP_EGRESS_REACHABLE] > 0)
-        r->state = NP_EGRESS_REACHABLE;
-    else
-        r->state = NP_EGRESS_UNTESTABLE;
-}
-
 static const char *proto_name(int proto)
 {
     return proto == NP_EGRESS_TCP ? "tcp" : "udp";
 }
 
 /* "3074,3478-3480" */
-static const char *ranges_text(const struct orule *r, char *buf, size_t size)
+static const char *ranges_text(const np_advice_ob_rule *r, char *buf,
+                               size_t size)
 {
     size_t i, used = 0;
 
@@ -278,8 +191,9 @@ static const char *ranges_text(const struct orule *r, char *buf, size_t size)
 }
 
 /* "tested 27015, 27019, 27022, 27026, 27030 of 16 ports" */
-static const char *sample_text(const struct ctx *c, const struct orule *r,
-                               char *buf, size_t size)
+static const char *sample_text(const np_advice_outbound *c,
+                               const np_advice_ob_rule *r, char *buf,
+                               size_t size)
 {
     size_t i, used = 0;
     int n;
@@ -336,8 +250,9 @@ static const char *errno_name(int e)
 }
 
 /* One line describing how one target ended. */
-static const char *target_text(const struct ctx *c, const np_egress_target *t,
-                               char *buf, size_t size)
+static const char *target_text(const np_egress_report *rep,
+                               const np_egress_target *t, char *buf,
+                               size_t size)
 {
     char from[NP_ADDRSTRLEN];
     int v6 = np_addr_family(&t->icmp_from) == AF_INET6;
@@ -351,7 +266,7 @@ static const char *target_text(const struct ctx *c, const np_egress_target *t,
         break;
     case NP_EGRESS_DROPPED:
         (void)snprintf(buf, size, "dropped: no answer within %.0f ms (%u %s)",
-                       c->rep.wait_ms, t->attempts,
+                       rep->wait_ms, t->attempts,
                        t->proto == NP_EGRESS_TCP
                            ? (t->attempts == 1 ? "SYN" : "SYNs")
                            : (t->attempts == 1 ? "request" : "requests"));
@@ -415,7 +330,7 @@ static const char *state_colour(int state)
     return np_c_warn();
 }
 
-static void print_rule(const struct ctx *c, const struct orule *r)
+static void print_rule(const np_advice_outbound *c, const np_advice_ob_rule *r)
 {
     char ports[128], line[256];
     size_t i;
@@ -434,14 +349,15 @@ static void print_rule(const struct ctx *c, const struct orule *r)
     if (r->count == 0)
         return;
     if (same)
-        np_out_wrap("         ", "           ",
-                    target_text(c, &c->targets[r->first], line, sizeof(line)));
+        np_out_wrap(
+            "         ", "           ",
+            target_text(&c->rep, &c->targets[r->first], line, sizeof(line)));
     else
         for (i = 0; i < r->count; i++) {
             const np_egress_target *t = &c->targets[r->first + i];
             np_out_wrapf("         ", "           ", "%s %u: %s",
                          proto_name(t->proto), (unsigned)t->port,
-                         target_text(c, t, line, sizeof(line)));
+                         target_text(&c->rep, t, line, sizeof(line)));
         }
     if (r->sampled)
         np_out_wrapf("         ", "         ", "%s%s%s", np_c_dim(),
@@ -451,101 +367,33 @@ static void print_rule(const struct ctx *c, const struct orule *r)
                      r->note, np_c_reset());
 }
 
-/* The ports of all targets with (proto, state), "27015, 27020" into buf. */
-static int ports_with(const struct ctx *c, int proto, int state, char *buf,
-                      size_t size)
+/* The first lines: what was tested against what, and how long it took. */
+static void print_head(const struct outbound_report *r)
 {
-    size_t i, j, used = 0;
-    int found = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < c->n_targets; i++) {
-        const np_egress_target *t = &c->targets[i];
-        int dup = 0, n;
-        if (t->proto != proto || t->state != state)
-            continue;
-        for (j = 0; j < i && !dup; j++)
-            dup = c->targets[j].proto == proto && c->targets[j].port == t->port;
-        if (dup || used >= size)
-            continue;
-        n = snprintf(buf + used, size - used, "%s%u", found ? ", " : "",
-                     (unsigned)t->port);
-        if (n > 0)
-            used += (size_t)n;
-        found = 1;
-    }
-    return found;
-}
-
-/* Features (rule feature or profile) hit by (proto, state). */
-static void features_with(const struct ctx *c, int proto, int state, char *buf,
-                          size_t size)
-{
-    size_t i, j, used = 0;
-    int first = 1;
-
-    buf[0] = '\0';
-    for (i = 0; i < c->n_rules; i++) {
-        const struct orule *r = &c->rules[i];
-        int hit = 0, n;
-        if (r->proto != proto)
-            continue;
-        for (j = 0; j < r->count && !hit; j++)
-            hit = c->targets[r->first + j].state == state;
-        if (!hit || used >= size)
-            continue;
-        if (r->profile == NULL && r->feature == NULL) {
-            char rt[128];
-            n = snprintf(buf + used, size - used, "%s--port %s:%s",
-                         first ? "" : "; ", proto_name(r->proto),
-                         ranges_text(r, rt, sizeof(rt)));
-        } else
-            n = snprintf(buf + used, size - used, "%s%s%s%s%s",
-                         first ? "" : "; ", r->profile ? r->profile : "",
-                         r->profile && r->feature ? " " : "",
-                         r->feature ? r->feature : "",
-                         r->essential ? " (essential)" : "");
-        if (n > 0)
-            used += (size_t)n;
-        first = 0;
-    }
-}
-
-static void print_human(const struct ctx *c, int overall)
-{
-    char a[NP_ADDRSTRLEN], ports[512], feats[512];
+    const np_advice_outbound *c = r->ob;
     const np_egress_report *rep = &c->rep;
-    size_t i;
-    int proto, state, any = 0;
+    const np_egress_config *cfg = &r->cfg;
+    char a[NP_ADDRSTRLEN], head[512], stun[256] = "", line[512];
+    size_t i, n = 0;
+    int refl = np_addr_is_set(&cfg->reflector);
 
-    {
-        char head[512], stun[256] = "";
-        size_t n = 0;
-
-        for (i = 0; i < c->cfg.n_stun && n < sizeof(stun); i++) {
-            int k = snprintf(stun + n, sizeof(stun) - n, "%s%s",
-                             i == 0 ? "; STUN " : ", ",
-                             np_addr_str(&c->cfg.stun[i], a, sizeof(a)));
-            if (k < 0)
-                break;
-            n += (size_t)k;
-        }
-        snprintf(head, sizeof(head), "%zu rule%s, %zu test%s%s%s%s%s%s%s",
-                 c->n_rules, c->n_rules == 1 ? "" : "s", c->n_targets,
-                 c->n_targets == 1 ? "" : "s",
-                 np_addr_is_set(&c->cfg.reflector) ? "; TCP reflector " : "",
-                 np_addr_is_set(&c->cfg.reflector) ? c->reflector_text : "",
-                 np_addr_is_set(&c->cfg.reflector) ? " (" : "",
-                 np_addr_is_set(&c->cfg.reflector)
-                     ? np_addr_ip_str(&c->cfg.reflector, a, sizeof(a))
-                     : "",
-                 np_addr_is_set(&c->cfg.reflector) ? ")" : "", stun);
-        np_out_wrapf("", "  ", "%sOutbound ports%s: %s%s", np_c_bold(),
-                     np_c_reset(), head,
-                     c->cfg.stun_all_ports && c->cfg.n_stun > 0
-                         ? " (all UDP ports)"
-                         : "");
+    for (i = 0; i < cfg->n_stun && n < sizeof(stun); i++) {
+        int k = snprintf(stun + n, sizeof(stun) - n, "%s%s",
+                         i == 0 ? "; STUN " : ", ",
+                         np_addr_str(&cfg->stun[i], a, sizeof(a)));
+        if (k < 0)
+            break;
+        n += (size_t)k;
     }
+    snprintf(head, sizeof(head), "%zu rule%s, %zu test%s%s%s%s%s%s%s",
+             c->n_rules, c->n_rules == 1 ? "" : "s", c->n_targets,
+             c->n_targets == 1 ? "" : "s", refl ? "; TCP reflector " : "",
+             refl ? r->reflector_text : "", refl ? " (" : "",
+             refl ? np_addr_ip_str(&cfg->reflector, a, sizeof(a)) : "",
+             refl ? ")" : "", stun);
+    np_out_wrapf(
+        "", "  ", "%sOutbound ports%s: %s%s", np_c_bold(), np_c_reset(), head,
+        cfg->stun_all_ports && cfg->n_stun > 0 ? " (all UDP ports)" : "");
     if (rep->rtt_ms > 0)
         np_out_wrapf("", "",
                      "Round trip %.1f ms (%s); each test waited %.0f "
@@ -568,34 +416,35 @@ static void print_human(const struct ctx *c, int overall)
                                        : "");
     if (rep->calib_tcp.state != NP_EGRESS_UNTESTABLE)
         printf("Reflector check: tcp %u %s\n", (unsigned)rep->calib_tcp.port,
-               target_text(c, &rep->calib_tcp, feats, sizeof(feats)));
+               target_text(rep, &rep->calib_tcp, line, sizeof(line)));
     if (rep->calib_udp.state != NP_EGRESS_UNTESTABLE)
         printf("STUN check: udp %u %s\n", (unsigned)rep->calib_udp.port,
-               target_text(c, &rep->calib_udp, feats, sizeof(feats)));
+               target_text(rep, &rep->calib_udp, line, sizeof(line)));
     printf("\n");
+}
 
+void outbound_print(const struct outbound_report *r)
+{
+    const np_advice_outbound *c = r->ob;
+    size_t i;
+
+    if (c == NULL || !c->ran)
+        return;
+    print_head(r);
     for (i = 0; i < c->n_rules; i++)
         print_rule(c, &c->rules[i]);
 
     printf("\n%sWhat to do%s\n", np_c_bold(), np_c_reset());
-    np_out_wrap("  ", "  ", np_egress_overall_text(overall));
-    if (overall == NP_EGRESS_NOTHING_REACHABLE)
+    np_out_wrap("  ", "  ", np_egress_overall_text(c->overall));
+    if (c->overall == NP_EGRESS_NOTHING_REACHABLE)
         return;
-    for (state = NP_EGRESS_DROPPED; state < NP_EGRESS_STATE_MAX; state++) {
-        if (!np_egress_state_blocked(state) && state != NP_EGRESS_UNTESTABLE)
-            continue;
-        for (proto = NP_EGRESS_UDP; proto <= NP_EGRESS_TCP; proto++) {
-            if (!ports_with(c, proto, state, ports, sizeof(ports)))
-                continue;
-            features_with(c, proto, state, feats, sizeof(feats));
-            np_out_wrapf("  - ", "    ", "%s %s %s (%s): %s",
-                         proto == NP_EGRESS_TCP ? "TCP" : "UDP", ports,
-                         np_egress_state_name(state), feats,
-                         np_egress_advice(proto, state));
-            any = 1;
-        }
+    for (i = 0; i < c->n_lines; i++) {
+        const np_advice_ob_line *l = &c->lines[i];
+        np_out_wrapf("  - ", "    ", "%s %s %s (%s): %s",
+                     l->proto == NP_EGRESS_TCP ? "TCP" : "UDP", l->ports,
+                     np_egress_state_name(l->state), l->features, l->advice);
     }
-    if (!any)
+    if (c->n_lines == 0)
         printf("  Nothing to change for the outbound side.\n");
 }
 
@@ -656,28 +505,53 @@ static void json_str_or_null(cJSON *o, const char *k, const char *v)
         cJSON_AddNullToObject(o, k);
 }
 
-static void print_json(const struct ctx *c, int overall, int exit_code)
+static cJSON *json_rule(const np_advice_outbound *c, const np_advice_ob_rule *r)
 {
-    cJSON *root = cJSON_CreateObject(), *arr, *o, *tested, *sum, *adv;
-    const np_egress_report *rep = &c->rep;
-    char buf[512], feats[512];
-    char *text;
-    size_t i, j;
-    int proto, state;
-    unsigned counts[NP_EGRESS_STATE_MAX] = {0};
+    cJSON *o = cJSON_CreateObject(), *tested;
+    char buf[512];
+    size_t j;
 
+    json_str_or_null(o, "profile", r->profile);
+    cJSON_AddStringToObject(o, "protocol", proto_name(r->proto));
+    cJSON_AddStringToObject(o, "ports", ranges_text(r, buf, sizeof(buf)));
+    cJSON_AddBoolToObject(o, "essential", r->essential);
+    json_str_or_null(o, "feature", r->feature);
+    json_str_or_null(o, "note", r->note);
+    cJSON_AddStringToObject(o, "state", np_egress_state_name(r->state));
+    cJSON_AddBoolToObject(o, "blocked", np_egress_state_blocked(r->state));
+    cJSON_AddBoolToObject(o, "partial", r->partial);
+    cJSON_AddBoolToObject(o, "sampled", r->sampled);
+    cJSON_AddNumberToObject(o, "port_count", r->total_ports);
+    tested = cJSON_AddArrayToObject(o, "tested");
+    for (j = 0; j < r->count; j++)
+        cJSON_AddItemToArray(tested, json_target(&c->targets[r->first + j]));
+    return o;
+}
+
+cJSON *outbound_json(const struct outbound_report *r)
+{
+    const np_advice_outbound *c = r->ob;
+    const np_egress_report *rep;
+    cJSON *root, *arr, *o, *sum, *adv;
+    size_t i;
+    int state;
+
+    if (c == NULL || !c->ran)
+        return cJSON_CreateNull();
+    rep = &c->rep;
+    root = cJSON_CreateObject();
     o = cJSON_AddObjectToObject(root, "reflector");
     json_str_or_null(o, "host",
-                     np_addr_is_set(&c->cfg.reflector) ? c->reflector_text
+                     np_addr_is_set(&r->cfg.reflector) ? r->reflector_text
                                                        : NULL);
     cJSON_AddItemToObject(o, "address", json_addr(&rep->calib_tcp.dest));
-    cJSON_AddNumberToObject(o, "open_port", c->cfg.open_port);
+    cJSON_AddNumberToObject(o, "open_port", r->cfg.open_port);
     cJSON_AddStringToObject(o, "state",
                             np_egress_state_name(rep->calib_tcp.state));
     arr = cJSON_AddArrayToObject(root, "stun");
-    for (i = 0; i < c->cfg.n_stun; i++)
-        cJSON_AddItemToArray(arr, json_addr(&c->cfg.stun[i]));
-    cJSON_AddBoolToObject(root, "stun_all_ports", c->cfg.stun_all_ports);
+    for (i = 0; i < r->cfg.n_stun; i++)
+        cJSON_AddItemToArray(arr, json_addr(&r->cfg.stun[i]));
+    cJSON_AddBoolToObject(root, "stun_all_ports", r->cfg.stun_all_ports);
     cJSON_AddStringToObject(root, "stun_state",
                             np_egress_state_name(rep->calib_udp.state));
     if (rep->rtt_ms > 0) {
@@ -696,192 +570,268 @@ static void print_json(const struct ctx *c, int overall, int exit_code)
     cJSON_AddBoolToObject(root, "confirm_pass", rep->confirm_pass);
 
     arr = cJSON_AddArrayToObject(root, "rules");
-    for (i = 0; i < c->n_rules; i++) {
-        const struct orule *r = &c->rules[i];
-        o = cJSON_CreateObject();
-        json_str_or_null(o, "profile", r->profile);
-        cJSON_AddStringToObject(o, "protocol", proto_name(r->proto));
-        cJSON_AddStringToObject(o, "ports", ranges_text(r, buf, sizeof(buf)));
-        cJSON_AddBoolToObject(o, "essential", r->essential);
-        json_str_or_null(o, "feature", r->feature);
-        json_str_or_null(o, "note", r->note);
-        cJSON_AddStringToObject(o, "state", np_egress_state_name(r->state));
-        cJSON_AddBoolToObject(o, "blocked", np_egress_state_blocked(r->state));
-        cJSON_AddBoolToObject(o, "partial", r->partial);
-        cJSON_AddBoolToObject(o, "sampled", r->sampled);
-        cJSON_AddNumberToObject(o, "port_count", r->total_ports);
-        tested = cJSON_AddArrayToObject(o, "tested");
-        for (j = 0; j < r->count; j++)
-            cJSON_AddItemToArray(tested,
-                                 json_target(&c->targets[r->first + j]));
-        cJSON_AddItemToArray(arr, o);
-    }
-
-    for (i = 0; i < c->n_targets; i++) {
-        int dup = 0;
-        for (j = 0; j < i && !dup; j++)
-            dup = c->targets[j].proto == c->targets[i].proto &&
-                  c->targets[j].port == c->targets[i].port;
-        if (!dup && c->targets[i].state < NP_EGRESS_STATE_MAX)
-            counts[c->targets[i].state]++;
-    }
+    for (i = 0; i < c->n_rules; i++)
+        cJSON_AddItemToArray(arr, json_rule(c, &c->rules[i]));
     sum = cJSON_AddObjectToObject(root, "summary");
     for (state = NP_EGRESS_REACHABLE; state < NP_EGRESS_STATE_MAX; state++)
         cJSON_AddNumberToObject(sum, np_egress_state_name(state),
-                                counts[state]);
+                                c->counts[state]);
     cJSON_AddStringToObject(root, "overall",
-                            overall == NP_EGRESS_ALL_REACHABLE ? "all-reachable"
-                            : overall == NP_EGRESS_SOME_BLOCKED ? "some-blocked"
-                            : overall == NP_EGRESS_NOTHING_REACHABLE
-                                ? "nothing-reachable"
-                                : "nothing-testable");
+                            np_advice_ob_overall_name(c->overall));
     adv = cJSON_AddArrayToObject(root, "advice");
-    cJSON_AddItemToArray(adv,
-                         cJSON_CreateString(np_egress_overall_text(overall)));
-    for (state = NP_EGRESS_DROPPED;
-         state < NP_EGRESS_STATE_MAX && overall != NP_EGRESS_NOTHING_REACHABLE;
-         state++) {
-        if (!np_egress_state_blocked(state) && state != NP_EGRESS_UNTESTABLE)
-            continue;
-        for (proto = NP_EGRESS_UDP; proto <= NP_EGRESS_TCP; proto++) {
-            char line[1400];
-            if (!ports_with(c, proto, state, buf, sizeof(buf)))
-                continue;
-            features_with(c, proto, state, feats, sizeof(feats));
-            (void)snprintf(line, sizeof(line), "%s %s %s (%s): %s",
-                           proto == NP_EGRESS_TCP ? "TCP" : "UDP", buf,
-                           np_egress_state_name(state), feats,
-                           np_egress_advice(proto, state));
-            cJSON_AddItemToArray(adv, cJSON_CreateString(line));
-        }
+    cJSON_AddItemToArray(
+        adv, cJSON_CreateString(np_egress_overall_text(c->overall)));
+    for (i = 0; i < c->n_lines; i++) {
+        const np_advice_ob_line *l = &c->lines[i];
+        char line[1400];
+        (void)snprintf(line, sizeof(line), "%s %s %s (%s): %s",
+                       l->proto == NP_EGRESS_TCP ? "TCP" : "UDP", l->ports,
+                       np_egress_state_name(l->state), l->features, l->advice);
+        cJSON_AddItemToArray(adv, cJSON_CreateString(line));
     }
-    cJSON_AddNumberToObject(root, "exit_code", exit_code);
-
-    text = cJSON_Print(root);
-    if (text != NULL)
-        printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(root);
+    cJSON_AddNumberToObject(root, "exit_code", r->exit_code);
+    return root;
 }
 
-/* ---- profiles ------------------------------------------------------------ */
+/* ---- the check ------------------------------------------------------------
+ */
 
-/* Outbound rules of the profiles, resolved for the platform. The catalog and
- * the resolution stay alive (rules point into them) until the caller frees
- * them. Returns an exit code, NP_EXIT_OK on success. */
-static int add_profile_rules(struct ctx *c, char **ids, size_t n_ids,
-                             const char *platform, const char *dir,
-                             np_catalog **cat_out, np_resolved **res_out)
+void outbound_opts_init(struct outbound_opts *o)
 {
-    np_catalog *cat = np_catalog_new();
-    np_resolved *res = NULL;
+    memset(o, 0, sizeof(*o));
+    o->platform = "pc";
+    np_egress_config_init(&o->cfg);
+}
+
+/* Outbound rules of the profiles, resolved for the platform. The catalog
+ * and the resolution stay in r (the rules point into them). Returns -1 to
+ * go on, else an exit code. */
+static int add_profile_rules(const char *cmd, const struct outbound_opts *o,
+                             struct outbound_report *r)
+{
     np_diags diags;
     np_error err;
     unsigned plat = 0;
-    size_t i, j;
+    size_t i;
     int rc;
 
     np_error_clear(&err);
-    np_diags_init(&diags);
-    *cat_out = cat;
-    if (cat == NULL) {
-        np_out_errorf(CMD, "out of memory");
-        return NP_EXIT_USAGE;
-    }
-    if (np_platform_parse(platform, &plat) != NP_OK) {
-        np_out_errorf(CMD,
+    if (np_platform_parse(o->platform, &plat) != NP_OK) {
+        np_out_errorf(cmd,
                       "--platform %s: expected xbox, playstation, switch or "
                       "pc",
-                      platform);
+                      o->platform);
+        return NP_EXIT_USAGE;
+    }
+    r->cat = np_catalog_new();
+    if (r->cat == NULL) {
+        np_out_errorf(cmd, "out of memory");
         return NP_EXIT_USAGE;
     }
     /* Built-in catalog, the user's directory, then --profiles DIR. Invalid
      * files are skipped and named; the valid ones are used. */
-    rc = np_catalog_load_default(cat, dir, &diags, &err);
+    np_diags_init(&diags);
+    rc = np_catalog_load_default(r->cat, o->profiles_dir, &diags, &err);
     for (i = 0; i < diags.count; i++) {
         char line[1024];
         if (diags.items[i].severity == NP_DIAG_ERROR)
-            np_out_errorf(CMD, "skipped: %s",
+            np_out_errorf(cmd, "skipped: %s",
                           np_diag_format(&diags.items[i], line, sizeof(line)));
     }
     np_diags_free(&diags);
     if (rc != NP_OK && rc != NP_EINVALID) {
-        np_out_error(CMD, &err);
+        np_out_error(cmd, &err);
         return NP_EXIT_USAGE;
     }
-    rc = np_resolve(cat, (const char *const *)ids, n_ids, plat, &res, &err);
-    if (rc != NP_OK) {
-        np_out_error(CMD, &err);
+    if (np_resolve(r->cat, o->ids, o->n_ids, plat, &r->res, &err) != NP_OK ||
+        np_advice_outbound_add_resolved(r->ob, r->res, &err) != NP_OK) {
+        np_out_error(cmd, &err);
         return NP_EXIT_USAGE;
     }
-    *res_out = res;
-    for (i = 0; i < res->n_outbound; i++) {
-        const np_rule *pr = &res->outbound[i];
-        size_t done = 0;
-        /* A rule listing more ranges than fit one entry becomes several
-         * entries with the same feature and note: nothing is dropped. */
-        do {
-            struct orule *r;
-            if (c->n_rules == MAX_RULES) {
-                np_out_errorf(CMD, "more than %d outbound rules", MAX_RULES);
-                return NP_EXIT_USAGE;
-            }
-            r = &c->rules[c->n_rules++];
-            memset(r, 0, sizeof(*r));
-            r->proto =
-                pr->protocol == NP_PROTO_TCP ? NP_EGRESS_TCP : NP_EGRESS_UDP;
-            for (j = 0; done < pr->n_ports && j < MAX_RANGES; j++, done++) {
-                r->lo[j] = pr->ports[done].lo;
-                r->hi[j] = pr->ports[done].hi;
-            }
-            r->n_ranges = j;
-            r->profile = pr->profile_id;
-            r->feature = pr->feature;
-            r->note = pr->note;
-            r->essential = pr->essential;
-            r->broad = pr->broad;
-        } while (done < pr->n_ports);
+    return -1;
+}
+
+static int resolve_reflector(const char *cmd, struct outbound_report *r,
+                             const char *text)
+{
+    np_error err;
+
+    r->reflector_text = text;
+    if (strcmp(text, "none") == 0)
+        return NP_EXIT_OK;
+    np_progress("resolving the reflector");
+    if (np_addr_resolve(&r->cfg.reflector, text, DEFAULT_OPEN_PORT, AF_UNSPEC,
+                        &err) != NP_OK) {
+        np_out_error(cmd, &err);
+        memset(&r->cfg.reflector, 0, sizeof(r->cfg.reflector));
+        return err.code == NP_EPARSE ? NP_EXIT_USAGE : NP_EXIT_NETWORK;
     }
+    r->cfg.open_port = np_addr_port(&r->cfg.reflector);
     return NP_EXIT_OK;
+}
+
+/* Contact only what the rules need: the reflector for TCP rules, the STUN
+ * servers for UDP rules (or what the user named explicitly). Returns -1 to
+ * go on, else an exit code. */
+static int resolve_servers(const char *cmd, const struct outbound_opts *o,
+                           struct outbound_report *r)
+{
+    const char *reflector = o->reflector ? o->reflector : default_reflector;
+    const char *stun[MAX_CLI_STUN];
+    size_t i, n_stun = o->n_stun;
+    int has_tcp = 0, has_udp = 0, rc = NP_EXIT_OK, stun_failed = 0;
+    np_error err;
+
+    for (i = 0; i < r->ob->n_rules; i++) {
+        if (r->ob->rules[i].proto == NP_EGRESS_TCP)
+            has_tcp = 1;
+        else
+            has_udp = 1;
+    }
+    if (has_tcp || o->reflector != NULL) {
+        rc = resolve_reflector(cmd, r, reflector);
+        if (rc == NP_EXIT_USAGE)
+            return rc;
+    } else {
+        r->reflector_text = "none";
+    }
+    for (i = 0; i < n_stun; i++)
+        stun[i] = o->stun[i];
+    if (n_stun == 0 && has_udp)
+        stun[n_stun++] = default_stun;
+    r->cfg.n_stun = 0;
+    for (i = 0; i < n_stun; i++) {
+        if (strcmp(stun[i], "none") == 0)
+            continue;
+        np_progress("resolving STUN servers");
+        if (np_addr_resolve(&r->cfg.stun[r->cfg.n_stun], stun[i],
+                            NP_STUN_DEFAULT_PORT, AF_UNSPEC, &err) != NP_OK) {
+            np_out_error(cmd, &err);
+            if (err.code == NP_EPARSE)
+                return NP_EXIT_USAGE;
+            stun_failed = 1;
+            continue;
+        }
+        r->cfg.n_stun++;
+    }
+    if (!np_addr_is_set(&r->cfg.reflector) && r->cfg.n_stun == 0 &&
+        (rc == NP_EXIT_NETWORK || stun_failed)) {
+        np_out_errorf(cmd, "neither the reflector nor a STUN server could be "
+                           "resolved: no network, or no DNS");
+        return NP_EXIT_NETWORK;
+    }
+    return -1;
+}
+
+int outbound_check(const char *cmd, const struct outbound_opts *o,
+                   struct outbound_report *r)
+{
+    np_error err;
+    size_t i;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    np_error_clear(&err);
+    r->cfg = o->cfg;
+    r->ob = np_advice_outbound_new(o->sample);
+    if (r->ob == NULL) {
+        np_out_errorf(cmd, "out of memory");
+        return NP_EXIT_USAGE;
+    }
+    if (o->n_ids > 0 && (rc = add_profile_rules(cmd, o, r)) >= 0)
+        return rc;
+    for (i = 0; i < o->n_extra; i++)
+        if (np_advice_outbound_add(r->ob, &o->extra[i], &err) != NP_OK) {
+            np_out_error(cmd, &err);
+            return NP_EXIT_USAGE;
+        }
+    if (r->ob->n_rules == 0) {
+        np_out_errorf(cmd, "nothing to test: name a profile or give --port "
+                           "(see --help)");
+        return NP_EXIT_USAGE;
+    }
+    if ((rc = resolve_servers(cmd, o, r)) >= 0)
+        return rc;
+    r->cfg.progress = show_progress;
+    rc = np_advice_outbound_run(r->ob, &r->cfg, &err);
+    np_progress_done();
+    if (rc != NP_OK) {
+        np_out_error(cmd, &err);
+        return rc == NP_EINVAL ? NP_EXIT_USAGE : NP_EXIT_NETWORK;
+    }
+    r->exit_code = r->ob->overall == NP_EGRESS_NOTHING_REACHABLE
+                       ? NP_EXIT_NETWORK
+                   : r->ob->essential_blocked ? NP_EXIT_PROBLEM
+                                              : NP_EXIT_OK;
+    return r->exit_code;
+}
+
+void outbound_report_free(struct outbound_report *r)
+{
+    np_advice_outbound_free(r->ob);
+    np_resolved_free(r->res);
+    np_catalog_free(r->cat);
+    memset(r, 0, sizeof(*r));
 }
 
 /* ---- the command ----------------------------------------------------------
  */
 
-static int resolve_reflector(struct ctx *c, const char *text)
-{
-    np_error err;
+enum {
+    O_OUTBOUND = 256,
+    O_PORT,
+    O_PLATFORM,
+    O_PROFILES,
+    O_REFLECTOR,
+    O_STUN,
+    O_STUN_ALL,
+    O_TIMEOUT,
+    O_MINWAIT,
+    O_PARALLEL,
+    O_SAMPLE,
+    O_SOURCE
+};
 
-    c->reflector_text = text;
-    if (strcmp(text, "none") == 0)
-        return NP_EXIT_OK;
-    np_progress("resolving the reflector");
-    if (np_addr_resolve(&c->cfg.reflector, text, DEFAULT_OPEN_PORT, AF_UNSPEC,
-                        &err) != NP_OK) {
-        np_out_error(CMD, &err);
-        memset(&c->cfg.reflector, 0, sizeof(c->cfg.reflector));
-        return err.code == NP_EPARSE ? NP_EXIT_USAGE : NP_EXIT_NETWORK;
+/* One numeric option into o; returns -1 to go on, else an exit code. */
+static int parse_number_opt(int opt, const char *arg, struct outbound_opts *o)
+{
+    long v;
+
+    switch (opt) {
+    case O_TIMEOUT:
+    case O_MINWAIT:
+        if (parse_num(arg, 10, 60000, &v) != 0) {
+            np_out_errorf(CMD, "%s %s: expected milliseconds, 10-60000",
+                          opt == O_TIMEOUT ? "--timeout" : "--min-wait", arg);
+            return NP_EXIT_USAGE;
+        }
+        if (opt == O_TIMEOUT)
+            o->cfg.wait_ceil_ms = (unsigned)v;
+        else
+            o->cfg.wait_floor_ms = (unsigned)v;
+        return -1;
+    case O_PARALLEL:
+        if (parse_num(arg, 1, 512, &v) != 0) {
+            np_out_errorf(CMD, "--parallel %s: expected 1-512", arg);
+            return NP_EXIT_USAGE;
+        }
+        o->cfg.max_inflight = (unsigned)v;
+        return -1;
+    default: /* O_SAMPLE */
+        if (parse_num(arg, 2, MAX_SAMPLE, &v) != 0) {
+            np_out_errorf(CMD, "--sample %s: expected 2-%d", arg, MAX_SAMPLE);
+            return NP_EXIT_USAGE;
+        }
+        o->sample = (size_t)v;
+        return -1;
     }
-    c->cfg.open_port = np_addr_port(&c->cfg.reflector);
-    return NP_EXIT_OK;
 }
 
-int np_cmd_verify_outbound(int argc, char **argv)
+/* Parse argv into o (--port rules into rules[]); returns -1 to go on, else
+ * an exit code. A fresh getopt scan: main() dispatches each command once. */
+static int parse_args(int argc, char **argv, struct outbound_opts *o,
+                      np_advice_ob_rule *rules, int *json)
 {
-    enum {
-        O_OUTBOUND = 256,
-        O_PORT,
-        O_PLATFORM,
-        O_PROFILES,
-        O_REFLECTOR,
-        O_STUN,
-        O_STUN_ALL,
-        O_TIMEOUT,
-        O_MINWAIT,
-        O_PARALLEL,
-        O_SAMPLE,
-        O_SOURCE
-    };
     static const struct option opts[] = {
         {"outbound", no_argument, NULL, O_OUTBOUND},
         {"port", required_argument, NULL, O_PORT},
@@ -899,93 +849,58 @@ int np_cmd_verify_outbound(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static struct ctx c; /* large; one command per process */
-    const char *platform = "pc", *profiles_dir = NULL;
-    const char *reflector = default_reflector;
-    struct orule cli_rules[MAX_RULES];
-    size_t n_cli_rules = 0, i;
-    int json = 0, opt, rc = NP_EXIT_OK, overall, exit_code, stun_failed = 0;
-    int has_tcp = 0, has_udp = 0;
     np_error err;
-    long v;
-    np_catalog *cat = NULL;
-    np_resolved *res = NULL;
+    int opt, rc;
 
-    memset(&c, 0, sizeof(c));
-    np_egress_config_init(&c.cfg);
-    c.sample = NP_EGRESS_SAMPLE_DEFAULT;
-    np_error_clear(&err);
-    optind = 1;
     while ((opt = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
         switch (opt) {
         case O_OUTBOUND:
             break;
         case O_PORT:
-            if (n_cli_rules == MAX_RULES ||
-                parse_port_spec(optarg, &cli_rules[n_cli_rules]) != 0) {
+            if (o->n_extra == MAX_RULES ||
+                parse_port_spec(optarg, &rules[o->n_extra]) != 0) {
                 np_out_errorf(CMD,
                               "--port %s: expected tcp:PORT or udp:LO-HI "
                               "(ports 1-65535, comma-separated)",
                               optarg);
                 return NP_EXIT_USAGE;
             }
-            n_cli_rules++;
+            o->n_extra++;
             break;
         case O_PLATFORM:
-            platform = optarg;
+            o->platform = optarg;
             break;
         case O_PROFILES:
-            profiles_dir = optarg;
+            o->profiles_dir = optarg;
             break;
         case O_REFLECTOR:
-            reflector = optarg;
+            o->reflector = optarg;
             break;
         case O_STUN:
-            if (c.n_stun_text == MAX_CLI_STUN) {
+            if (o->n_stun == MAX_CLI_STUN) {
                 np_out_errorf(CMD, "at most %d --stun servers", MAX_CLI_STUN);
                 return NP_EXIT_USAGE;
             }
-            c.stun_text[c.n_stun_text++] = optarg;
+            o->stun[o->n_stun++] = optarg;
             break;
         case O_STUN_ALL:
-            c.cfg.stun_all_ports = 1;
+            o->cfg.stun_all_ports = 1;
             break;
         case O_TIMEOUT:
         case O_MINWAIT:
-            if (parse_num(optarg, 10, 60000, &v) != 0) {
-                np_out_errorf(CMD, "%s %s: expected milliseconds, 10-60000",
-                              opt == O_TIMEOUT ? "--timeout" : "--min-wait",
-                              optarg);
-                return NP_EXIT_USAGE;
-            }
-            if (opt == O_TIMEOUT)
-                c.cfg.wait_ceil_ms = (unsigned)v;
-            else
-                c.cfg.wait_floor_ms = (unsigned)v;
-            break;
         case O_PARALLEL:
-            if (parse_num(optarg, 1, 512, &v) != 0) {
-                np_out_errorf(CMD, "--parallel %s: expected 1-512", optarg);
-                return NP_EXIT_USAGE;
-            }
-            c.cfg.max_inflight = (unsigned)v;
-            break;
         case O_SAMPLE:
-            if (parse_num(optarg, 2, MAX_SAMPLE, &v) != 0) {
-                np_out_errorf(CMD, "--sample %s: expected 2-%d", optarg,
-                              MAX_SAMPLE);
-                return NP_EXIT_USAGE;
-            }
-            c.sample = (size_t)v;
+            if ((rc = parse_number_opt(opt, optarg, o)) >= 0)
+                return rc;
             break;
         case O_SOURCE:
-            if (np_addr_parse(&c.cfg.bind, optarg, 0, &err) != NP_OK) {
+            if (np_addr_parse(&o->cfg.bind, optarg, 0, &err) != NP_OK) {
                 np_out_error(CMD, &err);
                 return NP_EXIT_USAGE;
             }
             break;
         case 'j':
-            json = 1;
+            *json = 1;
             break;
         case 'h':
             usage(stdout);
@@ -995,108 +910,46 @@ int np_cmd_verify_outbound(int argc, char **argv)
             return NP_EXIT_USAGE;
         }
     }
-    if (c.cfg.wait_floor_ms > c.cfg.wait_ceil_ms) {
+    return -1;
+}
+
+int np_cmd_verify_outbound(int argc, char **argv)
+{
+    static np_advice_ob_rule rules[MAX_RULES]; /* large; once per process */
+    struct outbound_opts o;
+    struct outbound_report r;
+    int json = 0, rc;
+
+    outbound_opts_init(&o);
+    o.extra = rules;
+    if ((rc = parse_args(argc, argv, &o, rules, &json)) >= 0)
+        return rc;
+    if (o.cfg.wait_floor_ms > o.cfg.wait_ceil_ms) {
         np_out_errorf(CMD, "--min-wait %u is above --timeout %u",
-                      c.cfg.wait_floor_ms, c.cfg.wait_ceil_ms);
+                      o.cfg.wait_floor_ms, o.cfg.wait_ceil_ms);
         return NP_EXIT_USAGE;
     }
     /* Positional arguments are profile ids ("verify" itself is argv[0]). */
-    if (optind < argc) {
-        rc = add_profile_rules(&c, argv + optind, (size_t)(argc - optind),
-                               platform, profiles_dir, &cat, &res);
-        if (rc != NP_EXIT_OK)
-            goto out;
-    }
-    for (i = 0; i < n_cli_rules; i++) {
-        if (c.n_rules == MAX_RULES) {
-            np_out_errorf(CMD, "more than %d rules", MAX_RULES);
-            rc = NP_EXIT_USAGE;
-            goto out;
+    for (; optind < argc; optind++) {
+        if (o.n_ids == OUTBOUND_MAX_IDS) {
+            np_out_errorf(CMD, "at most %d profiles", OUTBOUND_MAX_IDS);
+            return NP_EXIT_USAGE;
         }
-        c.rules[c.n_rules++] = cli_rules[i];
+        o.ids[o.n_ids++] = argv[optind];
     }
-    if (c.n_rules == 0) {
-        np_out_errorf(CMD, "nothing to test: name a profile or give --port "
-                           "(see --help)");
-        rc = NP_EXIT_USAGE;
-        goto out;
-    }
-
-    /* Contact only what the rules need: the reflector for TCP rules, the
-     * STUN servers for UDP rules (or what the user named explicitly). */
-    for (i = 0; i < c.n_rules; i++) {
-        if (c.rules[i].proto == NP_EGRESS_TCP)
-            has_tcp = 1;
-        else
-            has_udp = 1;
-    }
-    if (has_tcp || reflector != default_reflector) {
-        rc = resolve_reflector(&c, reflector);
-        if (rc == NP_EXIT_USAGE)
-            goto out;
-    } else {
-        c.reflector_text = "none";
-    }
-    if (c.n_stun_text == 0 && has_udp)
-        c.stun_text[c.n_stun_text++] = default_stun;
-    for (i = 0; i < c.n_stun_text; i++) {
-        np_addr *a = &c.cfg.stun[c.cfg.n_stun];
-        if (strcmp(c.stun_text[i], "none") == 0)
-            continue;
-        np_progress("resolving STUN servers");
-        if (np_addr_resolve(a, c.stun_text[i], NP_STUN_DEFAULT_PORT, AF_UNSPEC,
-                            &err) != NP_OK) {
-            np_out_error(CMD, &err);
-            if (err.code == NP_EPARSE) {
-                rc = NP_EXIT_USAGE;
-                goto out;
-            }
-            stun_failed = 1;
-            continue;
+    rc = outbound_check(CMD, &o, &r);
+    if (r.ob != NULL && r.ob->ran) {
+        if (json) {
+            cJSON *j = outbound_json(&r);
+            char *text = cJSON_Print(j);
+            if (text != NULL)
+                printf("%s\n", text);
+            cJSON_free(text);
+            cJSON_Delete(j);
+        } else {
+            outbound_print(&r);
         }
-        c.cfg.n_stun++;
     }
-    if (!np_addr_is_set(&c.cfg.reflector) && c.cfg.n_stun == 0 &&
-        (rc == NP_EXIT_NETWORK || stun_failed)) {
-        np_out_errorf(CMD, "neither the reflector nor a STUN server could be "
-                           "resolved: no network, or no DNS");
-        rc = NP_EXIT_NETWORK;
-        goto out;
-    }
-
-    if (build_targets(&c) != 0) {
-        np_out_errorf(CMD, "out of memory");
-        rc = NP_EXIT_USAGE;
-        goto out;
-    }
-    c.cfg.progress = show_progress;
-    if (np_egress_run(&c.cfg, c.targets, c.n_targets, &c.rep, &err) != NP_OK) {
-        np_progress_done();
-        np_out_error(CMD, &err);
-        rc = err.code == NP_EINVAL ? NP_EXIT_USAGE : NP_EXIT_NETWORK;
-        goto out;
-    }
-    np_progress_done();
-    for (i = 0; i < c.n_rules; i++)
-        rule_verdict(&c, &c.rules[i]);
-    overall = np_egress_overall(c.targets, c.n_targets, &c.rep);
-    exit_code = NP_EXIT_OK;
-    if (overall == NP_EGRESS_NOTHING_REACHABLE)
-        exit_code = NP_EXIT_NETWORK;
-    else
-        for (i = 0; i < c.n_rules; i++)
-            if (c.rules[i].essential &&
-                np_egress_state_blocked(c.rules[i].state))
-                exit_code = NP_EXIT_PROBLEM;
-    if (json)
-        print_json(&c, overall, exit_code);
-    else
-        print_human(&c, overall);
-    rc = exit_code;
-out:
-    free(c.targets);
-    c.targets = NULL;
-    np_resolved_free(res);
-    np_catalog_free(cat);
+    outbound_report_free(&r);
     return rc;
 }

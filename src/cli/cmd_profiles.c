@@ -189,13 +189,13 @@ static int print_json(cJSON *root)
 
     if (root == NULL) {
         np_out_errorf(CMD, "out of memory");
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     s = cJSON_Print(root);
     cJSON_Delete(root);
     if (s == NULL) {
         np_out_errorf(CMD, "out of memory");
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     printf("%s\n", s);
     free(s);
@@ -696,7 +696,7 @@ static int cmd_validate(const opts *o)
 
     if (cat == NULL) {
         np_out_errorf(CMD, "out of memory");
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     np_diags_init(&d);
     np_diags_init(&quiet);

@@ -249,7 +249,6 @@ int np_cmd_status(int argc, char **argv)
     cJSON *doc;
 
     path[0] = '\0';
-    optind = 1;
     while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "natpilot/catalog.h"
+#include "np_util.h"
 
 static void usage(FILE *f)
 {
@@ -50,19 +51,11 @@ typedef struct show {
     const char *file;
 } show;
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int on_progress(void *ctx, const np_catalog_progress *p)
 {
     show *s = ctx;
     char text[200];
-    double t = now_s();
+    double t = ((double)np__mono_us() / 1e6);
 
     if (p->phase == s->phase && p->file == s->file && t - s->last < 0.1)
         return 0;
@@ -93,27 +86,6 @@ static int on_progress(void *ctx, const np_catalog_progress *p)
 /* --- results -----------------------------------------------------------------
  */
 
-static int exit_code(int r)
-{
-    switch (r) {
-    case NP_OK:
-        return NP_EXIT_OK;
-    case NP_EINVAL:   /* bad options */
-    case NP_EPARSE:   /* the index is not JSON */
-    case NP_EINVALID: /* invalid index or profile, unsafe path */
-    case NP_EVERIFY:  /* sha256 or size mismatch */
-    case NP_ENOMEM:   /* a file above its size cap */
-        return NP_EXIT_USAGE;
-    case NP_EUNREACH:
-    case NP_ETIMEOUT:
-    case NP_EPROTO:
-    case NP_EREFUSED:
-        return NP_EXIT_NETWORK;
-    default: /* NP_ESYS, NP_ECONFLICT, NP_EEXIST: the local catalog */
-        return NP_EXIT_PROBLEM;
-    }
-}
-
 static const char *code_name(int r)
 {
     switch (r) {
@@ -125,8 +97,10 @@ static const char *code_name(int r)
         return "invalid";
     case NP_EVERIFY:
         return "integrity";
-    case NP_ENOMEM:
+    case NP_ETOOBIG:
         return "too-large";
+    case NP_ENOMEM:
+        return "out-of-memory";
     case NP_EUNREACH:
         return "unreachable";
     case NP_ETIMEOUT:
@@ -256,7 +230,6 @@ int np_cmd_update(int argc, char **argv)
     memset(&opts, 0, sizeof(opts));
     memset(&s, 0, sizeof(s));
     s.phase = -1;
-    optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'u':
@@ -301,5 +274,5 @@ int np_cmd_update(int argc, char **argv)
         print_human(&res, r, &err);
     np_catalog_update_result_free(&res);
     curl_global_cleanup();
-    return exit_code(r);
+    return np_exit_code(r);
 }

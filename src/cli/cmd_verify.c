@@ -34,8 +34,9 @@ static const char usage[] =
     "STUN server (--stun; default " DEFAULT_STUN ") answers from its\n"
     "alternate address, which only a working mapping lets in. --stun none\n"
     "skips that.\n"
-    "Exit: 0 all mapped right, 1 something missing, elsewhere or not\n"
-    "reachable, 2 usage, 3 no router answered.\n";
+    "Exit: 0 all mapped right and nothing known contradicts them, 1\n"
+    "something missing, elsewhere, not reachable, or UDP blocked on the way\n"
+    "(the proof from outside cannot be made), 2 usage, 3 no router answered.\n";
 
 struct reach_ctx {
     int enabled;
@@ -69,78 +70,226 @@ static void reach_setup(const struct pm_args *a, struct reach_ctx *rc)
     rc->enabled = 1;
 }
 
-/*
- * The rule is not mapped on its own external port (missing, or that port
- * is another device's): look for it on any other one. A device that maps
- * itself may pick another external port (an Xbox does when a second Xbox
- * holds UDP 3074), and so may natpilot's open for such a platform; the
- * router's table shows it as this device's internal port. Reads the table
- * once (*tab, *n; *listed set whatever the result). 1 when res now says so.
- */
-static int find_elsewhere(np_portmap *pm, const np_pm_discovery *d,
-                          const np_pm_request *q, np_pm_mapping **tab,
-                          size_t *n, int *listed, np_pm_result *res)
-{
-    const np_addr *dev =
-        np_addr_is_set(&q->internal) ? &q->internal : &d->local;
-    char held[NP_PM_MSG_MAX], holder[NP_ADDRSTRLEN];
-    const np_pm_mapping *m;
-    np_error err;
+enum reach_state {
+    REACH_NONE = 0,
+    REACH_OK,
+    REACH_NOT,
+    REACH_INCONC,
+    REACH_UNTESTED,
+    REACH_UDP_BLOCKED
+};
 
-    if (!*listed) {
-        *listed = 1;
-        (void)np_portmap_use(pm, NP_PM_UPNP, NULL);
-        if (np_portmap_list(pm, tab, n, &err) != NP_OK) {
-            *tab = NULL;
-            *n = 0;
-        }
-        (void)np_portmap_use(pm, NP_PM_NONE, NULL);
+/* The library's verdict (np_reach_decide) for one rule, as rendered. */
+struct reach_out {
+    enum reach_state st;
+    enum np_reach_reason reason;
+    const char *why; /* the library's sentence; NULL when not tested */
+};
+
+static const char *reach_name(enum reach_state r)
+{
+    switch (r) {
+    case REACH_OK:
+        return "reachable";
+    case REACH_NOT:
+        return "not-reachable";
+    case REACH_INCONC:
+        return "inconclusive";
+    case REACH_UNTESTED:
+        return "not-tested";
+    case REACH_UDP_BLOCKED:
+        return "udp-blocked";
+    case REACH_NONE:
+    default:
+        return NULL;
     }
-    m = np_pm_table_find(*tab, *n, q->transport, q->internal_port, dev);
-    if (m == NULL || m->external_port == q->external_port)
-        return 0; /* none, or the one np_portmap_get already judged */
-    if (res->outcome == NP_PM_OTHER_DEVICE && np_addr_is_set(&res->holder))
-        snprintf(held, sizeof(held), "; %u itself is %s's",
-                 (unsigned)q->external_port,
-                 np_addr_ip_str(&res->holder, holder, sizeof(holder)));
-    else
-        held[0] = '\0';
-    res->outcome = NP_PM_OK;
-    res->proto = NP_PM_UPNP;
-    res->external = d->external[NP_PM_UPNP];
-    np_addr_set_port(&res->external, m->external_port);
-    res->internal = m->internal;
-    res->internal_port = q->internal_port;
-    res->lifetime = m->lifetime;
-    if (snprintf(res->message, sizeof(res->message),
-                 "mapped on external port %u instead (\"%.60s\")%s",
-                 (unsigned)m->external_port, m->description,
-                 held) >= (int)sizeof(res->message))
-        res->message[sizeof(res->message) - 1] = '\0'; /* cut: display only */
-    return 1;
+}
+
+/* Prove this host's UDP mapping from outside (a probe, not mapping policy:
+ * the session said the router holds it; this asks the internet). The
+ * library decides what the answers mean (np_reach_decide); this renders. */
+static struct reach_out prove(const struct reach_ctx *rc,
+                              const np_sess_result *x)
+{
+    struct reach_out o = {REACH_NONE, NP_REACH_R_NONE, NULL};
+    np_reach rr;
+    np_error rerr;
+
+    if (x->outcome != NP_SESS_MAPPED || !rc->enabled ||
+        x->rule.transport != NP_PM_UDP)
+        return o;
+    np_progress("proving the mapping from outside");
+    if (np_probe_reachable(&rc->server, NULL, NULL, x->rule.port, 40, 1000, &rr,
+                           &rerr) != NP_OK) {
+        o.st = REACH_UNTESTED;
+    } else {
+        o.reason = rr.reason;
+        o.why = rr.reason_text;
+        if (rr.verdict == NP_REACH_PROVEN)
+            o.st = REACH_OK;
+        else if (rr.verdict == NP_REACH_PROBLEM)
+            o.st = rr.reason == NP_REACH_R_UDP_BLOCKED ? REACH_UDP_BLOCKED
+                                                       : REACH_NOT;
+        else
+            o.st = REACH_INCONC;
+    }
+    np_progress_done();
+    return o;
+}
+
+static int reach_problem(enum reach_state rs)
+{
+    return rs == REACH_NOT || rs == REACH_UDP_BLOCKED;
+}
+
+static const char *status_of(const np_sess_result *x, enum reach_state rs)
+{
+    if (reach_problem(rs))
+        return "unreachable";
+    return np_sess_outcome_name(x->outcome);
+}
+
+static cJSON *rule_json(const np_sess_result *x, const struct reach_out *ro)
+{
+    enum reach_state rs = ro->st;
+    const np_pm_result *res = &x->pm;
+    char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
+    cJSON *o = cJSON_CreateObject();
+
+    np_addr_str(&res->external, ext, sizeof(ext));
+    np_addr_ip_str(&res->internal, in, sizeof(in));
+    cJSON_AddStringToObject(o, "protocol",
+                            np_pm_transport_name(x->rule.transport));
+    cJSON_AddNumberToObject(o, "port", x->rule.port);
+    cJSON_AddStringToObject(o, "profile", x->rule.label);
+    cJSON_AddStringToObject(o, "status", status_of(x, rs));
+    cJSON_AddStringToObject(o, "via", np_pm_proto_name(res->proto));
+    cJSON_AddStringToObject(o, "message", res->message);
+    if (reach_name(rs) != NULL) {
+        cJSON_AddStringToObject(o, "reachability", reach_name(rs));
+        cJSON_AddStringToObject(o, "reachability_reason",
+                                np_reach_reason_name(ro->reason));
+        cJSON_AddStringToObject(o, "reachability_why",
+                                ro->why != NULL ? ro->why : "");
+    } else {
+        cJSON_AddNullToObject(o, "reachability");
+    }
+    if (x->outcome == NP_SESS_MAPPED) {
+        cJSON_AddStringToObject(o, "external", ext);
+        cJSON_AddStringToObject(o, "internal", in);
+        cJSON_AddNumberToObject(o, "lease", res->lifetime);
+    }
+    if (np_addr_is_set(&res->holder) && x->outcome != NP_SESS_MAPPED) {
+        cJSON_AddStringToObject(
+            o, "holder", np_addr_ip_str(&res->holder, hold, sizeof(hold)));
+        cJSON_AddStringToObject(o, "holder_description", res->holder_desc);
+    }
+    return o;
+}
+
+static void rule_text(const np_sess_result *x, enum reach_state rs)
+{
+    const char *status = status_of(x, rs);
+    const char *c = x->outcome == NP_SESS_MAPPED ? np_c_good() : np_c_bad();
+    const char *msg = x->pm.message;
+    char head[32];
+
+    snprintf(head, sizeof(head), "  %-3s %-5u ",
+             np_pm_transport_name(x->rule.transport), (unsigned)x->rule.port);
+    if (rs != REACH_NONE && rs != REACH_OK)
+        c = np_c_bad();
+    /* "mapped" + "mapped to X" reads twice: drop the repeat. */
+    if (strncmp(msg, status, strlen(status)) == 0 && msg[strlen(status)] == ' ')
+        msg += strlen(status) + 1;
+    np_out_wrapf(head, "              ", "%s%s%s %s (%s)%s%s", c, status,
+                 np_c_reset(), msg, np_pm_proto_name(x->pm.proto),
+                 rs != REACH_NONE ? "; from outside: " : "",
+                 rs != REACH_NONE ? reach_name(rs) : "");
+}
+
+static void summary_text(const struct pm_args *a, const struct reach_ctx *rc,
+                         int bad, const char *const *why, size_t nwhy,
+                         int proven)
+{
+    size_t i;
+
+    if (!rc->enabled && rc->note[0] != '\0')
+        printf("  (%s)\n", rc->note);
+    /* one sentence per reason met (the library's): what is wrong, what
+     * to do; or why the proof could not be made */
+    for (i = 1; i < nwhy; i++)
+        if (why[i] != NULL) {
+            printf("\n");
+            np_out_wrap("", "", why[i]);
+        }
+    printf("\n%zu of %zu ports mapped to the right device",
+           a->nrules - (size_t)bad, a->nrules);
+    if (rc->enabled)
+        printf("; %d proven from outside (UDP only)", proven);
+    printf(".\n");
+}
+
+/* Render the report (and prove reachability); the number of problems. */
+static int render(const struct pm_args *a, const np_sess_report *rep,
+                  const struct reach_ctx *rc)
+{
+    cJSON *j = NULL, *arr = NULL;
+    int bad = 0, unreachable = 0, proven = 0;
+    const char *why[NP_REACH_R_SILENT + 1] = {0}; /* [reason] its sentence */
+    size_t i;
+
+    if (a->json) {
+        j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "discovery", pm_discovery_json(&rep->disc));
+        arr = cJSON_AddArrayToObject(j, "rules");
+    }
+    for (i = 0; i < rep->n; i++) {
+        const np_sess_result *x = &rep->r[i];
+        struct reach_out ro = prove(rc, x);
+        enum reach_state rs = ro.st;
+
+        bad += x->outcome != NP_SESS_MAPPED || reach_problem(rs);
+        unreachable += reach_problem(rs);
+        proven += rs == REACH_OK;
+        if (ro.why != NULL && (size_t)ro.reason < sizeof(why) / sizeof(why[0]))
+            why[ro.reason] = ro.why;
+        if (a->json)
+            cJSON_AddItemToArray(arr, rule_json(x, &ro));
+        else
+            rule_text(x, rs);
+    }
+    if (a->json) {
+        cJSON_AddNumberToObject(j, "problems", bad);
+        cJSON_AddNumberToObject(j, "unreachable", unreachable);
+        if (rc->enabled)
+            cJSON_AddNullToObject(j, "reachability_note");
+        else
+            cJSON_AddStringToObject(j, "reachability_note", rc->note);
+        if (a->store_note.moved_aside)
+            cJSON_AddStringToObject(j, "store_warning", a->store_note.message);
+        pm_json_out(j);
+    } else {
+        summary_text(a, rc, bad, why, sizeof(why) / sizeof(why[0]), proven);
+    }
+    return bad;
 }
 
 int np_cmd_verify(int argc, char **argv)
 {
-    struct pm_args *a = calloc(1, sizeof(*a));
-    struct pm_state st;
+    struct pm_args *a;
+    np_sess_report rep;
     np_pm_discovery d;
-    np_portmap *pm = NULL;
-    int code, bad = 0, unreachable = 0, proven = 0;
-    size_t i;
-    cJSON *j = NULL, *arr = NULL;
+    np_store *st = NULL;
+    np_session *s = NULL;
     struct reach_ctx reach;
-    np_pm_mapping *tab = NULL;
-    size_t ntab = 0;
-    int listed = 0;
+    np_error err;
+    int code, i;
 
-    for (i = 1; i < (size_t)argc; i++)
-        if (strcmp(argv[i], "--outbound") == 0) {
-            free(a);
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--outbound") == 0)
             return np_cmd_verify_outbound(argc, argv);
-        }
-
-    memset(&st, 0, sizeof(st));
+    a = calloc(1, sizeof(*a));
+    memset(&rep, 0, sizeof(rep));
     if (a == NULL)
         return NP_EXIT_NETWORK;
     code = pm_parse(argc, argv, a, usage, 0);
@@ -148,195 +297,22 @@ int np_cmd_verify(int argc, char **argv)
         code = pm_resolve_profiles(a);
     if (code >= 0)
         goto out;
-    memset(&d, 0, sizeof(d));
-    pm = pm_session(a, 1, &d, &code);
-    if (pm == NULL)
+    s = pm_session_open(a, NP_SESS_VERIFY, &st, &d, &code);
+    if (s == NULL)
         goto out;
     pm_print_discovery(a, &d);
-    (void)pm_state_load(&st);
     reach_setup(a, &reach);
-    if (a->json) {
-        j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "discovery", pm_discovery_json(&d));
-        arr = cJSON_AddArrayToObject(j, "rules");
+    np_error_clear(&err);
+    if (np_session_verify(s, a->rules, a->nrules, &rep, &err) != NP_OK) {
+        np_out_error(a->cmd, &err);
+        code = NP_EXIT_NETWORK;
+        goto out;
     }
-    for (i = 0; i < a->nrules; i++) {
-        const struct pm_rule *r = &a->rules[i];
-        np_pm_request q;
-        np_pm_result res;
-        np_error err;
-        const char *status, *reach_state;
-        char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN];
-        long k;
-        int rc;
-
-        pm_request(a, r, &q);
-        k = pm_state_find(&st, r->transport, r->port, &q.internal, &d.gateway);
-        if (k >= 0) {
-            /* made by natpilot with PCP/NAT-PMP: renew it the same way,
-             * with its nonce, unless the router's table can be read */
-            memcpy(q.nonce, st.e[k].nonce, 12);
-            if (!d.has[NP_PM_UPNP] || a->via != NP_PM_NONE)
-                (void)np_portmap_use(pm, st.e[k].proto, NULL);
-        }
-        if (k < 0 && !d.has[NP_PM_UPNP]) {
-            /* PCP/NAT-PMP can only re-request, which would create the
-             * mapping: do not, for one natpilot did not make */
-            memset(&res, 0, sizeof(res));
-            res.proto = d.chosen;
-            res.outcome = NP_PM_NOT_FOUND;
-            snprintf(res.message, sizeof(res.message),
-                     "not made by natpilot, and without UPnP the router's "
-                     "table cannot be read");
-            rc = NP_OK;
-        } else {
-            rc = np_portmap_get(pm, &q, &res, &err);
-        }
-        (void)np_portmap_use(pm, NP_PM_NONE, NULL);
-        if (rc == NP_OK && d.has[NP_PM_UPNP] &&
-            (res.outcome == NP_PM_NOT_FOUND ||
-             res.outcome == NP_PM_OTHER_DEVICE))
-            (void)find_elsewhere(pm, &d, &q, &tab, &ntab, &listed, &res);
-        if (rc != NP_OK && rc != NP_ETIMEOUT) {
-            np_out_error(a->cmd, &err);
-            code = NP_EXIT_NETWORK;
-            cJSON_Delete(j);
-            goto out;
-        }
-        switch (res.outcome) {
-        case NP_PM_OK:
-            status = "mapped";
-            break;
-        case NP_PM_OTHER_DEVICE:
-        case NP_PM_CONFLICT:
-        case NP_PM_OTHER_PORT:
-            status = "other-device";
-            bad++;
-            break;
-        case NP_PM_NOT_FOUND:
-            status = "missing";
-            bad++;
-            break;
-        case NP_PM_POLICY:
-        case NP_PM_THIRD_PARTY:
-        case NP_PM_PERMANENT_ONLY:
-        case NP_PM_TIMEOUT:
-        case NP_PM_UNSUPPORTED:
-        case NP_PM_FAILED:
-        default:
-            status = "unknown";
-            bad++;
-            break;
-        }
-        /* Prove this host's UDP mappings from outside. */
-        reach_state = NULL;
-        if (res.outcome == NP_PM_OK && reach.enabled &&
-            r->transport == NP_PM_UDP) {
-            np_reach rr;
-            np_error rerr;
-
-            np_progress("proving the mapping from outside");
-            if (np_probe_reachable(&reach.server, NULL, NULL, r->port, 40, 1000,
-                                   &rr, &rerr) != NP_OK)
-                reach_state = "not-tested";
-            else if (rr.reachable)
-                reach_state = "reachable";
-            else if (rr.wrong_source || !rr.answered)
-                reach_state = "inconclusive";
-            else
-                reach_state = "not-reachable";
-            if (strcmp(reach_state, "reachable") == 0)
-                proven++;
-            np_progress_done();
-            if (strcmp(reach_state, "not-reachable") == 0) {
-                status = "unreachable";
-                bad++;
-                unreachable++;
-            }
-        }
-        np_addr_str(&res.external, ext, sizeof(ext));
-        np_addr_ip_str(&res.internal, in, sizeof(in));
-        if (a->json) {
-            cJSON *o = cJSON_CreateObject();
-            char hold[NP_ADDRSTRLEN];
-
-            cJSON_AddStringToObject(o, "protocol",
-                                    np_pm_transport_name(r->transport));
-            cJSON_AddNumberToObject(o, "port", r->port);
-            cJSON_AddStringToObject(o, "profile", r->label);
-            cJSON_AddStringToObject(o, "status", status);
-            cJSON_AddStringToObject(o, "via", np_pm_proto_name(res.proto));
-            cJSON_AddStringToObject(o, "message", res.message);
-            if (reach_state != NULL)
-                cJSON_AddStringToObject(o, "reachability", reach_state);
-            else
-                cJSON_AddNullToObject(o, "reachability");
-            if (res.outcome == NP_PM_OK) {
-                cJSON_AddStringToObject(o, "external", ext);
-                cJSON_AddStringToObject(o, "internal", in);
-                cJSON_AddNumberToObject(o, "lease", res.lifetime);
-            }
-            if (np_addr_is_set(&res.holder) && res.outcome != NP_PM_OK) {
-                cJSON_AddStringToObject(
-                    o, "holder",
-                    np_addr_ip_str(&res.holder, hold, sizeof(hold)));
-                cJSON_AddStringToObject(o, "holder_description",
-                                        res.holder_desc);
-            }
-            cJSON_AddItemToArray(arr, o);
-        } else {
-            const char *c = res.outcome == NP_PM_OK ? np_c_good() : np_c_bad();
-            const char *msg;
-
-            char head[32];
-
-            snprintf(head, sizeof(head), "  %-3s %-5u ",
-                     np_pm_transport_name(r->transport), (unsigned)r->port);
-            if (reach_state != NULL && strcmp(reach_state, "reachable") != 0)
-                c = np_c_bad();
-            /* "mapped" + "mapped to X" reads twice: drop the repeat. */
-            msg = res.message;
-            if (strncmp(msg, status, strlen(status)) == 0 &&
-                msg[strlen(status)] == ' ')
-                msg += strlen(status) + 1;
-            np_out_wrapf(head, "              ", "%s%s%s %s (%s)%s%s", c,
-                         status, np_c_reset(), msg, np_pm_proto_name(res.proto),
-                         reach_state ? "; from outside: " : "",
-                         reach_state ? reach_state : "");
-        }
-    }
-    if (a->json) {
-        cJSON_AddNumberToObject(j, "problems", bad);
-        cJSON_AddNumberToObject(j, "unreachable", unreachable);
-        if (reach.enabled)
-            cJSON_AddNullToObject(j, "reachability_note");
-        else
-            cJSON_AddStringToObject(j, "reachability_note", reach.note);
-        pm_json_out(j);
-    } else {
-        if (!reach.enabled && reach.note[0] != '\0')
-            printf("  (%s)\n", reach.note);
-        if (unreachable > 0) {
-            printf("\n");
-            np_out_wrap("", "",
-                        "The router reports these mappings as made, but "
-                        "nothing from the internet gets through them: a "
-                        "second NAT (double NAT or the provider's "
-                        "carrier-grade NAT) or a firewall sits beyond the "
-                        "router. Forwarding at home alone cannot fix that; "
-                        "see natpilot diagnose.");
-        }
-        printf("\n%zu of %zu ports mapped to the right device",
-               a->nrules - (size_t)bad, a->nrules);
-        if (reach.enabled)
-            printf("; %d proven from outside (UDP only)", proven);
-        printf(".\n");
-    }
-    code = bad ? NP_EXIT_PROBLEM : NP_EXIT_OK;
+    code = render(a, &rep, &reach) ? NP_EXIT_PROBLEM : NP_EXIT_OK;
 out:
-    free(tab);
-    np_portmap_free(pm);
-    pm_state_free(&st);
+    np_sess_report_free(&rep);
+    np_session_free(s);
+    np_store_free(st);
     free(a);
     return code;
 }

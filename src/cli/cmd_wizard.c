@@ -1,12 +1,14 @@
 /*
  * natpilot wizard: the guided flow from "what do I play" to an Open NAT.
  *
- * The wizard asks, explains and decides; the work is done by the same code
- * as the commands (diagnose's probe, open, verify), which the wizard runs
- * in-process and names, so a player learns the command for next time.
+ * The wizard asks and explains; the library decides and does the work:
+ * the probe and the advice module (double NAT, manual forwards), the
+ * mapping session (apply, verify), the outbound check. It calls them
+ * directly, never another command, and shows the equivalent command line
+ * so a player learns it for next time.
  * Every question can be answered by a flag, so the same flow runs
  * unattended and in tests. Nothing on the router changes before the player
- * says yes, and open's rollback covers Ctrl-C during the change.
+ * says yes, and the session's rollback covers Ctrl-C during the change.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,15 +23,19 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "natpilot/advice.h"
 #include "natpilot/nat.h"
 #include "natpilot/netinfo.h"
 #include "natpilot/oui.h"
 #include "natpilot/portmap.h"
 #include "natpilot/probe.h"
 #include "natpilot/profile.h"
+#include "natpilot/session.h"
+#include "natpilot/store.h"
 #include "natpilot/stun.h"
-#include "pmcli.h"
+#include "outbound.h"
 #include "router_check.h"
+#include "np_util.h"
 
 #define MAX_GAMES   12
 #define MAX_STUN    (1 + NP_PROBE_MAX_EXTRA)
@@ -78,6 +84,7 @@ static const char *const default_stun[] = {
 struct wiz {
     /* answers given as flags */
     const char *device_arg, *platform_arg, *lease_arg, *via_arg;
+    uint32_t lease; /* --lease, checked; 0: the default */
     const char *profiles_dir, *save_path, *reflector;
     const char *games[MAX_GAMES];
     size_t n_games;
@@ -102,6 +109,14 @@ struct wiz {
     size_t n_ids;
     np_resolved *res;
     size_t n_mappable;
+    /* the mapping session (set up once the plan is shown) */
+    np_store *store;
+    np_session *sess;
+    np_sess_rule *rules;
+    size_t n_rules;
+    np_pm_discovery sdisc;
+    enum np_pm_proto plan_proto; /* what the session will use first */
+    int sess_found;              /* the session's discovery found one */
 };
 
 static volatile sig_atomic_t wiz_cancelled;
@@ -245,7 +260,7 @@ static int step_network(struct wiz *w)
     np_probe_config cfg;
     np_error err;
     size_t i, n_ok = 0;
-    char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN], text[320];
+    char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN];
 
     heading(1, "Your network");
     np_probe_config_init(&cfg);
@@ -276,6 +291,8 @@ static int step_network(struct wiz *w)
         return NP_EXIT_NETWORK;
     }
     np_nat_classify(&w->obs, 0, &w->before);
+    router_check_conclude(&w->router, &w->obs, &w->before);
+    w->double_nat = w->router.dnat.verdict;
     if (w->before.udp == NP_UDP_NO_ANSWER) {
         wrap("  ", w->before.reason);
         return NP_EXIT_NETWORK;
@@ -296,7 +313,6 @@ static int step_network(struct wiz *w)
         printf("  It answers    none of PCP, NAT-PMP or UPnP (they are off, "
                "or not there)\n");
     }
-    w->double_nat = router_double_nat(&w->router, &w->obs);
     if (w->obs.test[0].answered) {
         printf("  Public IP     %s as the internet sees it",
                np_addr_ip_str(&w->obs.test[0].mapped, a, sizeof(a)));
@@ -307,16 +323,8 @@ static int step_network(struct wiz *w)
             printf("; the router cannot say");
         printf("\n");
     }
-    if (w->double_nat == 1) {
-        snprintf(text, sizeof(text),
-                 "%s: there is a second NAT beyond your router (double NAT, "
-                 "or the provider's carrier-grade NAT). Forwarding ports at "
-                 "home alone cannot make the NAT Open.",
-                 np_addr_is_set(&w->router.external)
-                     ? "These differ"
-                     : "The router has no public address");
-        wrap("  ", text);
-    }
+    if (w->double_nat == NP_ADVICE_DNAT_YES)
+        wrap("  ", w->router.dnat.text);
     printf("  NAT today     %s\n", np_generic_name(w->before.generic));
     printf("  Mapping       %s\n", np_behaviour_name(w->before.mapping));
     printf("  Filtering     %s\n", np_behaviour_name(w->before.filtering));
@@ -331,61 +339,105 @@ struct choice {
     const char *hint; /* platform word suggested by the vendor, or NULL */
 };
 
-static int step_device(struct wiz *w)
+static int step_device_list(struct wiz *w, struct choice *ch)
 {
-    struct choice ch[MAX_CHOICES];
     np_neighbour *nb = NULL;
     size_t n_nb = 0, n = 0, i;
-    char buf[256], a[NP_ADDRSTRLEN], mac[24];
+    char a[NP_ADDRSTRLEN], mac[24];
     np_error err;
+
+    if (np_netinfo_neighbours(&nb, &n_nb, &err) != NP_OK)
+        n_nb = 0;
+    for (i = 0; i < n_nb && n < MAX_CHOICES; i++) {
+        if (!nb[i].complete ||
+            np_addr_same_ip(&nb[i].ip, &w->router.disc.gateway))
+            continue;
+        memset(&ch[n], 0, sizeof(ch[n]));
+        ch[n].addr = nb[i].ip;
+        if (np_oui_lookup(NULL, nb[i].mac, ch[n].vendor, sizeof(ch[n].vendor),
+                          NULL) == NP_OK)
+            ch[n].hint = np_oui_console_hint(ch[n].vendor);
+        else
+            snprintf(ch[n].vendor, sizeof(ch[n].vendor), "%s",
+                     np_netinfo_mac_str(nb[i].mac, mac, sizeof(mac)));
+        n++;
+    }
+    free(nb);
+    printf("  1  this computer     %s\n",
+           np_addr_ip_str(&w->obs.local_m, a, sizeof(a)));
+    for (i = 0; i < n; i++)
+        printf("  %zu  %-17s %s%s%s\n", i + 2,
+               np_addr_ip_str(&ch[i].addr, a, sizeof(a)), ch[i].vendor,
+               ch[i].hint ? "  <- looks like a " : "",
+               ch[i].hint ? ch[i].hint : "");
+    printf("  or type a console's address\n");
+    return (int)n;
+}
+
+/* The answer at "Device": 0 taken, -1 not understood. */
+static int take_device(struct wiz *w, const struct choice *ch, size_t n,
+                       const char *answer)
+{
+    char *end;
+    long k;
+
+    if (strcmp(answer, "1") == 0 || strcasecmp(answer, "self") == 0) {
+        w->device_arg = "self";
+        return 0;
+    }
+    k = strtol(answer, &end, 10);
+    if (answer[0] != '\0' && *end == '\0') {
+        if (k < 2 || (size_t)k >= n + 2)
+            return -1; /* a number, but not one on the list */
+        w->device = ch[k - 2].addr;
+        if (ch[k - 2].hint != NULL && w->platform_arg == NULL)
+            w->platform_arg = ch[k - 2].hint;
+        return 0;
+    }
+    return np_addr_parse(&w->device, answer, 0, NULL) == NP_OK ? 0 : -1;
+}
+
+static int ask_device(struct wiz *w)
+{
+    struct choice ch[MAX_CHOICES];
+    char buf[256], hint[200];
+    size_t n = (size_t)step_device_list(w, ch);
     int rc;
 
-    heading(2, "Which device do you play on?");
-    if (w->device_arg == NULL) {
-        if (np_netinfo_neighbours(&nb, &n_nb, &err) != NP_OK)
-            n_nb = 0;
-        for (i = 0; i < n_nb && n < MAX_CHOICES; i++) {
-            if (!nb[i].complete ||
-                np_addr_same_ip(&nb[i].ip, &w->router.disc.gateway))
-                continue;
-            memset(&ch[n], 0, sizeof(ch[n]));
-            ch[n].addr = nb[i].ip;
-            if (np_oui_lookup(NULL, nb[i].mac, ch[n].vendor,
-                              sizeof(ch[n].vendor), NULL) == NP_OK)
-                ch[n].hint = np_oui_console_hint(ch[n].vendor);
-            else
-                snprintf(ch[n].vendor, sizeof(ch[n].vendor), "%s",
-                         np_netinfo_mac_str(nb[i].mac, mac, sizeof(mac)));
-            n++;
-        }
-        free(nb);
-        printf("  1  this computer     %s\n",
-               np_addr_ip_str(&w->obs.local_m, a, sizeof(a)));
-        for (i = 0; i < n; i++)
-            printf("  %zu  %-17s %s%s%s\n", i + 2,
-                   np_addr_ip_str(&ch[i].addr, a, sizeof(a)), ch[i].vendor,
-                   ch[i].hint ? "  <- looks like a " : "",
-                   ch[i].hint ? ch[i].hint : "");
-        printf("  or type a console's address\n");
+    for (;;) {
         rc = ask(w, "Device", "1", buf, sizeof(buf));
         if (rc == 2)
             return needs_flag("--device self|ADDRESS", "which device");
         if (rc == 1)
             return cancelled_exit();
-        if (strcmp(buf, "1") == 0 || strcasecmp(buf, "self") == 0) {
-            w->device_arg = "self";
-        } else {
-            char *end;
-            long k = strtol(buf, &end, 10);
-            if (*end == '\0' && k >= 2 && (size_t)k < n + 2) {
-                w->device = ch[k - 2].addr;
-                if (ch[k - 2].hint != NULL && w->platform_arg == NULL)
-                    w->platform_arg = ch[k - 2].hint;
-            } else if (np_addr_parse(&w->device, buf, 0, &err) != NP_OK) {
-                np_out_error("wizard", &err);
-                return NP_EXIT_USAGE;
-            }
-        }
+        if (take_device(w, ch, n, buf) == 0)
+            return -1;
+        /* A wrong answer asks again, with what would be understood. */
+        if (n > 0)
+            snprintf(hint, sizeof(hint),
+                     "'%.60s' is not one of the choices: type a number from 1 "
+                     "to %zu, or a console's IP address (like 192.168.1.20).",
+                     buf, n + 1);
+        else
+            snprintf(hint, sizeof(hint),
+                     "'%.60s' is not one of the choices: type 1 for this "
+                     "computer, or a console's IP address (like "
+                     "192.168.1.20).",
+                     buf);
+        wrap("  ", hint);
+    }
+}
+
+static int step_device(struct wiz *w)
+{
+    char buf[256];
+    np_error err;
+    int rc;
+
+    heading(2, "Which device do you play on?");
+    if (w->device_arg == NULL) {
+        if ((rc = ask_device(w)) >= 0)
+            return rc;
     } else if (strcmp(w->device_arg, "self") != 0 &&
                np_addr_parse(&w->device, w->device_arg, 0, &err) != NP_OK) {
         np_out_error("wizard", &err);
@@ -483,29 +535,44 @@ static int pick_games(struct wiz *w)
     }
 }
 
-static int step_games(struct wiz *w)
+/* The platform: from --platform or the vendor's hint, else asked (a wrong
+ * answer asks again). Returns -1 to go on, else an exit code. */
+static int ask_platform(struct wiz *w)
 {
     char buf[64], q[128];
+    int rc;
+
+    if (w->platform_arg == NULL && !np_addr_is_set(&w->device))
+        w->platform_arg = "pc";
+    if (w->platform_arg != NULL)
+        return -1;
+    snprintf(q, sizeof(q),
+             "Which platform is %s (xbox, playstation, switch, pc)",
+             w->device_text);
+    for (;;) {
+        rc = ask(w, q, NULL, buf, sizeof(buf));
+        if (rc == 2)
+            return needs_flag("--platform NAME", "the platform");
+        if (rc == 1)
+            return cancelled_exit();
+        if (np_platform_parse(buf, &w->platform) == NP_OK) {
+            w->platform_arg = np_platform_name(w->platform);
+            return -1;
+        }
+        printf("  Please answer xbox, playstation, switch or pc.\n");
+    }
+}
+
+static int step_games(struct wiz *w)
+{
     np_diags diags;
     np_error err;
     size_t i;
     int rc;
 
     heading(3, "Platform and games");
-    if (w->platform_arg == NULL && !np_addr_is_set(&w->device))
-        w->platform_arg = "pc";
-    if (w->platform_arg == NULL) {
-        snprintf(q, sizeof(q),
-                 "Which platform is %s (xbox, playstation, "
-                 "switch, pc)",
-                 w->device_text);
-        rc = ask(w, q, NULL, buf, sizeof(buf));
-        if (rc == 2)
-            return needs_flag("--platform NAME", "the platform");
-        if (rc == 1)
-            return cancelled_exit();
-        w->platform_arg = buf;
-    }
+    if ((rc = ask_platform(w)) >= 0)
+        return rc;
     if (np_platform_parse(w->platform_arg, &w->platform) != NP_OK) {
         np_out_errorf("wizard",
                       "'%s' is not a platform: xbox, playstation, switch or "
@@ -597,6 +664,8 @@ static void show_command(char **argv, int argc);
 /* The outbound side: can this network reach the games' servers at all? */
 static int check_outbound(struct wiz *w)
 {
+    struct outbound_opts o;
+    struct outbound_report r;
     char *argv[48];
     int argc = 0, go = w->outbound, rc;
     size_t i;
@@ -611,6 +680,16 @@ static int check_outbound(struct wiz *w)
     }
     if (!go)
         return -1;
+    outbound_opts_init(&o);
+    o.platform = w->platform_word;
+    o.profiles_dir = w->profiles_dir;
+    o.reflector = w->reflector;
+    if (w->n_stun > 0)
+        o.stun[o.n_stun++] = w->stun[0];
+    for (i = 0; i < w->n_ids && o.n_ids < OUTBOUND_MAX_IDS; i++)
+        o.ids[o.n_ids++] = w->ids[i];
+
+    /* The same check as a command line, for next time. */
     argv[argc++] = (char *)"verify";
     argv[argc++] = (char *)"--outbound";
     argv[argc++] = (char *)"--platform";
@@ -629,11 +708,11 @@ static int check_outbound(struct wiz *w)
     }
     for (i = 0; i < w->n_ids && argc < 47; i++)
         argv[argc++] = (char *)w->ids[i];
-    argv[argc] = NULL;
     show_command(argv, argc);
     fflush(stdout);
-    w->outbound_rc = np_cmd_verify_outbound(argc, argv);
-    fflush(stdout);
+    w->outbound_rc = outbound_check("verify --outbound", &o, &r);
+    outbound_print(&r);
+    outbound_report_free(&r);
     if (np_addr_is_set(&w->device))
         wrap("  ", "(Tested from this computer: the console shares its "
                    "network, so the same ports are open or blocked for it.)");
@@ -712,10 +791,9 @@ static int build_argv(const struct wiz *w, const char *cmd, char **argv,
         argv[n++] = (char *)"--via";
         argv[n++] = (char *)w->via_arg;
     }
-    if (strcmp(cmd, "verify") == 0 && w->n_stun > 0) {
-        argv[n++] = (char *)"--stun";
-        argv[n++] = (char *)w->stun[0];
-    }
+    /* No --stun on verify: the wizard checks the router's answers
+     * (np_session_verify), not reachability through a STUN server, and
+     * the line shown must be what it did. */
     if (w->profiles_dir != NULL) {
         argv[n++] = (char *)"--profiles";
         argv[n++] = (char *)w->profiles_dir;
@@ -743,88 +821,272 @@ static void show_command(char **argv, int argc)
                  np_c_reset());
 }
 
-static const char *console_upnp_path(unsigned platform)
-{
-    switch (platform) {
-    case NP_PLAT_XBOX:
-        return "On the Xbox: Settings > General > Network settings > Test "
-               "NAT type.";
-    case NP_PLAT_PLAYSTATION:
-        return "On the PS5: Settings > Network > Connection Status > Test "
-               "Internet Connection (PS4: Settings > Network > Test "
-               "Internet Connection).";
-    case NP_PLAT_SWITCH:
-        return "On the Switch: System Settings > Internet > Test "
-               "Connection.";
-    default:
-        return "Then run natpilot verify to check the mappings.";
-    }
-}
-
 static void manual_steps(struct wiz *w)
 {
-    char ports[96], text[400];
+    np_advice_manual m;
     size_t i;
 
     heading(7, "What to do in the router");
-    if (w->double_nat == 1) {
-        wrap("  ", "Your router is behind another NAT (double NAT or the "
-                   "provider's carrier-grade NAT). Forwards at home stop at "
-                   "that second NAT, so they alone cannot make the NAT "
-                   "Open. What can: put the provider's modem in bridge "
-                   "mode so your router gets the public address; or "
-                   "ask the provider for a public IPv4 address, or whether "
-                   "its NAT takes PCP requests; or play over IPv6 where the "
-                   "game and console support it.");
+    np_advice_manual_steps(w->res, w->platform, w->device_text,
+                           np_addr_is_set(&w->device), w->double_nat, &m);
+    if (m.second_nat) {
+        wrap("  ", m.second_nat_text);
         return;
     }
-    if (np_addr_is_set(&w->device)) {
-        wrap("  ", "Either turn on UPnP in the router's settings and let the "
-                   "console map its own ports (consoles do this well), then "
-                   "test the NAT type on the console:");
-        wrap("    ", console_upnp_path(w->platform));
-        snprintf(text, sizeof(text),
-                 "natpilot verify --for %s then shows the console's own "
-                 "mappings.",
-                 w->device_text);
-        wrap("    ", text);
-    } else {
-        wrap("  ", "Either turn on UPnP (or NAT-PMP/PCP) in the router's "
-                   "settings and run the wizard again, so that natpilot can "
-                   "ask for the ports itself;");
+    wrap("  ", m.upnp_text);
+    if (m.console) {
+        wrap("    ", m.console_test);
+        wrap("    ", m.verify_text);
     }
-    snprintf(text, sizeof(text),
-             "Or enter these forwards in the router's port-forwarding page, "
-             "each to %s:",
-             w->device_text);
-    wrap("  ", text);
-    for (i = 0; i < w->res->n_inbound; i++) {
-        const np_rule *r = &w->res->inbound[i];
-        if (r->broad)
-            continue;
-        rule_ports(r, ports, sizeof(ports));
+    wrap("  ", m.forward_intro);
+    for (i = 0; i < m.n_fwd; i++)
         printf("      %s  external %-13s -> %s, same port%s\n",
-               r->protocol == NP_PROTO_TCP ? "TCP" : "UDP", ports,
-               w->device_text, ports[0] && strchr(ports, ',') ? "s" : "");
+               m.fwd[i].protocol == NP_PROTO_TCP ? "TCP" : "UDP",
+               m.fwd[i].ports, w->device_text, m.fwd[i].several ? "s" : "");
+    if (m.n_left_out > 0)
+        printf("      (and %zu more rules: natpilot profiles show lists "
+               "them)\n",
+               m.n_left_out);
+    if (m.dhcp_text[0] != '\0')
+        wrap("  ", m.dhcp_text);
+    wrap("  ", m.no_dmz);
+}
+
+/* ---- the mapping session ------------------------------------------------- */
+
+static void session_opts(const struct wiz *w, np_sess_opts *so)
+{
+    memset(so, 0, sizeof(*so));
+    so->device = w->device;
+    so->lease = w->lease;
+    so->via = w->via_arg != NULL ? np_pm_proto_parse(w->via_arg) : NP_PM_NONE;
+    so->cancel = &wiz_cancelled;
+    so->store = w->store;
+}
+
+/*
+ * The store, the session and its discovery, before the plan is shown: the
+ * plan then names the protocol the session will use for this device (not
+ * the one diagnose's discovery happened to prefer). Nothing on the router
+ * changes here. Returns -1 to go on, else an exit code.
+ */
+static int session_prepare(struct wiz *w)
+{
+    char path[NP_STORE_PATH_MAX];
+    np_store_note note;
+    np_sess_opts so;
+    np_error err;
+    int rc;
+
+    np_error_clear(&err);
+    memset(&note, 0, sizeof(note));
+    if (np_store_default_path(path, sizeof(path), &err) != NP_OK ||
+        (w->store = np_store_new(path, &err)) == NULL ||
+        np_store_load(w->store, &note, &err) != NP_OK) {
+        np_out_error("wizard", &err);
+        return NP_EXIT_USAGE;
     }
-    if (np_addr_is_set(&w->device)) {
-        snprintf(text, sizeof(text),
-                 "and reserve %s for the console in the router's DHCP "
-                 "settings so the forwards keep pointing at it.",
-                 w->device_text);
-        wrap("  ", text);
+    if (note.message[0] != '\0')
+        wrap("  ", note.message);
+    session_opts(w, &so);
+    w->sess = np_session_new(&so, &err);
+    w->rules = calloc(NP_SESS_MAX_RULES, sizeof(*w->rules));
+    if (w->sess == NULL || w->rules == NULL) {
+        np_out_errorf("wizard", "out of memory");
+        return NP_EXIT_USAGE;
     }
-    wrap("  ", "Why not the DMZ: it sends every unsolicited packet from the "
-               "internet, on every port, to one device -- it opens far more "
-               "than any game needs, and the console still sees a Moderate "
-               "or Strict NAT if the router's mapping is the problem. The "
-               "few ports above are all the games use.");
+    if (np_sess_rules_from_resolved(w->rules, &w->n_rules, NP_SESS_MAX_RULES,
+                                    w->res, NULL) != NP_OK) {
+        np_out_errorf("wizard", "more than %d rules", NP_SESS_MAX_RULES);
+        return NP_EXIT_USAGE;
+    }
+    np_progress("asking the router which protocol it takes");
+    rc = np_session_discover(w->sess, NP_SESS_APPLY, &w->sdisc, &err);
+    np_progress_done();
+    if (rc == NP_ECANCELED || wiz_cancelled)
+        return cancelled_exit();
+    w->sess_found = rc == NP_OK;
+    w->plan_proto =
+        rc == NP_OK ? np_session_plan_proto(&w->sdisc, &so) : NP_PM_NONE;
+    return -1;
+}
+
+/* One result's words: "mapped via pcp (external ...)", "conflict via
+ * upnp: ...". */
+static void result_text(const np_sess_result *r, char *line, size_t size)
+{
+    char ext[NP_ADDRSTRLEN];
+    int quiet =
+        r->outcome == NP_SESS_ROLLED_BACK || r->outcome == NP_SESS_NOT_TRIED;
+
+    if (r->outcome == NP_SESS_MAPPED && np_addr_is_set(&r->pm.external))
+        snprintf(line, size, "mapped via %s (external %s%s)",
+                 np_pm_proto_name(r->pm.proto),
+                 np_addr_str(&r->pm.external, ext, sizeof(ext)),
+                 r->alternate ? ", another port the platform accepts" : "");
+    else if (r->outcome == NP_SESS_MAPPED)
+        snprintf(line, size, "mapped via %s", np_pm_proto_name(r->pm.proto));
+    else
+        snprintf(line, size, "%s%s%s%s%s", np_sess_outcome_name(r->outcome),
+                 r->tried ? " via " : "",
+                 r->tried ? np_pm_proto_name(r->pm.proto) : "",
+                 !quiet && r->pm.message[0] ? ": " : "",
+                 quiet ? "" : r->pm.message);
+}
+
+/* One line per rule of a session report. */
+static void print_results(const struct wiz *w, const np_sess_report *rep)
+{
+    char line[400];
+    size_t i;
+
+    for (i = 0; i < rep->n; i++) {
+        const np_sess_result *r = &rep->r[i];
+        /* A rule the run never reached is named from the plan's list. */
+        const np_sess_rule *rule =
+            r->rule.port == 0 && i < w->n_rules ? &w->rules[i] : &r->rule;
+
+        result_text(r, line, sizeof(line));
+        np_out_wrapf("    ", "                  ", "%s%-3s %-5u%s  %s%s%s",
+                     r->outcome == NP_SESS_MAPPED ? np_c_good() : np_c_warn(),
+                     rule->transport == NP_PM_TCP ? "tcp" : "udp",
+                     (unsigned)rule->port, np_c_reset(), line,
+                     rule->essential ? " (essential)" : "",
+                     r->rolled_back && r->outcome != NP_SESS_ROLLED_BACK
+                         ? ", then removed again"
+                         : "");
+    }
+    if (rep->third_party > 0)
+        np_out_wrapf("  ", "  ",
+                     "The router does not let this computer open ports for "
+                     "another device (%s). That is a safety setting (UPnP "
+                     "secure mode, PCP third-party off), and NAT-PMP cannot "
+                     "do it at all: see what to do below.",
+                     w->device_text);
+    if (rep->reason[0] != '\0' && !rep->interrupted)
+        wrap("  ", rep->reason);
+    if (rep->store_error)
+        np_out_wrapf("  ", "  ", "%sNote:%s %s", np_c_warn(), np_c_reset(),
+                     rep->store_message);
+}
+
+/*
+ * Ctrl-C came after the session's apply had ended (it stops and rolls back
+ * by itself when the flag is raised during the run): take back what this
+ * run mapped, with a session that is not cancelled, so that Ctrl-C at any
+ * step leaves the router as it was. 1 removed, 0 nothing to remove, -1
+ * failed.
+ */
+static int undo_apply(struct wiz *w, const np_sess_report *made)
+{
+    np_sess_rule *mine = calloc(made->n > 0 ? made->n : 1, sizeof(*mine));
+    np_sess_report rep;
+    np_sess_opts so;
+    np_session *s = NULL;
+    np_error err;
+    size_t i, n = 0;
+    int rc = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    if (mine == NULL)
+        return -1;
+    for (i = 0; i < made->n; i++)
+        if (made->r[i].outcome == NP_SESS_MAPPED)
+            mine[n++] = made->r[i].rule;
+    if (n == 0) {
+        free(mine);
+        return 0;
+    }
+    np_progress("removing this run's mappings");
+    session_opts(w, &so);
+    so.cancel = NULL;
+    s = np_session_new(&so, &err);
+    if (s != NULL && np_session_close(s, mine, n, 0, &rep, &err) == NP_OK &&
+        rep.problems == 0)
+        rc = 1;
+    np_progress_done();
+    np_sess_report_free(&rep);
+    np_session_free(s);
+    free(mine);
+    return rc;
+}
+
+/* Say how an interrupted run left the router. Returns 130. */
+static int interrupted(struct wiz *w, const np_sess_report *made, int stopped)
+{
+    int undone = 0;
+
+    printf("\n");
+    if (!stopped)
+        undone = undo_apply(w, made);
+    if (stopped ? made->rolled_back : undone == 1)
+        wrap("", "Interrupted: the mappings this run made were removed "
+                 "again; the router's table is as before.");
+    else if (stopped || undone == 0)
+        wrap("", "Interrupted before anything was mapped: nothing was "
+                 "changed.");
+    else
+        wrap("", "Interrupted, but removing this run's mappings failed: "
+                 "natpilot close --all removes them.");
+    return 130;
+}
+
+/* Apply the plan through the session, then verify it. Returns -1 to go on,
+ * else an exit code; *open_rc is 0 when every rule is mapped and
+ * verified. */
+static int apply_and_verify(struct wiz *w, int *open_rc)
+{
+    np_sess_report rep, vrep;
+    np_error err;
+    char *argv[64];
+    int argc, rc, out = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    memset(&vrep, 0, sizeof(vrep));
+    np_error_clear(&err);
+    heading(6, "Asking the router");
+    argc = build_argv(w, "open", argv, sizeof(argv) / sizeof(argv[0]));
+    show_command(argv, argc);
+    fflush(stdout);
+    rc = np_session_apply(w->sess, w->rules, w->n_rules, &rep, &err);
+    print_results(w, &rep);
+    if (rc == NP_ECANCELED || rep.interrupted || wiz_cancelled) {
+        out = interrupted(w, &rep, rc == NP_ECANCELED || rep.interrupted);
+        goto done;
+    }
+    if (rc != NP_OK && rep.reason[0] == '\0')
+        np_out_error("wizard", &err);
+    *open_rc =
+        rc == NP_OK && rep.problems == 0 && rep.ok == rep.n && !rep.rollback_ran
+            ? NP_EXIT_OK
+            : NP_EXIT_PROBLEM;
+    if (*open_rc != NP_EXIT_OK)
+        goto done;
+
+    printf("\n  Checking the mappings:\n");
+    argc = build_argv(w, "verify", argv, sizeof(argv) / sizeof(argv[0]));
+    show_command(argv, argc);
+    fflush(stdout);
+    rc = np_session_verify(w->sess, w->rules, w->n_rules, &vrep, &err);
+    print_results(w, &vrep);
+    if (wiz_cancelled) {
+        out = interrupted(w, &rep, 0);
+        goto done;
+    }
+    if (rc != NP_OK || vrep.ok != vrep.n)
+        *open_rc = NP_EXIT_PROBLEM;
+    if (rc != NP_OK && vrep.reason[0] == '\0')
+        np_out_error("wizard", &err);
+done:
+    np_sess_report_free(&rep);
+    np_sess_report_free(&vrep);
+    return out;
 }
 
 static int step_plan_apply(struct wiz *w, int *open_rc)
 {
-    char *argv[64], label[96], text[320];
-    int argc, go = 0, rc;
+    char label[96], text[320];
+    int go = 0, rc;
 
     *open_rc = -1;
     heading(5, "The plan");
@@ -833,13 +1095,25 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
         printf("  Nothing to map: these profiles need no inbound ports.\n");
         return -1;
     }
+    if (w->router.any && w->double_nat != NP_ADVICE_DNAT_YES) {
+        if ((rc = session_prepare(w)) >= 0)
+            return rc;
+    } else if (w->router.any) {
+        /* Nothing will be asked (second NAT): name what would be used. */
+        np_sess_opts so;
+        session_opts(w, &so);
+        w->plan_proto = np_session_plan_proto(&w->router.disc, &so);
+        w->sess_found = 1;
+    }
     snprintf(text, sizeof(text),
              "Each for %s s, via %s, tagged \"natpilot\" so that natpilot "
              "close removes only these. Renew them with natpilot open, or "
              "keep them alive with natpilot daemon.",
              w->lease_arg ? w->lease_arg : "7200",
-             w->via_arg      ? w->via_arg
-             : w->router.any ? np_pm_proto_name(w->router.disc.chosen)
+             w->plan_proto != NP_PM_NONE ? np_pm_proto_name(w->plan_proto)
+             : w->sess_found ? "(no protocol that answered can map for this "
+                               "device)"
+             : w->router.any ? "(the router did not answer again)"
                              : "(no router answered)");
     wrap("  ", text);
     if (!w->router.any) {
@@ -847,7 +1121,7 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
                "natpilot cannot ask it.\n");
         return -1;
     }
-    if (w->double_nat == 1) {
+    if (w->double_nat == NP_ADVICE_DNAT_YES) {
         printf("  Mapping at home cannot help behind a second NAT: see "
                "below.\n");
         return -1;
@@ -867,29 +1141,8 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
         printf("  Nothing was changed.\n");
         return -1;
     }
-
-    heading(6, "Asking the router");
-    argc = build_argv(w, "open", argv, sizeof(argv) / sizeof(argv[0]));
-    show_command(argv, argc);
-    fflush(stdout);
-    *open_rc = np_cmd_open(argc, argv);
-    fflush(stdout);
-    /* open catches SIGINT itself (to roll back); either flag means stop. */
-    if (pm_interrupted || wiz_cancelled) {
-        printf("\n");
-        wrap("", "Interrupted: any mapping this run made was removed; the "
-                 "router's table is as before.");
-        return 130;
-    }
-    if (*open_rc == NP_EXIT_OK) {
-        printf("\n  Checking the mappings:\n");
-        argc = build_argv(w, "verify", argv, sizeof(argv) / sizeof(argv[0]));
-        show_command(argv, argc);
-        fflush(stdout);
-        if (np_cmd_verify(argc, argv) != NP_EXIT_OK)
-            *open_rc = NP_EXIT_PROBLEM;
-        fflush(stdout);
-    }
+    if ((rc = apply_and_verify(w, open_rc)) >= 0)
+        return rc;
     if (*open_rc == NP_EXIT_OK) {
         np_nat_verdict after;
         np_nat_classify(&w->obs, 1, &after);
@@ -908,15 +1161,14 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
 static int write_config(struct wiz *w, const char *path)
 {
     cJSON *root = cJSON_CreateObject(), *devs, *dev, *profs;
-    char *text = NULL, tmp[4096];
-    FILE *f;
-    size_t i;
+    char *text = NULL;
+    np_error err;
+    size_t i, len;
     int ok = 0;
 
     if (root == NULL)
         return -1;
-    cJSON_AddNumberToObject(root, "lease",
-                            w->lease_arg ? strtod(w->lease_arg, NULL) : 7200);
+    cJSON_AddNumberToObject(root, "lease", w->lease ? w->lease : 7200);
     devs = cJSON_AddArrayToObject(root, "devices");
     dev = cJSON_CreateObject();
     cJSON_AddItemToArray(devs, dev);
@@ -939,17 +1191,13 @@ static int write_config(struct wiz *w, const char *path)
     cJSON_Delete(root);
     if (text == NULL)
         return -1;
-    /* Written beside the target and renamed: never half a file. */
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (f != NULL) {
-        ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-        ok = (fclose(f) == 0) && ok;
-        if (ok && rename(tmp, path) != 0)
-            ok = 0;
-        if (!ok)
-            unlink(tmp);
-    }
+    /* Replaced atomically (file and directory synced): never half a file.
+     * 0644: the daemon, under another user, reads it; it holds no secret. */
+    len = strlen(text);
+    text[len] = '\n'; /* over the NUL: the file ends with a newline */
+    ok = np__file_replace(path, text, len + 1, 0644, &err) == NP_OK;
+    if (!ok)
+        errno = err.sys_errno ? err.sys_errno : EIO;
     cJSON_free(text);
     return ok ? 0 : -1;
 }
@@ -1017,7 +1265,6 @@ static int parse_args(struct wiz *w, int argc, char **argv)
     };
     int c;
 
-    optind = 1;
     while ((c = getopt_long(argc, argv, "+hy", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -1040,9 +1287,9 @@ static int parse_args(struct wiz *w, int argc, char **argv)
             w->no_apply = 1;
             break;
         case 'l': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 60 || v > 604800) {
+            uint32_t v = 0;
+
+            if (np__parse_u32(optarg, 604800, &v) != NP_OK || v < 60) {
                 np_out_errorf("wizard",
                               "--lease %s: seconds from 60 to "
                               "604800",
@@ -1050,6 +1297,7 @@ static int parse_args(struct wiz *w, int argc, char **argv)
                 return NP_EXIT_USAGE;
             }
             w->lease_arg = optarg;
+            w->lease = v;
             break;
         }
         case 'v':
@@ -1153,6 +1401,9 @@ int np_cmd_wizard(int argc, char **argv)
 out:
     if (w->router_started)
         router_check_free(&w->router);
+    np_session_free(w->sess);
+    np_store_free(w->store);
+    free(w->rules);
     np_resolved_free(w->res);
     np_catalog_free(w->cat);
     free(w);

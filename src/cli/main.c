@@ -27,6 +27,8 @@ static const struct np_command {
      "keep the mappings of every device alive (headless)"},
     {"status", np_cmd_status, "show what the running daemon holds"},
     {"update", np_cmd_update, "fetch a newer profile catalog over HTTPS"},
+    {"web-token", np_cmd_web_token,
+     "show the login token of the daemon's web interface"},
 };
 
 static void usage(FILE *f)
@@ -36,11 +38,14 @@ static void usage(FILE *f)
     fprintf(f, "usage: natpilot [--version] [--help] COMMAND [ARGS]\n\n"
                "Commands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'natpilot COMMAND --help' describes one command; every "
-               "command takes --json.\n"
-               "Exit codes: 0 ok, 1 a problem found (e.g. a Strict NAT), "
-               "2 usage or input error,\n3 network failure.\n");
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(
+        f,
+        "\n'natpilot COMMAND --help' describes one command; every "
+        "command takes --json.\n"
+        "Exit codes: 0 ok, 1 a problem found (e.g. a Strict NAT), "
+        "2 usage or input error,\n3 network failure, 4 a local failure (out of "
+        "memory, a system call).\n");
 }
 
 int main(int argc, char **argv)

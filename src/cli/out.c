@@ -5,8 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <stdint.h>
-
 #include "cli.h"
 
 int np_out_color(void)
@@ -97,38 +95,6 @@ void np_progress_done(void)
     fprintf(stderr, "\r\033[K");
     fflush(stderr);
     progress_shown = 0;
-}
-
-int np_run_captured(np_cmd_fn fn, int argc, char **argv, char **text)
-{
-    FILE *tmp = tmpfile();
-    int saved, rc;
-    long n;
-
-    *text = NULL;
-    fflush(stdout);
-    saved = dup(STDOUT_FILENO);
-    if (tmp == NULL || saved < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0) {
-        if (saved >= 0)
-            close(saved);
-        if (tmp != NULL)
-            fclose(tmp);
-        return fn(argc, argv);
-    }
-    rc = fn(argc, argv);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    if (fseek(tmp, 0, SEEK_END) == 0 && (n = ftell(tmp)) >= 0 &&
-        (uint64_t)n < 64u * 1024u * 1024u && fseek(tmp, 0, SEEK_SET) == 0) {
-        *text = malloc((size_t)n + 1);
-        if (*text != NULL) {
-            size_t got = fread(*text, 1, (size_t)n, tmp);
-            (*text)[got] = '\0';
-        }
-    }
-    fclose(tmp);
-    return rc;
 }
 
 /* Visible width of n bytes: SGR colour sequences take no columns. */

@@ -1,14 +1,10 @@
 /* natpilot program: shared parts of open, verify and close (see pmcli.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "natpilot/hex.h"
 #include "natpilot/profile.h"
 #include "cli.h"
 #include "pmcli.h"
@@ -31,13 +27,6 @@ void pm_catch_signals(void)
     sa.sa_flags = 0; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-const char *pm_rule_str(const struct pm_rule *r, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s %u", np_pm_transport_name(r->transport),
-             (unsigned)r->port);
-    return buf;
 }
 
 void pm_json_out(cJSON *j)
@@ -70,24 +59,10 @@ static int parse_num(const char *s, unsigned long max, unsigned long *v)
 static int add_rule(struct pm_args *a, int transport, uint16_t port,
                     int essential, const char *label, const char *feature)
 {
-    size_t i;
-    struct pm_rule *r;
-
-    for (i = 0; i < a->nrules; i++)
-        if (a->rules[i].transport == transport && a->rules[i].port == port) {
-            a->rules[i].essential |= essential;
-            return 0;
-        }
-    if (a->nrules >= PM_MAX_RULES)
-        return -1;
-    r = &a->rules[a->nrules++];
-    memset(r, 0, sizeof(*r));
-    r->transport = transport;
-    r->port = port;
-    r->essential = essential;
-    snprintf(r->label, sizeof(r->label), "%s", label);
-    snprintf(r->feature, sizeof(r->feature), "%s", feature ? feature : "");
-    return 0;
+    return np_sess_rules_add(a->rules, &a->nrules, PM_MAX_RULES, transport,
+                             port, essential, label, feature) == NP_OK
+               ? 0
+               : -1;
 }
 
 /* "udp:3074", "tcp:27015-27030" */
@@ -132,6 +107,43 @@ static int parse_port_spec(struct pm_args *a, const char *spec)
     return 0;
 }
 
+/* --port and --for; -1 to go on, else the exit code. */
+static int parse_target(struct pm_args *a, int c, const char *arg)
+{
+    np_error err;
+
+    switch (c) {
+    case 'p':
+        switch (parse_port_spec(a, arg)) {
+        case 0:
+            break;
+        case -2:
+            np_out_errorf(a->cmd,
+                          "--port %s: a range of more than %d ports; "
+                          "map only what the game needs",
+                          arg, PM_RANGE_MAX);
+            return NP_EXIT_USAGE;
+        default:
+            np_out_errorf(a->cmd,
+                          "--port %s: expected udp:PORT, tcp:PORT or "
+                          "udp:LOW-HIGH",
+                          arg);
+            return NP_EXIT_USAGE;
+        }
+        break;
+    case 'f':
+        if (np_addr_parse(&a->for_addr, arg, 0, &err) != NP_OK) {
+            np_out_errorf(a->cmd, "--for %s: not an IP address", arg);
+            return NP_EXIT_USAGE;
+        }
+        a->have_for = 1;
+        break;
+    default:
+        break;
+    }
+    return -1;
+}
+
 int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
              int allow_all)
 {
@@ -151,7 +163,6 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
         {NULL, 0, NULL, 0}};
     int c, i;
     unsigned long v;
-    np_error err;
 
     a->cmd = argv[0];
     a->lease = 7200;
@@ -160,29 +171,9 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            switch (parse_port_spec(a, optarg)) {
-            case 0:
-                break;
-            case -2:
-                np_out_errorf(a->cmd,
-                              "--port %s: a range of more than %d ports; "
-                              "map only what the game needs",
-                              optarg, PM_RANGE_MAX);
-                return NP_EXIT_USAGE;
-            default:
-                np_out_errorf(a->cmd,
-                              "--port %s: expected udp:PORT, tcp:PORT or "
-                              "udp:LOW-HIGH",
-                              optarg);
-                return NP_EXIT_USAGE;
-            }
-            break;
         case 'f':
-            if (np_addr_parse(&a->for_addr, optarg, 0, &err) != NP_OK) {
-                np_out_errorf(a->cmd, "--for %s: not an IP address", optarg);
-                return NP_EXIT_USAGE;
-            }
-            a->have_for = 1;
+            if ((i = parse_target(a, c, optarg)) >= 0)
+                return i;
             break;
         case 'l':
             if (parse_num(optarg, 604800, &v) != 0 || v < 60) {
@@ -268,7 +259,7 @@ int pm_resolve_profiles(struct pm_args *a)
     np_resolved *res = NULL;
     np_diags diags;
     np_error err;
-    size_t i, k;
+    size_t i;
     int rc;
 
     if (a->nids == 0)
@@ -298,40 +289,21 @@ int pm_resolve_profiles(struct pm_args *a)
         np_catalog_free(cat);
         return NP_EXIT_USAGE;
     }
-    for (i = 0; i < res->n_inbound; i++) {
-        const np_rule *r = &res->inbound[i];
-        int t = r->protocol == NP_PROTO_TCP ? NP_PM_TCP : NP_PM_UDP;
-
-        if (r->broad) {
-            if (!a->json)
-                fprintf(stderr,
-                        "natpilot %s: skipping a %s range from %s that its "
-                        "source calls \"all ports\": natpilot never maps a "
-                        "range like that to one device\n",
-                        a->cmd, np_proto_name(r->protocol), r->profile_id);
-            continue;
-        }
-        for (k = 0; k < r->n_ports; k++) {
-            uint32_t p;
-
-            for (p = r->ports[k].lo; p <= r->ports[k].hi; p++) {
-                size_t j;
-
-                if (add_rule(a, t, (uint16_t)p, r->essential, r->profile_id,
-                             r->feature ? r->feature : r->note) != 0) {
-                    np_out_errorf(a->cmd, "more than %d ports in total",
-                                  PM_MAX_RULES);
-                    np_resolved_free(res);
-                    np_diags_free(&diags);
-                    np_catalog_free(cat);
-                    return NP_EXIT_USAGE;
-                }
-                for (j = 0; j < res->n_alt_ports; j++)
-                    if (res->alt_ports[j].port == p &&
-                        res->alt_ports[j].protocol == r->protocol)
-                        a->rules[a->nrules - 1].alt_port = 1;
-            }
-        }
+    for (i = 0; i < res->n_inbound; i++)
+        if (res->inbound[i].broad && !a->json)
+            fprintf(stderr,
+                    "natpilot %s: skipping a %s range from %s that its "
+                    "source calls \"all ports\": natpilot never maps a "
+                    "range like that to one device\n",
+                    a->cmd, np_proto_name(res->inbound[i].protocol),
+                    res->inbound[i].profile_id);
+    if (np_sess_rules_from_resolved(a->rules, &a->nrules, PM_MAX_RULES, res,
+                                    NULL) != NP_OK) {
+        np_out_errorf(a->cmd, "more than %d ports in total", PM_MAX_RULES);
+        np_resolved_free(res);
+        np_diags_free(&diags);
+        np_catalog_free(cat);
+        return NP_EXIT_USAGE;
     }
     np_resolved_free(res);
     np_diags_free(&diags);
@@ -339,84 +311,123 @@ int pm_resolve_profiles(struct pm_args *a)
     return -1;
 }
 
-np_portmap *pm_session(struct pm_args *a, int prefer_upnp, np_pm_discovery *d,
-                       int *exit_code)
+static void session_opts(struct pm_args *a, np_store *st, np_sess_opts *o)
 {
-    np_pm_options o;
-    np_portmap *pm;
+    memset(o, 0, sizeof(*o));
+    if (a->have_for)
+        o->device = a->for_addr;
+    o->owner = NP_STORE_OWNER_CLI;
+    o->lease = a->lease;
+    o->permanent = a->permanent;
+    o->via = a->via;
+    o->timeout_ms = a->timeout_ms;
+    o->cancel = &pm_interrupted;
+    o->store = st;
+    o->side_table = 1; /* name who holds a conflicting port */
+}
+
+/* The store: a corrupt one is moved aside and said; an unreadable one
+ * stops the command (saving over it would lose its nonces). Without any
+ * place for it, the command goes on and says so. 0, or -1 with *exit_code.
+ */
+static int store_open(struct pm_args *a, np_store **out, int *exit_code)
+{
+    char path[NP_STORE_PATH_MAX];
+    np_store *st;
+    np_error err;
+
+    *out = NULL;
+    np_error_clear(&err);
+    if (np_store_default_path(path, sizeof(path), &err) != NP_OK) {
+        fprintf(stderr, "natpilot %s: warning: %s\n", a->cmd, err.msg);
+        return 0;
+    }
+    st = np_store_new(path, &err);
+    if (st == NULL) {
+        np_out_error(a->cmd, &err);
+        *exit_code = NP_EXIT_NETWORK;
+        return -1;
+    }
+    if (np_store_load(st, &a->store_note, &err) != NP_OK) {
+        np_out_error(a->cmd, &err);
+        np_store_free(st);
+        *exit_code = NP_EXIT_USAGE;
+        return -1;
+    }
+    if (a->store_note.moved_aside)
+        fprintf(stderr, "natpilot %s: warning: %s\n", a->cmd,
+                a->store_note.message);
+    *out = st;
+    return 0;
+}
+
+static void discovery_failed(struct pm_args *a, const np_pm_discovery *d,
+                             int rc, const np_error *err, int *exit_code)
+{
+    if (a->json) {
+        cJSON *j = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(j, "discovery", pm_discovery_json(d));
+        cJSON_AddStringToObject(j, "error", err->msg);
+        pm_json_out(j);
+    }
+    if (rc == NP_ECANCELED || pm_interrupted) {
+        np_out_errorf(a->cmd, "interrupted before anything was asked "
+                              "of the router; nothing was changed");
+        *exit_code = NP_EXIT_PROBLEM;
+        return;
+    }
+    np_out_error(a->cmd, err);
+    if (rc == NP_ENOMEM) {
+        *exit_code = NP_EXIT_NETWORK;
+        return;
+    }
+    fprintf(stderr,
+            "  No port-mapping protocol answered%s. Turn on UPnP (or "
+            "NAT-PMP/PCP) in the router's settings, or enter the "
+            "forwards by hand.\n",
+            a->via != NP_PM_NONE ? " that --via allows" : "");
+    *exit_code = NP_EXIT_NETWORK;
+}
+
+np_session *pm_session_open(struct pm_args *a, enum np_sess_op op,
+                            np_store **st, np_pm_discovery *d, int *exit_code)
+{
+    np_sess_opts o;
+    np_session *s;
     np_error err;
     int rc;
 
-    memset(&o, 0, sizeof(o));
+    memset(d, 0, sizeof(*d));
+    if (store_open(a, st, exit_code) != 0)
+        return NULL;
+    session_opts(a, *st, &o);
     np_error_clear(&err);
-    if (a->via != NP_PM_NONE) {
-        o.prefer[0] = a->via;
-    } else if (prefer_upnp) {
-        o.prefer[0] = NP_PM_UPNP;
-        o.prefer[1] = NP_PM_PCP;
-        o.prefer[2] = NP_PM_NATPMP;
-        /* The UPnP table is the point (verify): an IGD answers M-SEARCH
-         * after a random delay of up to MX = 1 s, so do not give up on
-         * SSDP a few PCP round trips after PCP answered. */
-        o.ssdp_window_ms = 1200;
-    }
-    if (a->timeout_ms > 0) {
-        o.timeout_ms = a->timeout_ms;
-        o.ssdp_max_ms = a->timeout_ms;
-    }
-    pm = np_portmap_new(&o, &err);
-    if (pm == NULL) {
+    s = np_session_new(&o, &err);
+    if (s == NULL) {
         np_out_error(a->cmd, &err);
         *exit_code = NP_EXIT_NETWORK;
         return NULL;
     }
     np_progress("asking the router (PCP, NAT-PMP, UPnP)...");
-    rc = np_portmap_discover(pm, d, &err);
+    rc = np_session_discover(s, op, d, &err);
     np_progress_done();
     if (rc != NP_OK) {
-        if (a->json) {
-            cJSON *j = cJSON_CreateObject();
-
-            cJSON_AddItemToObject(j, "discovery", pm_discovery_json(d));
-            cJSON_AddStringToObject(j, "error", err.msg);
-            pm_json_out(j);
-        }
-        if (rc == NP_ECANCELED || pm_interrupted) {
-            np_out_errorf(a->cmd, "interrupted before anything was asked "
-                                  "of the router; nothing was changed");
-            *exit_code = NP_EXIT_PROBLEM;
-            np_portmap_free(pm);
-            return NULL;
-        }
-        np_out_error(a->cmd, &err);
-        fprintf(stderr,
-                "  No port-mapping protocol answered%s. Turn on UPnP (or "
-                "NAT-PMP/PCP) in the router's settings, or enter the "
-                "forwards by hand.\n",
-                a->via != NP_PM_NONE ? " that --via allows" : "");
-        *exit_code = NP_EXIT_NETWORK;
-        np_portmap_free(pm);
+        discovery_failed(a, d, rc, &err, exit_code);
+        np_session_free(s);
         return NULL;
     }
-    return pm;
+    return s;
 }
 
-void pm_request(const struct pm_args *a, const struct pm_rule *r,
-                np_pm_request *q)
+void pm_store_notes(const struct pm_args *a, const np_sess_report *rep)
 {
-    char label[64];
-
-    memset(q, 0, sizeof(*q));
-    q->transport = r->transport;
-    q->internal_port = r->port;
-    q->external_port = r->port;
-    if (a->have_for)
-        q->internal = a->for_addr;
-    q->lifetime = a->permanent ? 0 : a->lease;
-    q->permanent = a->permanent;
-    snprintf(label, sizeof(label), "%.40s %s/%u", r->label,
-             np_pm_transport_name(r->transport), (unsigned)r->port);
-    np_pm_describe(q->description, sizeof(q->description), label);
+    if (rep->store_error)
+        fprintf(stderr,
+                "natpilot %s: warning: the mapping store could not be "
+                "written (%s); close may not find the PCP/NAT-PMP mappings "
+                "of this run\n",
+                a->cmd, rep->store_message);
 }
 
 static void add_addr(cJSON *o, const char *k, const np_addr *a)
@@ -446,6 +457,8 @@ cJSON *pm_discovery_json(const np_pm_discovery *d)
             cJSON_AddNumberToObject(e, "answer_ms", d->rtt_ms[i]);
         if (np_addr_is_set(&d->external[i]))
             add_addr(e, "external_address", &d->external[i]);
+        if (np_addr_is_set(&d->external_bogus[i]))
+            add_addr(e, "external_address_unusable", &d->external_bogus[i]);
         if (i == NP_PM_UPNP && d->has[i]) {
             cJSON_AddNumberToObject(e, "igd_version", d->igd_version);
             cJSON_AddStringToObject(e, "igd_url", d->igd_url);
@@ -453,6 +466,7 @@ cJSON *pm_discovery_json(const np_pm_discovery *d)
     }
     cJSON_AddStringToObject(j, "chosen", np_pm_proto_name(d->chosen));
     cJSON_AddNumberToObject(j, "elapsed_ms", d->elapsed_ms);
+    cJSON_AddStringToObject(j, "note", d->note);
     s = cJSON_AddArrayToObject(j, "suspicious");
     for (k = 0; k < d->nsuspects; k++) {
         cJSON *e = cJSON_CreateObject();
@@ -485,222 +499,6 @@ void pm_print_discovery(const struct pm_args *a, const np_pm_discovery *d)
         printf("%sSuspicious:%s %s from %s\n", np_c_warn(), np_c_reset(),
                d->suspects[k].what,
                np_addr_ip_str(&d->suspects[k].from, ip, sizeof(ip)));
-}
-
-/* --- state file ------------------------------------------------------------
- */
-
-static int state_path(char *buf, size_t size, int mk)
-{
-    const char *dir = getenv("NATPILOT_STATE_DIR");
-    const char *xdg = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    char d[512];
-
-    if (dir != NULL && dir[0] != '\0')
-        snprintf(d, sizeof(d), "%s", dir);
-    else if (xdg != NULL && xdg[0] != '\0')
-        snprintf(d, sizeof(d), "%s/natpilot", xdg);
-    else if (home != NULL && home[0] != '\0')
-        snprintf(d, sizeof(d), "%s/.local/state/natpilot", home);
-    else
-        return -1;
-    if (mk) {
-        char tmp[512];
-        char *p;
-
-        snprintf(tmp, sizeof(tmp), "%s", d);
-        for (p = tmp + 1; *p != '\0'; p++)
-            if (*p == '/') {
-                *p = '\0';
-                (void)mkdir(tmp, 0700);
-                *p = '/';
-            }
-        (void)mkdir(tmp, 0700);
-    }
-    if ((size_t)snprintf(buf, size, "%s/mappings.json", d) >= size)
-        return -1;
-    return 0;
-}
-
-void pm_state_free(struct pm_state *s)
-{
-    free(s->e);
-    memset(s, 0, sizeof(*s));
-}
-
-void pm_state_put(struct pm_state *s, const struct pm_state_entry *e)
-{
-    long i = pm_state_find(s, e->transport, e->external_port, &e->internal,
-                           &e->gateway);
-
-    if (i >= 0) {
-        s->e[i] = *e;
-        return;
-    }
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        struct pm_state_entry *ne = realloc(s->e, nc * sizeof(*ne));
-
-        if (ne == NULL)
-            return;
-        s->e = ne;
-        s->cap = nc;
-    }
-    s->e[s->n++] = *e;
-}
-
-void pm_state_del(struct pm_state *s, size_t i)
-{
-    if (i >= s->n)
-        return;
-    memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(s->e[0]));
-    s->n--;
-}
-
-long pm_state_find(const struct pm_state *s, int transport, uint16_t port,
-                   const np_addr *internal, const np_addr *gateway)
-{
-    size_t i;
-
-    for (i = 0; i < s->n; i++) {
-        const struct pm_state_entry *e = &s->e[i];
-
-        if (e->transport != transport || e->external_port != port)
-            continue;
-        if (np_addr_is_set(internal) != np_addr_is_set(&e->internal))
-            continue;
-        if (np_addr_is_set(internal) &&
-            !np_addr_same_ip(internal, &e->internal))
-            continue;
-        if (gateway != NULL && !np_addr_same_ip(gateway, &e->gateway))
-            continue;
-        return (long)i;
-    }
-    return -1;
-}
-
-int pm_state_load(struct pm_state *s)
-{
-    char path[600], *text = NULL;
-    FILE *f;
-    long sz;
-    cJSON *j, *it;
-
-    memset(s, 0, sizeof(*s));
-    if (state_path(path, sizeof(path), 0) != 0)
-        return 0;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return 0;
-    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 ||
-        sz > 4 * 1024 * 1024) {
-        fclose(f);
-        return -1;
-    }
-    rewind(f);
-    text = malloc((size_t)sz + 1);
-    if (text == NULL || fread(text, 1, (size_t)sz, f) != (size_t)sz) {
-        free(text);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    text[sz] = '\0';
-    j = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsArray(j)) {
-        cJSON_Delete(j);
-        return -1;
-    }
-    cJSON_ArrayForEach(it, j)
-    {
-        struct pm_state_entry e;
-        cJSON *v;
-
-        memset(&e, 0, sizeof(e));
-        v = cJSON_GetObjectItem(it, "protocol");
-        e.proto = np_pm_proto_parse(cJSON_GetStringValue(v));
-        v = cJSON_GetObjectItem(it, "transport");
-        e.transport = cJSON_GetStringValue(v) &&
-                              strcmp(cJSON_GetStringValue(v), "tcp") == 0
-                          ? NP_PM_TCP
-                          : NP_PM_UDP;
-        v = cJSON_GetObjectItem(it, "internal_port");
-        e.internal_port =
-            cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65535
-                ? (uint16_t)v->valuedouble
-                : 0;
-        v = cJSON_GetObjectItem(it, "external_port");
-        e.external_port =
-            cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65535
-                ? (uint16_t)v->valuedouble
-                : 0;
-        v = cJSON_GetObjectItem(it, "internal");
-        if (cJSON_GetStringValue(v) != NULL)
-            (void)np_addr_parse(&e.internal, cJSON_GetStringValue(v), 0, NULL);
-        v = cJSON_GetObjectItem(it, "gateway");
-        if (cJSON_GetStringValue(v) != NULL)
-            (void)np_addr_parse(&e.gateway, cJSON_GetStringValue(v), 0, NULL);
-        v = cJSON_GetObjectItem(it, "nonce");
-        (void)np_hex_decode(e.nonce, 12, cJSON_GetStringValue(v));
-        if (e.proto == NP_PM_NONE || e.internal_port == 0 ||
-            e.external_port == 0)
-            continue;
-        pm_state_put(s, &e);
-    }
-    cJSON_Delete(j);
-    return 0;
-}
-
-int pm_state_save(const struct pm_state *s)
-{
-    char path[600], tmp[640], ip[NP_ADDRSTRLEN], nh[25];
-    cJSON *j = cJSON_CreateArray();
-    char *text;
-    size_t i;
-    int fd, ok;
-
-    if (state_path(path, sizeof(path), 1) != 0 || j == NULL) {
-        cJSON_Delete(j);
-        return -1;
-    }
-    for (i = 0; i < s->n; i++) {
-        const struct pm_state_entry *e = &s->e[i];
-        cJSON *o = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(e->proto));
-        cJSON_AddStringToObject(o, "transport",
-                                np_pm_transport_name(e->transport));
-        cJSON_AddNumberToObject(o, "internal_port", e->internal_port);
-        cJSON_AddNumberToObject(o, "external_port", e->external_port);
-        if (np_addr_is_set(&e->internal))
-            cJSON_AddStringToObject(
-                o, "internal", np_addr_ip_str(&e->internal, ip, sizeof(ip)));
-        cJSON_AddStringToObject(o, "gateway",
-                                np_addr_ip_str(&e->gateway, ip, sizeof(ip)));
-        np_hex_encode(nh, e->nonce, 12);
-        cJSON_AddStringToObject(o, "nonce", nh);
-        cJSON_AddItemToArray(j, o);
-    }
-    text = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (text == NULL)
-        return -1;
-    /* written atomically: a crash leaves the old file or the new one */
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(text);
-        return -1;
-    }
-    ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-    ok = fsync(fd) == 0 && ok;
-    close(fd);
-    free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    if (d->note[0] != '\0')
+        np_out_wrap("Note: ", "      ", d->note);
 }

@@ -1,8 +1,8 @@
 /*
  * natpilot program: what open, verify and close share: their options, the
- * rules they act on (from --port and from profiles), the router session,
- * and the small state file that remembers PCP/NAT-PMP mappings (their
- * nonces) between runs, since those protocols have no table to read.
+ * rules they act on (from --port and from profiles), and opening the
+ * library's mapping session (src/lib/session.c holds the policy) with the
+ * mapping store.
  */
 #ifndef NP_PMCLI_H
 #define NP_PMCLI_H
@@ -13,19 +13,12 @@
 #include <cjson/cJSON.h>
 
 #include "natpilot/portmap.h"
+#include "natpilot/session.h"
+#include "natpilot/store.h"
 
-#define PM_MAX_RULES 512
+#define PM_MAX_RULES NP_SESS_MAX_RULES
 #define PM_MAX_IDS   32
 #define PM_RANGE_MAX 256 /* ports one --port range may name */
-
-struct pm_rule {
-    int transport;     /* NP_PM_UDP / NP_PM_TCP */
-    uint16_t port;     /* internal = external */
-    int essential;     /* refusal rolls the whole run back (open) */
-    char label[48];    /* profile id, or "port" for --port */
-    char feature[96];  /* what it serves, "" when not said */
-    uint16_t alt_port; /* the platform accepts this external port too */
-};
 
 struct pm_args {
     const char *cmd;
@@ -37,10 +30,11 @@ struct pm_args {
     np_addr for_addr;
     const char *ids[PM_MAX_IDS];
     size_t nids;
-    struct pm_rule rules[PM_MAX_RULES];
+    np_sess_rule rules[PM_MAX_RULES];
     size_t nrules;
     int timeout_ms;
     const char *stun; /* verify: STUN server for the reachability proof */
+    np_store_note store_note; /* what loading the store found */
 };
 
 /* Parse argv; returns -1 to go on, else the exit code (usage/help). */
@@ -51,51 +45,28 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
  * -1 to go on, else an exit code (after printing the error). */
 int pm_resolve_profiles(struct pm_args *a);
 
-/* A portmap object with a->via / the default preference, discovered.
- * prefer_upnp puts UPnP first (table reads). On failure prints and sets
- * *exit_code (3: no router answered). */
-np_portmap *pm_session(struct pm_args *a, int prefer_upnp, np_pm_discovery *d,
-                       int *exit_code);
+/*
+ * The session for a command: options from the arguments, the mapping store
+ * loaded (a corrupt one is moved aside and said on stderr), the gateway
+ * discovered (op: NP_SESS_APPLY prefers PCP, verify and close UPnP). A
+ * store moved aside is said on stderr at once and in a->store_note. On
+ * failure prints the error and sets *exit_code (3: no router answered);
+ * *st is set to the store (freed by the caller) in every case.
+ */
+np_session *pm_session_open(struct pm_args *a, enum np_sess_op op,
+                            np_store **st, np_pm_discovery *d, int *exit_code);
 
-/* Fill a request for a rule. */
-void pm_request(const struct pm_args *a, const struct pm_rule *r,
-                np_pm_request *q);
+/* Tell the user what the report says about the store (corrupt file moved
+ * aside, a write that failed), on stderr; never in --json's stdout. */
+void pm_store_notes(const struct pm_args *a, const np_sess_report *rep);
 
 /* JSON of the discovery. */
 cJSON *pm_discovery_json(const np_pm_discovery *d);
 void pm_print_discovery(const struct pm_args *a, const np_pm_discovery *d);
 
-/* --- state file (PCP / NAT-PMP mappings made by natpilot) --- */
-
-struct pm_state_entry {
-    enum np_pm_proto proto;
-    int transport;
-    uint16_t internal_port, external_port;
-    np_addr internal; /* empty: this host */
-    np_addr gateway;
-    uint8_t nonce[12];
-};
-
-struct pm_state {
-    struct pm_state_entry *e;
-    size_t n, cap;
-};
-
-int pm_state_load(struct pm_state *s);
-int pm_state_save(const struct pm_state *s);
-void pm_state_free(struct pm_state *s);
-/* Index of the entry for (transport, port, internal, gateway), or -1. */
-long pm_state_find(const struct pm_state *s, int transport, uint16_t port,
-                   const np_addr *internal, const np_addr *gateway);
-void pm_state_put(struct pm_state *s, const struct pm_state_entry *e);
-void pm_state_del(struct pm_state *s, size_t i);
-
 /* Signals during apply (open): SIGINT/SIGTERM set this flag. */
 extern volatile sig_atomic_t pm_interrupted;
 void pm_catch_signals(void);
-
-/* "udp 3074" */
-const char *pm_rule_str(const struct pm_rule *r, char *buf, size_t size);
 
 /* Print cJSON to stdout and free it. */
 void pm_json_out(cJSON *j);

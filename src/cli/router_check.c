@@ -81,184 +81,45 @@ void router_check_free(struct router_check *rc)
     rc->n_maps = 0;
 }
 
-/*
- * DESIGN.md: the router's external address unequal to the STUN-mapped one,
- * or the router unable to say what it is (miniupnpd answers an empty
- * address and NAT-PMP "network failure" when its own WAN address is private
- * or shared), means a second NAT beyond the router. A reserved address that
- * equals the STUN-mapped one is the router holding the public address.
- */
-int router_double_nat(const struct router_check *rc, const np_probe_obs *o)
+void router_check_conclude(struct router_check *rc, const np_probe_obs *o,
+                           const np_nat_verdict *v)
 {
-    if (!o->test[0].answered || !rc->any)
-        return -1;
-    if (!np_addr_is_set(&rc->external))
-        return 1;
-    return !np_addr_same_ip(&rc->external, &o->test[0].mapped);
-}
+    np_advice_dnat_input in;
+    np_advice_plan_input pin;
+    np_catalog *cat;
+    size_t i;
 
-static const char *proto_list(const struct router_check *rc, char *buf,
-                              size_t size)
-{
-    snprintf(buf, size, "%s%s%s%s%s%s", rc->disc.has[NP_PM_PCP] ? "PCP" : "",
-             rc->disc.has[NP_PM_PCP] && rc->disc.has[NP_PM_NATPMP] ? ", " : "",
-             rc->disc.has[NP_PM_NATPMP] ? "NAT-PMP" : "",
-             (rc->disc.has[NP_PM_PCP] || rc->disc.has[NP_PM_NATPMP]) &&
-                     rc->disc.has[NP_PM_UPNP]
-                 ? ", "
-                 : "",
-             rc->disc.has[NP_PM_UPNP] ? "UPnP-IGD" : "",
-             rc->disc.has[NP_PM_UPNP]
-                 ? (rc->disc.igd_version == 2 ? " v2" : " v1")
-                 : "");
-    return buf;
-}
-
-/* --- the plan, per console ------------------------------------------------ */
-
-struct plan_item {
-    const char *platform; /* "xbox", ... */
-    const char *label;    /* the console's label today */
-    const char *profile;  /* its platform profile */
-    char action[480];
-    char command[160]; /* "" when there is none to run */
-};
-
-static const struct {
-    const char *platform, *profile, *vendor;
-    unsigned bit;
-} consoles[] = {
-    {"xbox", "xbox-network", "Microsoft", NP_PLAT_XBOX},
-    {"playstation", "playstation-network", "Sony", NP_PLAT_PLAYSTATION},
-    {"switch", "nintendo-switch-online", "Nintendo", NP_PLAT_SWITCH},
-};
-
-/* "udp 3074, tcp 3074" of the essential, mappable inbound rules. */
-static int essential_ports(const np_catalog *cat, const char *profile,
-                           unsigned bit, char *buf, size_t size, int *broad)
-{
-    const char *ids[1] = {profile};
-    np_resolved *res = NULL;
-    size_t i, j, n = 0;
-    int count = 0;
-
-    buf[0] = '\0';
-    *broad = 0;
-    if (cat == NULL || np_resolve(cat, ids, 1, bit, &res, NULL) != NP_OK)
-        return 0;
-    for (i = 0; i < res->n_inbound; i++) {
-        const np_rule *r = &res->inbound[i];
-        if (r->broad) {
-            *broad = 1;
-            continue;
-        }
-        if (!r->essential)
-            continue;
-        for (j = 0; j < r->n_ports && n + 24 < size; j++) {
-            int k =
-                r->ports[j].lo == r->ports[j].hi
-                    ? snprintf(buf + n, size - n, "%s%s %u", count ? ", " : "",
-                               np_proto_name(r->protocol),
-                               (unsigned)r->ports[j].lo)
-                    : snprintf(buf + n, size - n, "%s%s %u-%u",
-                               count ? ", " : "", np_proto_name(r->protocol),
-                               (unsigned)r->ports[j].lo,
-                               (unsigned)r->ports[j].hi);
-            if (k < 0)
-                break;
-            n += (size_t)k;
-            count++;
-        }
-    }
-    np_resolved_free(res);
-    return count;
-}
-
-static size_t build_plan(const struct router_check *rc, const np_probe_obs *o,
-                         const np_nat_verdict *v, struct plan_item *items)
-{
-    np_catalog *cat = np_catalog_new();
-    int dn = router_double_nat(rc, o);
-    size_t i, n = 0;
-
-    if (cat != NULL)
-        (void)np_catalog_load_embedded(cat, NULL, NULL);
-    for (i = 0; i < sizeof(consoles) / sizeof(consoles[0]); i++) {
-        struct plan_item *it = &items[n++];
-        char ports[160], protos[64];
-        int broad, have;
-
-        memset(it, 0, sizeof(*it));
-        it->platform = consoles[i].platform;
-        it->profile = consoles[i].profile;
-        it->label = consoles[i].bit == NP_PLAT_XBOX ? np_xbox_name(v->xbox)
-                    : consoles[i].bit == NP_PLAT_PLAYSTATION
-                        ? np_psn_name(v->psn)
-                        : np_switch_name(v->sw);
-        have = essential_ports(cat, consoles[i].profile, consoles[i].bit, ports,
-                               sizeof(ports), &broad);
-        if (v->udp == NP_UDP_BLOCKED) {
-            snprintf(it->action, sizeof(it->action),
-                     "Unblock outbound UDP first.%s",
-                     rc->any ? " The router answers mapping requests, but "
-                               "mappings it reports as made carry no traffic "
-                               "while UDP is blocked."
-                             : "");
-        } else if (v->generic == NP_GEN_OPEN) {
-            snprintf(it->action, sizeof(it->action),
-                     "Already Open: nothing to do.");
-        } else if (dn == 1) {
-            snprintf(it->action, sizeof(it->action),
-                     "A second NAT sits beyond your router (double NAT or "
-                     "the provider's carrier-grade NAT): forwarding at home "
-                     "alone cannot make it Open. Ask the provider for a "
-                     "public IPv4 address or whether its NAT takes PCP "
-                     "requests, put the provider's modem in bridge mode, or "
-                     "play over IPv6.");
-        } else if (rc->any && have) {
-            snprintf(it->action, sizeof(it->action),
-                     "Map %s to the console (natpilot asks the router over "
-                     "%s), or turn UPnP on and let the console map itself; "
-                     "reserve the console's address in DHCP.",
-                     ports, proto_list(rc, protos, sizeof(protos)));
-            snprintf(it->command, sizeof(it->command),
-                     "natpilot open --platform %s --for CONSOLE-IP %s",
-                     consoles[i].platform, consoles[i].profile);
-        } else if (rc->any) {
-            snprintf(it->action, sizeof(it->action),
-                     "Turn UPnP on in the router and let the console map its "
-                     "own ports (%s publishes no fixed inbound port%s); "
-                     "then check with natpilot verify --for CONSOLE-IP.",
-                     consoles[i].vendor,
-                     broad ? " other than \"all UDP ports\", which natpilot "
-                             "never forwards to one device"
-                           : "");
-            snprintf(it->command, sizeof(it->command),
-                     "natpilot verify --platform %s --for CONSOLE-IP %s",
-                     consoles[i].platform, consoles[i].profile);
-        } else {
-            snprintf(it->action, sizeof(it->action),
-                     "The router answers none of PCP, NAT-PMP or UPnP: turn "
-                     "UPnP on in its settings%s%s, with a DHCP reservation "
-                     "for the console. Not the DMZ.",
-                     have ? ", or forward by hand to the console: " : "",
-                     have ? ports : "");
-        }
-    }
+    memset(&in, 0, sizeof(in));
+    in.mapped = o->test[0].answered ? &o->test[0].mapped : NULL;
+    in.router_answered = rc->any;
+    in.router_external = &rc->external;
+    in.router_unsure = np_pm_discovery_external_unsure(&rc->disc);
+    np_advice_double_nat(&in, &rc->dnat);
+    rc->n_plan = 0;
+    if (v->udp == NP_UDP_NO_ANSWER)
+        return;
+    memset(&pin, 0, sizeof(pin));
+    pin.verdict = v;
+    pin.double_nat = rc->dnat.verdict;
+    pin.router_answered = rc->any;
+    for (i = 0; i < NP_PM_NPROTO; i++)
+        pin.has[i] = rc->disc.has[i];
+    pin.igd_version = rc->disc.igd_version;
+    cat = np_catalog_new();
+    if (cat != NULL && np_catalog_load_embedded(cat, NULL, NULL) == NP_OK)
+        pin.cat = cat;
+    rc->n_plan = np_advice_plan(&pin, rc->plan);
     np_catalog_free(cat);
-    return n;
 }
 
 /* --- output ------------------------------------------------------------------
  */
 
-void router_print(const struct router_check *rc, const np_probe_obs *o,
-                  const np_nat_verdict *v)
+void router_print(const struct router_check *rc, const np_probe_obs *o)
 {
-    struct plan_item items[3];
     char a[NP_ADDRSTRLEN], b[NP_ADDRSTRLEN], protos[64];
-    size_t i, n, mine = 0;
-    int dn = router_double_nat(rc, o);
+    size_t i, mine = 0;
+    int dn = rc->dnat.verdict;
 
     printf("\n%sRouter%s\n", np_c_bold(), np_c_reset());
     if (!np_addr_is_set(&rc->disc.gateway)) {
@@ -268,8 +129,10 @@ void router_print(const struct router_check *rc, const np_probe_obs *o,
         printf("  Gateway           %s\n",
                np_addr_ip_str(&rc->disc.gateway, a, sizeof(a)));
         printf("  Answers           %s\n",
-               rc->any ? proto_list(rc, protos, sizeof(protos))
-                       : "none of PCP, NAT-PMP, UPnP-IGD");
+               rc->any
+                   ? np_advice_proto_list(rc->disc.has, rc->disc.igd_version,
+                                          protos, sizeof(protos))
+                   : "none of PCP, NAT-PMP, UPnP-IGD");
     }
     if (np_addr_is_set(&rc->external)) {
         printf("  External address  %s",
@@ -285,6 +148,19 @@ void router_print(const struct router_check *rc, const np_probe_obs *o,
         else
             printf(" (%s)\n", np_addr_scope_name(np_addr_scope(&rc->external)));
     }
+    if (!np_addr_is_set(&rc->external))
+        for (i = 0; i < NP_PM_NPROTO; i++)
+            if (np_addr_is_set(&rc->disc.external_bogus[i])) {
+                printf(
+                    "  External address  unknown: the router does not "
+                    "know its public address (%s said %s)\n",
+                    np_pm_proto_name((enum np_pm_proto)i),
+                    np_addr_ip_str(&rc->disc.external_bogus[i], a, sizeof(a)));
+                break;
+            }
+    if (rc->disc.note[0] != '\0')
+        np_out_wrap("  Note              ", "                    ",
+                    rc->disc.note);
     for (i = 0; i < rc->disc.nsuspects; i++)
         printf("  %sSuspicious%s        %s answered from %s (not the gateway; "
                "ignored)\n",
@@ -304,18 +180,16 @@ void router_print(const struct router_check *rc, const np_probe_obs *o,
     if (rc->disc.has[NP_PM_UPNP] && mine == 0)
         printf("  Mappings here     none for this device (UPnP table)\n");
 
-    if (v->udp == NP_UDP_NO_ANSWER)
+    if (rc->n_plan == 0)
         return;
-    n = build_plan(rc, o, v, items);
     printf("\n%sTo make each console Open%s\n", np_c_bold(), np_c_reset());
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < rc->n_plan; i++) {
+        const np_advice_plan_item *it = &rc->plan[i];
         char head[40];
-        snprintf(head, sizeof(head), "  %-11s %-9s ", items[i].platform,
-                 items[i].label);
-        np_out_wrap(head, "                        ", items[i].action);
-        if (items[i].command[0] != '\0')
-            printf("    %s$ %s%s\n", np_c_dim(), items[i].command,
-                   np_c_reset());
+        snprintf(head, sizeof(head), "  %-11s %-9s ", it->platform, it->label);
+        np_out_wrap(head, "                        ", it->action);
+        if (it->command[0] != '\0')
+            printf("    %s$ %s%s\n", np_c_dim(), it->command, np_c_reset());
     }
 }
 
@@ -332,7 +206,7 @@ static cJSON *json_addr(const np_addr *a, int with_port)
 cJSON *router_json(const struct router_check *rc, const np_probe_obs *o)
 {
     cJSON *r = cJSON_CreateObject(), *arr;
-    int dn = router_double_nat(rc, o);
+    int dn = rc->dnat.verdict;
     size_t i;
 
     cJSON_AddItemToObject(r, "gateway", json_addr(&rc->disc.gateway, 0));
@@ -351,6 +225,7 @@ cJSON *router_json(const struct router_check *rc, const np_probe_obs *o)
         cJSON_AddNullToObject(r, "double_nat");
     else
         cJSON_AddBoolToObject(r, "double_nat", dn);
+    cJSON_AddStringToObject(r, "note", rc->disc.note);
     arr = cJSON_AddArrayToObject(r, "suspects");
     for (i = 0; i < rc->disc.nsuspects; i++) {
         cJSON *s = cJSON_CreateObject();
@@ -379,24 +254,20 @@ cJSON *router_json(const struct router_check *rc, const np_probe_obs *o)
     return r;
 }
 
-cJSON *router_plan_json(const struct router_check *rc, const np_probe_obs *o,
-                        const np_nat_verdict *v)
+cJSON *router_plan_json(const struct router_check *rc)
 {
-    struct plan_item items[3];
     cJSON *arr = cJSON_CreateArray();
-    size_t i, n;
+    size_t i;
 
-    if (v->udp == NP_UDP_NO_ANSWER)
-        return arr;
-    n = build_plan(rc, o, v, items);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < rc->n_plan; i++) {
+        const np_advice_plan_item *it = &rc->plan[i];
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "platform", items[i].platform);
-        cJSON_AddStringToObject(j, "label", items[i].label);
-        cJSON_AddStringToObject(j, "profile", items[i].profile);
-        cJSON_AddStringToObject(j, "action", items[i].action);
-        if (items[i].command[0] != '\0')
-            cJSON_AddStringToObject(j, "command", items[i].command);
+        cJSON_AddStringToObject(j, "platform", it->platform);
+        cJSON_AddStringToObject(j, "label", it->label);
+        cJSON_AddStringToObject(j, "profile", it->profile);
+        cJSON_AddStringToObject(j, "action", it->action);
+        if (it->command[0] != '\0')
+            cJSON_AddStringToObject(j, "command", it->command);
         else
             cJSON_AddNullToObject(j, "command");
         cJSON_AddItemToArray(arr, j);

@@ -1,9 +1,10 @@
 /*
- * natpilot program: the router's side of diagnose. Discovery of PCP,
- * NAT-PMP and UPnP-IGD runs on its own thread while the STUN probe runs, so
- * it adds no time when the router answers; then the router's external
- * address is compared with the STUN-mapped one, and a plan per console is
- * drawn from the platform profiles.
+ * natpilot program: the router's side of diagnose and the wizard. Discovery
+ * of PCP, NAT-PMP and UPnP-IGD runs on its own thread while the STUN probe
+ * runs, so it adds no time when the router answers; then the library's
+ * advice module compares the router's external address with the
+ * STUN-mapped one and draws a plan per console (router_check_conclude);
+ * this file only renders that report, as text and as JSON.
  */
 #ifndef NP_ROUTER_CHECK_H
 #define NP_ROUTER_CHECK_H
@@ -12,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "natpilot/advice.h"
 #include "natpilot/nat.h"
 #include "natpilot/portmap.h"
 #include "natpilot/probe.h"
@@ -26,6 +28,10 @@ struct router_check {
     np_pm_mapping *maps; /* the UPnP table (NULL when not read) */
     size_t n_maps;
     np_addr external; /* the router's external address, if it told */
+    /* Filled by router_check_conclude (the library's advice): */
+    np_advice_dnat_verdict dnat;
+    np_advice_plan_item plan[NP_ADVICE_PLAN_MAX];
+    size_t n_plan; /* 0 when nothing answered the probe */
 };
 
 /* Start discovery on a thread; on failure it runs inline at finish. */
@@ -34,13 +40,13 @@ void router_check_start(struct router_check *rc);
 void router_check_finish(struct router_check *rc);
 void router_check_free(struct router_check *rc);
 
-/* 1 double NAT, 0 the router holds the public address, -1 unknown. */
-int router_double_nat(const struct router_check *rc, const np_probe_obs *o);
+/* Ask the library for the double-NAT verdict and the per-console plan. */
+void router_check_conclude(struct router_check *rc, const np_probe_obs *o,
+                           const np_nat_verdict *v);
 
-void router_print(const struct router_check *rc, const np_probe_obs *o,
-                  const np_nat_verdict *v);
+/* Renderers of the concluded report. */
+void router_print(const struct router_check *rc, const np_probe_obs *o);
 cJSON *router_json(const struct router_check *rc, const np_probe_obs *o);
-cJSON *router_plan_json(const struct router_check *rc, const np_probe_obs *o,
-                        const np_nat_verdict *v);
+cJSON *router_plan_json(const struct router_check *rc);
 
 #endif /* NP_ROUTER_CHECK_H */

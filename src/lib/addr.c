@@ -299,9 +299,11 @@ enum np_addr_scope np_addr_scope(const np_addr *a)
     if (np_addr_family(a) == AF_INET6) {
         const uint8_t *b =
             ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
-        static const uint8_t loop[16] = {[15] = 1};
+        static const uint8_t loop[16] = {[15] = 1}, unspec[16];
         if (memcmp(b, loop, 16) == 0)
             return NP_SCOPE_LOOPBACK;
+        if (memcmp(b, unspec, 16) == 0) /* "::", as 0.0.0.0 for IPv4 */
+            return NP_SCOPE_OTHER_RESERVED;
         if ((b[0] & 0xFE) == 0xFC)
             return NP_SCOPE_PRIVATE;
         if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80)

@@ -30,8 +30,10 @@
 #include <openssl/evp.h>
 
 #include "natpilot/catalog.h"
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "np_jsonpos.h"
+#include "np_util.h"
+#include "np_catalog_int.h"
 
 #ifndef NP_VERSION
 #define NP_VERSION "0"
@@ -43,7 +45,7 @@
 
 /* --- small helpers ------------------------------------------------------- */
 
-int np_catalog_sha256(const void *data, size_t len, unsigned char out[32])
+int np__catalog_sha256(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int n = 0;
 
@@ -52,15 +54,15 @@ int np_catalog_sha256(const void *data, size_t len, unsigned char out[32])
     return NP_OK;
 }
 
-const char *np_catalog_hex(const unsigned char digest[32], char *buf,
-                           size_t size)
+const char *np__catalog_hex(const unsigned char digest[32], char *buf,
+                            size_t size)
 {
     if (size < 65) {
         if (size > 0)
             buf[0] = '\0';
         return buf;
     }
-    np_hex_encode(buf, digest, 32);
+    np__hex_encode(buf, digest, 32);
     return buf;
 }
 
@@ -230,8 +232,8 @@ static int parse_entry(iparse *p, const cJSON *e, size_t i,
                      "must be 64 hex digits (a sha256), not %zu characters",
                      strlen(sha->valuestring));
     for (k = 0; k < 32; k++) {
-        int hi = np_hex_digit(sha->valuestring[2 * k]);
-        int lo = np_hex_digit(sha->valuestring[2 * k + 1]);
+        int hi = np__hex_digit(sha->valuestring[2 * k]);
+        int lo = np__hex_digit(sha->valuestring[2 * k + 1]);
         if (hi < 0 || lo < 0)
             return ifail(p, sha, 0, jp, "not a hex digit at character %zu",
                          hi < 0 ? 2 * k + 1 : 2 * k + 2);
@@ -352,7 +354,7 @@ int np_catalog_index_parse(const char *name, const char *text, size_t len,
     if (text == NULL && len > 0)
         return np_error_set(err, NP_EINVAL, name, "no index text");
     if (len > NP_CATALOG_INDEX_MAX)
-        return np_error_set(err, NP_ENOMEM, name,
+        return np_error_set(err, NP_ETOOBIG, name,
                             "the index is %zu bytes, more than the %d "
                             "allowed",
                             len, NP_CATALOG_INDEX_MAX);
@@ -518,12 +520,12 @@ static int fetch_error(np__update *u, CURLcode cc, const np__buf *b,
         return np_error_set(u->err, NP_EPROTO, url, "more than %ld redirects",
                             MAX_REDIRECTS);
     case CURLE_FILESIZE_EXCEEDED:
-        return np_error_set(u->err, NP_ENOMEM, url,
+        return np_error_set(u->err, NP_ETOOBIG, url,
                             "%s is larger than the %zu bytes allowed", what,
                             b->max);
     case CURLE_WRITE_ERROR:
         if (b->too_big)
-            return np_error_set(u->err, NP_ENOMEM, url,
+            return np_error_set(u->err, NP_ETOOBIG, url,
                                 "%s is larger than the %zu bytes allowed "
                                 "(stopped reading)",
                                 what, b->max);
@@ -705,14 +707,14 @@ static int check_file(np__update *u, np_catalog *cat, const np_catalog_entry *e,
                             "size mismatch: got %zu bytes, the index says "
                             "%llu",
                             b->len, (unsigned long long)e->size);
-    if (np_catalog_sha256(b->data, b->len, got) != NP_OK)
+    if (np__catalog_sha256(b->data, b->len, got) != NP_OK)
         return np_error_set(u->err, NP_ENOMEM, url, "sha256 failed");
     if (CRYPTO_memcmp(got, e->sha256, 32) != 0)
         return np_error_set(u->err, NP_EVERIFY, url,
                             "sha256 mismatch: the index says %s, the file "
                             "is %s",
-                            np_catalog_hex(e->sha256, hexw, sizeof(hexw)),
-                            np_catalog_hex(got, hexg, sizeof(hexg)));
+                            np__catalog_hex(e->sha256, hexw, sizeof(hexw)),
+                            np__catalog_hex(got, hexg, sizeof(hexg)));
     np_error_clear(&verr);
     r = np_catalog_load_buffer(cat, e->path, b->data, b->len, NP_LAYER_USER,
                                &u->res->diags, &verr);
@@ -822,21 +824,6 @@ static int remove_tree(int at, const char *name, int depth)
     return r;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write name (under dirfd) with data, fsync it. */
 static int write_file(int dirfd, const char *name, const char *data, size_t len)
 {
@@ -846,49 +833,13 @@ static int write_file(int dirfd, const char *name, const char *data, size_t len)
                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (np__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         e = errno;
         close(fd);
         errno = e;
         return -1;
     }
     return close(fd);
-}
-
-/* Read a whole file of at most max bytes; NULL (errno set) on failure. */
-static char *read_file(int dirfd, const char *name, size_t max, size_t *len)
-{
-    struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd;
-
-    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > max) {
-        close(fd);
-        errno = EFBIG;
-        return NULL;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return NULL;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
 }
 
 typedef struct np__place {
@@ -914,6 +865,7 @@ static int place_open(np__update *u, np__place *pl)
     struct stat st, rst;
     size_t n;
     char *slash;
+    const char *base;
     ssize_t tl;
 
     n = strlen(pl->dir);
@@ -922,19 +874,18 @@ static int place_open(np__update *u, np__place *pl)
     slash = strrchr(pl->dir, '/');
     if (slash == NULL) {
         snprintf(pl->parent, sizeof(pl->parent), ".");
-        if (snprintf(pl->base, sizeof(pl->base), "%s", pl->dir) >=
-            (int)sizeof(pl->base))
-            pl->base[0] = '\0'; /* too long: refused below */
+    } else if (slash == pl->dir) {
+        snprintf(pl->parent, sizeof(pl->parent), "/");
     } else {
-        if (slash == pl->dir)
-            snprintf(pl->parent, sizeof(pl->parent), "/");
-        else
-            snprintf(pl->parent, sizeof(pl->parent), "%.*s",
-                     (int)(slash - pl->dir), pl->dir);
-        if (snprintf(pl->base, sizeof(pl->base), "%s", slash + 1) >=
-            (int)sizeof(pl->base))
-            pl->base[0] = '\0'; /* too long: refused below */
+        snprintf(pl->parent, sizeof(pl->parent), "%.*s", (int)(slash - pl->dir),
+                 pl->dir);
     }
+    base = slash == NULL ? pl->dir : slash + 1;
+    /* a last component longer than a file name can be is refused, not cut */
+    if (strlen(base) >= sizeof(pl->base))
+        return np_error_set(u->err, NP_EINVAL, pl->dir,
+                            "the catalog directory's name is too long");
+    memcpy(pl->base, base, strlen(base) + 1);
     if (pl->base[0] == '\0' || strcmp(pl->base, ".") == 0 ||
         strcmp(pl->base, "..") == 0 ||
         strlen(slash ? slash + 1 : pl->dir) >= sizeof(pl->base) - 16)
@@ -1055,17 +1006,18 @@ static int place_is_current(np__update *u, np__place *pl,
     fd = openat(pl->parent_fd, pl->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    text = read_file(fd, INDEX_NAME, NP_CATALOG_INDEX_MAX, &len);
-    if (text == NULL) {
+    if (np__file_load_at(fd, INDEX_NAME, NP_CATALOG_INDEX_MAX, &text, &len,
+                         NULL) != NP_OK) {
         close(fd);
         return 0;
     }
-    if (np_catalog_sha256(text, len, d) != NP_OK) {
+    if (np__catalog_sha256(text, len, d) != NP_OK) {
         free(text);
         close(fd);
         return 0;
     }
-    np_catalog_hex(d, u->res->previous_sha256, sizeof(u->res->previous_sha256));
+    np__catalog_hex(d, u->res->previous_sha256,
+                    sizeof(u->res->previous_sha256));
     free(text);
     if (memcmp(d, index_digest, 32) != 0) {
         close(fd);
@@ -1073,8 +1025,9 @@ static int place_is_current(np__update *u, np__place *pl,
     }
     /* Same index: are the files still the ones it lists? */
     for (i = 0; i < idx->n_files && same; i++) {
-        text = read_file(fd, idx->files[i].path, NP_CATALOG_FILE_MAX, &len);
-        if (text == NULL || np_catalog_sha256(text, len, d) != NP_OK ||
+        (void)np__file_load_at(fd, idx->files[i].path, NP_CATALOG_FILE_MAX,
+                               &text, &len, NULL);
+        if (text == NULL || np__catalog_sha256(text, len, d) != NP_OK ||
             memcmp(d, idx->files[i].sha256, 32) != 0)
             same = 0;
         free(text);
@@ -1265,11 +1218,11 @@ int np_catalog_update(const np_catalog_update_opts *opts,
         goto out;
     }
     res->files = idx->n_files;
-    if (np_catalog_sha256(b.data, b.len, digest) != NP_OK) {
+    if (np__catalog_sha256(b.data, b.len, digest) != NP_OK) {
         r = np_error_set(err, NP_ENOMEM, NULL, "sha256 failed");
         goto out;
     }
-    np_catalog_hex(digest, res->index_sha256, sizeof(res->index_sha256));
+    np__catalog_hex(digest, res->index_sha256, sizeof(res->index_sha256));
     if (place_is_current(&u, &pl, idx, digest)) {
         res->current = true;
         r = NP_OK;

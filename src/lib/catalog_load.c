@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "np_profile_int.h"
+#include "np_util.h"
 
 #define MAX_DIR_DEPTH  8
 #define MAX_BASE_DEPTH 64
@@ -234,86 +235,29 @@ int np_catalog_load_embedded(np_catalog *cat, np_diags *diags, np_error *err)
     return NP_OK;
 }
 
-/* Read a whole file, up to NP_PROFILE_MAX_BYTES (+1 to detect more). */
-static int read_file(const char *path, char **out, size_t *len, int *too_big,
-                     int *sys_errno)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t cap = 4096, n = 0;
-    char *buf = NULL;
-
-    *out = NULL;
-    *len = 0;
-    *too_big = 0;
-    if (fd < 0) {
-        *sys_errno = errno;
-        return NP_ESYS;
-    }
-    buf = malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return NP_ENOMEM;
-    }
-    for (;;) {
-        ssize_t got;
-        if (n == cap) {
-            char *nb;
-            if (cap > NP_PROFILE_MAX_BYTES) {
-                *too_big = 1;
-                break;
-            }
-            cap *= 2;
-            nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                close(fd);
-                return NP_ENOMEM;
-            }
-            buf = nb;
-        }
-        got = read(fd, buf + n, cap - n);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            *sys_errno = errno;
-            free(buf);
-            close(fd);
-            return NP_ESYS;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n > NP_PROFILE_MAX_BYTES)
-        *too_big = 1;
-    *out = buf;
-    *len = n;
-    return NP_OK;
-}
-
 static int load_path(np_catalog *cat, const char *path, int layer,
                      np_diags *diags)
 {
     char *text;
     size_t len;
-    int too_big, sys_errno = 0, r;
+    np_error ferr;
+    int r;
 
-    r = read_file(path, &text, &len, &too_big, &sys_errno);
-    if (r == NP_ESYS) {
-        r = np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "",
-                         "cannot read: %s", strerror(sys_errno));
+    r = np__file_load(path, NP_PROFILE_MAX_BYTES, &text, &len, &ferr);
+    if (r == NP_ESYS || r == NP_ENOTFOUND) {
+        r = np__diag_add(
+            diags, NP_DIAG_ERROR, path, 0, 0, "", "cannot read: %s",
+            r == NP_ESYS ? strerror(ferr.sys_errno) : "no such file");
         return r == NP_OK ? NP_EINVALID : r;
     }
-    if (r != NP_OK)
-        return r;
-    if (too_big) {
-        free(text);
+    if (r == NP_ETOOBIG) {
         r = np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "",
                          "file is larger than the limit of %d bytes",
                          NP_PROFILE_MAX_BYTES);
         return r == NP_OK ? NP_EINVALID : r;
     }
+    if (r != NP_OK)
+        return r;
     r = load_buffer(cat, path, text, len, layer, diags);
     free(text);
     return r;
@@ -344,7 +288,8 @@ static int cmp_str(const void *a, const void *b)
 static int skip_name(const char *name)
 {
     return name[0] == '.' || strcmp(name, "schema.json") == 0 ||
-           strcmp(name, "TEMPLATE.json") == 0;
+           strcmp(name, "TEMPLATE.json") == 0 ||
+           strcmp(name, "official-domains.json") == 0;
 }
 
 static int ends_json(const char *name)
@@ -532,6 +477,74 @@ static void check_visit(check_ctx *c, const np__prof *p)
     c->color[p->idx] = 2;
 }
 
+/* A game's name lower-cased, letters and digits only ("Rust" = "RUST!"). */
+typedef struct name_key {
+    char norm[64];
+    const np__prof *p;
+} name_key;
+
+static void norm_name(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (; *s != '\0' && n + 1 < size; s++) {
+        char ch = *s;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            (unsigned char)ch >= 0x80)
+            out[n++] = ch;
+    }
+    out[n] = '\0';
+}
+
+static int cmp_name_key(const void *a, const void *b)
+{
+    const name_key *x = a, *y = b;
+    int r = strcmp(x->norm, y->norm);
+
+    return r != 0 ? r : strcmp(x->p->pub.id, y->p->pub.id);
+}
+
+/* Two games of different ids with the same normalised name: the second
+ * (by id) is reported when its layer is checked. */
+static int check_names(const np_catalog *cat, int min_layer, np_diags *diags,
+                       int *bad)
+{
+    name_key *k = calloc(cat->n, sizeof(*k));
+    size_t i, n = 0;
+
+    if (k == NULL)
+        return NP_ENOMEM;
+    for (i = 0; i < cat->n; i++) {
+        const np__prof *p = cat->profs[i];
+        if (p->pub.kind != NP_KIND_GAME || p->pub.name == NULL)
+            continue;
+        norm_name(p->pub.name, k[n].norm, sizeof(k[n].norm));
+        k[n].p = p;
+        if (k[n].norm[0] != '\0')
+            n++;
+    }
+    qsort(k, n, sizeof(*k), cmp_name_key);
+    for (i = 1; i < n; i++) {
+        const np__prof *a = k[i - 1].p, *b = k[i].p;
+        if (strcmp(k[i - 1].norm, k[i].norm) != 0)
+            continue;
+        if (a->pub.layer < min_layer && b->pub.layer < min_layer)
+            continue;
+        if (np__diag_add(diags, NP_DIAG_ERROR, b->pub.file, 0, 0, "/name",
+                         "duplicate game: \"%s\" has the same name as "
+                         "\"%s\" (%s); merge them, or make one an alias",
+                         b->pub.id, a->pub.id, a->pub.file) != NP_OK) {
+            free(k);
+            return NP_ENOMEM;
+        }
+        *bad = 1;
+    }
+    free(k);
+    return NP_OK;
+}
+
 int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags)
 {
     check_ctx c;
@@ -557,6 +570,8 @@ int np_catalog_check(const np_catalog *cat, int min_layer, np_diags *diags)
     free(c.color);
     free(c.stack);
     if (c.oom)
+        return NP_ENOMEM;
+    if (check_names(cat, min_layer, diags, &c.bad) != NP_OK)
         return NP_ENOMEM;
     return c.bad ? NP_EINVALID : NP_OK;
 }

@@ -5,6 +5,8 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "natpilot/config.h"
 #include "np_jsonpos.h"
 #include "np_profile_int.h"
+#include "np_util.h"
 
 const char *np_log_level_name(int level)
 {
@@ -49,6 +52,11 @@ int np_log_level_parse(const char *s)
 
 /* --- walking cJSON and the position index together ----------------------- */
 
+typedef struct jv {
+    const cJSON *v;
+    uint32_t n;
+} jv;
+
 typedef struct cctx {
     np_diags *diags;
     const char *file;
@@ -59,12 +67,8 @@ typedef struct cctx {
     size_t plen;
     unsigned errors;
     int oom;
+    jv empty_devices; /* "devices": [] (v NULL when not seen) */
 } cctx;
-
-typedef struct jv {
-    const cJSON *v;
-    uint32_t n;
-} jv;
 
 __attribute__((format(printf, 4, 5))) static void
 diag_off(cctx *c, size_t off, const char *path, const char *fmt, ...)
@@ -390,7 +394,9 @@ static void parse_devices(cctx *c, jv x, np_config *cfg, const np_catalog *cat)
     for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e))
         n++;
     if (n == 0) {
-        ERR_AT(c, x, "devices is empty: list at least one device");
+        /* allowed only with the web interface on (checked in parse_top:
+         * "web" may come later), where devices are added from the page */
+        c->empty_devices = x;
         return;
     }
     if (n > NP_CFG_MAX_DEVICES) {
@@ -422,6 +428,129 @@ static void parse_devices(cctx *c, jv x, np_config *cfg, const np_catalog *cat)
                        "duplicate device address (also /devices/%zu, "
                        "\"%s\")",
                        k, cfg->devices[k].name);
+        }
+        pop(c, old);
+    }
+}
+
+int np_config_web_addr_ok(const np_addr *a)
+{
+    const unsigned char *b;
+
+    if (a == NULL)
+        return 0;
+    switch (np_addr_scope(a)) {
+    case NP_SCOPE_LOOPBACK:
+    case NP_SCOPE_PRIVATE:
+    case NP_SCOPE_LINK_LOCAL:
+        return 1;
+    case NP_SCOPE_OTHER_RESERVED:
+        /* only 198.18.0.0/15 (benchmark networks, used for LANs in labs);
+         * not 0/8, 240/4 or multicast */
+        if (np_addr_family(a) != AF_INET)
+            return 0;
+        b = (const unsigned char *)&((const struct sockaddr_in *)&a->ss)
+                ->sin_addr;
+        return b[0] == 198 && (b[1] & 0xfe) == 18;
+    case NP_SCOPE_PUBLIC:
+    case NP_SCOPE_SHARED:
+    case NP_SCOPE_DOCUMENTATION:
+    default:
+        return 0;
+    }
+}
+
+static void parse_web(cctx *c, jv x, np_config *cfg)
+{
+    jv m;
+
+    if (!cJSON_IsObject(x.v)) {
+        check_object(c, x, "web");
+        return;
+    }
+    for (m = first_child(c, x); m.v != NULL; m = next_sib(c, m)) {
+        const char *k = m.v->string;
+        size_t old = push(c, k, 0);
+
+        if (seen_key(x, m.v)) {
+            ERR_KEY(c, m, "key \"%s\" appears twice", k);
+        } else if (strcmp(k, "enabled") == 0) {
+            (void)get_bool(c, m, "enabled", &cfg->web.enabled);
+        } else if (strcmp(k, "listen") == 0) {
+            np_addr a;
+            char abuf[NP_ADDRSTRLEN];
+
+            if (!cJSON_IsString(m.v) ||
+                np_addr_parse(&a, m.v->valuestring, NP_CFG_WEB_PORT, NULL) !=
+                    NP_OK) {
+                ERR_AT(c, m,
+                       "listen must be an address and port, like "
+                       "\"127.0.0.1:8780\" or \"[::1]:8780\"");
+            } else if (np_addr_port(&a) == 0) {
+                ERR_AT(c, m, "listen needs a port other than 0");
+            } else if (!np_config_web_addr_ok(&a)) {
+                ERR_AT(c, m,
+                       "listen %s is not a loopback or LAN address; the web "
+                       "interface can open ports on the router and never "
+                       "listens on a WAN, public or wildcard address",
+                       np_addr_ip_str(&a, abuf, sizeof(abuf)));
+            } else {
+                cfg->web.listen = a;
+            }
+        } else if (strcmp(k, "hosts") == 0) {
+            jv e;
+            size_t i = 0;
+
+            if (!cJSON_IsArray(m.v)) {
+                ERR_AT(c, m, "hosts must be an array of host names");
+            } else {
+                for (e = first_child(c, m); e.v != NULL;
+                     e = next_sib(c, e), i++) {
+                    size_t o2 = push(c, NULL, i);
+                    char h[NP_CFG_NAME_MAX];
+                    size_t j;
+                    int bad = 0;
+
+                    if (i >= NP_CFG_WEB_MAX_HOSTS) {
+                        ERR_AT(c, e, "at most %d hosts", NP_CFG_WEB_MAX_HOSTS);
+                        pop(c, o2);
+                        break;
+                    }
+                    if (get_str(c, e, "a host name", h, sizeof(h))) {
+                        for (j = 0; h[j] != '\0'; j++)
+                            if (!((h[j] >= 'a' && h[j] <= 'z') ||
+                                  (h[j] >= 'A' && h[j] <= 'Z') ||
+                                  (h[j] >= '0' && h[j] <= '9') || h[j] == '-' ||
+                                  h[j] == '.'))
+                                bad = 1;
+                        if (bad)
+                            ERR_AT(c, e,
+                                   "a host name has only letters, digits, "
+                                   "'-' and '.' (no port)");
+                        else
+                            memcpy(cfg->web.hosts[cfg->web.n_hosts++], h,
+                                   sizeof(h));
+                    }
+                    pop(c, o2);
+                }
+            }
+        } else if (strcmp(k, "stun") == 0) {
+            if (!cJSON_IsString(m.v) ||
+                np_addr_parse(&cfg->web.stun, m.v->valuestring, 3478, NULL) !=
+                    NP_OK)
+                ERR_AT(c, m,
+                       "stun must be a STUN server's address and port, like "
+                       "\"198.51.100.10:3478\" (no names: no DNS here)");
+        } else if (strcmp(k, "token_file") == 0) {
+            if (get_str(c, m, "token_file", cfg->web.token_file,
+                        sizeof(cfg->web.token_file)) &&
+                cfg->web.token_file[0] != '/')
+                ERR_AT(c, m, "token_file must be an absolute path");
+        } else {
+            ERR_KEY(c, m,
+                    "unknown key \"%s\" (web has enabled, listen, hosts, "
+                    "token_file, stun)",
+                    k);
         }
         pop(c, old);
     }
@@ -479,13 +608,23 @@ static void parse_top(cctx *c, jv root, np_config *cfg, const np_catalog *cat)
         } else if (strcmp(k, "devices") == 0) {
             has_devices = 1;
             parse_devices(c, m, cfg, cat);
+        } else if (strcmp(k, "web") == 0) {
+            parse_web(c, m, cfg);
         } else {
             ERR_KEY(c, m, "unknown key \"%s\" (see natpilot.conf(5))", k);
         }
         pop(c, old);
     }
-    if (!has_devices)
+    if (!has_devices && !cfg->web.enabled)
         ERR_AT(c, root, "the configuration needs \"devices\"");
+    if (c->empty_devices.v != NULL && !cfg->web.enabled) {
+        size_t old = push(c, "devices", 0);
+
+        ERR_AT(c, c->empty_devices,
+               "devices is empty: list at least one device (or enable the "
+               "web interface and add them there)");
+        pop(c, old);
+    }
 }
 
 void np_config_free(np_config *cfg)
@@ -502,6 +641,8 @@ void np_config_free(np_config *cfg)
     free(cfg->devices);
     free(cfg);
 }
+
+static int join(char *buf, size_t size, const char *a, const char *b);
 
 int np_config_parse(const char *name, const char *text, size_t len,
                     const np_catalog *cat, np_config **out, np_diags *diags,
@@ -587,6 +728,24 @@ int np_config_parse(const char *name, const char *text, size_t len,
                            "($RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR)");
         status = np_error_set(err, NP_EINVALID, name, "invalid configuration");
         goto out;
+    }
+    if (!np_addr_is_set(&cfg->web.listen))
+        (void)np_addr_parse(&cfg->web.listen, "127.0.0.1", NP_CFG_WEB_PORT,
+                            NULL);
+    if (cfg->web.token_file[0] == '\0') {
+        char dir[NP_CFG_PATH_MAX];
+
+        memcpy(dir, cfg->state_file, sizeof(dir));
+        if (join(cfg->web.token_file, sizeof(cfg->web.token_file), dirname(dir),
+                 "/web-token") != NP_OK) {
+            (void)np__diag_add(diags, NP_DIAG_ERROR, name, 0, 0,
+                               "/web/token_file",
+                               "the state directory's path is too long for "
+                               "the web token file");
+            status =
+                np_error_set(err, NP_EINVALID, name, "invalid configuration");
+            goto out;
+        }
     }
     *out = cfg;
     cfg = NULL; /* transferred */
@@ -748,5 +907,120 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
         np_catalog_free(cat);
     else
         *cat_out = cat;
+    return rc;
+}
+
+/* --- adding a device (the web interface's set-up) ------------------------ */
+
+int np_config_add_device(const char *path, const np_cfg_device *dev,
+                         const np_catalog *cat, np_diags *diags, np_error *err)
+{
+    char *buf = NULL, *text = NULL, ip[NP_ADDRSTRLEN];
+    cJSON *doc = NULL, *devs, *o, *arr, *it;
+    np_config *check = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    if (path == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc != NP_OK)
+        return rc;
+    /* The file as it is must load (so that nothing else changes meaning). */
+    rc = np_config_parse(path, buf, n, cat, &check, diags, err);
+    np_config_free(check);
+    check = NULL;
+    if (rc != NP_OK)
+        goto out;
+    doc = cJSON_ParseWithLength(buf, n);
+    if (doc == NULL) {
+        rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    devs = cJSON_GetObjectItemCaseSensitive(doc, "devices");
+    if (devs == NULL) {
+        devs = cJSON_AddArrayToObject(doc, "devices");
+        if (devs == NULL) {
+            rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+            goto out;
+        }
+    }
+    np_addr_ip_str(&dev->address, ip, sizeof(ip));
+    cJSON_ArrayForEach(it, devs)
+    {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+        const cJSON *ad = cJSON_GetObjectItemCaseSensitive(it, "address");
+
+        if ((cJSON_IsString(nm) && strcmp(nm->valuestring, dev->name) == 0) ||
+            (cJSON_IsString(ad) && strcmp(ad->valuestring, ip) == 0)) {
+            rc = np_error_set(err, NP_EEXIST, path,
+                              "a device named %s or at %s is already "
+                              "configured",
+                              dev->name, ip);
+            goto out;
+        }
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL || !cJSON_AddItemToArray(devs, o)) {
+        cJSON_Delete(o);
+        rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    arr = NULL;
+    if (cJSON_AddStringToObject(o, "name", dev->name) == NULL ||
+        cJSON_AddStringToObject(o, "address", ip) == NULL ||
+        (dev->platform != 0 &&
+         cJSON_AddStringToObject(o, "platform",
+                                 np_platform_name(dev->platform)) == NULL) ||
+        (arr = cJSON_AddArrayToObject(o, "profiles")) == NULL ||
+        cJSON_AddStringToObject(
+            o, "mode", dev->mode == NP_CFG_VERIFY ? "verify" : "map") == NULL) {
+        rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < dev->n_profiles; i++) {
+        cJSON *s = cJSON_CreateString(dev->profiles[i]);
+
+        if (s == NULL || !cJSON_AddItemToArray(arr, s)) {
+            cJSON_Delete(s);
+            rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+            goto out;
+        }
+    }
+    text = cJSON_Print(doc);
+    if (text == NULL) {
+        rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    /* The new text must load too, before it replaces the file. */
+    rc = np_config_parse(path, text, strlen(text), cat, &check, diags, err);
+    np_config_free(check);
+    if (rc != NP_OK)
+        goto out;
+    {
+        size_t tl = strlen(text);
+
+        /* one trailing newline, as an editor writes it */
+        char *t2 = realloc(text, tl + 2);
+
+        if (t2 == NULL) {
+            rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+            goto out;
+        }
+        text = t2;
+        text[tl] = '\n';
+        text[tl + 1] = '\0';
+        {
+            struct stat st;
+
+            rc = np__file_replace(
+                path, text, tl + 1,
+                stat(path, &st) == 0 ? st.st_mode & 07777 : 0644, err);
+        }
+    }
+out:
+    free(buf);
+    free(text);
+    cJSON_Delete(doc);
     return rc;
 }

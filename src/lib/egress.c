@@ -22,6 +22,7 @@
 
 #include "natpilot/egress.h"
 #include "natpilot/stun.h"
+#include "np_util.h"
 
 #define MAX_FDS           3       /* TCP: first SYN and two retries */
 #define PRE_RTT_RESEND_US 250000u /* UDP re-send before any RTT is known */
@@ -339,35 +340,10 @@ int np_egress_testable(const np_egress_config *cfg, int proto, uint16_t port)
 
 /* ---- the run ----------------------------------------------------------- */
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void progress(struct run *r, const char *step)
 {
     if (r->cfg->progress != NULL)
         r->cfg->progress(r->cfg->progress_ctx, step);
-}
-
-static int fill_random(void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t got = getrandom(p, len, 0);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += got;
-        len -= (size_t)got;
-    }
-    return 0;
 }
 
 static void close_fds(struct test *t)
@@ -788,7 +764,7 @@ static int init_test(struct test *t, int proto, uint16_t port,
     t->res.dest = t->dest;
     t->queued = 1;
     if (proto == NP_EGRESS_UDP) {
-        if (fill_random(t->txid, sizeof(t->txid)) < 0)
+        if (np__random(t->txid, sizeof(t->txid)) < 0)
             return NP_ESYS;
     }
     return NP_OK;
@@ -860,7 +836,7 @@ static void requeue(struct test *t)
 static int run_loop(struct run *r, struct pollfd *pfd, struct test **owner,
                     int *slot, np_error *err)
 {
-    uint64_t now = now_us();
+    uint64_t now = np__mono_us();
     size_t i;
 
     for (;;) {
@@ -891,7 +867,7 @@ static int run_loop(struct run *r, struct pollfd *pfd, struct test **owner,
         timeout = next_timeout_ms(r, now);
         if (poll(pfd, nfds, timeout) < 0 && errno != EINTR)
             return np_error_sys(err, errno, NULL, "poll failed");
-        now = now_us();
+        now = np__mono_us();
         for (i = 0; i < nfds; i++) {
             struct test *t = owner[i];
             if (pfd[i].revents == 0 || t->done)
@@ -952,7 +928,7 @@ int np_egress_run(const np_egress_config *cfg, np_egress_target *targets,
     }
     r.n = n_tests;
 
-    t0 = now_us();
+    t0 = np__mono_us();
     progress(&r, "testing outbound ports");
     rc = run_loop(&r, pfd, owner, slot, err);
     if (rc != NP_OK)
@@ -977,7 +953,7 @@ int np_egress_run(const np_egress_config *cfg, np_egress_target *targets,
                 goto out;
         }
     }
-    now = now_us();
+    now = np__mono_us();
 
     for (i = 0; i < r.n; i++)
         r.t[i].res.attempts += r.t[i].earlier_attempts;

@@ -46,6 +46,8 @@ const char *np_strerror(int code)
         return "already exists";
     case NP_EINVALID:
         return "validation failed";
+    case NP_ETOOBIG:
+        return "too large";
     default:
         return "unknown error";
     }

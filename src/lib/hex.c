@@ -1,9 +1,9 @@
-/* natpilot: hexadecimal (see include/natpilot/hex.h). */
+/* natpilot: hexadecimal (see np_hex.h). */
 #include <string.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 
-int np_hex_digit(char c)
+int np__hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -14,7 +14,7 @@ int np_hex_digit(char c)
     return -1;
 }
 
-void np_hex_encode(char *out, const uint8_t *b, size_t n)
+void np__hex_encode(char *out, const uint8_t *b, size_t n)
 {
     static const char h[] = "0123456789abcdef";
     size_t i;
@@ -26,14 +26,14 @@ void np_hex_encode(char *out, const uint8_t *b, size_t n)
     out[2 * n] = '\0';
 }
 
-int np_hex_decode(uint8_t *b, size_t n, const char *s)
+int np__hex_decode(uint8_t *b, size_t n, const char *s)
 {
     size_t i;
 
     if (s == NULL || strlen(s) != 2 * n)
         return -1;
     for (i = 0; i < n; i++) {
-        int hi = np_hex_digit(s[2 * i]), lo = np_hex_digit(s[2 * i + 1]);
+        int hi = np__hex_digit(s[2 * i]), lo = np__hex_digit(s[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;

@@ -5,7 +5,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "np_jsonpos.h"
 
 typedef struct scan {
@@ -115,7 +115,7 @@ static int scan_string(scan *sc)
             int i, v = 0;
             for (i = 1; i <= 4; i++) {
                 int h = sc->pos + (size_t)i < sc->len
-                            ? np_hex_digit(sc->s[sc->pos + (size_t)i])
+                            ? np__hex_digit(sc->s[sc->pos + (size_t)i])
                             : -1;
                 if (h < 0)
                     return fail(sc, sc->pos - 1,
@@ -414,6 +414,9 @@ int np__json_whole(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
         return 0;
     d = v->valuedouble;
     if (!(d >= (double)lo && d <= (double)hi)) /* false for NaN too */
+        return 0;
+    /* (double)INT64_MAX rounds up to 2^63, which no int64_t holds. */
+    if (d >= 9223372036854775808.0)
         return 0;
     if (d != (double)(int64_t)d)
         return 0;

@@ -34,22 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "natpilot/session.h"
+
 #include "keeper_int.h"
+#include "np_util.h"
 
 #define NEVER INT64_MAX
-
-int64_t np__keep_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t np__keep_wall_s(void)
-{
-    return (int64_t)time(NULL);
-}
 
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
 {
@@ -154,6 +144,10 @@ static int build_entries(const np_config *cfg, const np_catalog *cat,
                     ents[n].dev = i;
                     ents[n].transport = tr;
                     ents[n].port = (uint16_t)p;
+                    for (j = 0; j < res->n_alt_ports; j++)
+                        if (res->alt_ports[j].port == p &&
+                            res->alt_ports[j].protocol == rule->protocol)
+                            ents[n].alt_port = 1;
                     ents[n].state = d->mode == NP_CFG_MAP ? NP__ENT_PENDING
                                                           : NP__ENT_UNKNOWN;
                     ents[n].due = d->mode == NP_CFG_MAP ? 0 : NEVER;
@@ -192,10 +186,11 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
     k->opts = *opts;
     k->cfg = cfg;
     k->lock_fd = k->status_fd = k->ssdp_fd = -1;
+    k->ext.fd = -1;
     k->sig_fd = opts->signal_fd;
     k->ssdp_bootid = -1;
-    if (getrandom(&k->rnd, sizeof(k->rnd), 0) != sizeof(k->rnd) || !k->rnd)
-        k->rnd = (uint64_t)np__keep_mono_ms() | 1;
+    if (np__random(&k->rnd, sizeof(k->rnd)) != 0 || !k->rnd)
+        k->rnd = (uint64_t)np__mono_ms() | 1;
     if (build_entries(cfg, cat, &k->ents, &k->n_ents, k, err) != NP_OK) {
         np_keeper_free(k);
         return NULL;
@@ -236,6 +231,7 @@ void np_keeper_free(np_keeper *k)
         close(k->lock_fd);
     free(k->ents);
     free(k->orphans);
+    np_store_free(k->store);
     np_config_free(k->cfg);
     free(k);
 }
@@ -329,7 +325,7 @@ int np_keeper_start(np_keeper *k, np_error *err)
 
     if (k == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no keeper");
-    k->started = np__keep_wall_s();
+    k->started = np__wall_s();
     ensure_dir(k->cfg->state_file, 0700);
     snprintf(lock, sizeof(lock), "%s.lock", k->cfg->state_file);
     k->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -391,7 +387,8 @@ static void note_restart(np_keeper *k, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(k->last_restart_why, sizeof(k->last_restart_why), fmt, ap);
     va_end(ap);
-    k->last_restart = np__keep_wall_s();
+    k->last_restart = np__wall_s();
+    k->n_restarts++;
     np__keep_log(k, NP_LOG_WARN, "router restart: %s", k->last_restart_why);
 }
 
@@ -401,7 +398,7 @@ static void router_down(np_keeper *k, const char *why)
 
     k->router_failures++;
     d = np_keeper_backoff_ms(k->router_failures, backoff_cap_ms(k));
-    k->router_due = np__keep_mono_ms() + d;
+    k->router_due = np__mono_ms() + d;
     snprintf(k->last_error, sizeof(k->last_error), "%s", why);
     np__keep_log(k, k->router != NP__R_DOWN ? NP_LOG_WARN : NP_LOG_DEBUG,
                  "router unreachable: %s; next try in %lld s", why,
@@ -431,7 +428,7 @@ static int discover(np_keeper *k)
     np_portmap *npm;
     np_error e;
     int rc, p, was = k->router;
-    uint64_t now_s = (uint64_t)(np__keep_mono_ms() / 1000);
+    uint64_t now_s = (uint64_t)(np__mono_ms() / 1000);
 
     /* A fresh object each time: a restarted router has a new IGD control
      * URL, and nothing learnt from the old one may stand in for an answer.
@@ -507,25 +504,45 @@ static int discover(np_keeper *k)
     return 1;
 }
 
-static void fill_req(np_pm_request *q, const np_keeper *k, int transport,
-                     uint16_t port, uint16_t ext_port, const np_addr *dev,
-                     const char *name, const uint8_t nonce[12])
+/* A session for one device on the keeper's portmap: every mapping
+ * decision (alternate port, conflict, nonce) is the session's. */
+static np_session *dev_session(const np_keeper *k, const np_addr *dev,
+                               const char *name, np_error *err)
 {
-    memset(q, 0, sizeof(*q));
-    q->transport = transport;
-    q->internal_port = port;
-    q->external_port = ext_port ? ext_port : port;
-    q->internal = *dev;
-    np_addr_set_port(&q->internal, 0);
-    q->lifetime = k->cfg->lease;
-    np_pm_describe(q->description, sizeof(q->description), name);
-    memcpy(q->nonce, nonce, 12);
+    np_sess_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.device = *dev;
+    np_addr_set_port(&o.device, 0);
+    o.owner = name;
+    o.lease = k->cfg->lease;
+    o.pm = k->pm;
+    o.side_table = 1; /* name who holds a conflicting port */
+    return np_session_new(&o, err);
 }
 
-static int transport_failure(int rc, const np_pm_result *r)
+/* Remove one mapping through the session; return codes as
+ * np_session_unmap (NP_ENOMEM when no session could be made). */
+static int unmap(np_keeper *k, const np_addr *dev, const char *name,
+                 enum np_pm_proto proto, int transport, uint16_t port,
+                 uint16_t ext_port, const uint8_t nonce[12], np_sess_result *r,
+                 np_error *er)
 {
-    return rc == NP_ETIMEOUT || rc == NP_EUNREACH ||
-           (rc == NP_OK && r->outcome == NP_PM_TIMEOUT);
+    np_session *s = dev_session(k, dev, name, er);
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if (s == NULL)
+        return NP_ENOMEM;
+    rc = np_session_unmap(s, proto, transport, port, ext_port ? ext_port : port,
+                          nonce, r, er);
+    np_session_free(s);
+    return rc;
+}
+
+static int transport_failure(int rc)
+{
+    return rc == NP_ETIMEOUT || rc == NP_EUNREACH;
 }
 
 /* Remove the orphans of a crashed run; 0 when the router stopped answering */
@@ -536,18 +553,15 @@ static int clean_orphans(np_keeper *k)
 
     while (i < k->n_orphans) {
         np__orphan *o = &k->orphans[i];
-        np_pm_request q;
-        np_pm_result r;
+        np_sess_result r;
         np_error e;
         int rc;
         char a[NP_ADDRSTRLEN];
 
-        fill_req(&q, k, o->transport, o->port, o->ext_port, &o->internal,
-                 o->device, o->nonce);
-        q.lifetime = 0;
-        memset(&r, 0, sizeof(r));
         np_error_clear(&e);
-        if (np_portmap_use(k->pm, o->proto, NULL) != NP_OK) {
+        rc = unmap(k, &o->internal, o->device, o->proto, o->transport, o->port,
+                   o->ext_port, o->nonce, &r, &e);
+        if (rc == NP_EUNSUPP) {
             /* the protocol it was made with is gone: it cannot be removed
              * by us any more; its lease ends it */
             np__keep_log(k, NP_LOG_WARN,
@@ -560,9 +574,7 @@ static int clean_orphans(np_keeper *k)
             dirty = 1;
             continue;
         }
-        rc = np_portmap_delete(k->pm, &q, &r, &e);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-        if (transport_failure(rc, &r)) {
+        if (transport_failure(rc)) {
             router_down(k, e.msg[0] ? e.msg : "no answer");
             break;
         }
@@ -571,7 +583,7 @@ static int clean_orphans(np_keeper *k)
                      tname(o->transport), o->ext_port,
                      np_addr_ip_str(&o->internal, a, sizeof(a)), o->port,
                      o->device, np_pm_proto_name(o->proto),
-                     rc == NP_OK ? np_pm_outcome_name(r.outcome) : e.msg);
+                     rc == NP_OK ? np_pm_outcome_name(r.pm.outcome) : e.msg);
         k->orphans[i] = k->orphans[--k->n_orphans];
         removed++;
         dirty = 1;
@@ -582,74 +594,111 @@ static int clean_orphans(np_keeper *k)
     return k->router == NP__R_UP;
 }
 
-/* Make or renew one mapping; 0 when the router stopped answering. */
+static void renew_held(np_keeper *k, np__ent *e, const np_sess_result *r,
+                       double jitter, int64_t now)
+{
+    const np_cfg_device *d = &k->cfg->devices[e->dev];
+    uint32_t life = r->pm.lifetime ? r->pm.lifetime : k->cfg->lease;
+    char ext[NP_ADDRSTRLEN];
+    int was = e->state;
+
+    e->state = NP__ENT_HELD;
+    e->proto = r->pm.proto;
+    e->external = r->pm.external;
+    e->lifetime = r->pm.lifetime;
+    e->expires = np__wall_s() + life;
+    memcpy(e->nonce, r->pm.nonce, 12);
+    e->failures = 0;
+    e->renewed = np__wall_s();
+    e->last_error[0] = '\0';
+    e->holder[0] = '\0';
+    if (r->alternate)
+        snprintf(e->last_error, sizeof(e->last_error),
+                 "on external port %u: the platform accepts another external "
+                 "port (%s)",
+                 np_addr_port(&r->pm.external), r->pm.message);
+    e->due = now + np_keeper_renew_delay_ms(life, jitter);
+    np__keep_log(k, was == NP__ENT_HELD ? NP_LOG_DEBUG : NP_LOG_INFO,
+                 "device %s: %s %s %u -> %s via %s, lease %lu s%s%s", d->name,
+                 was == NP__ENT_HELD ? "renewed" : "mapped",
+                 tname(e->transport), e->port,
+                 np_addr_str(&r->pm.external, ext, sizeof(ext)),
+                 np_pm_proto_name(r->pm.proto), (unsigned long)life,
+                 r->alternate ? ": " : "", r->alternate ? e->last_error : "");
+}
+
+/* Refused: policy, third party, conflict ... retry at the renew pace. */
+static void renew_refused(np_keeper *k, np__ent *e, const np_sess_result *r,
+                          double jitter, int64_t now)
+{
+    const np_cfg_device *d = &k->cfg->devices[e->dev];
+    char hold[NP_ADDRSTRLEN] = "";
+
+    if (np_addr_is_set(&r->pm.holder))
+        np_addr_ip_str(&r->pm.holder, hold, sizeof(hold));
+    e->state = NP__ENT_REFUSED;
+    e->failures++;
+    k->n_renew_failures++;
+    snprintf(e->holder, sizeof(e->holder), "%s", hold);
+    if (r->offered_port != 0)
+        snprintf(e->last_error, sizeof(e->last_error),
+                 "%s: the port is held%s%s; the router offered external port "
+                 "%u instead, which this rule cannot use: taken back",
+                 np_sess_outcome_name(r->outcome), hold[0] ? " by " : "", hold,
+                 (unsigned)r->offered_port);
+    else
+        snprintf(e->last_error, sizeof(e->last_error), "%s%s%s: %s",
+                 np_sess_outcome_name(r->outcome), hold[0] ? ", held by " : "",
+                 hold, r->pm.message);
+    e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
+    np__keep_log(k, e->failures == 1 ? NP_LOG_WARN : NP_LOG_DEBUG,
+                 "device %s: %s %u refused by the router (%s, %s)", d->name,
+                 tname(e->transport), e->port, np_pm_proto_name(r->pm.proto),
+                 e->last_error);
+}
+
+/* Make or renew one mapping through the session (the same policy as
+ * `natpilot open`); 0 when the router stopped answering. */
 static int renew(np_keeper *k, np__ent *e, double jitter, int *dirty)
 {
     const np_cfg_device *d = &k->cfg->devices[e->dev];
-    np_pm_request q;
-    np_pm_result r;
+    np_sess_rule rule;
+    np_sess_result r;
+    np_session *s;
     np_error er;
-    char ext[NP_ADDRSTRLEN];
     int rc, was = e->state;
-    int64_t now = np__keep_mono_ms();
+    int64_t now = np__mono_ms();
 
-    fill_req(&q, k, e->transport, e->port, 0, &d->address, d->name, e->nonce);
+    memset(&rule, 0, sizeof(rule));
+    rule.transport = e->transport;
+    rule.port = e->port;
+    rule.alt_port = e->alt_port;
+    snprintf(rule.label, sizeof(rule.label), "%s", d->name);
     memset(&r, 0, sizeof(r));
     np_error_clear(&er);
-    if (e->proto != NP_PM_NONE &&
-        np_portmap_use(k->pm, e->proto, NULL) != NP_OK)
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-    rc = np_portmap_add(k->pm, &q, &r, &er);
-    (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-    if (transport_failure(rc, &r)) {
-        router_down(k, er.msg[0] ? er.msg : r.message);
+    s = dev_session(k, &d->address, d->name, &er);
+    rc = s != NULL ? np_session_map_rule(s, &rule, e->proto, e->nonce, &r, &er)
+                   : NP_ENOMEM;
+    np_session_free(s);
+    if (transport_failure(rc)) {
+        router_down(k, er.msg[0] ? er.msg : r.pm.message);
         return 0;
     }
     if (rc != NP_OK) {
         e->failures++;
+        k->n_renew_failures++;
         snprintf(e->last_error, sizeof(e->last_error), "%s", er.msg);
         e->due = now + np_keeper_backoff_ms(e->failures, backoff_cap_ms(k));
         np__keep_log(k, NP_LOG_ERROR, "device %s: %s %u: %s", d->name,
                      tname(e->transport), e->port, er.msg);
         return 1;
     }
-    if (r.outcome == NP_PM_OK || r.outcome == NP_PM_OTHER_PORT) {
-        uint32_t life = r.lifetime ? r.lifetime : k->cfg->lease;
-
-        e->state = NP__ENT_HELD;
-        e->proto = r.proto;
-        e->external = r.external;
-        e->lifetime = r.lifetime;
-        e->expires = np__keep_wall_s() + life;
-        memcpy(e->nonce, r.nonce, 12);
-        e->failures = 0;
-        e->last_error[0] = '\0';
-        if (r.outcome == NP_PM_OTHER_PORT)
-            snprintf(e->last_error, sizeof(e->last_error), "%s", r.message);
-        e->due = now + np_keeper_renew_delay_ms(life, jitter);
-        np__keep_log(k, was == NP__ENT_HELD ? NP_LOG_DEBUG : NP_LOG_INFO,
-                     "device %s: %s %s %u -> %s via %s, lease %lu s%s%s",
-                     d->name, was == NP__ENT_HELD ? "renewed" : "mapped",
-                     tname(e->transport), e->port,
-                     np_addr_str(&r.external, ext, sizeof(ext)),
-                     np_pm_proto_name(r.proto), (unsigned long)life,
-                     r.outcome == NP_PM_OTHER_PORT ? ": " : "",
-                     r.outcome == NP_PM_OTHER_PORT ? r.message : "");
+    if (r.outcome == NP_SESS_MAPPED)
+        renew_held(k, e, &r, jitter, now);
+    else
+        renew_refused(k, e, &r, jitter, now);
+    if (r.outcome == NP_SESS_MAPPED || was == NP__ENT_HELD)
         *dirty = 1;
-        return 1;
-    }
-    /* Refused: policy, third party, conflict ... retry at the renew pace. */
-    if (was == NP__ENT_HELD)
-        *dirty = 1;
-    e->state = NP__ENT_REFUSED;
-    e->failures++;
-    snprintf(e->last_error, sizeof(e->last_error), "%s: %s",
-             np_pm_outcome_name(r.outcome), r.message);
-    e->due = now + np_keeper_renew_delay_ms(k->cfg->lease, jitter);
-    np__keep_log(k, e->failures == 1 ? NP_LOG_WARN : NP_LOG_DEBUG,
-                 "device %s: %s %u refused by the router (%s, %s): %s", d->name,
-                 tname(e->transport), e->port, np_pm_proto_name(r.proto),
-                 np_pm_outcome_name(r.outcome), r.message);
     return 1;
 }
 
@@ -673,7 +722,7 @@ static int check(np_keeper *k)
     int rc, dirty = 0;
     int64_t now;
 
-    k->check_due = np__keep_mono_ms() + (int64_t)k->cfg->verify_interval * 1000;
+    k->check_due = np__mono_ms() + (int64_t)k->cfg->verify_interval * 1000;
     if (!discover(k))
         return 0;
     if (k->ssdp_restart) {
@@ -706,7 +755,7 @@ static int check(np_keeper *k)
             int64_t again = np_keeper_backoff_ms(++k->upnp_misses, every);
 
             if (again < every)
-                k->check_due = np__keep_mono_ms() + again;
+                k->check_due = np__mono_ms() + again;
         }
         for (i = 0; i < k->n_ents; i++) {
             np__ent *x = &k->ents[i];
@@ -744,7 +793,7 @@ static int check(np_keeper *k)
                      e.msg);
         return 1;
     }
-    now = np__keep_mono_ms();
+    now = np__mono_ms();
     for (i = 0; i < k->n_ents; i++) {
         np__ent *x = &k->ents[i];
         const np_cfg_device *d = &k->cfg->devices[x->dev];
@@ -776,26 +825,29 @@ static int check(np_keeper *k)
         }
         /* The device's own mapping, on the rule's external port or on
          * another (an Xbox picks one when 3074 is taken); else whoever
-         * holds the rule's port. */
-        m = np_pm_table_find(tab, n, x->transport, x->port, &d->address);
-        if (m == NULL)
-            m = find_map(tab, n, x->transport, x->port);
+         * holds the rule's port: the session judges. */
         {
             int ns, old = x->state;
+            np_sess_result jr;
 
-            if (m == NULL) {
+            switch (np_session_judge_table(
+                tab, n, x->transport, x->port, &d->address,
+                &k->disc.external[NP_PM_UPNP], &jr)) {
+            case NP_SESS_MISSING:
                 ns = NP__ENT_MISSING;
                 x->holder[0] = '\0';
-            } else if (np_addr_same_ip(&m->internal, &d->address)) {
+                break;
+            case NP_SESS_MAPPED:
                 ns = NP__ENT_PRESENT;
                 x->holder[0] = '\0';
                 x->proto = NP_PM_UPNP; /* seen in the UPnP table */
-                x->external = k->disc.external[NP_PM_UPNP];
-                np_addr_set_port(&x->external, m->external_port);
-                x->expires = m->lifetime ? np__keep_wall_s() + m->lifetime : 0;
-            } else {
+                x->external = jr.pm.external;
+                x->expires = jr.pm.lifetime ? np__wall_s() + jr.pm.lifetime : 0;
+                break;
+            default:
                 ns = NP__ENT_ELSEWHERE;
-                np_addr_str(&m->internal, x->holder, sizeof(x->holder));
+                np_addr_str(&jr.pm.holder, x->holder, sizeof(x->holder));
+                break;
             }
             x->state = ns;
             if (ns == NP__ENT_PRESENT)
@@ -857,7 +909,7 @@ static int64_t next_due(const np_keeper *k)
 
 static void process(np_keeper *k)
 {
-    int64_t now = np__keep_mono_ms(), slack;
+    int64_t now = np__mono_ms(), slack;
     double jitter = rnd01(k);
     int dirty = 0;
     size_t i;
@@ -878,7 +930,7 @@ static void process(np_keeper *k)
     slack = (int64_t)k->cfg->lease * 1000 / 10;
     if (slack > 30000)
         slack = 30000;
-    now = np__keep_mono_ms();
+    now = np__mono_ms();
     for (i = 0; i < k->n_ents; i++) {
         np__ent *e = &k->ents[i];
 
@@ -958,9 +1010,9 @@ static void read_ssdp(np_keeper *k)
             /* give the router a moment to come up fully */
             k->ssdp_restart = 1;
             if (k->router == NP__R_UP)
-                k->check_due = np__keep_mono_ms() + 1000;
+                k->check_due = np__mono_ms() + 1000;
             else
-                k->router_due = np__keep_mono_ms() + 1000;
+                k->router_due = np__mono_ms() + 1000;
         }
         k->ssdp_bootid = boot;
         snprintf(k->ssdp_location, sizeof(k->ssdp_location), "%s", loc);
@@ -1021,17 +1073,12 @@ static int reload(np_keeper *k)
     for (i = 0; i < k->n_ents; i++) {
         np__ent *o = &k->ents[i];
         const np_cfg_device *od = &k->cfg->devices[o->dev];
-        np_pm_request q;
-        np_pm_result r;
+        np_sess_result r;
 
         if (o->state != NP__ENT_HELD)
             continue;
-        fill_req(&q, k, o->transport, o->port, np_addr_port(&o->external),
-                 &od->address, od->name, o->nonce);
-        q.lifetime = 0;
-        if (np_portmap_use(k->pm, o->proto, NULL) == NP_OK)
-            (void)np_portmap_delete(k->pm, &q, &r, NULL);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
+        (void)unmap(k, &od->address, od->name, o->proto, o->transport, o->port,
+                    np_addr_port(&o->external), o->nonce, &r, NULL);
         removed++;
     }
     /* Paths, gateway and protocols stay as started. */
@@ -1060,6 +1107,28 @@ static int reload(np_keeper *k)
     return 1;
 }
 
+int np_keeper_reload(np_keeper *k)
+{
+    return k != NULL ? reload(k) : 0;
+}
+
+const np_config *np_keeper_config(const np_keeper *k)
+{
+    return k != NULL ? k->cfg : NULL;
+}
+
+void np_keeper_set_ext(np_keeper *k, const np_keeper_ext *ext)
+{
+    if (k == NULL)
+        return;
+    if (ext == NULL) {
+        memset(&k->ext, 0, sizeof(k->ext));
+        k->ext.fd = -1;
+    } else {
+        k->ext = *ext;
+    }
+}
+
 static void read_signals(np_keeper *k)
 {
     struct signalfd_siginfo si;
@@ -1086,8 +1155,7 @@ static size_t teardown(np_keeper *k)
     for (i = 0; i < k->n_ents; i++) {
         np__ent *e = &k->ents[i];
         const np_cfg_device *d = &k->cfg->devices[e->dev];
-        np_pm_request q;
-        np_pm_result r;
+        np_sess_result r;
         np_error er;
         int rc;
 
@@ -1097,18 +1165,14 @@ static size_t teardown(np_keeper *k)
             left++;
             continue;
         }
-        fill_req(&q, k, e->transport, e->port, np_addr_port(&e->external),
-                 &d->address, d->name, e->nonce);
-        q.lifetime = 0;
-        memset(&r, 0, sizeof(r));
         np_error_clear(&er);
-        if (np_portmap_use(k->pm, e->proto, NULL) != NP_OK) {
+        rc = unmap(k, &d->address, d->name, e->proto, e->transport, e->port,
+                   np_addr_port(&e->external), e->nonce, &r, &er);
+        if (rc == NP_EUNSUPP || rc == NP_ENOMEM) {
             left++;
             continue;
         }
-        rc = np_portmap_delete(k->pm, &q, &r, &er);
-        (void)np_portmap_use(k->pm, NP_PM_NONE, NULL);
-        if (transport_failure(rc, &r)) {
+        if (transport_failure(rc)) {
             dead = 1;
             left++;
             continue;
@@ -1138,15 +1202,15 @@ int np_keeper_run(np_keeper *k, np_error *err)
     k->router_due = 0;
     k->check_due = NEVER;
     while (!k->stop) {
-        struct pollfd pfd[3];
-        int nfd = 0, timeout, r;
+        struct pollfd pfd[4];
+        int nfd = 0, timeout, r, ext_i = -1;
         int64_t due, now;
 
         process(k);
         if (k->stop)
             break;
         due = next_due(k);
-        now = np__keep_mono_ms();
+        now = np__mono_ms();
         if (due == NEVER)
             timeout = -1;
         else if (due <= now)
@@ -1155,6 +1219,12 @@ int np_keeper_run(np_keeper *k, np_error *err)
             timeout = 86400000;
         else
             timeout = (int)(due - now);
+        if (k->ext.run != NULL && k->ext.timeout != NULL) {
+            int64_t et = k->ext.timeout(k->ext.ud);
+
+            if (et >= 0 && (timeout < 0 || et < timeout))
+                timeout = et > 86400000 ? 86400000 : (int)et;
+        }
         if (k->sig_fd >= 0) {
             pfd[nfd].fd = k->sig_fd;
             pfd[nfd++].events = POLLIN;
@@ -1165,6 +1235,11 @@ int np_keeper_run(np_keeper *k, np_error *err)
             pfd[nfd].fd = k->ssdp_fd;
             pfd[nfd++].events = POLLIN;
         }
+        if (k->ext.fd >= 0 && k->ext.run != NULL) {
+            ext_i = nfd;
+            pfd[nfd].fd = k->ext.fd;
+            pfd[nfd++].events = POLLIN;
+        }
         r = poll(pfd, (nfds_t)nfd, timeout);
         if (r < 0) {
             if (errno == EINTR)
@@ -1172,6 +1247,9 @@ int np_keeper_run(np_keeper *k, np_error *err)
             np_error_sys(err, errno, NULL, "poll");
             break;
         }
+        if (k->ext.run != NULL &&
+            (r == 0 || (ext_i >= 0 && pfd[ext_i].revents != 0)))
+            k->ext.run(k->ext.ud); /* its timeout passed, or an event */
         if (r == 0)
             continue;
         if (k->sig_fd >= 0 && (pfd[0].revents & POLLIN))

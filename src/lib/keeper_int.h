@@ -9,6 +9,8 @@
 
 #include "natpilot/keeper.h"
 #include "natpilot/portmap.h"
+#include "natpilot/store.h"
+#include "np_util.h"
 
 #define NP__KEEP_MAX_PER_DEVICE 64
 #define NP__KEEP_ERR_MAX        400
@@ -28,6 +30,7 @@ typedef struct np__ent {
     size_t dev; /* index in cfg->devices */
     int transport;
     uint16_t port;
+    int alt_port;           /* the platform accepts another external port */
     int state;              /* enum np__ent_state */
     enum np_pm_proto proto; /* the protocol holding it */
     np_addr external;       /* external address and port */
@@ -36,6 +39,7 @@ typedef struct np__ent {
     int64_t due;            /* monotonic ms of the next action */
     uint8_t nonce[12];
     unsigned failures;
+    int64_t renewed;            /* wall clock of the last grant; 0 never */
     char holder[NP_ADDRSTRLEN]; /* verify: who holds it instead */
     char last_error[NP__KEEP_ERR_MAX];
 } np__ent;
@@ -46,6 +50,7 @@ typedef struct np__orphan {
     int transport;
     uint16_t port, ext_port;
     np_addr internal; /* port 0 */
+    np_addr gateway;  /* the router it was made on */
     uint8_t nonce[12];
     int64_t expires;
     char device[NP_CFG_NAME_MAX];
@@ -86,14 +91,16 @@ struct np_keeper {
     int table_seen;       /* the IGD answered a check once */
     unsigned upnp_misses; /* checks in a row the IGD did not answer since */
     np_pm_options pmopt;
+    np_store *store; /* the state file, in the one mapping store's format */
+    unsigned long n_restarts;       /* router restarts seen */
+    unsigned long n_renew_failures; /* map / renew attempts that failed */
+    np_keeper_ext ext;              /* extra event source (web); fd -1 */
 };
 
-int64_t np__keep_mono_ms(void);
-int64_t np__keep_wall_s(void);
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Write the state file atomically (temp, fsync, rename, fsync dir). */
+/* Write the state file through the mapping store (atomic, fsync'ed). */
 int np__keep_state_write(np_keeper *k, np_error *err);
 /* Read the state file into k->orphans (a missing file is NP_OK). */
 int np__keep_state_read(np_keeper *k, np_error *err);

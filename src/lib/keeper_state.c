@@ -2,33 +2,26 @@
  * The keeper's state file, its status document and the small parsers it
  * uses. The state file lists every mapping the keeper holds (device,
  * protocol, internal and external endpoint, lease expiry, PCP nonce), so a
- * run that crashed can be cleaned up by the next one. It is written to a
- * temporary file, fsync'ed, renamed over the old one and the directory
- * fsync'ed: a crash at any moment leaves either the old or the new file.
+ * run that crashed can be cleaned up by the next one. It is kept in the one
+ * mapping store's format and written by store.c (temporary file, fsync,
+ * rename, directory fsync); this file only turns the keeper's entries into
+ * store entries and back.
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
-
 #include "keeper_int.h"
-#include "np_jsonpos.h"
 #include "portmap_int.h"
-
-#define STATE_MAX_BYTES (1024 * 1024)
+#include "np_util.h"
 
 int64_t np_keeper_renew_delay_ms(uint32_t lease_s, double rnd)
 {
     double f;
 
-    if (rnd < 0)
+    if (!(rnd >= 0)) /* NaN too */
         rnd = 0;
     if (rnd > 1)
         rnd = 1;
@@ -43,7 +36,7 @@ int64_t np_keeper_backoff_ms(unsigned failures, int64_t cap_ms)
 
     if (failures == 0)
         return 0;
-    for (i = 1; i < failures && d < cap_ms; i++)
+    for (i = 1; i < failures && d < cap_ms && d <= INT64_MAX / 2; i++)
         d *= 2;
     return d < cap_ms ? d : cap_ms;
 }
@@ -83,223 +76,110 @@ int np_keeper_ssdp_notify(const char *buf, size_t len, long *bootid, char *loc,
     return alive && igd && have_loc;
 }
 
-/* --- the state file -------------------------------------------------------*/
+/* --- the state file ------------------------------------------------------
+ * Kept in the one mapping store's format (store.h): what keeper_state.c
+ * does is only turning the keeper's entries and orphans into store entries
+ * and back. */
 
-static cJSON *mapping_json(const char *device, enum np_pm_proto proto,
-                           int transport, const np_addr *internal,
-                           uint16_t port, const np_addr *external,
-                           int64_t expires, const uint8_t nonce[12])
+static void put_entry(np_keeper *k, const char *device, enum np_pm_proto proto,
+                      int transport, const np_addr *internal, uint16_t port,
+                      uint16_t ext_port, const np_addr *gateway,
+                      int64_t expires, const uint8_t nonce[12])
 {
-    cJSON *o = cJSON_CreateObject();
-    char a[NP_ADDRSTRLEN], nh[25];
+    np_store_entry e;
 
-    if (o == NULL)
-        return NULL;
-    cJSON_AddStringToObject(o, "device", device);
-    cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(proto));
-    cJSON_AddStringToObject(o, "transport", np_pm_transport_name(transport));
-    cJSON_AddStringToObject(o, "internal",
-                            np_addr_ip_str(internal, a, sizeof(a)));
-    cJSON_AddNumberToObject(o, "internal_port", port);
-    cJSON_AddStringToObject(o, "external", np_addr_str(external, a, sizeof(a)));
-    cJSON_AddNumberToObject(o, "expires", (double)expires);
-    np_hex_encode(nh, nonce, 12);
-    cJSON_AddStringToObject(o, "nonce", nh);
-    return o;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.owner, sizeof(e.owner), "%s", device);
+    e.gateway = *gateway;
+    np_addr_set_port(&e.gateway, 0);
+    e.proto = proto;
+    e.transport = transport;
+    e.internal = *internal;
+    np_addr_set_port(&e.internal, 0);
+    e.internal_port = port;
+    e.external_port = ext_port ? ext_port : port;
+    memcpy(e.nonce, nonce, sizeof(e.nonce));
+    e.expires = expires;
+    (void)np_store_put(k->store, &e);
 }
 
 int np__keep_state_write(np_keeper *k, np_error *err)
 {
-    cJSON *doc = cJSON_CreateObject(), *arr;
-    char *text = NULL, tmp[NP_CFG_PATH_MAX + 8], dir[NP_CFG_PATH_MAX];
     size_t i;
-    int fd = -1, rc = NP_OK;
 
-    if (doc == NULL)
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    cJSON_AddNumberToObject(doc, "version", 1);
-    cJSON_AddNumberToObject(doc, "pid", (double)getpid());
-    cJSON_AddNumberToObject(doc, "written", (double)np__keep_wall_s());
-    arr = cJSON_AddArrayToObject(doc, "mappings");
-    for (i = 0; arr != NULL && i < k->n_ents; i++) {
+    if (k->store == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no state file");
+    k->store->n = 0;
+    for (i = 0; i < k->n_ents; i++) {
         const np__ent *e = &k->ents[i];
         const np_cfg_device *d = &k->cfg->devices[e->dev];
 
         if (e->state != NP__ENT_HELD)
             continue;
-        cJSON_AddItemToArray(
-            arr, mapping_json(d->name, e->proto, e->transport, &d->address,
-                              e->port, &e->external, e->expires, e->nonce));
+        put_entry(k, d->name, e->proto, e->transport, &d->address, e->port,
+                  np_addr_port(&e->external), &k->disc.gateway, e->expires,
+                  e->nonce);
     }
-    for (i = 0; arr != NULL && i < k->n_orphans; i++) {
+    for (i = 0; i < k->n_orphans; i++) {
         const np__orphan *o = &k->orphans[i];
-        np_addr ext;
 
-        memset(&ext, 0, sizeof(ext));
-        np_addr_from_ipv4(&ext, "\0\0\0\0", o->ext_port);
-        cJSON_AddItemToArray(
-            arr, mapping_json(o->device, o->proto, o->transport, &o->internal,
-                              o->port, &ext, o->expires, o->nonce));
+        put_entry(k, o->device, o->proto, o->transport, &o->internal, o->port,
+                  o->ext_port, &o->gateway, o->expires, o->nonce);
     }
-    text = cJSON_Print(doc);
-    cJSON_Delete(doc);
-    if (text == NULL)
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", k->cfg->state_file) >=
-        (int)sizeof(tmp)) {
-        free(text);
-        return np_error_set(err, NP_EBUFSIZE, k->cfg->state_file,
-                            "path too long");
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = np_error_sys(err, errno, tmp, "cannot write the state file");
-        goto out;
-    }
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) ||
-        fsync(fd) != 0) {
-        rc = np_error_sys(err, errno, tmp, "cannot write the state file");
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, k->cfg->state_file) != 0) {
-        rc = np_error_sys(err, errno, k->cfg->state_file,
-                          "cannot rename the state file into place");
-        goto out;
-    }
-    snprintf(dir, sizeof(dir), "%s", k->cfg->state_file);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0)
-        (void)fsync(fd);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != NP_OK)
-        (void)unlink(tmp);
-    free(text);
-    return rc;
+    return np_store_save(k->store, err);
 }
 
 void np__keep_state_remove(np_keeper *k)
 {
-    char dir[NP_CFG_PATH_MAX];
-    int fd;
-
-    if (unlink(k->cfg->state_file) != 0)
-        return;
-    snprintf(dir, sizeof(dir), "%s", k->cfg->state_file);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
+    if (k->store != NULL)
+        (void)np_store_remove(k->store, NULL);
 }
 
 int np__keep_state_read(np_keeper *k, np_error *err)
 {
-    FILE *f = fopen(k->cfg->state_file, "rb");
-    char *buf;
-    size_t n, cnt;
-    cJSON *doc, *arr, *it;
-    int64_t now = np__keep_wall_s();
+    np_store_note note;
+    int64_t now = np__wall_s();
+    size_t i;
+    int rc;
 
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return NP_OK;
-        return np_error_sys(err, errno, k->cfg->state_file,
-                            "cannot read the state file");
+    if (k->store == NULL) {
+        k->store = np_store_new(k->cfg->state_file, err);
+        if (k->store == NULL)
+            return err != NULL ? err->code : NP_ENOMEM;
     }
-    buf = malloc(STATE_MAX_BYTES);
-    if (buf == NULL) {
-        fclose(f);
-        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    }
-    n = fread(buf, 1, STATE_MAX_BYTES, f);
-    fclose(f);
-    doc = cJSON_ParseWithLength(buf, n);
-    free(buf);
-    if (doc == NULL) {
-        np__keep_log(k, NP_LOG_WARN,
-                     "state file %s is unreadable JSON; ignoring it (any "
-                     "mapping it listed expires with its lease)",
-                     k->cfg->state_file);
-        return NP_OK;
-    }
-    arr = cJSON_GetObjectItemCaseSensitive(doc, "mappings");
-    cnt = (size_t)cJSON_GetArraySize(arr);
-    if (cnt > 4096)
-        cnt = 4096;
+    rc = np_store_load(k->store, &note, err);
+    if (rc != NP_OK)
+        return rc;
+    if (note.moved_aside)
+        np__keep_log(k, NP_LOG_WARN, "%s", note.message);
     free(k->orphans);
-    k->orphans = cnt ? calloc(cnt, sizeof(*k->orphans)) : NULL;
     k->n_orphans = 0;
-    if (cnt && k->orphans == NULL) {
-        cJSON_Delete(doc);
+    k->orphans = k->store->n ? calloc(k->store->n, sizeof(*k->orphans)) : NULL;
+    if (k->store->n && k->orphans == NULL)
         return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
-    }
-    cJSON_ArrayForEach(it, arr)
-    {
-        np__orphan o;
-        const cJSON *dv = cJSON_GetObjectItemCaseSensitive(it, "device");
-        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(it, "protocol");
-        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(it, "transport");
-        const cJSON *in = cJSON_GetObjectItemCaseSensitive(it, "internal");
-        const cJSON *ip = cJSON_GetObjectItemCaseSensitive(it, "internal_port");
-        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "external");
-        const cJSON *xp = cJSON_GetObjectItemCaseSensitive(it, "expires");
-        const cJSON *nc = cJSON_GetObjectItemCaseSensitive(it, "nonce");
-        np_addr ext;
-        int64_t port, expires;
+    for (i = 0; i < k->store->n; i++) {
+        const np_store_entry *e = &k->store->e[i];
+        np__orphan *o = &k->orphans[k->n_orphans];
 
-        if (k->n_orphans >= cnt)
-            break;
-        memset(&o, 0, sizeof(o));
-        if (!cJSON_IsString(pr) || !cJSON_IsString(tr) || !cJSON_IsString(in) ||
-            !np__json_whole(ip, 1, 65535, &port) ||
-            !np__json_whole(xp, 0, INT64_C(1) << 53, &expires) ||
-            !cJSON_IsString(ex))
-            continue;
-        o.proto = np_pm_proto_parse(pr->valuestring);
-        o.transport =
-            strcmp(tr->valuestring, "tcp") == 0 ? NP_PM_TCP : NP_PM_UDP;
-        if (o.proto == NP_PM_NONE ||
-            np_addr_parse(&o.internal, in->valuestring, 0, NULL) != NP_OK)
-            continue;
-        o.port = (uint16_t)port;
-        o.ext_port = o.port;
-        if (np_addr_parse(&ext, ex->valuestring, 0, NULL) == NP_OK &&
-            np_addr_port(&ext) != 0)
-            o.ext_port = np_addr_port(&ext);
-        o.expires = expires;
-        if (o.expires != 0 && o.expires <= now)
+        if (e->expires != 0 && e->expires <= now)
             continue; /* its lease ran out: the router dropped it */
-        if (cJSON_IsString(nc))
-            (void)np_hex_decode(o.nonce, 12, nc->valuestring);
-        if (cJSON_IsString(dv))
-            snprintf(o.device, sizeof(o.device), "%s", dv->valuestring);
-        k->orphans[k->n_orphans++] = o;
+        if (!np_addr_is_set(&e->internal))
+            continue; /* not the daemon's: it always names the device */
+        memset(o, 0, sizeof(*o));
+        o->proto = e->proto;
+        o->transport = e->transport;
+        o->port = e->internal_port;
+        o->ext_port = e->external_port;
+        o->internal = e->internal;
+        o->gateway = e->gateway;
+        memcpy(o->nonce, e->nonce, sizeof(o->nonce));
+        o->expires = e->expires;
+        snprintf(o->device, sizeof(o->device), "%.*s",
+                 (int)sizeof(o->device) - 1, e->owner);
+        k->n_orphans++;
     }
-    cJSON_Delete(doc);
     return NP_OK;
 }
-
-/* --- status ----------------------------------------------------------------*/
 
 static const char *ent_state_name(int s)
 {
@@ -335,7 +215,7 @@ char *np_keeper_status_json(np_keeper *k)
     char a[NP_ADDRSTRLEN];
     size_t i, j;
     int p;
-    int64_t now = np__keep_wall_s(), mono = np__keep_mono_ms();
+    int64_t now = np__wall_s(), mono = np__mono_ms();
     char *out;
 
     if (k == NULL || (doc = cJSON_CreateObject()) == NULL)
@@ -370,7 +250,9 @@ char *np_keeper_status_json(np_keeper *k)
             cJSON_AddNumberToObject(r, "retry_in",
                                     (double)((k->router_due - mono) / 1000));
         cJSON_AddNumberToObject(r, "orphans_pending", (double)k->n_orphans);
+        cJSON_AddNumberToObject(r, "restarts", (double)k->n_restarts);
     }
+    cJSON_AddNumberToObject(doc, "renew_failures", (double)k->n_renew_failures);
     devs = cJSON_AddArrayToObject(doc, "devices");
     for (i = 0; devs != NULL && i < k->cfg->n_devices; i++) {
         const np_cfg_device *d = &k->cfg->devices[i];
@@ -383,6 +265,17 @@ char *np_keeper_status_json(np_keeper *k)
                                 np_addr_ip_str(&d->address, a, sizeof(a)));
         cJSON_AddStringToObject(dj, "mode",
                                 d->mode == NP_CFG_MAP ? "map" : "verify");
+        if (d->platform != 0)
+            cJSON_AddStringToObject(dj, "platform",
+                                    np_platform_name(d->platform));
+        else
+            cJSON_AddNullToObject(dj, "platform");
+        {
+            cJSON *pa = cJSON_AddArrayToObject(dj, "profiles");
+
+            for (j = 0; pa != NULL && j < d->n_profiles; j++)
+                cJSON_AddItemToArray(pa, cJSON_CreateString(d->profiles[j]));
+        }
         ms = cJSON_AddArrayToObject(dj, "mappings");
         for (j = 0; ms != NULL && j < k->n_ents; j++) {
             const np__ent *e = &k->ents[j];
@@ -401,6 +294,7 @@ char *np_keeper_status_json(np_keeper *k)
                     ? np_addr_str(&e->external, a, sizeof(a))
                     : "");
             add_time(m, "expires", e->expires);
+            add_time(m, "last_renewed", e->renewed);
             if (e->expires > 0)
                 cJSON_AddNumberToObject(m, "expires_in",
                                         (double)(e->expires - now));

@@ -11,13 +11,31 @@
 
 /* --- step 1: behaviours ----------------------------------------------- */
 
+/*
+ * "UDP blocked" is a claim about the path, so it needs evidence about the
+ * path, not about one server: another server's UDP answer disproves it
+ * (udp_answered counts every server), an ICMP port-unreachable from the
+ * server's host proves UDP gets there, and one server that answers TCP but
+ * not UDP may simply serve TCP only. A refused TCP connection (RST) still
+ * proves the host is reachable: never "no internet".
+ */
 static enum np_udp_state derive_udp(const np_probe_obs *o)
 {
+    size_t i, other = 0;
+
     if (o->udp_answered || o->test[0].answered || o->filt_plain.answered)
         return NP_UDP_OK;
-    if (o->tcp_answered)
+    if (o->udp_refused)
+        return NP_UDP_SERVER_NO_UDP;
+    if (!(o->tcp_answered || o->tcp_connected || o->tcp_refused))
+        return NP_UDP_NO_ANSWER;
+    for (i = 0; i < o->n_extra && i < NP_PROBE_MAX_EXTRA; i++)
+        if (o->extra[i].sent > 0 && !o->extra[i].answered &&
+            !np_addr_same_ip(&o->extra[i].dest, &o->test[0].dest))
+            other++;
+    if (o->tcp_answered && other > 0)
         return NP_UDP_BLOCKED;
-    return NP_UDP_NO_ANSWER;
+    return NP_UDP_UNKNOWN;
 }
 
 static int derive_behind_nat(const np_probe_obs *o)
@@ -167,6 +185,19 @@ static const struct row table[] = {
      "way blocks UDP, which game traffic and voice chat need.",
      "Allow outbound UDP in the router or firewall, or ask the network's "
      "admin to; port forwarding cannot fix a UDP block."},
+    {NP_UDP_UNKNOWN, ANY, ANY, ANY, ANY, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN,
+     NP_PSN_UNKNOWN, NP_SW_UNKNOWN,
+     "The STUN server's host is reachable over TCP, but nothing came back "
+     "over UDP: either something on the way blocks UDP, or this server "
+     "serves STUN over TCP only; one server cannot tell which.",
+     "Run again with a second STUN server (--stun HOST --stun HOST2): an "
+     "answer over UDP from either shows UDP works."},
+    {NP_UDP_SERVER_NO_UDP, ANY, ANY, ANY, ANY, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN,
+     NP_PSN_UNKNOWN, NP_SW_UNKNOWN,
+     "The STUN server's host refused UDP on its port (ICMP port "
+     "unreachable): UDP gets out, but this server does not serve STUN "
+     "over UDP.",
+     "Use another STUN server (--stun HOST)."},
     {NP_UDP_NO_ANSWER, ANY, ANY, ANY, ANY, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN,
      NP_PSN_UNKNOWN, NP_SW_UNKNOWN,
      "Nothing answered, over UDP or TCP: there is no internet connection, "
@@ -347,7 +378,8 @@ void np_nat_classify(const np_probe_obs *o, int game_port_mapped,
         v->confidence = NP_NAT_CONF_LOW;
         break;
     }
-    if (v->udp == NP_UDP_NO_ANSWER)
+    if (v->udp == NP_UDP_NO_ANSWER || v->udp == NP_UDP_UNKNOWN ||
+        v->udp == NP_UDP_SERVER_NO_UDP)
         v->confidence = NP_NAT_CONF_LOW;
     if (v->confidence == NP_NAT_CONF_HIGH && v->udp == NP_UDP_OK) {
         if (o->late > 0) {
@@ -395,6 +427,10 @@ const char *np_udp_state_name(enum np_udp_state u)
         return "blocked";
     case NP_UDP_NO_ANSWER:
         return "no-answer";
+    case NP_UDP_UNKNOWN:
+        return "unknown";
+    case NP_UDP_SERVER_NO_UDP:
+        return "server-no-udp";
     }
     return "no-answer";
 }

@@ -10,8 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "natpilot/netinfo.h"
+#include "np_util.h"
 
 #define NETINFO_FILE_MAX (1024 * 1024) /* cap for /proc files */
 #define NETINFO_FIELDS   16
@@ -74,26 +75,13 @@ static int parse_hex32(const char *s, uint32_t *v)
     if (n == 0 || n > 8)
         return NP_EPARSE;
     for (i = 0; i < n; i++) {
-        int d = np_hex_digit(s[i]);
+        int d = np__hex_digit(s[i]);
 
         if (d < 0)
             return NP_EPARSE;
         r = r << 4 | (uint32_t)d;
     }
     *v = r;
-    return NP_OK;
-}
-
-static int parse_dec32(const char *s, uint32_t *v)
-{
-    char *end;
-    unsigned long r;
-
-    errno = 0;
-    r = strtoul(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || r > UINT32_MAX || s[0] == '-')
-        return NP_EPARSE;
-    *v = (uint32_t)r;
     return NP_OK;
 }
 
@@ -142,7 +130,7 @@ int np_netinfo_parse_route(const char *text, size_t len, np_gateway *out,
         if (fl.n < 8 || parse_hex32(fl.f[1], &dest) != NP_OK ||
             parse_hex32(fl.f[2], &gw) != NP_OK ||
             parse_hex32(fl.f[3], &flags) != NP_OK ||
-            parse_dec32(fl.f[6], &metric) != NP_OK ||
+            np__parse_u32(fl.f[6], UINT32_MAX, &metric) != NP_OK ||
             parse_hex32(fl.f[7], &mask) != NP_OK)
             return np_error_set(err, NP_EPARSE, where,
                                 "malformed route line (expected Iface, "
@@ -164,60 +152,6 @@ int np_netinfo_parse_route(const char *text, size_t len, np_gateway *out,
     return NP_OK;
 }
 
-/* Read a whole /proc file (their size is not known in advance). */
-static int read_file(const char *path, char **out, size_t *len, np_error *err)
-{
-    int fd;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    *out = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return np_error_sys(err, errno, path, "cannot open");
-    for (;;) {
-        ssize_t r;
-
-        if (cap - n < 4096) {
-            char *nb;
-
-            if (cap >= NETINFO_FILE_MAX) {
-                free(buf);
-                close(fd);
-                return np_error_set(err, NP_ENOMEM, path,
-                                    "file larger than %d bytes",
-                                    NETINFO_FILE_MAX);
-            }
-            nb = realloc(buf, cap + 16384);
-            if (nb == NULL) {
-                free(buf);
-                close(fd);
-                return np_error_set(err, NP_ENOMEM, path, "out of memory");
-            }
-            buf = nb;
-            cap += 16384;
-        }
-        r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            int e = errno;
-
-            if (e == EINTR)
-                continue;
-            free(buf);
-            close(fd);
-            return np_error_sys(err, e, path, "cannot read");
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    *out = buf;
-    *len = n;
-    return NP_OK;
-}
-
 int np_netinfo_default_gateway(np_gateway *out, np_error *err)
 {
     char *text;
@@ -226,7 +160,7 @@ int np_netinfo_default_gateway(np_gateway *out, np_error *err)
 
     if (out == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no output");
-    rc = read_file("/proc/net/route", &text, &len, err);
+    rc = np__file_load("/proc/net/route", NETINFO_FILE_MAX, &text, &len, err);
     if (rc != NP_OK)
         return rc;
     rc = np_netinfo_parse_route(text, len, out, err);
@@ -466,7 +400,7 @@ int np_netinfo_neighbours(np_neighbour **out, size_t *n, np_error *err)
         return np_error_set(err, NP_EINVAL, NULL, "no output");
     *out = NULL;
     *n = 0;
-    rc = read_file("/proc/net/arp", &text, &len, err);
+    rc = np__file_load("/proc/net/arp", NETINFO_FILE_MAX, &text, &len, err);
     if (rc != NP_OK)
         return rc;
     rc = np_netinfo_parse_arp(text, len, out, n, err);

@@ -58,6 +58,10 @@ int np__diag_vadd(np_diags *d, int severity, const char *file, unsigned line,
 /* Optimal string alignment (Damerau-Levenshtein) distance, capped at 255;
  * inputs longer than 63 bytes return 255. */
 unsigned np__osa_distance(const char *a, size_t la, const char *b, size_t lb);
+/* The same, but any distance over max is returned as max + 1, which lets
+ * it stop early (a length difference over max costs nothing). */
+unsigned np__osa_distance_max(const char *a, size_t la, const char *b,
+                              size_t lb, unsigned max);
 
 /* The catalog compiled in (generated at build time by
  * cmake/embed_profiles.cmake into the build directory). */
@@ -68,5 +72,19 @@ typedef struct np__embedded_file {
 } np__embedded_file;
 extern const np__embedded_file np__embedded_files[];
 extern const size_t np__embedded_count;
+
+/* profiles/official-domains.json, compiled in by the same script: a source
+ * may be "official": true only when its URL's host is domain or a
+ * subdomain of it, and, when domain has a path ("github.com/org"), the URL's
+ * path starts with that path followed by '/' or the end. */
+typedef struct np__official_domain {
+    const char *domain;
+    const char *publisher;
+} np__official_domain;
+extern const np__official_domain np__official_domains[];
+extern const size_t np__official_domain_count;
+
+/* The entry of np__official_domains that url falls under, or NULL. */
+const np__official_domain *np__official_domain_of(const char *url);
 
 #endif /* NP_PROFILE_INT_H */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "natpilot/hex.h"
+#include "np_hex.h"
 #include "natpilot/oui.h"
 
 #define OUI_FILE_MAX (16u * 1024u * 1024u)
@@ -70,8 +70,8 @@ int np_oui_find(const char *text, size_t len, const uint8_t mac[6],
                                 "expected a 6-digit OUI in the second field");
         }
         for (i = 0; i < 3 && ok; i++) {
-            int hi = np_hex_digit(hex[2 * i]),
-                lo = np_hex_digit(hex[2 * i + 1]);
+            int hi = np__hex_digit(hex[2 * i]),
+                lo = np__hex_digit(hex[2 * i + 1]);
             ok = hi >= 0 && lo >= 0 && (uint8_t)(hi << 4 | lo) == mac[i];
         }
         if (ok && strcmp(reg, "MA-L") == 0) {

@@ -13,9 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <netinet/in.h>
+
 #include "natpilot/netinfo.h"
 #include "natpilot/portmap.h"
 #include "portmap_int.h"
+#include "np_util.h"
 
 struct np_portmap {
     np__pm_ctx ctx;
@@ -31,14 +34,6 @@ struct np_portmap {
     size_t nmade, capmade;
 };
 
-int64_t np__pm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,
                        ...)
@@ -50,6 +45,25 @@ void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
     res->code = code;
     va_start(ap, fmt);
     vsnprintf(res->message, sizeof(res->message), fmt, ap);
+    va_end(ap);
+}
+
+void np__pm_note(np_pm_discovery *d, const char *fmt, ...)
+{
+    size_t n;
+    va_list ap;
+
+    if (d == NULL)
+        return;
+    n = strnlen(d->note, sizeof(d->note));
+    if (n > 0 && n + 2 < sizeof(d->note)) {
+        memcpy(d->note + n, "; ", 3);
+        n += 2;
+    }
+    if (n + 1 >= sizeof(d->note))
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(d->note + n, sizeof(d->note) - n, fmt, ap);
     va_end(ap);
 }
 
@@ -72,6 +86,199 @@ void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,
 }
 
 /* --- names and pure helpers ------------------------------------------- */
+
+int np__xml_escape(const char *s, char *out, size_t cap)
+{
+    size_t o = 0, i;
+
+    if (out == NULL || cap == 0)
+        return -1;
+    out[0] = '\0';
+    if (s == NULL)
+        return 0;
+    for (i = 0; s[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *ent = NULL;
+        size_t n = 1;
+
+        switch (c) {
+        case '&':
+            ent = "&amp;";
+            break;
+        case '<':
+            ent = "&lt;";
+            break;
+        case '>':
+            ent = "&gt;";
+            break;
+        case '"':
+            ent = "&quot;";
+            break;
+        case '\'':
+            ent = "&apos;";
+            break;
+        default:
+            if (c < 0x20 && c != '\t')
+                continue;    /* not allowed in XML 1.0 */
+            if (c >= 0xC0) { /* a UTF-8 lead byte: keep the sequence whole */
+                while ((s[i + n] & 0xC0) == 0x80)
+                    n++;
+            }
+            break;
+        }
+        if (ent != NULL)
+            n = strlen(ent);
+        if (o + n >= cap) {
+            out[o] = '\0';
+            return -1;
+        }
+        memcpy(out + o, ent != NULL ? ent : s + i, n);
+        o += n;
+        if (ent == NULL)
+            i += n - 1;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+void np__xml_unescape(char *s)
+{
+    static const struct {
+        const char *ent;
+        char c;
+    } named[] = {{"&amp;", '&'},
+                 {"&lt;", '<'},
+                 {"&gt;", '>'},
+                 {"&quot;", '"'},
+                 {"&apos;", '\''}};
+    size_t r = 0, w = 0, i;
+
+    if (s == NULL)
+        return;
+    while (s[r] != '\0') {
+        size_t len = 0;
+        char c = 0;
+
+        if (s[r] == '&') {
+            for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+                if (strncmp(s + r, named[i].ent, strlen(named[i].ent)) == 0) {
+                    len = strlen(named[i].ent);
+                    c = named[i].c;
+                    break;
+                }
+            if (len == 0 && s[r + 1] == '#') {
+                size_t k = r + 2;
+                unsigned v = 0, digits = 0;
+                int hex = s[k] == 'x' || s[k] == 'X';
+
+                if (hex)
+                    k++;
+                for (; digits < 4; k++, digits++) {
+                    char d = s[k];
+
+                    if (d >= '0' && d <= '9')
+                        v = v * (hex ? 16u : 10u) + (unsigned)(d - '0');
+                    else if (hex && d >= 'a' && d <= 'f')
+                        v = v * 16u + (unsigned)(d - 'a' + 10);
+                    else if (hex && d >= 'A' && d <= 'F')
+                        v = v * 16u + (unsigned)(d - 'A' + 10);
+                    else
+                        break;
+                }
+                if (digits > 0 && s[k] == ';' && v >= 0x20 && v < 0x7F) {
+                    len = k + 1 - r;
+                    c = (char)v;
+                }
+            }
+        }
+        if (len > 0) {
+            s[w++] = c;
+            r += len;
+        } else {
+            s[w++] = s[r++];
+        }
+    }
+    s[w] = '\0';
+}
+
+int np__url_repoint(const char *url, const np_addr *answered, char *out,
+                    size_t cap)
+{
+    char host[NP_ADDRSTRLEN + 2], ip[NP_ADDRSTRLEN];
+    const char *h, *e;
+    np_addr a;
+    size_t n;
+    int bad, w;
+
+    if (url == NULL || answered == NULL || strncmp(url, "http://", 7) != 0)
+        return -1;
+    h = url + 7;
+    if (*h == '[') { /* an IPv6 literal */
+        e = strchr(h, ']');
+        if (e == NULL)
+            return -1;
+        n = (size_t)(e - h - 1);
+        if (n >= sizeof(host))
+            return -1;
+        memcpy(host, h + 1, n);
+        e++;
+    } else {
+        e = h;
+        while (*e != '\0' && *e != ':' && *e != '/')
+            e++;
+        n = (size_t)(e - h);
+        if (n >= sizeof(host))
+            return -1;
+        memcpy(host, h, n);
+    }
+    host[n] = '\0';
+    if (strcmp(host, "localhost") == 0)
+        bad = 1;
+    else if (np_addr_parse(&a, host, 0, NULL) != NP_OK)
+        return 0; /* a name: not ours to judge */
+    else
+        bad = np_addr_scope(&a) == NP_SCOPE_LOOPBACK ||
+              !np_pm_external_usable(&a, NULL, NULL);
+    if (!bad)
+        return 0;
+    np_addr_ip_str(answered, ip, sizeof(ip));
+    w = snprintf(out, cap,
+                 np_addr_family(answered) == AF_INET6 ? "http://[%s]%s"
+                                                      : "http://%s%s",
+                 ip, e);
+    if (w < 0 || (size_t)w >= cap)
+        return -1;
+    return 1;
+}
+
+int np__on_lan(const np_addr *a, const np_addr *local, unsigned prefix_len)
+{
+    const uint8_t *x, *y;
+    unsigned bits, i;
+
+    if (a == NULL || local == NULL ||
+        np_addr_family(a) != np_addr_family(local))
+        return 0;
+    if (np_addr_family(a) == AF_INET) {
+        x = (const uint8_t *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+        y = (const uint8_t *)&((const struct sockaddr_in *)&local->ss)
+                ->sin_addr;
+        bits = prefix_len == 0 || prefix_len > 32 ? 24 : prefix_len;
+    } else if (np_addr_family(a) == AF_INET6) {
+        x = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+        y = ((const struct sockaddr_in6 *)&local->ss)->sin6_addr.s6_addr;
+        bits = prefix_len == 0 || prefix_len > 128 ? 64 : prefix_len;
+    } else {
+        return 0;
+    }
+    for (i = 0; i < bits; i++) {
+        unsigned m = 0x80u >> (i % 8);
+
+        if ((x[i / 8] & m) != (y[i / 8] & m))
+            return 0;
+    }
+    return 1;
+}
 
 const char *np_pm_proto_name(enum np_pm_proto p)
 {
@@ -221,8 +428,8 @@ const char *np_pm_pcp_result_str(int rc)
         "NOT_AUTHORIZED: the router's policy refuses this mapping",
         "MALFORMED_REQUEST: the server could not parse the request",
         "UNSUPP_OPCODE: the server does not support this operation",
-        "UNSUPP_OPTION: the server does not support a mandatory option "
-        "(THIRD_PARTY: mapping for another device is not allowed)",
+        "UNSUPP_OPTION: the server does not support an option the request "
+        "carried",
         "MALFORMED_OPTION: an option was malformed",
         "NETWORK_FAILURE: the server has a network problem",
         "NO_RESOURCES: the server is out of mappings",
@@ -313,6 +520,53 @@ const char *np_pm_upnp_error_str(int code)
     default:
         return "UPnP error";
     }
+}
+
+int np_pm_external_usable(const np_addr *a, const np_addr *gateway,
+                          const np_addr *local)
+{
+    static const uint8_t zero16[16];
+
+    if (a == NULL || !np_addr_is_set(a))
+        return 0;
+    if (np_addr_family(a) == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->ss;
+        const uint8_t *b = (const uint8_t *)&v4->sin_addr;
+
+        /* 0/8 "this network", multicast, 240/4 and broadcast: never a
+         * host's public address */
+        if (b[0] == 0 || b[0] >= 224)
+            return 0;
+    } else if (np_addr_family(a) == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->ss;
+
+        if (memcmp(&v6->sin6_addr, zero16, 16) == 0 ||
+            v6->sin6_addr.s6_addr[0] == 0xff)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (np_addr_scope(a) == NP_SCOPE_LOOPBACK ||
+        np_addr_scope(a) == NP_SCOPE_LINK_LOCAL)
+        return 0;
+    if (gateway != NULL && np_addr_is_set(gateway) &&
+        np_addr_same_ip(a, gateway))
+        return 0;
+    if (local != NULL && np_addr_is_set(local) && np_addr_same_ip(a, local))
+        return 0;
+    return 1;
+}
+
+int np_pm_discovery_external_unsure(const np_pm_discovery *d)
+{
+    size_t i;
+
+    if (d == NULL)
+        return 0;
+    for (i = 0; i < NP_PM_NPROTO; i++)
+        if (np_addr_is_set(&d->external_bogus[i]) || d->external_unread[i])
+            return 1;
+    return 0;
 }
 
 int np_pm_epoch_ok(uint32_t prev_server, uint64_t prev_client,
@@ -585,7 +839,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     np_addr_ip_str(&pm->ctx.gateway, gw, sizeof(gw));
 
     /* Open every preferred backend and send its first request at once. */
-    t0 = np__pm_now_ms();
+    t0 = np__mono_ms();
     for (p = 0; p < NP_PM_NPROTO; p++) {
         done[p] = 1;
         attempt[p] = 0;
@@ -609,7 +863,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
     for (;;) {
         int64_t wait, elapsed;
 
-        now = np__pm_now_ms();
+        now = np__mono_ms();
         elapsed = now - t0;
         pending = 0;
         npfd = 0;
@@ -666,7 +920,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                 continue;
             pm->answered[q] = 1;
             d->has[q] = 1;
-            d->rtt_ms[q] = (int)(np__pm_now_ms() - t0);
+            d->rtt_ms[q] = (int)(np__mono_ms() - t0);
             if (!any && !pm->ctx.opt.wait_all) {
                 int64_t win = pm->ctx.opt.ssdp_window_ms;
                 int upnp_first = pm->be[NP_PM_UPNP] != NULL &&
@@ -678,8 +932,8 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                 if (win <= 0)
                     win = upnp_first ? 8 * (int64_t)d->rtt_ms[q] + 250
                                      : 4 * (int64_t)d->rtt_ms[q] + 50;
-                if (np__pm_now_ms() + win < end)
-                    end = np__pm_now_ms() + win;
+                if (np__mono_ms() + win < end)
+                    end = np__mono_ms() + win;
                 any = 1;
             }
         }
@@ -701,7 +955,7 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
                     if (!done[p])
                         all = 0;
                 if (all)
-                    end = np__pm_now_ms();
+                    end = np__mono_ms();
                 else if (!pm->ctx.opt.wait_all && t0 + d->rtt_ms[q] + w < end)
                     end = t0 + d->rtt_ms[q] + w;
                 break;
@@ -729,10 +983,19 @@ int np_portmap_discover(np_portmap *pm, np_pm_discovery *out, np_error *err)
             break;
         }
     }
-    d->elapsed_ms = (int)(np__pm_now_ms() - t0);
+    d->elapsed_ms = (int)(np__mono_ms() - t0);
     pm->discovered = 1;
     if (out != NULL)
         *out = *d;
+    if (d->chosen == NP_PM_NONE && d->pcp_version != 0 && d->pcp_version != 2)
+        return np_error_set(
+            err, NP_EUNSUPP, gw,
+            "the router answers PCP, but only version %d "
+            "(natpilot speaks version 2)%s%s%s in %d ms",
+            d->pcp_version, pm->be[NP_PM_NATPMP] ? "; NAT-PMP" : "",
+            pm->be[NP_PM_UPNP] ? ", UPnP-IGD (SSDP)" : "",
+            pm->be[NP_PM_NATPMP] || pm->be[NP_PM_UPNP] ? " did not answer" : "",
+            d->elapsed_ms);
     if (d->chosen == NP_PM_NONE)
         return np_error_set(err, NP_ETIMEOUT, gw,
                             "the router answered none of %s%s%s%s%s in %d "
@@ -831,7 +1094,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
 {
     const np__pm_backend *be = pm->be[p];
     void *st = pm->st[p];
-    int64_t t0 = np__pm_now_ms(), next = 250, limit;
+    int64_t t0 = np__mono_ms(), next = 250, limit;
     int attempt = 0;
 
     if (be == NULL || st == NULL || pm->answered[p] || pm->late_tried[p])
@@ -842,7 +1105,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
         return 0;
     for (;;) {
         struct pollfd pfd;
-        int64_t el = np__pm_now_ms() - t0, wait;
+        int64_t el = np__mono_ms() - t0, wait;
         int rc;
 
         if (el >= limit)
@@ -872,7 +1135,7 @@ static int late_discover(np_portmap *pm, enum np_pm_proto p)
             return 0;
         pm->answered[p] = 1;
         pm->disc.has[p] = 1;
-        pm->disc.rtt_ms[p] = (int)(np__pm_now_ms() - t0);
+        pm->disc.rtt_ms[p] = (int)(np__mono_ms() - t0);
         return 1;
     }
 }

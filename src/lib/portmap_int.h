@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "natpilot/portmap.h"
+#include "np_util.h"
 
 /* What the front shares with every backend (read-only for them). */
 typedef struct np__pm_ctx {
@@ -39,6 +40,36 @@ int np__ssdp_line(const char *buf, size_t len, size_t *pos, const char **line,
 int np__ssdp_header(const char *line, size_t len, const char *name,
                     const char **v, size_t *vlen);
 int np__ssdp_location(const char *v, size_t vl, char *loc, size_t locsize);
+
+/*
+ * XML-escape s into out (cap bytes, always terminated): & < > " ' become
+ * entities, control characters other than tab are dropped. miniupnpc puts
+ * SOAP arguments into the body as they are ("Tom & Ana" makes a broken
+ * body, 402 from a strict IGD), so every string natpilot passes goes
+ * through this. 0, or -1 when it had to be cut (never inside an entity or
+ * a UTF-8 sequence).
+ */
+int np__xml_escape(const char *s, char *out, size_t cap);
+
+/*
+ * The reverse, in place, for text miniupnpc hands back from a SOAP answer
+ * without decoding it (a description): &amp; &lt; &gt; &quot; &apos; and
+ * &#N; / &#xN; for ASCII; anything else is left as it is.
+ */
+void np__xml_unescape(char *s);
+
+/*
+ * A LOCATION URL ("http://HOST[:PORT]/path") whose host cannot be reached
+ * (loopback, 0.0.0.0: some TP-Link firmwares) re-pointed at the address
+ * that answered: 1 with the new URL in out, 0 when the host is usable (out
+ * untouched), -1 when it does not parse or fit.
+ */
+int np__url_repoint(const char *url, const np_addr *answered, char *out,
+                    size_t cap);
+
+/* 1 when a is inside local's subnet of prefix_len bits (same family); a
+ * prefix_len of 0 (unknown) means /24 for IPv4 and /64 for IPv6. */
+int np__on_lan(const np_addr *a, const np_addr *local, unsigned prefix_len);
 
 /* Discovery answers of disc_recv. */
 enum { NP__DISC_PENDING = 0, NP__DISC_ANSWERED = 1, NP__DISC_GAVE_UP = 2 };
@@ -72,12 +103,15 @@ extern const np__pm_backend np__pm_natpmp;
 extern const np__pm_backend np__pm_upnp;
 
 /* Milliseconds of a monotonic clock. */
-int64_t np__pm_now_ms(void);
 
 /* Fill res->outcome/code/message/proto in one go. */
 void np__pm_result_set(np_pm_result *res, enum np_pm_proto proto,
                        enum np_pm_outcome outcome, int code, const char *fmt,
                        ...) __attribute__((format(printf, 5, 6)));
+
+/* Append "; " (when not the first) and the formatted text to d->note. */
+void np__pm_note(np_pm_discovery *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Record a response from an unexpected source in d->suspects. */
 void np__pm_suspect(np_pm_discovery *d, enum np_pm_proto proto,

@@ -47,8 +47,9 @@ struct pcp {
     uint32_t epoch;
     uint64_t epoch_client;
     int lost_state;
-    int version; /* 2, or 0 once a NAT-PMP server answered */
-    np_addr ext; /* last assigned external address */
+    int version;   /* 2, or 0 once a NAT-PMP server answered */
+    np_addr ext;   /* last assigned external address */
+    np_addr bogus; /* an unusable external address the router answered */
     np_pm_discovery *disc;
 };
 
@@ -130,7 +131,7 @@ static int pcp_disc_send(void *st, int attempt, np_error *err)
 
 static void note_epoch(struct pcp *s, uint32_t epoch)
 {
-    uint64_t now = (uint64_t)np__pm_now_ms() / 1000;
+    uint64_t now = (uint64_t)np__mono_ms() / 1000;
 
     if (s->have_epoch && !np_pm_epoch_ok(s->epoch, s->epoch_client, epoch, now))
         s->lost_state = 1;
@@ -179,7 +180,9 @@ static int pcp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
         if (k == 0)
             continue;
         if (r.version != NP_PCP_VERSION) {
-            /* UNSUPP_VERSION, or a NAT-PMP server: fall back to NAT-PMP */
+            /* Version 0: a NAT-PMP server (use NAT-PMP). Version 1 or
+             * above 2: a PCP server of another version (RFC 6887 §9),
+             * which natpilot cannot use: pcp_version tells which. */
             s->version = r.version;
             d->pcp_version = r.version;
             return NP__DISC_GAVE_UP;
@@ -201,7 +204,7 @@ static int map_transact(struct pcp *s, const np_pcp_map_request *m,
 {
     uint8_t buf[NP_PCP_MAX_MSG];
     size_t len;
-    int64_t start = np__pm_now_ms(), end = start + s->ctx->opt.timeout_ms;
+    int64_t start = np__mono_ms(), end = start + s->ctx->opt.timeout_ms;
     int64_t next = start, gap = 250;
     int rc;
 
@@ -210,7 +213,7 @@ static int map_transact(struct pcp *s, const np_pcp_map_request *m,
         return rc;
     for (;;) {
         struct pollfd pfd;
-        int64_t now = np__pm_now_ms(), wait;
+        int64_t now = np__mono_ms(), wait;
         np_pcp_response r;
         int k;
 
@@ -255,23 +258,6 @@ static int nonce_zero(const uint8_t n[12])
     return memcmp(n, z, 12) == 0;
 }
 
-static int make_nonce(uint8_t n[12])
-{
-    size_t got = 0;
-
-    while (got < 12) {
-        ssize_t r = getrandom(n + got, 12 - got, 0);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return NP_ESYS;
-        }
-        got += (size_t)r;
-    }
-    return NP_OK;
-}
-
 static int is_third(const struct pcp *s, const np_pm_request *req)
 {
     return np_addr_is_set(&req->internal) &&
@@ -290,7 +276,9 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
 
     if (s->version != NP_PCP_VERSION) {
         np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
-                          "the router does not speak PCP version 2");
+                          "the router does not speak PCP version 2 (it "
+                          "answered version %d)",
+                          s->version);
         return NP_OK;
     }
     rc = ensure(s, err);
@@ -298,7 +286,7 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
         return rc;
     memset(&m, 0, sizeof(m));
     if (nonce_zero(req->nonce)) {
-        if (make_nonce(m.nonce) != NP_OK)
+        if (np__random(m.nonce, sizeof(m.nonce)) != 0)
             return np_error_sys(err, errno, NULL, "getrandom");
     } else {
         memcpy(m.nonce, req->nonce, 12);
@@ -362,16 +350,58 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
         return NP_OK;
     }
     if (r.version != NP_PCP_VERSION) {
-        np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
-                          "UNSUPP_VERSION: the router speaks NAT-PMP, not "
-                          "PCP");
+        if (r.version == 0)
+            np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
+                              "UNSUPP_VERSION: the router speaks NAT-PMP, "
+                              "not PCP");
+        else
+            np__pm_result_set(res, NP_PM_PCP, NP_PM_UNSUPPORTED, 1,
+                              "UNSUPP_VERSION: the router speaks PCP "
+                              "version %u only, natpilot version 2",
+                              (unsigned)r.version);
         return NP_OK;
     }
     res->lifetime = r.lifetime;
+    if (r.result == NP_PCP_UNSUPP_OPTION ||
+        r.result == NP_PCP_MALFORMED_OPTION) {
+        /* Blame THIRD_PARTY only when the request carried it (§13.1). */
+        np__pm_result_set(
+            res, NP_PM_PCP, np_pm_classify_pcp(r.result, third), r.result,
+            "PCP result %d: %s: the router refused %s", r.result,
+            r.result == NP_PCP_UNSUPP_OPTION ? "UNSUPP_OPTION"
+                                             : "MALFORMED_OPTION",
+            third ? "the THIRD_PARTY option (mapping for another device is "
+                    "not allowed)"
+            : m.prefer_failure ? "the PREFER_FAILURE option"
+                               : "an option although the request carried "
+                                 "none");
+        return NP_OK;
+    }
     if (r.result != 0) {
         np__pm_result_set(res, NP_PM_PCP, np_pm_classify_pcp(r.result, third),
                           r.result, "PCP result %d: %s", r.result,
                           np_pm_pcp_result_str(r.result));
+        return NP_OK;
+    }
+    if (lifetime > 0 &&
+        !np_pm_external_usable(&r.external, &s->ctx->gateway, &s->ctx->local)) {
+        /* SUCCESS with an external address that cannot be one (all zero,
+         * loopback, the router's LAN side): the router does not know its
+         * public address; nothing can reach such a mapping. Remove it. */
+        char a[NP_ADDRSTRLEN];
+
+        np_addr_ip_str(&r.external, a, sizeof(a));
+        s->bogus = r.external;
+        m.lifetime = 0;
+        m.suggested_external_port = 0;
+        (void)map_transact(s, &m, &r);
+        memset(&res->external, 0, sizeof(res->external));
+        res->lifetime = 0;
+        np__pm_result_set(res, NP_PM_PCP, NP_PM_FAILED, 0,
+                          "the router answered SUCCESS with external address "
+                          "%s, which cannot be a public address: it does not "
+                          "know its own (removed again)",
+                          a);
         return NP_OK;
     }
     res->external = r.external;
@@ -453,6 +483,13 @@ static int pcp_external(void *st, np_addr *out, np_error *err)
 {
     struct pcp *s = st;
 
+    char a[NP_ADDRSTRLEN];
+
+    if (!np_addr_is_set(&s->ext) && np_addr_is_set(&s->bogus))
+        return np_error_set(err, NP_ENOTFOUND, NULL,
+                            "the router does not know its public address "
+                            "(it answered %s)",
+                            np_addr_ip_str(&s->bogus, a, sizeof(a)));
     if (!np_addr_is_set(&s->ext))
         return np_error_set(err, NP_ENOTFOUND, NULL,
                             "PCP tells the external address only with a "

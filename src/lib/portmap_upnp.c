@@ -20,7 +20,9 @@
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 
+#include "natpilot/netinfo.h"
 #include "portmap_int.h"
+#include "np_util.h"
 
 #if !defined(MINIUPNPC_API_VERSION) || MINIUPNPC_API_VERSION < 14
 #error "miniupnpc API version 14 or later is needed"
@@ -39,7 +41,17 @@ struct upnp {
     struct UPNPUrls urls;
     struct IGDdatas data;
     char lanaddr[64];
-    np_addr ext; /* cached external address */
+    np_addr ext;   /* cached external address */
+    np_addr bogus; /* an unusable external address the IGD answered */
+    /* An IGD on the LAN that answered the unicast M-SEARCH sent to the
+     * gateway from its own address (a CARP/VRRP pair answers from its
+     * static address, not the floating gateway's): used when the gateway
+     * itself does not answer. */
+    char lan_url[256];
+    np_addr lan_from;
+    unsigned prefix; /* the LAN's prefix length, 0 unknown */
+    int prefix_known;
+    char note[160]; /* what discovery changed: re-pointed LOCATION, ... */
 };
 
 static void *upnp_open(const np__pm_ctx *ctx, np_error *err)
@@ -72,6 +84,8 @@ static int upnp_disc_fd(void *st)
 {
     return ((struct upnp *)st)->fd;
 }
+
+#define GW_ONLY_ST "urn:schemas-upnp-org:service:WANIPConnection:1"
 
 static int upnp_disc_send(void *st, int attempt, np_error *err)
 {
@@ -124,6 +138,17 @@ static int upnp_disc_send(void *st, int attempt, np_error *err)
         (void)sendto(u->fd, msg, (size_t)n, 0, (struct sockaddr *)&uc,
                      sizeof(uc));
     }
+    /* Only to the gateway's address, with a service ST never multicast: an
+     * answer carrying it came from whoever holds that address, even when it
+     * answers from another one (CARP/VRRP). */
+    n = snprintf(msg, sizeof(msg),
+                 "M-SEARCH * HTTP/1.1\r\n"
+                 "HOST: 239.255.255.250:1900\r\n"
+                 "MAN: \"ssdp:discover\"\r\n"
+                 "MX: 1\r\n"
+                 "ST: %s\r\n\r\n",
+                 GW_ONLY_ST);
+    (void)sendto(u->fd, msg, (size_t)n, 0, (struct sockaddr *)&uc, sizeof(uc));
     return NP_OK;
 }
 
@@ -144,14 +169,45 @@ static int url_host_is(const char *url, const np_addr *a)
     return n == strlen(ip) && strncmp(h, ip, n) == 0;
 }
 
+/* 1 when the SSDP answer's ST is the service type sent only to the
+ * gateway's address (any version of it). */
+static int st_is_gw_only(const char *buf, size_t len)
+{
+    static const char pfx[] = "urn:schemas-upnp-org:service:WANIPConnection:";
+    size_t pos = 0, l, vl;
+    const char *line, *v;
+
+    while (np__ssdp_line(buf, len, &pos, &line, &l))
+        if (np__ssdp_header(line, l, "ST", &v, &vl))
+            return vl > sizeof(pfx) - 1 &&
+                   strncmp(v, pfx, sizeof(pfx) - 1) == 0;
+    return 0;
+}
+
+static void lan_prefix(struct upnp *u)
+{
+    np_netif_addr *a = NULL;
+    size_t n = 0, i;
+
+    if (u->prefix_known)
+        return;
+    u->prefix_known = 1;
+    if (np_netinfo_local_addrs(&a, &n, NULL) != NP_OK)
+        return;
+    for (i = 0; i < n; i++)
+        if (np_addr_same_ip(&a[i].addr, &u->ctx->local))
+            u->prefix = a[i].prefix_len;
+    free(a);
+}
+
 static int upnp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
 {
     struct upnp *u = st;
-    char buf[1536], loc[256];
+    char buf[1536], loc[256], fixed[256];
     struct sockaddr_storage ss;
     socklen_t sl;
     ssize_t r;
-    int ver = 1, answered = 0;
+    int ver = 1, answered = 0, rp;
 
     (void)err;
     for (;;) {
@@ -164,17 +220,43 @@ static int upnp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
         np_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl);
         if (!np_pm_ssdp_parse(buf, (size_t)r, loc, sizeof(loc), &ver))
             continue;
-        if (!np_addr_same_ip(&from, &u->ctx->gateway) ||
-            !url_host_is(loc, &u->ctx->gateway)) {
-            np__pm_suspect(d, NP_PM_UPNP, &from,
-                           "an UPnP IGD that is not the default gateway");
+        /* LOCATION on loopback or 0.0.0.0 (TP-Link): the answerer's */
+        rp = np__url_repoint(loc, &from, fixed, sizeof(fixed));
+        if (rp < 0)
+            continue;
+        if (np_addr_same_ip(&from, &u->ctx->gateway) &&
+            url_host_is(rp ? fixed : loc, &u->ctx->gateway)) {
+            if (u->url[0] == '\0' || ver > u->igd_version) {
+                snprintf(u->url, sizeof(u->url), "%s", rp ? fixed : loc);
+                u->igd_version = ver;
+                if (rp)
+                    snprintf(u->note, sizeof(u->note),
+                             "the IGD's LOCATION named an unusable host "
+                             "(%.60s); used the gateway's address",
+                             loc);
+            }
+            answered = 1;
             continue;
         }
-        if (u->url[0] == '\0' || ver > u->igd_version) {
-            snprintf(u->url, sizeof(u->url), "%s", loc);
-            u->igd_version = ver;
+        lan_prefix(u);
+        if (!np_addr_same_ip(&from, &u->ctx->gateway) &&
+            st_is_gw_only(buf, (size_t)r) &&
+            np__on_lan(&from, &u->ctx->local, u->prefix) &&
+            url_host_is(rp ? fixed : loc, &from)) {
+            /* answered the M-SEARCH sent to the gateway, from its own LAN
+             * address: a CARP/VRRP pair */
+            if (u->lan_url[0] == '\0') {
+                snprintf(u->lan_url, sizeof(u->lan_url), "%s",
+                         rp ? fixed : loc);
+                u->lan_from = from;
+            }
+            answered = 1;
+            continue;
         }
-        answered = 1;
+        np__pm_suspect(d, NP_PM_UPNP, &from,
+                       np__on_lan(&from, &u->ctx->local, u->prefix)
+                           ? "an UPnP IGD that is not the default gateway"
+                           : "an UPnP IGD outside the LAN (never used)");
     }
     return answered ? NP__DISC_ANSWERED : NP__DISC_PENDING;
 }
@@ -182,23 +264,99 @@ static int upnp_disc_recv(void *st, np_pm_discovery *d, np_error *err)
 static int fill_ext(struct upnp *u)
 {
     char ip[UPNP_BUF];
+    np_addr a;
     int rc;
 
     memset(ip, 0, sizeof(ip));
+    memset(&u->ext, 0, sizeof(u->ext));
     rc = UPNP_GetExternalIPAddress(u->urls.controlURL,
                                    u->data.first.servicetype, ip);
     ip[sizeof(ip) - 1] = '\0';
-    if (rc != 0 || np_addr_parse(&u->ext, ip, 0, NULL) != NP_OK) {
-        memset(&u->ext, 0, sizeof(u->ext));
+    if (rc != 0 || np_addr_parse(&a, ip, 0, NULL) != NP_OK)
+        return NP_EPROTO;
+    if (!np_pm_external_usable(&a, &u->ctx->gateway, &u->ctx->local)) {
+        /* 0.0.0.0, loopback, its own LAN address: it does not know */
+        u->bogus = a;
         return NP_EPROTO;
     }
+    u->ext = a;
     return NP_OK;
+}
+
+/* How good the WAN service in u->data.first is, as miniupnpc's
+ * UPNP_GetValidIGD ranks IGDs: connected with a public address, connected
+ * with another usable one, connected, not connected. */
+static int service_rank(struct upnp *u)
+{
+    int connected = UPNPIGD_IsConnected(&u->urls, &u->data);
+    int usable = fill_ext(u) == NP_OK;
+
+    if (connected && usable)
+        return np_addr_scope(&u->ext) == NP_SCOPE_PUBLIC ? 4 : 3;
+    if (connected)
+        return 2;
+    return usable ? 1 : 0;
+}
+
+static int load_urls(struct upnp *u)
+{
+    if (u->have_urls)
+        FreeUPNPUrls(&u->urls);
+    memset(&u->urls, 0, sizeof(u->urls));
+    GetUPNPUrls(&u->urls, &u->data, u->url, 0);
+    u->have_urls = 1;
+    return u->urls.controlURL != NULL && u->urls.controlURL[0] != '\0';
+}
+
+static void swap_services(struct upnp *u)
+{
+    u->data.tmp = u->data.first;
+    u->data.first = u->data.second;
+    u->data.second = u->data.tmp;
+}
+
+/*
+ * Several WAN connection services (a DSL box with WANIPConnection and
+ * WANPPPConnection, two WAN devices): miniupnpc keeps the first two it
+ * finds; use the one that is connected with a usable external address.
+ */
+static void choose_service(struct upnp *u)
+{
+    int r1, r2;
+
+    r1 = service_rank(u);
+    if (r1 == 4 || u->data.second.servicetype[0] == '\0')
+        return;
+    swap_services(u);
+    if (load_urls(u) && (r2 = service_rank(u)) > r1) {
+        size_t n = strlen(u->note);
+
+        snprintf(u->note + n, sizeof(u->note) - n,
+                 "%sused the IGD's second WAN service (%.60s): the first is "
+                 "%s",
+                 n ? "; " : "", u->data.first.servicetype,
+                 r1 >= 2 ? "connected without a usable external address"
+                         : "not connected");
+        return;
+    }
+    swap_services(u);
+    (void)load_urls(u);
+    (void)service_rank(u);
 }
 
 static int upnp_disc_finish(void *st, np_pm_discovery *d, np_error *err)
 {
     struct upnp *u = st;
+    char a[NP_ADDRSTRLEN];
 
+    if (u->url[0] == '\0' && u->lan_url[0] != '\0') {
+        /* Only a LAN host answering for the gateway (CARP/VRRP). */
+        snprintf(u->url, sizeof(u->url), "%s", u->lan_url);
+        snprintf(u->note, sizeof(u->note),
+                 "the IGD answered for the gateway from %s (a CARP/VRRP "
+                 "pair?)",
+                 np_addr_ip_str(&u->lan_from, a, sizeof(a)));
+    }
     if (u->url[0] == '\0')
         return np_error_set(err, NP_ENOTFOUND, NULL, "no IGD");
     if (u->have_urls) {
@@ -218,15 +376,20 @@ static int upnp_disc_finish(void *st, np_pm_discovery *d, np_error *err)
     if (u->urls.controlURL == NULL || u->urls.controlURL[0] == '\0')
         return np_error_set(err, NP_EPROTO, u->url,
                             "the IGD has no WAN connection service");
+    choose_service(u);
     if (strstr(u->data.first.servicetype, "Connection:2") != NULL)
         u->igd_version = 2;
     else
         u->igd_version = 1;
     d->igd_version = u->igd_version;
     snprintf(d->igd_url, sizeof(d->igd_url), "%s", u->url);
+    if (u->note[0] != '\0')
+        np__pm_note(d, "UPnP: %s", u->note);
     d->igd_connected = UPNPIGD_IsConnected(&u->urls, &u->data);
-    if (fill_ext(u) == NP_OK)
+    if (np_addr_is_set(&u->ext) || fill_ext(u) == NP_OK)
         d->external[NP_PM_UPNP] = u->ext;
+    else if (np_addr_is_set(&u->bogus))
+        d->external_bogus[NP_PM_UPNP] = u->bogus;
     return NP_OK;
 }
 
@@ -250,19 +413,6 @@ static void client_of(const struct upnp *u, const np_pm_request *req, char *buf,
 static uint16_t ext_port_of(const np_pm_request *req)
 {
     return req->external_port ? req->external_port : req->internal_port;
-}
-
-static int parse_u32(const char *s, uint32_t *v)
-{
-    char *end;
-    unsigned long r;
-
-    errno = 0;
-    r = strtoul(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || r > UINT32_MAX)
-        return NP_EPARSE;
-    *v = (uint32_t)r;
-    return NP_OK;
 }
 
 /* One entry, as GetSpecificPortMappingEntry reads it. */
@@ -294,6 +444,7 @@ static int get_specific(struct upnp *u, uint16_t eport, int transport,
 #endif
     e->client[UPNP_BUF - 1] = e->port[UPNP_BUF - 1] = '\0';
     e->desc[UPNP_BUF - 1] = e->enabled[UPNP_BUF - 1] = '\0';
+    np__xml_unescape(e->desc);
     e->lease[UPNP_BUF - 1] = '\0';
     return rc;
 }
@@ -324,7 +475,7 @@ static void set_holder(np_pm_result *res, const struct entry *e)
 
 static int add_or_next(struct upnp *u, const np_pm_request *req,
                        const char *client, const char *ip, const char *lease,
-                       uint16_t *granted)
+                       const char *desc, uint16_t *granted)
 {
     uint16_t cand = *granted;
     char ep[16];
@@ -333,8 +484,8 @@ static int add_or_next(struct upnp *u, const np_pm_request *req,
 
     snprintf(ep, sizeof(ep), "%u", (unsigned)cand);
     first = rc = UPNP_AddPortMapping(
-        u->urls.controlURL, u->data.first.servicetype, ep, ip, client,
-        req->description, proto_str(req->transport), NULL, lease);
+        u->urls.controlURL, u->data.first.servicetype, ep, ip, client, desc,
+        proto_str(req->transport), NULL, lease);
     if (rc != 718 || !req->allow_other_port ||
         get_specific(u, cand, req->transport, &e) != 0 ||
         strcmp(e.client, client) == 0)
@@ -345,7 +496,7 @@ static int add_or_next(struct upnp *u, const np_pm_request *req,
             continue; /* taken */
         snprintf(ep, sizeof(ep), "%u", (unsigned)cand);
         rc = UPNP_AddPortMapping(u->urls.controlURL, u->data.first.servicetype,
-                                 ep, ip, client, req->description,
+                                 ep, ip, client, desc,
                                  proto_str(req->transport), NULL, lease);
         if (rc == 0) {
             *granted = cand;
@@ -363,6 +514,9 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
     struct upnp *u = st;
     char ep[16], ip[16], lease[16], client[NP_ADDRSTRLEN];
     char reserved[UPNP_BUF];
+    /* miniupnpc sends arguments unescaped: "Tom & Ana" must not break the
+     * SOAP body (a strict IGD answers 402) */
+    char desc[NP_PM_DESC_MAX * 6];
     int rc, third = np_addr_is_set(&req->internal);
     uint16_t eport = ext_port_of(req), granted = eport;
     enum np_pm_outcome o;
@@ -373,6 +527,7 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
     if (!u->have_urls)
         return np_error_set(err, NP_EUNSUPP, NULL, "no IGD");
     client_of(u, req, client, sizeof(client));
+    (void)np__xml_escape(req->description, desc, sizeof(desc));
     snprintf(ep, sizeof(ep), "%u", (unsigned)eport);
     snprintf(ip, sizeof(ip), "%u", (unsigned)req->internal_port);
     snprintf(lease, sizeof(lease), "%lu",
@@ -380,13 +535,14 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
     if (u->igd_version >= 2 && req->allow_other_port) {
         memset(reserved, 0, sizeof(reserved));
         rc = UPNP_AddAnyPortMapping(
-            u->urls.controlURL, u->data.first.servicetype, ep, ip, client,
-            req->description, proto_str(req->transport), NULL, lease, reserved);
+            u->urls.controlURL, u->data.first.servicetype, ep, ip, client, desc,
+            proto_str(req->transport), NULL, lease, reserved);
         reserved[UPNP_BUF - 1] = '\0';
-        if (rc == 0 && parse_u32(reserved, &v) == NP_OK && v > 0 && v <= 65535)
+        if (rc == 0 && np__parse_u32(reserved, UINT32_MAX, &v) == NP_OK &&
+            v > 0 && v <= 65535)
             granted = (uint16_t)v;
     } else {
-        rc = add_or_next(u, req, client, ip, lease, &granted);
+        rc = add_or_next(u, req, client, ip, lease, desc, &granted);
     }
     (void)np_addr_parse(&res->internal, client, 0, NULL);
     res->internal_port = req->internal_port;
@@ -415,7 +571,7 @@ static int upnp_add(void *st, const np_pm_request *req, np_pm_result *res,
     res->lifetime = req->permanent ? 0 : req->lifetime;
     /* Read it back: the router's own view of what it made. */
     if (get_specific(u, granted, req->transport, &e) == 0) {
-        if (parse_u32(e.lease, &v) == NP_OK)
+        if (np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
             res->lifetime = v;
     }
     if (granted != eport)
@@ -452,9 +608,9 @@ static int upnp_get(void *st, const np_pm_request *req, np_pm_result *res,
     }
     set_ext(u, res, eport);
     (void)np_addr_parse(&res->internal, e.client, 0, NULL);
-    if (parse_u32(e.port, &v) == NP_OK && v <= 65535)
+    if (np__parse_u32(e.port, UINT32_MAX, &v) == NP_OK && v <= 65535)
         res->internal_port = (uint16_t)v;
-    if (parse_u32(e.lease, &v) == NP_OK)
+    if (np__parse_u32(e.lease, UINT32_MAX, &v) == NP_OK)
         res->lifetime = v;
     set_holder(res, &e);
     if (strcmp(e.client, client) == 0 &&
@@ -554,16 +710,17 @@ static int upnp_list(void *st, np_pm_mapping **out, size_t *n, np_error *err)
         memset(m, 0, sizeof(*m));
         m->proto = NP_PM_UPNP;
         m->transport = strcmp(proto, "TCP") == 0 ? NP_PM_TCP : NP_PM_UDP;
-        if (parse_u32(ext, &v) != NP_OK || v == 0 || v > 65535)
+        if (np__parse_u32(ext, UINT32_MAX, &v) != NP_OK || v == 0 || v > 65535)
             continue;
         m->external_port = (uint16_t)v;
         if (np_addr_parse(&m->internal, client, 0, NULL) != NP_OK)
             continue;
-        if (parse_u32(iport, &v) == NP_OK && v <= 65535)
+        if (np__parse_u32(iport, UINT32_MAX, &v) == NP_OK && v <= 65535)
             np_addr_set_port(&m->internal, (uint16_t)v);
         desc[NP_PM_DESC_MAX - 1] = '\0';
+        np__xml_unescape(desc);
         snprintf(m->description, sizeof(m->description), "%.79s", desc);
-        if (parse_u32(dur, &v) == NP_OK)
+        if (np__parse_u32(dur, UINT32_MAX, &v) == NP_OK)
             m->lifetime = v;
         m->enabled = strcmp(en, "1") == 0;
         m->ours = np_pm_is_ours(desc);
@@ -580,9 +737,17 @@ static int upnp_external(void *st, np_addr *out, np_error *err)
 
     if (!u->have_urls)
         return np_error_set(err, NP_EUNSUPP, NULL, "no IGD");
-    if (!np_addr_is_set(&u->ext) && fill_ext(u) != NP_OK)
+    if (!np_addr_is_set(&u->ext) && fill_ext(u) != NP_OK) {
+        char a[NP_ADDRSTRLEN];
+
+        if (np_addr_is_set(&u->bogus))
+            return np_error_set(err, NP_ENOTFOUND, u->url,
+                                "the router does not know its public "
+                                "address (it answered %s)",
+                                np_addr_ip_str(&u->bogus, a, sizeof(a)));
         return np_error_set(err, NP_EPROTO, u->url,
                             "the IGD did not tell its external address");
+    }
     *out = u->ext;
     return NP_OK;
 }

@@ -17,8 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
+#include "np_util.h"
 
 enum { SOCK_M = 0, SOCK_F = 1, N_UDP = 2 };
 
@@ -74,13 +78,8 @@ struct run {
     np_probe_tx hairpin_pub; /* the hairpin exchange is not reported as such */
 };
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+static int icmp_port_unreach(int fd, const np_addr *dest);
+static void recverr_on(int fd, int family);
 
 static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
 {
@@ -361,8 +360,6 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
         r->obs->stray++;
         return;
     }
-    if (k == TX_TEST1 || k == TX_FPLAIN)
-        note_other_address(r, &m);
     expected_source(r, k, &exp);
     if (!np_addr_equal(from, &exp)) {
         t->pub->wrong_source++;
@@ -373,6 +370,10 @@ static void on_answer(struct run *r, int sock, const uint8_t *buf, size_t len,
             r->obs->stray++;
         return;
     }
+    /* Only from an answer accepted above: an OTHER-ADDRESS from a refused
+     * one would let the filtering answers in on no evidence. */
+    if (k == TX_TEST1 || k == TX_FPLAIN)
+        note_other_address(r, &m);
     t->done = 1;
     t->next_us = 0;
     t->pub->answered = 1;
@@ -427,8 +428,14 @@ static void read_udp(struct run *r, int sock, uint64_t now)
         flen = sizeof(from.ss);
         n = recvfrom(r->fd[sock], buf, sizeof(buf), 0,
                      (struct sockaddr *)&from.ss, &flen);
-        if (n < 0)
-            return; /* EAGAIN, or an ICMP error surfaced: nothing to read */
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n < 0) {
+            /* an ICMP error surfaced (IP_RECVERR): read the queue */
+            if (icmp_port_unreach(r->fd[sock], &r->cfg->server))
+                r->obs->udp_refused = 1;
+            continue;
+        }
         from.len = flen;
         on_answer(r, sock, buf, (size_t)n, &from, now);
     }
@@ -550,6 +557,11 @@ static int finished(struct run *r, uint64_t now)
     if (!r->tx[TX_TEST1].done) {
         if (r->udp_deadline != 0 && now >= r->udp_deadline)
             return 1;
+        /* The server's host refused UDP and TCP has had its say: no UDP
+         * answer is coming. */
+        if (r->obs->udp_refused && !r->obs->udp_answered &&
+            (r->tcp.fd < 0 || r->tcp.state == 3))
+            return 1;
         /* The handshake was refused and UDP stays silent: nobody there. */
         if (r->obs->tcp_refused && r->udp_deadline == 0) {
             r->udp_deadline =
@@ -623,24 +635,6 @@ static void finalize(struct run *r, uint64_t now)
     o->elapsed_ms = (double)(now - r->t0) / 1000.0;
 }
 
-/* Transaction IDs must be unpredictable (RFC 8489 section 6). */
-static int fill_random(void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int setup_tx(struct run *r)
 {
     np_probe_obs *o = r->obs;
@@ -655,7 +649,7 @@ static int setup_tx(struct run *r)
         struct tx *t = &r->tx[i];
         memset(t, 0, sizeof(*t));
         t->sock = (i >= TX_FPLAIN && i <= TX_FPORT) ? SOCK_F : SOCK_M;
-        if (fill_random(t->txid, sizeof(t->txid)) != 0)
+        if (np__random(t->txid, sizeof(t->txid)) != 0)
             return -1;
         if (i >= TX_EXTRA0)
             t->pub = &o->extra[i - TX_EXTRA0];
@@ -664,7 +658,7 @@ static int setup_tx(struct run *r)
     }
     r->tx[TX_FBOTH].change = NP_STUN_CHANGE_IP | NP_STUN_CHANGE_PORT;
     r->tx[TX_FPORT].change = NP_STUN_CHANGE_PORT;
-    return fill_random(r->tcp.txid, sizeof(r->tcp.txid));
+    return np__random(r->tcp.txid, sizeof(r->tcp.txid));
 }
 
 void np_probe_config_init(np_probe_config *cfg)
@@ -709,6 +703,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
         if (rc < 0)
             goto out;
         r->fd[sock] = rc;
+        recverr_on(rc, np_addr_family(&local));
     }
     if (setup_tx(r) != 0) {
         rc = np_error_sys(err, errno, NULL, "no random numbers");
@@ -716,7 +711,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
     }
 
     progress(r, "sending probes");
-    r->t0 = now = now_us();
+    r->t0 = now = np__mono_us();
     r->budget_deadline = r->t0 + (uint64_t)cfg->budget_ms * 1000u;
     tcp_start(r, now);
     /* Filtering first: F's requests must leave before anything else can
@@ -728,7 +723,7 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
     for (i = 0; i < cfg->n_extra; i++)
         tx_start(r, (enum tx_kind)(TX_EXTRA0 + i), &cfg->extra[i], now);
 
-    while (!finished(r, now = now_us())) {
+    while (!finished(r, now = np__mono_us())) {
         uint64_t wake = next_wakeup(r);
         int timeout_ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
         nfds_t n = 0;
@@ -750,10 +745,10 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
             rc = np_error_sys(err, errno, NULL, "poll failed");
             goto out;
         }
-        now = now_us();
+        now = np__mono_us();
         if (rc > 0) {
             for (sock = 0; sock < N_UDP; sock++)
-                if (pfd[sock].revents & POLLIN)
+                if (pfd[sock].revents & (POLLIN | POLLERR))
                     read_udp(r, sock, now);
             if (n > N_UDP && pfd[N_UDP].revents != 0 && r->tcp.fd >= 0)
                 tcp_event(r, pfd[N_UDP].revents, now);
@@ -771,68 +766,355 @@ out:
     return rc;
 }
 
+/* --- ICMP errors (IP_RECVERR) ------------------------------------------- */
+
+/* Queue ICMP errors on fd, so that a port-unreachable from the server
+ * itself shows that UDP got there (a silent drop shows nothing). */
+static void recverr_on(int fd, int family)
+{
+    int one = 1;
+
+    if (family == AF_INET)
+        (void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+    else if (family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+}
+
+/*
+ * Drain fd's error queue: 1 when an ICMP port-unreachable sent by dest's
+ * host (the offender) about a datagram to dest is among the entries. An
+ * unreachable from a router on the way (a firewall's reject) does not
+ * count: it proves nothing about the server.
+ */
+static int icmp_port_unreach(int fd, const np_addr *dest)
+{
+    int hit = 0;
+
+    for (;;) {
+        uint8_t data[64];
+        union {
+            struct cmsghdr align;
+            char buf[512];
+        } ctrl;
+        struct sockaddr_storage ss;
+        struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+        struct msghdr mh;
+        struct cmsghdr *c;
+
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_name = &ss;
+        mh.msg_namelen = sizeof(ss);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctrl.buf;
+        mh.msg_controllen = sizeof(ctrl.buf);
+        if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            break;
+        for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+            const struct sock_extended_err *ee;
+            np_addr to, off;
+            int unreach;
+
+            if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+                  (c->cmsg_level == IPPROTO_IPV6 &&
+                   c->cmsg_type == IPV6_RECVERR)))
+                continue;
+            ee = (const struct sock_extended_err *)(void *)CMSG_DATA(c);
+            unreach = (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 &&
+                       ee->ee_code == 3) ||
+                      (ee->ee_origin == SO_EE_ORIGIN_ICMP6 &&
+                       ee->ee_type == 1 && ee->ee_code == 4);
+            if (!unreach)
+                continue;
+            memset(&to, 0, sizeof(to));
+            memset(&off, 0, sizeof(off));
+            np_addr_from_sockaddr(&to, (const struct sockaddr *)&ss,
+                                  mh.msg_namelen);
+            np_addr_from_sockaddr(&off, SO_EE_OFFENDER(ee),
+                                  sizeof(struct sockaddr_in6));
+            if (np_addr_equal(&to, dest) && np_addr_same_ip(&off, dest))
+                hit = 1;
+        }
+    }
+    return hit;
+}
+
 /* --- inbound reachability of one mapped port ---------------------------- */
+
+const char *np_reach_verdict_name(enum np_reach_verdict v)
+{
+    switch (v) {
+    case NP_REACH_PROVEN:
+        return "proven";
+    case NP_REACH_PROBLEM:
+        return "problem";
+    case NP_REACH_INCONCLUSIVE:
+        break;
+    }
+    return "inconclusive";
+}
+
+const char *np_reach_reason_name(enum np_reach_reason r)
+{
+    switch (r) {
+    case NP_REACH_R_NONE:
+        return "";
+    case NP_REACH_R_NOT_INBOUND:
+        return "not-inbound";
+    case NP_REACH_R_UDP_BLOCKED:
+        return "udp-blocked";
+    case NP_REACH_R_NO_RFC5780:
+        return "no-rfc5780";
+    case NP_REACH_R_CHANGE_REFUSED:
+        return "change-refused";
+    case NP_REACH_R_IGNORES_CHANGE:
+        return "ignores-change";
+    case NP_REACH_R_SERVER_NO_UDP:
+        return "server-no-udp";
+    case NP_REACH_R_SILENT:
+        return "silent";
+    }
+    return "";
+}
+
+static void reach_set(np_reach *r, enum np_reach_verdict v,
+                      enum np_reach_reason why, const char *text)
+{
+    r->verdict = v;
+    r->reason = why;
+    r->reason_text = text;
+}
+
+void np_reach_decide(np_reach *r, int have_other)
+{
+    if (r->reachable)
+        reach_set(r, NP_REACH_PROVEN, NP_REACH_R_NONE,
+                  "The STUN server's answer from its second address came in "
+                  "through the mapped port.");
+    else if (!r->answered && r->icmp_refused)
+        reach_set(r, NP_REACH_INCONCLUSIVE, NP_REACH_R_SERVER_NO_UDP,
+                  "The STUN server's host refused UDP on its port (ICMP "
+                  "port unreachable): UDP gets out, but this server does "
+                  "not serve STUN over UDP; try another with --stun.");
+    else if (!r->answered && r->tcp_reachable)
+        reach_set(r, NP_REACH_PROBLEM, NP_REACH_R_UDP_BLOCKED,
+                  "Nothing came back over UDP from the STUN server, though "
+                  "its host answers over TCP: UDP does not get out (a "
+                  "firewall on the router or beyond it blocks UDP), so no "
+                  "game traffic gets through; allow UDP out, or try "
+                  "another server with --stun if this one serves TCP "
+                  "only.");
+    else if (!r->answered)
+        reach_set(r, NP_REACH_INCONCLUSIVE, NP_REACH_R_SILENT,
+                  "The STUN server answered nothing, over UDP or TCP (it "
+                  "is down, or the internet cannot be reached); try "
+                  "another server with --stun.");
+    else if (!have_other)
+        reach_set(r, NP_REACH_INCONCLUSIVE, NP_REACH_R_NO_RFC5780,
+                  "The STUN server names no alternate address (it is not "
+                  "an RFC 5780 server), so it cannot answer from an "
+                  "address this port never contacted; prove the mapping "
+                  "with an RFC 5780 server (--stun).");
+    else if (r->wrong_source)
+        reach_set(r, NP_REACH_INCONCLUSIVE, NP_REACH_R_IGNORES_CHANGE,
+                  "The STUN server ignores CHANGE-REQUEST (its \"changed\" "
+                  "answer came from its primary address), so it cannot "
+                  "prove the mapping; use another RFC 5780 server "
+                  "(--stun).");
+    else if (r->change_error || !r->control_changed)
+        reach_set(r, NP_REACH_INCONCLUSIVE, NP_REACH_R_CHANGE_REFUSED,
+                  "The STUN server does not answer from its alternate "
+                  "address (it refuses CHANGE-REQUEST, or its second "
+                  "address is silent), so it cannot prove the mapping; use "
+                  "another RFC 5780 server (--stun).");
+    else
+        reach_set(r, NP_REACH_PROBLEM, NP_REACH_R_NOT_INBOUND,
+                  "The STUN server's answer from its second address reaches "
+                  "a port that contacted that address, but not the mapped "
+                  "port: a second NAT (double NAT or the provider's "
+                  "carrier-grade NAT) or a firewall beyond the router stops "
+                  "inbound traffic; forwarding at home alone cannot fix "
+                  "that (see natpilot diagnose).");
+}
+
+enum { RS_MAPPED = 0, RS_CONTROL = 1, RS_N = 2 };
+enum { TX_PLAIN = 0, TX_CHANGE, TX_CTL_ALT, TX_CTL_CHANGE, TX_RN };
+
+struct reach_run {
+    int fd[RS_N];
+    int tcp;     /* -1 when done */
+    int tcp_out; /* waiting for the handshake */
+    uint8_t txid[TX_RN][NP_STUN_TXID_LEN];
+    np_addr alt;
+    int ctl_alt_answered;
+};
+
+static void reach_send(struct reach_run *q, int k, const np_addr *to)
+{
+    uint8_t buf[NP_STUN_MAX_MSG];
+    uint32_t change = (k == TX_CHANGE || k == TX_CTL_CHANGE)
+                          ? NP_STUN_CHANGE_IP | NP_STUN_CHANGE_PORT
+                          : 0;
+    int fd = q->fd[k >= TX_CTL_ALT ? RS_CONTROL : RS_MAPPED];
+    size_t len;
+
+    if (np_stun_binding_request(buf, sizeof(buf), q->txid[k], change, &len) ==
+        NP_OK)
+        (void)sendto(fd, buf, len, MSG_NOSIGNAL,
+                     (const struct sockaddr *)&to->ss, to->len);
+}
+
+static void reach_read(struct reach_run *q, int sock, const np_addr *server,
+                       np_reach *out, uint64_t now, uint64_t last_send,
+                       int *learned)
+{
+    uint8_t buf[NP_STUN_MAX_MSG];
+
+    for (;;) {
+        np_addr from;
+        socklen_t flen = sizeof(from.ss);
+        np_stun_msg m;
+        ssize_t n;
+
+        memset(&from, 0, sizeof(from));
+        n = recvfrom(q->fd[sock], buf, sizeof(buf), 0,
+                     (struct sockaddr *)&from.ss, &flen);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            /* an ICMP error surfaced (IP_RECVERR): read the queue */
+            if (icmp_port_unreach(q->fd[sock], server))
+                out->icmp_refused = 1;
+            continue;
+        }
+        from.len = flen;
+        if (np_stun_decode(buf, (size_t)n, &m, NULL) != NP_OK)
+            continue;
+        if (sock == RS_MAPPED &&
+            memcmp(m.txid, q->txid[TX_CHANGE], NP_STUN_TXID_LEN) == 0) {
+            if (m.type == NP_STUN_BINDING_ERROR && np_addr_equal(&from, server))
+                out->change_error = 1;
+            else if (m.type != NP_STUN_BINDING_SUCCESS)
+                continue;
+            else if (np_addr_is_set(&q->alt) && np_addr_equal(&from, &q->alt))
+                out->reachable = 1;
+            else if (np_addr_equal(&from, server))
+                out->wrong_source = 1;
+            continue;
+        }
+        if (m.type != NP_STUN_BINDING_SUCCESS)
+            continue;
+        if (sock == RS_MAPPED &&
+            memcmp(m.txid, q->txid[TX_PLAIN], NP_STUN_TXID_LEN) == 0 &&
+            !out->answered && np_addr_equal(&from, server)) {
+            out->answered = 1;
+            out->rtt_ms = (double)(now - last_send) / 1000.0;
+            out->mapped =
+                (m.present & NP_STUN_HAS_XOR_MAPPED) ? m.xor_mapped : m.mapped;
+            if (!np_addr_is_set(&q->alt) && np_stun_other_address(&m))
+                q->alt = *np_stun_other_address(&m);
+            *learned = 1;
+        } else if (sock == RS_CONTROL &&
+                   memcmp(m.txid, q->txid[TX_CTL_ALT], NP_STUN_TXID_LEN) == 0 &&
+                   np_addr_equal(&from, &q->alt)) {
+            q->ctl_alt_answered = 1;
+        } else if (sock == RS_CONTROL &&
+                   memcmp(m.txid, q->txid[TX_CTL_CHANGE], NP_STUN_TXID_LEN) ==
+                       0 &&
+                   np_addr_equal(&from, &q->alt)) {
+            out->control_changed = 1;
+        }
+    }
+}
+
+static int reach_tcp_start(const np_addr *server)
+{
+    int fd = socket(np_addr_family(server),
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)&server->ss, server->len) != 0 &&
+        errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 int np_probe_reachable(const np_addr *server, const np_addr *other,
                        const np_addr *local, uint16_t local_port,
                        unsigned floor_ms, unsigned ceil_ms, np_reach *out,
                        np_error *err)
 {
-    uint8_t txid[2][NP_STUN_TXID_LEN], buf[NP_STUN_MAX_MSG];
-    np_addr src, alt;
+    struct reach_run q;
+    np_addr src, any;
     uint64_t t0, now, deadline, next_send, last_send;
-    size_t len;
     unsigned sends = 0;
     char where[NP_ADDRSTRLEN + 16];
-    int fd, rc, i;
+    int rc, i, learned;
 
     if (server == NULL || out == NULL || local_port == 0 ||
         !np_addr_is_set(server) || floor_ms == 0 || ceil_ms < floor_ms)
         return np_error_set(err, NP_EINVAL, NULL, "invalid arguments");
     memset(out, 0, sizeof(*out));
-    memset(&alt, 0, sizeof(alt));
+    memset(&q, 0, sizeof(q));
+    q.fd[0] = q.fd[1] = q.tcp = -1;
     if (other != NULL)
-        alt = *other;
+        q.alt = *other;
     if (local != NULL && np_addr_is_set(local))
         src = *local;
     else if ((rc = route_source(server, &src, err)) != NP_OK)
         return rc;
+    any = src;
+    np_addr_set_port(&any, 0); /* the control's port: any free one */
     np_addr_set_port(&src, local_port);
     snprintf(where, sizeof(where), "local port %u", (unsigned)local_port);
-    fd = socket(np_addr_family(&src), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                0);
-    if (fd < 0)
-        return np_error_sys(err, errno, where, "cannot create a UDP socket");
-    if (bind(fd, (const struct sockaddr *)&src.ss, src.len) != 0) {
-        int e = errno;
-        close(fd);
-        return np_error_sys(err, e, where,
-                            "cannot use the port to test it (is the game "
-                            "running and holding it?)");
+    for (i = 0; i < RS_N; i++) {
+        const np_addr *b = i == RS_MAPPED ? &src : &any;
+
+        q.fd[i] = socket(np_addr_family(b),
+                         SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (q.fd[i] < 0) {
+            rc = np_error_sys(err, errno, where, "cannot create a UDP socket");
+            goto out;
+        }
+        if (bind(q.fd[i], (const struct sockaddr *)&b->ss, b->len) != 0) {
+            rc = np_error_sys(err, errno, where,
+                              i == RS_MAPPED
+                                  ? "cannot use the port to test it (is the "
+                                    "game running and holding it?)"
+                                  : "cannot bind a UDP socket");
+            goto out;
+        }
+        recverr_on(q.fd[i], np_addr_family(b));
     }
-    if (fill_random(txid, sizeof(txid)) != 0) {
-        close(fd);
-        return np_error_sys(err, errno, NULL, "no random numbers");
+    if (np__random(q.txid, sizeof(q.txid)) != 0) {
+        rc = np_error_sys(err, errno, NULL, "no random numbers");
+        goto out;
     }
-    t0 = now = now_us();
+    t0 = now = np__mono_us();
+    q.tcp = reach_tcp_start(server);
+    q.tcp_out = q.tcp >= 0;
     last_send = t0;
     next_send = t0;
     deadline = t0 + (uint64_t)ceil_ms * 1000u;
     for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+        struct pollfd pfd[RS_N + 1];
+        nfds_t n = 0;
         uint64_t wake;
 
         if (now >= next_send && sends < MAX_SENDS) {
-            for (i = 0; i < 2; i++) {
-                uint32_t change =
-                    i ? NP_STUN_CHANGE_IP | NP_STUN_CHANGE_PORT : 0;
-                if (i == 0 && out->answered)
-                    continue;
-                if (np_stun_binding_request(buf, sizeof(buf), txid[i], change,
-                                            &len) == NP_OK)
-                    (void)sendto(fd, buf, len, MSG_NOSIGNAL,
-                                 (const struct sockaddr *)&server->ss,
-                                 server->len);
+            if (!out->answered)
+                reach_send(&q, TX_PLAIN, server);
+            if (!out->reachable)
+                reach_send(&q, TX_CHANGE, server);
+            if (np_addr_is_set(&q.alt) && !out->control_changed) {
+                /* the control: contact the alternate address, then ask
+                 * for the changed answer, which its filter lets in */
+                if (!q.ctl_alt_answered)
+                    reach_send(&q, TX_CTL_ALT, &q.alt);
+                reach_send(&q, TX_CTL_CHANGE, server);
             }
             sends++;
             last_send = now;
@@ -843,50 +1125,62 @@ int np_probe_reachable(const np_addr *server, const np_addr *other,
         }
         if (out->reachable || now >= deadline)
             break;
+        /* UDP silent, and the server's host refuses it: nothing to wait for */
+        if (!out->answered && out->icmp_refused)
+            break;
         wake = next_send < deadline ? next_send : deadline;
-        rc = poll(&pfd, 1, wake > now ? (int)((wake - now + 999) / 1000) : 0);
-        now = now_us();
-        if (rc <= 0 || !(pfd.revents & POLLIN))
+        for (i = 0; i < RS_N; i++) {
+            pfd[n].fd = q.fd[i];
+            pfd[n].events = POLLIN;
+            pfd[n].revents = 0;
+            n++;
+        }
+        if (q.tcp >= 0) {
+            pfd[n].fd = q.tcp;
+            pfd[n].events = POLLOUT;
+            pfd[n].revents = 0;
+            n++;
+        }
+        rc = poll(pfd, n, wake > now ? (int)((wake - now + 999) / 1000) : 0);
+        now = np__mono_us();
+        if (rc <= 0)
             continue;
-        for (;;) {
-            np_addr from;
-            socklen_t flen = sizeof(from.ss);
-            np_stun_msg m;
-            ssize_t n;
+        learned = 0;
+        for (i = 0; i < RS_N; i++) {
+            if (pfd[i].revents & POLLERR)
+                if (icmp_port_unreach(q.fd[i], server))
+                    out->icmp_refused = 1;
+            if (pfd[i].revents & POLLIN)
+                reach_read(&q, i, server, out, now, last_send, &learned);
+        }
+        if (learned) {
+            /* The alternate answers should be in within a few RTTs
+             * (Karn: from the first send when there were re-sends); the
+             * control starts now, so it is sent at once. */
+            deadline = now + clamp_u64(3 * (now - (sends > 1 ? t0 : last_send)),
+                                       (uint64_t)floor_ms * 1000u,
+                                       (uint64_t)ceil_ms * 1000u);
+            next_send = now;
+        }
+        if (q.tcp >= 0 && n > RS_N && pfd[RS_N].revents != 0) {
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
 
-            memset(&from, 0, sizeof(from));
-            n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss,
-                         &flen);
-            if (n < 0)
-                break;
-            from.len = flen;
-            if (np_stun_decode(buf, (size_t)n, &m, NULL) != NP_OK ||
-                m.type != NP_STUN_BINDING_SUCCESS)
-                continue;
-            if (memcmp(m.txid, txid[0], NP_STUN_TXID_LEN) == 0 &&
-                !out->answered && np_addr_equal(&from, server)) {
-                out->answered = 1;
-                out->rtt_ms = (double)(now - last_send) / 1000.0;
-                out->mapped = (m.present & NP_STUN_HAS_XOR_MAPPED)
-                                  ? m.xor_mapped
-                                  : m.mapped;
-                if (!np_addr_is_set(&alt) && np_stun_other_address(&m))
-                    alt = *np_stun_other_address(&m);
-                /* The alternate answer should be in within a few RTTs
-                 * (Karn: from the first send when there were re-sends). */
-                deadline =
-                    now + clamp_u64(3 * (now - (sends > 1 ? t0 : last_send)),
-                                    (uint64_t)floor_ms * 1000u,
-                                    (uint64_t)ceil_ms * 1000u);
-            } else if (memcmp(m.txid, txid[1], NP_STUN_TXID_LEN) == 0) {
-                if (np_addr_is_set(&alt) && np_addr_equal(&from, &alt))
-                    out->reachable = 1;
-                else if (np_addr_equal(&from, server))
-                    out->wrong_source = 1;
-            }
+            (void)getsockopt(q.tcp, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            /* a completed handshake or a refusal (RST): the host is up */
+            out->tcp_reachable = soerr == 0 || soerr == ECONNREFUSED;
+            close(q.tcp);
+            q.tcp = -1;
         }
     }
-    close(fd);
+    np_reach_decide(out, np_addr_is_set(&q.alt));
     out->elapsed_ms = (double)(now - t0) / 1000.0;
-    return NP_OK;
+    rc = NP_OK;
+out:
+    for (i = 0; i < RS_N; i++)
+        if (q.fd[i] >= 0)
+            close(q.fd[i]);
+    if (q.tcp >= 0)
+        close(q.tcp);
+    return rc;
 }

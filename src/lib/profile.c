@@ -257,18 +257,25 @@ int np__diag_add(np_diags *d, int severity, const char *file, unsigned line,
 
 /* --- string distance (also used by search) --------------------------------*/
 
-unsigned np__osa_distance(const char *a, size_t la, const char *b, size_t lb)
+unsigned np__osa_distance_max(const char *a, size_t la, const char *b,
+                              size_t lb, unsigned max)
 {
     unsigned char d[64][64];
     size_t i, j;
 
     if (la > 63 || lb > 63)
         return 255;
+    if (max > 254)
+        max = 254;
+    /* The distance is at least the difference in length. */
+    if ((la > lb ? la - lb : lb - la) > max)
+        return max + 1;
     for (i = 0; i <= la; i++)
         d[i][0] = (unsigned char)i;
     for (j = 0; j <= lb; j++)
         d[0][j] = (unsigned char)j;
     for (i = 1; i <= la; i++) {
+        unsigned row_min = 255;
         for (j = 1; j <= lb; j++) {
             unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
             unsigned v = d[i - 1][j] + 1u;
@@ -280,9 +287,21 @@ unsigned np__osa_distance(const char *a, size_t la, const char *b, size_t lb)
                 a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1u < v)
                 v = d[i - 2][j - 2] + 1u;
             d[i][j] = (unsigned char)v;
+            if (v < row_min)
+                row_min = v;
         }
+        /* Every later cell is at least the smallest of this row minus one
+         * (a transposition reaches back two rows), so stop once even that
+         * is over max. */
+        if (lb > 0 && row_min > max + 1)
+            return max + 1;
     }
-    return d[la][lb];
+    return d[la][lb] > max ? max + 1 : d[la][lb];
+}
+
+unsigned np__osa_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    return np__osa_distance_max(a, la, b, lb, 254);
 }
 
 /* --- the validator --------------------------------------------------------*/
@@ -300,7 +319,40 @@ typedef struct vctx {
     unsigned errors;
     int oom;
     np__prof *p;
+    /* The last position turned into line:col; diagnostics and recorded
+     * positions mostly come in file order, so the next one scans on from
+     * here instead of from the start (which made many diagnostics in a
+     * large file quadratic). */
+    size_t lc_off;
+    unsigned lc_line, lc_col;
 } vctx;
+
+static void linecol(vctx *c, size_t off, unsigned *line, unsigned *col)
+{
+    size_t i;
+    unsigned l, k;
+
+    if (off > c->len)
+        off = c->len;
+    if (off < c->lc_off) {
+        c->lc_off = 0;
+        c->lc_line = 1;
+        c->lc_col = 1;
+    }
+    l = c->lc_line;
+    k = c->lc_col;
+    for (i = c->lc_off; i < off; i++) {
+        if (c->text[i] == '\n') {
+            l++;
+            k = 1;
+        } else {
+            k++;
+        }
+    }
+    c->lc_off = off;
+    c->lc_line = *line = l;
+    c->lc_col = *col = k;
+}
 
 /* A JSON value and its position node, walked together. */
 typedef struct jv {
@@ -349,7 +401,7 @@ vdiag(vctx *c, int sev, size_t off, const char *fmt, va_list ap)
     if (c->ndiag > NP_PROFILE_MAX_DIAGS)
         return;
     c->ndiag++;
-    np__jpos_linecol(c->text, c->len, off, &line, &col);
+    linecol(c, off, &line, &col);
     if (np__diag_vadd(c->diags, sev, c->file, line, col, c->path, fmt, ap) !=
         NP_OK)
         c->oom = 1;
@@ -446,9 +498,11 @@ static int members(vctx *c, jv x, const keyspec *ks, size_t nk, jv *found)
                     break;
                 }
             }
+            if (c->ndiag >= NP_PROFILE_MAX_DIAGS)
+                bd = 0; /* not reported anyway: skip the suggestion */
             for (k = 0; k < nk && bd > 0; k++) {
-                unsigned d = np__osa_distance(key, strlen(key), ks[k].name,
-                                              strlen(ks[k].name));
+                unsigned d = np__osa_distance_max(key, kl, ks[k].name,
+                                                  strlen(ks[k].name), bd - 1);
                 if (d < bd) {
                     bd = d;
                     best = k;
@@ -680,9 +734,9 @@ static const np_source *find_source(const np__prof *p, const char *id)
 }
 
 static const keyspec rule_keys[] = {
-    {"protocol", 1},   {"ports", 1},   {"platforms", 0}, {"role", 1},
-    {"essential", 1},  {"feature", 0}, {"note", 0},      {"source", 1},
-    {"confidence", 1}, {"broad", 0}};
+    {"protocol", 1},   {"ports", 1},   {"platforms", 0},    {"role", 1},
+    {"essential", 1},  {"feature", 0}, {"note", 0},         {"source", 1},
+    {"confidence", 1}, {"broad", 0},   {"justification", 0}};
 enum {
     RK_PROTOCOL,
     RK_PORTS,
@@ -693,7 +747,8 @@ enum {
     RK_NOTE,
     RK_SOURCE,
     RK_CONFIDENCE,
-    RK_BROAD
+    RK_BROAD,
+    RK_JUSTIFICATION
 };
 
 static int parse_rule(vctx *c, jv x, np_rule *r, rule_pos *rp, int inbound,
@@ -744,6 +799,11 @@ static int parse_rule(vctx *c, jv x, np_rule *r, rule_pos *rp, int inbound,
     if (f[RK_NOTE].v) {
         old = push_key(c, "note");
         r->note = dup_string(c, f[RK_NOTE]);
+        pop(c, old);
+    }
+    if (f[RK_JUSTIFICATION].v) {
+        old = push_key(c, "justification");
+        r->justification = dup_string(c, f[RK_JUSTIFICATION]);
         pop(c, old);
     }
     if (f[RK_PLATFORMS].v) {
@@ -802,6 +862,22 @@ static int parse_rule(vctx *c, jv x, np_rule *r, rule_pos *rp, int inbound,
                            "\"broad\": true; this looks like \"forward "
                            "everything\"",
                            (unsigned)total, (unsigned)NP_PROFILE_BROAD_LIMIT);
+                for (i = 0; total <= NP_PROFILE_BROAD_LIMIT && i < n &&
+                            f[RK_JUSTIFICATION].v == NULL;
+                     i++) {
+                    unsigned w = (unsigned)pr[i].hi - pr[i].lo + 1u;
+                    size_t o2;
+                    if (w <= NP_PROFILE_RANGE_MAX)
+                        continue;
+                    o2 = push_idx(c, i);
+                    err_at(c, rp->port_nodes[i],
+                           "range %u-%u covers %u ports (more than %u): "
+                           "record the maker's own range and quote it in "
+                           "\"justification\"",
+                           pr[i].lo, pr[i].hi, w,
+                           (unsigned)NP_PROFILE_RANGE_MAX);
+                    pop(c, o2);
+                }
             }
         }
         pop(c, old);
@@ -880,6 +956,46 @@ static void check_overlaps(vctx *c, const np_rule *rules, const rule_pos *rp,
     }
 }
 
+/* No inbound rule may cover a port the file lists as deprecated. */
+static void check_deprecated(vctx *c, const np_rule *rules, const rule_pos *rp,
+                             size_t n, const char *list)
+{
+    const np_profile *p = &c->p->pub;
+    size_t i, a, k;
+
+    for (i = 0; i < n; i++) {
+        if (!rp[i].ok)
+            continue;
+        for (a = 0; a < rules[i].n_ports; a++) {
+            const np_port_range *x = &rules[i].ports[a];
+            for (k = 0; k < p->n_deprecated; k++) {
+                const np_deprecated_port *d = &p->deprecated[k];
+                size_t o1, o2, o3, o4;
+                char xbuf[16], dbuf[16];
+                if (d->protocol != rules[i].protocol || x->hi < d->range.lo ||
+                    d->range.hi < x->lo)
+                    continue;
+                o1 = push_key(c, list);
+                o2 = push_idx(c, i);
+                o3 = push_key(c, "ports");
+                o4 = push_idx(c, a);
+                fmt_range(xbuf, sizeof(xbuf), x);
+                fmt_range(dbuf, sizeof(dbuf), &d->range);
+                err_at(c, rp[i].port_nodes[a],
+                       "%s %s uses deprecated port %s (/deprecated/%zu: "
+                       "%.200s)",
+                       np_proto_name(rules[i].protocol), xbuf, dbuf, k,
+                       d->reason ? d->reason : "");
+                pop(c, o4);
+                pop(c, o3);
+                pop(c, o2);
+                pop(c, o1);
+                break;
+            }
+        }
+    }
+}
+
 static int parse_rules(vctx *c, jv x, const char *list, np_rule **out,
                        size_t *n_out, bool *used_sources)
 {
@@ -911,14 +1027,61 @@ static int parse_rules(vctx *c, jv x, const char *list, np_rule **out,
         pop(c, o2);
     }
     pop(c, old);
-    if (strcmp(list, "inbound") == 0)
+    if (strcmp(list, "inbound") == 0) {
         check_overlaps(c, rules, rp, n, list);
+        check_deprecated(c, rules, rp, n, list);
+    }
     for (i = 0; i < n; i++)
         free(rp[i].port_nodes);
     free(rp);
     *out = rules;
     *n_out = n;
     return 1;
+}
+
+static char lower_ascii(char ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+const np__official_domain *np__official_domain_of(const char *url)
+{
+    const char *host, *end, *path;
+    size_t hl, i;
+
+    if (url == NULL || strncmp(url, "https://", 8) != 0)
+        return NULL;
+    host = url + 8;
+    end = host + strcspn(host, "/?#");
+    if (memchr(host, '@', (size_t)(end - host)) != NULL)
+        return NULL; /* user info: no host to trust */
+    path = end;
+    if (memchr(host, ':', (size_t)(end - host)) != NULL)
+        end = memchr(host, ':', (size_t)(end - host));
+    hl = (size_t)(end - host);
+    if (hl > 0 && host[hl - 1] == '.')
+        hl--;
+    for (i = 0; i < np__official_domain_count; i++) {
+        const char *d = np__official_domains[i].domain;
+        const char *slash = strchr(d, '/');
+        size_t dl = slash ? (size_t)(slash - d) : strlen(d), k;
+        int ok = dl > 0 && hl >= dl;
+        for (k = 0; ok && k < dl; k++)
+            if (lower_ascii(host[hl - dl + k]) != d[k])
+                ok = 0;
+        /* the whole host, or a subdomain (".d") */
+        if (!ok || (hl > dl && host[hl - dl - 1] != '.'))
+            continue;
+        if (slash != NULL) {
+            size_t pl = strlen(slash);
+            if (strncmp(path, slash, pl) != 0 ||
+                (path[pl] != '\0' && path[pl] != '/' && path[pl] != '?' &&
+                 path[pl] != '#'))
+                continue;
+        }
+        return &np__official_domains[i];
+    }
+    return NULL;
 }
 
 static void parse_sources(vctx *c, jv x)
@@ -993,7 +1156,14 @@ static void parse_sources(vctx *c, jv x)
         }
         if (f[3].v) {
             o3 = push_key(c, "official");
-            want_bool(c, f[3], &s->official);
+            if (want_bool(c, f[3], &s->official) && s->official &&
+                s->url != NULL && strncmp(s->url, "https://", 8) == 0 &&
+                np__official_domain_of(s->url) == NULL)
+                err_at(c, f[3].n,
+                       "\"official\": true but \"%.200s\" is not on a domain "
+                       "profiles/official-domains.json allows for any "
+                       "publisher or platform",
+                       s->url);
             pop(c, o3);
         }
         if (s->id != NULL && s->url != NULL && s->title != NULL)
@@ -1123,11 +1293,100 @@ out:
     pop(c, old);
 }
 
+/* "deprecated": [{"protocol", "ports", "reason", "source"?}, ...]; each
+ * port or range becomes one entry. */
+static void parse_deprecated(vctx *c, jv x, bool *used_sources)
+{
+    static const keyspec ks[] = {
+        {"protocol", 1}, {"ports", 1}, {"reason", 1}, {"source", 0}};
+    np_profile *p = &c->p->pub;
+    np_deprecated_port *dp;
+    size_t total = 0, i = 0;
+    jv e;
+    size_t old = push_key(c, "deprecated");
+
+    if (!cJSON_IsArray(x.v)) {
+        err_at(c, x.n, "expected an array, found %s", np__json_type_name(x.v));
+        goto out;
+    }
+    for (e = jv_child(c, x); e.v != NULL; e = jv_next(c, e)) {
+        const cJSON *ports = cJSON_GetObjectItemCaseSensitive(e.v, "ports");
+        total += cJSON_IsArray(ports) ? (size_t)cJSON_GetArraySize(ports) : 0;
+    }
+    dp = np__arena_alloc(&c->p->arena, (total ? total : 1) * sizeof(*dp));
+    if (dp == NULL) {
+        c->oom = 1;
+        goto out;
+    }
+    p->deprecated = dp;
+    for (e = jv_child(c, x); e.v != NULL; e = jv_next(c, e), i++) {
+        jv f[4], pe;
+        size_t o2 = push_idx(c, i), o3, k = 0;
+        int proto = -1;
+        const char *reason = NULL;
+        const np_source *src = NULL;
+        if (!members(c, e, ks, COUNT(ks), f)) {
+            pop(c, o2);
+            continue;
+        }
+        if (f[0].v) {
+            o3 = push_key(c, "protocol");
+            if (!enum_value(c, f[0], proto_names, COUNT(proto_names),
+                            "protocol", &proto))
+                proto = -1;
+            pop(c, o3);
+        }
+        if (f[2].v) {
+            o3 = push_key(c, "reason");
+            reason = dup_string(c, f[2]);
+            pop(c, o3);
+        }
+        if (f[3].v) {
+            const char *sid;
+            o3 = push_key(c, "source");
+            sid = want_string(c, f[3]);
+            src = sid ? find_source(c->p, sid) : NULL;
+            if (sid != NULL && src == NULL)
+                err_at(c, f[3].n,
+                       "source \"%s\" is not the id of an entry in /sources",
+                       sid);
+            if (src != NULL)
+                used_sources[src - p->sources] = true;
+            pop(c, o3);
+        }
+        if (f[1].v) {
+            o3 = push_key(c, "ports");
+            if (!cJSON_IsArray(f[1].v) || f[1].v->child == NULL) {
+                err_at(c, f[1].n, "expected a non-empty array of ports");
+            } else {
+                for (pe = jv_child(c, f[1]); pe.v != NULL;
+                     pe = jv_next(c, pe), k++) {
+                    size_t o4 = push_idx(c, k);
+                    np_port_range r;
+                    if (port_entry(c, pe, &r) && proto >= 0 &&
+                        p->n_deprecated < total) {
+                        np_deprecated_port *d = &dp[p->n_deprecated++];
+                        d->protocol = proto;
+                        d->range = r;
+                        d->reason = reason;
+                        d->source = src;
+                    }
+                    pop(c, o4);
+                }
+            }
+            pop(c, o3);
+        }
+        pop(c, o2);
+    }
+out:
+    pop(c, old);
+}
+
 static const keyspec top_keys[] = {
     {"schema", 1},  {"id", 1},        {"kind", 1},    {"name", 1},
     {"aliases", 0}, {"platforms", 1}, {"base", 0},    {"facts", 0},
     {"inbound", 1}, {"outbound", 0},  {"sources", 1}, {"checked", 1},
-    {"notes", 0}};
+    {"notes", 0},   {"deprecated", 0}};
 enum {
     TK_SCHEMA,
     TK_ID,
@@ -1141,7 +1400,8 @@ enum {
     TK_OUTBOUND,
     TK_SOURCES,
     TK_CHECKED,
-    TK_NOTES
+    TK_NOTES,
+    TK_DEPRECATED
 };
 
 /* The file name's id ("games/foo.json" -> "foo") and kind from its
@@ -1197,8 +1457,7 @@ static void validate_top(vctx *c, jv root, int expected_kind)
     if (f[TK_ID].v) {
         old = push_key(c, "id");
         p->id = dup_string(c, f[TK_ID]);
-        np__jpos_linecol(c->text, c->len, node(c, f[TK_ID].n)->off,
-                         &c->p->id_line, &c->p->id_col);
+        linecol(c, node(c, f[TK_ID].n)->off, &c->p->id_line, &c->p->id_col);
         if (p->id != NULL && !valid_id(p->id)) {
             err_at(c, f[TK_ID].n,
                    "id \"%s\" must be 2-%d characters of a-z, 0-9 and '-'",
@@ -1305,9 +1564,9 @@ static void validate_top(vctx *c, jv root, int expected_kind)
                     if (dup)
                         err_at(c, e.n, "duplicate base \"%s\"", s);
                     else if (s != NULL) {
-                        np__jpos_linecol(c->text, c->len, node(c, e.n)->off,
-                                         &c->p->base_line[p->n_base],
-                                         &c->p->base_col[p->n_base]);
+                        linecol(c, node(c, e.n)->off,
+                                &c->p->base_line[p->n_base],
+                                &c->p->base_col[p->n_base]);
                         bl[p->n_base++] = s;
                     }
                     pop(c, o2);
@@ -1337,6 +1596,8 @@ static void validate_top(vctx *c, jv root, int expected_kind)
             parse_facts(c, f[TK_FACTS], used);
         }
     }
+    if (f[TK_DEPRECATED].v)
+        parse_deprecated(c, f[TK_DEPRECATED], used);
     if (f[TK_INBOUND].v) {
         np_rule *r = NULL;
         size_t n = 0;
@@ -1465,6 +1726,8 @@ int np__profile_parse(const char *name, const char *text, size_t len, int layer,
     c.len = len;
     c.jp = &jp;
     c.p = p;
+    c.lc_line = 1;
+    c.lc_col = 1;
     c.first = diags ? diags->count : 0;
     {
         jv root = {doc, 0};

@@ -8,14 +8,18 @@
  * alignment distance within a budget that grows with the word's length
  * (none up to 3 letters, 1 up to 5, 2 up to 8, 3 beyond) scores
  * 1 - distance / length. Profiles rank by how many query words matched,
- * then by the sum of the scores, then by id.
+ * then by the sum of the scores, then by id. A query that, squeezed to its
+ * letters and digits, equals a whole alias, the name or the id squeezed the
+ * same way ("gta 5" = "GTA-5", "bo6", "7dtd") counts every word as matched
+ * and adds PHRASE_BONUS, so what players type finds the game first.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "np_profile_int.h"
 
-#define WORD_MAX 48
+#define WORD_MAX     48
+#define PHRASE_BONUS 2.0
 
 static char lower(char ch)
 {
@@ -44,7 +48,7 @@ static double word_sim(const char *w, size_t lw, const char *t, size_t lt)
         return 0;
     if ((lw > lt ? lw - lt : lt - lw) > budget)
         return 0;
-    d = np__osa_distance(w, lw, t, lt);
+    d = np__osa_distance_max(w, lw, t, lt, budget);
     if (d > budget)
         return 0;
     mx = lw > lt ? lw : lt;
@@ -80,6 +84,21 @@ static double text_sim(const char *w, size_t lw, const char *s)
     return v > best ? v : best;
 }
 
+/* s squeezed (lower-case letters and digits) equals the query squeezed. */
+static int phrase_eq(const char *s, const char *q, size_t lq)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++) {
+        if (!alnum(*s))
+            continue;
+        if (n >= lq || lower(*s) != q[n])
+            return 0;
+        n++;
+    }
+    return n == lq;
+}
+
 static int cmp_hit(const void *a, const void *b)
 {
     const np_search_hit *x = a, *y = b;
@@ -96,6 +115,8 @@ int np_catalog_search(const np_catalog *cat, const char *const *words,
                       size_t max, size_t *n_hits)
 {
     char(*q)[WORD_MAX + 1] = NULL;
+    char phrase[WORD_MAX * 2];
+    size_t phrase_len = 0;
     size_t *ql = NULL, nq = 0, i, j, k, count = 0;
     np_search_hit *all = NULL;
     int r = NP_OK;
@@ -135,6 +156,14 @@ int np_catalog_search(const np_catalog *cat, const char *const *words,
     }
     if (nq == 0)
         goto out;
+    for (j = 0; j < nq; j++) {
+        if (phrase_len + ql[j] > sizeof(phrase)) {
+            phrase_len = 0; /* too long to be anyone's alias */
+            break;
+        }
+        memcpy(phrase + phrase_len, q[j], ql[j]);
+        phrase_len += ql[j];
+    }
     for (i = 0; i < cat->n; i++) {
         const np_profile *p = &cat->profs[i]->pub;
         double sum = 0;
@@ -154,6 +183,17 @@ int np_catalog_search(const np_catalog *cat, const char *const *words,
             if (best > 0) {
                 matched++;
                 sum += best;
+            }
+        }
+        {
+            int exact = phrase_len > 0 &&
+                        (phrase_eq(p->id, phrase, phrase_len) ||
+                         (p->name && phrase_eq(p->name, phrase, phrase_len)));
+            for (k = 0; phrase_len > 0 && !exact && k < p->n_aliases; k++)
+                exact = phrase_eq(p->aliases[k], phrase, phrase_len);
+            if (exact) {
+                matched = (unsigned)nq;
+                sum += PHRASE_BONUS;
             }
         }
         if (matched == 0)

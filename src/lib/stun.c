@@ -481,7 +481,9 @@ int np_stun_decode(const uint8_t *buf, size_t len, np_stun_msg *msg,
     msg->type = type;
     msg->length = mlen;
 
-    (void)np__rd_sub(&r, mlen, &body);
+    /* cannot fail (the length was checked above); say so to the compiler */
+    if (np__rd_sub(&r, mlen, &body) != NP_OK)
+        return np__fail_at(err, NP_ETRUNC, 2, "attributes end early");
     while (np__rd_left(&body) > 0) {
         size_t off = NP_STUN_HEADER_LEN + body.pos;
         uint16_t atype, alen;

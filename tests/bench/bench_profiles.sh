@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Benchmark: load and validate a generated catalog of N valid profiles
 # (default 10,000) with `natpilot profiles validate DIR`; print the wall
-# time and the peak resident memory.
+# time and the peak resident memory. Then the start-up cost of the embedded
+# catalog (every profile parsed and checked, as at `natpilot diagnose`
+# start) against a baseline build, as a ratio.
 #
-#   tests/bench/bench_profiles.sh [BUILD_DIR] [N]
+#   tests/bench/bench_profiles.sh [BUILD_DIR] [N] [BASE_BUILD_DIR]
+#
+# BASE_BUILD_DIR: a build directory of the baseline (its libnatpilot.a and
+# natpilot). Without it the baseline commit ${NP_BENCH_BASE:-89fd5e8} (main
+# before issue 12: 32 games and 6 platforms) is exported with git archive and
+# built once into /tmp/np-bench-base-COMMIT (a few minutes on 2 cores);
+# NP_BENCH_BASE=none skips the comparison.
 set -euo pipefail
 build=${1:-build}
 n=${2:-10000}
+base_build=${3:-}
+src=$(cd "$(dirname "$0")/../.." && pwd)
 natpilot=$build/natpilot
 [ -x "$natpilot" ] || { echo "bench: $natpilot not built" >&2; exit 2; }
 
@@ -78,3 +88,69 @@ out=$(mktemp)
 read -r wall rss_kib <"$out"
 rm -f "$out"
 echo "natpilot profiles --profiles DIR list: ${wall} s wall, peak RSS ${rss_kib} KiB"
+
+# --- the embedded catalog at start-up, against the baseline -----------------
+base_commit=${NP_BENCH_BASE:-89fd5e8}
+if [ "$base_commit" = none ]; then
+  exit 0
+fi
+if [ -z "$base_build" ]; then
+  base_src=/tmp/np-bench-base-$base_commit
+  base_build=$base_src/build
+  if [ ! -f "$base_build/libnatpilot.a" ] || [ ! -x "$base_build/natpilot" ]; then
+    echo "building the baseline $base_commit in $base_src (once)"
+    rm -rf "$base_src"
+    mkdir -p "$base_src"
+    git -C "$src" archive "$base_commit" | tar -x -C "$base_src"
+    cmake -S "$base_src" -B "$base_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DNP_TESTS=OFF >/dev/null
+    cmake --build "$base_build" -j2 --target natpilot >/dev/null
+  fi
+fi
+libs="$(pkg-config --libs miniupnpc libcurl libcjson) -lnatpmp -lcrypto -lpthread"
+bin=$(mktemp -d /tmp/np-bench-embedded.XXXXXX)
+trap 'rm -rf "$dir" "$bin"' EXIT
+# shellcheck disable=SC2086
+cc -O2 -I"$src/include" "$src/tests/bench/bench_embedded.c" \
+   "$build/libnatpilot.a" $libs -o "$bin/new"
+# shellcheck disable=SC2086
+cc -O2 -I"$base_build/../include" "$src/tests/bench/bench_embedded.c" \
+   "$base_build/libnatpilot.a" $libs -o "$bin/base"
+
+# Alternate the two a few times: the best load time of each is the least
+# disturbed by other load on the machine; the mean is printed too.
+iters=${NP_BENCH_ITERS:-300}
+best_new=; best_base=; mean_new=; mean_base=
+for round in 1 2 3; do
+  for which in base new; do
+    line=$("$bin/$which" "$iters")
+    b=$(echo "$line" | sed -n 's/.*best_us=\([0-9.]*\).*/\1/p')
+    m=$(echo "$line" | sed -n 's/.*us_per_load=\([0-9.]*\).*/\1/p')
+    p=$(echo "$line" | sed -n 's/.*profiles=\([0-9]*\).*/\1/p')
+    eval "profiles_$which=$p"
+    cur_best=$(eval echo "\${best_$which:-}")
+    if [ -z "$cur_best" ] || awk -v a="$b" -v c="$cur_best" 'BEGIN { exit !(a < c) }'; then
+      eval "best_$which=$b"
+    fi
+    cur_mean=$(eval echo "\${mean_$which:-}")
+    if [ -z "$cur_mean" ] || awk -v a="$m" -v c="$cur_mean" 'BEGIN { exit !(a < c) }'; then
+      eval "mean_$which=$m"
+    fi
+  done
+done
+echo "embedded catalog, baseline $base_commit: $profiles_base profiles, best ${best_base} us, mean ${mean_base} us per load+check"
+echo "embedded catalog, this build:        $profiles_new profiles, best ${best_new} us, mean ${mean_new} us per load+check"
+awk -v bn="$best_new" -v bb="$best_base" -v pn="$profiles_new" -v pb="$profiles_base" 'BEGIN {
+  printf "ratio (this / baseline): %.2fx the time for %.2fx the profiles; per profile %.2fx (%.1f vs %.1f us)\n",
+         bn / bb, pn / pb, (bn / pn) / (bb / pb), bn / pn, bb / pb }'
+
+# The same through the program: `natpilot profiles list` parses every
+# profile at start (process start-up included).
+if [ -x "$base_build/natpilot" ]; then
+  for which in "$base_build/natpilot" "$natpilot"; do
+    s=$(date +%s%N)
+    for _ in $(seq 50); do "$which" profiles list >/dev/null; done
+    e=$(date +%s%N)
+    echo "natpilot profiles list ($which): $(( (e - s) / 50000 )) us per run"
+  done
+fi

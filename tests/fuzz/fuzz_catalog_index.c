@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "natpilot/catalog.h"
+#include "np_catalog_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (np_catalog_path_check(idx->files[i].path, NULL) != NP_OK ||
             idx->files[i].size == 0 || idx->files[i].size > NP_CATALOG_FILE_MAX)
             __builtin_trap();
-        np_catalog_hex(idx->files[i].sha256, hex, sizeof(hex));
+        np__catalog_hex(idx->files[i].sha256, hex, sizeof(hex));
     }
     np_catalog_index_free(idx);
     return 0;

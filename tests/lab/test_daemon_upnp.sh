@@ -16,15 +16,9 @@ mkdir -p "$D"
 CONF="$D/natpilot.conf"
 SOCK="$D/status.sock"
 DPID=""
-failures=0
-ok() { printf '  ok   %s\n' "$*"; }
-bad() {
-    printf '  FAIL %s\n' "$*"
-    failures=$((failures + 1))
-}
 lab_on_exit() {
     [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
-    [ "$failures" = 0 ] || tail -n 40 "$LAB_TMP/daemon.log" 2>/dev/null || true
+    [ "$LAB_FAILED" = 0 ] || tail -n 40 "$LAB_TMP/daemon.log" 2>/dev/null || true
 }
 status_json() { "$NATPILOT" status --json --socket "$SOCK" 2>/dev/null || true; }
 all_held() {
@@ -70,46 +64,42 @@ printf '{\n  "lease": %s, "verify_interval": %s, "protocols": ["upnp"],
 lab_bg lan1 daemon "$NATPILOT" daemon --config "$CONF" --foreground
 DPID=$LAB_LAST_PID
 if ms=$(time_until 20 all_held); then
-    ok "6 mappings held via UPnP"
+    lab_ok "6 mappings held via UPnP"
     printf '  measure: start to 6 UPnP mappings held: %s ms\n' "$ms"
 else
-    bad "not all held via UPnP"
+    lab_bad "not all held via UPnP"
     status_json
 fi
 n=$(tagged)
-[ "$n" = 6 ] && ok "router table: 6 entries tagged natpilot:" || bad "$n tagged"
-prove_all && ok "packets reach lan1 and lan2" || bad "a mapping does not forward"
+[ "$n" = 6 ] && lab_ok "router table: 6 entries tagged natpilot:" || lab_bad "$n tagged"
+prove_all && lab_ok "packets reach lan1 and lan2" || lab_bad "a mapping does not forward"
 if time_until 20 grep -q "renewed" "$LAB_TMP/daemon.log" >/dev/null; then
     t=$(status_json | jq '[.devices[].mappings[].renew_in] | max')
-    ok "renewed within 20 s of a ${LEASE} s lease (next renewal in ${t} s)"
+    lab_ok "renewed within 20 s of a ${LEASE} s lease (next renewal in ${t} s)"
 else
-    bad "no renewal within 20 s"
+    lab_bad "no renewal within 20 s"
 fi
 lab_miniupnpd_restart
 # The restart flushed the table; the daemon may already have re-created the
 # mappings by the time we look (its check can fall right after the restart),
 # so a non-empty table is only wrong if the daemon did not log a restart.
 if [ "$(tagged)" != 0 ] && ! grep -q "router restart" "$LAB_TMP/daemon.log" 2>/dev/null; then
-    bad "table not flushed"
+    lab_bad "table not flushed"
 fi
 if ms=$(time_until $((CHECK + 8)) prove_all); then
     printf '  measure: restart (no SSDP, check every %s s) to all proven: %s ms\n' \
         "$CHECK" "$ms"
-    ok "re-created after the restart"
+    lab_ok "re-created after the restart"
 else
-    bad "not re-created within $((CHECK + 8)) s"
+    lab_bad "not re-created within $((CHECK + 8)) s"
 fi
 grep -q "gone from the router's table" "$LAB_TMP/daemon.log" &&
-    ok "found by reading the table" || bad "restart not found by the table read"
+    lab_ok "found by reading the table" || lab_bad "restart not found by the table read"
 kill -TERM "$DPID"
 rc=0
 wait "$DPID" || rc=$?
 DPID=""
-[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
+[ "$rc" = 0 ] && lab_ok "SIGTERM: exit 0" || lab_bad "SIGTERM: exit $rc"
 n=$(tagged)
-[ "$n" = 0 ] && ok "router table holds no natpilot mapping" || bad "$n left"
-if [ "$failures" != 0 ]; then
-    echo "FAIL: $failures check(s) failed"
-    exit 1
-fi
-echo PASS
+[ "$n" = 0 ] && lab_ok "router table holds no natpilot mapping" || lab_bad "$n left"
+lab_done

@@ -12,21 +12,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 lab_require turnserver turnutils_natdiscovery stun miniupnpd upnpc natpmpc
 
-failures=0
-check() { # check DESC EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        printf '  ok   %-44s %s\n' "$1" "$3"
-    else
-        printf '  FAIL %-44s expected [%s] got [%s]\n' "$1" "$2" "$3"
-        failures=$((failures + 1))
-    fi
-}
 check_range() { # check_range DESC LOW HIGH VALUE (decimals allowed)
     if awk -v v="$4" -v a="$2" -v b="$3" 'BEGIN { exit !(v >= a && v <= b) }'; then
-        printf '  ok   %-44s %s (in %s..%s)\n' "$1" "$4" "$2" "$3"
+        lab_ok "$(printf '%-44s %s (in %s..%s)' "$1" "$4" "$2" "$3")"
     else
-        printf '  FAIL %-44s %s not in %s..%s\n' "$1" "$4" "$2" "$3"
-        failures=$((failures + 1))
+        lab_bad "$(printf '%-44s %s not in %s..%s' "$1" "$4" "$2" "$3")"
     fi
 }
 
@@ -79,18 +69,18 @@ for row in "${expect[@]}"; do
     nd=$(cat "$LAB_TMP/nd.out")
     vv=$(cat "$LAB_TMP/vv.out")
     echo "-- $kind ($(($(lab_now_ms) - t0)) ms)"
-    check "$kind: natdiscovery mapping+filtering" "$want_nd" "$(natdiscovery_verdict "$nd")"
-    check "$kind: stun Primary" "$want_vv" "$(vovida_verdict "$vv")"
+    lab_check "$kind: natdiscovery mapping+filtering" "$want_nd" "$(natdiscovery_verdict "$nd")"
+    lab_check "$kind: stun Primary" "$want_vv" "$(vovida_verdict "$vv")"
     if [ -n "${vovida_filter[$kind]:-}" ]; then
         case $vv in
-        *"${vovida_filter[$kind]}"*) check "$kind: stun filter" "${vovida_filter[$kind]}" "${vovida_filter[$kind]}" ;;
-        *) check "$kind: stun filter" "${vovida_filter[$kind]}" "$(grep '^Primary' <<<"$vv")" ;;
+        *"${vovida_filter[$kind]}"*) lab_check "$kind: stun filter" "${vovida_filter[$kind]}" "${vovida_filter[$kind]}" ;;
+        *) lab_check "$kind: stun filter" "${vovida_filter[$kind]}" "$(grep '^Primary' <<<"$vv")" ;;
         esac
     fi
     if [ "$kind" = apdm ]; then
         case $vv in
-        *"random port"*) check "apdm: stun port allocation" "random port" "random port" ;;
-        *) check "apdm: stun port allocation" "random port" "$(grep '^Primary' <<<"$vv")" ;;
+        *"random port"*) lab_check "apdm: stun port allocation" "random port" "random port" ;;
+        *) lab_check "apdm: stun port allocation" "random port" "$(grep '^Primary' <<<"$vv")" ;;
         esac
     fi
     if [ "$kind" = apdm-seq ]; then
@@ -104,9 +94,9 @@ for row in "${expect[@]}"; do
     if [ "$kind" = udp-blocked ]; then
         # TCP still passes: coturn serves STUN over TCP on 3478.
         if lab_in lan1 timeout 3 bash -c "exec 3<>/dev/tcp/$LAB_STUN1/$LAB_STUN_PORT"; then
-            check "udp-blocked: TCP to the STUN server" connects connects
+            lab_check "udp-blocked: TCP to the STUN server" connects connects
         else
-            check "udp-blocked: TCP to the STUN server" connects refused
+            lab_check "udp-blocked: TCP to the STUN server" connects refused
         fi
     fi
 done
@@ -126,7 +116,7 @@ for again in 1 2; do
     out=$(lab_ping lan1 "$LAB_INET_HOST" 7 30 20) || true
     echo "  again ($again): $out"
 done
-check "delay: pings answered" 30 "$(lab_field "$out" received)"
+lab_check "delay: pings answered" 30 "$(lab_field "$out" received)"
 check_range "delay: median RTT ms" 70 250 "$(lab_field "$out" rtt_median)"
 check_range "delay: min RTT ms" 70 250 "$(lab_field "$out" rtt_min)"
 
@@ -145,76 +135,76 @@ t0=$(lab_now_ms)
 lab_miniupnpd_start
 echo "  miniupnpd up in $(($(lab_now_ms) - t0)) ms"
 out=$(lab_in lan1 timeout 15 upnpc -i -s 2>&1) || true
-check "upnpc -i -s: ExternalIPAddress" "$LAB_PUBLIC_IP" \
+lab_check "upnpc -i -s: ExternalIPAddress" "$LAB_PUBLIC_IP" \
     "$(sed -n 's/^ExternalIPAddress = //p' <<<"$out")"
 out=$(lab_in lan1 timeout 15 natpmpc -g "$LAB_GW" 2>&1) || true
-check "natpmpc -g: Public IP address" "$LAB_PUBLIC_IP" \
+lab_check "natpmpc -g: Public IP address" "$LAB_PUBLIC_IP" \
     "$(sed -n 's/^Public IP address : //p' <<<"$out")"
 
 # Control: without a mapping, plain masquerade must not forward.
 if lab_inbound udp 40000 lan1 40000 800 >/dev/null; then
-    check "inbound UDP 40000 before mapping" dropped forwarded
+    lab_check "inbound UDP 40000 before mapping" dropped forwarded
 else
-    check "inbound UDP 40000 before mapping" dropped dropped
+    lab_check "inbound UDP 40000 before mapping" dropped dropped
 fi
 out=$(lab_in lan1 timeout 15 upnpc -i -e natpilot-lab -a "$LAB_LAN1_IP" 40000 40000 UDP 600 2>&1) || true
 case $out in
-*"is redirected to internal"*) check "upnpc -a 40000 UDP" mapped mapped ;;
-*) check "upnpc -a 40000 UDP" mapped "$(tail -3 <<<"$out" | tr '\n' ' ')" ;;
+*"is redirected to internal"*) lab_check "upnpc -a 40000 UDP" mapped mapped ;;
+*) lab_check "upnpc -a 40000 UDP" mapped "$(tail -3 <<<"$out" | tr '\n' ' ')" ;;
 esac
 if got=$(lab_inbound udp 40000 lan1 40000 3000); then
-    check "inbound UDP 40000 after mapping" forwarded forwarded
+    lab_check "inbound UDP 40000 after mapping" forwarded forwarded
     echo "  lan1 received: $got"
 else
-    check "inbound UDP 40000 after mapping" forwarded dropped
+    lab_check "inbound UDP 40000 after mapping" forwarded dropped
 fi
 # Policy: the OpenWrt-style default refuses ports below 1024 (UDP 88).
 out=$(lab_in lan1 timeout 15 upnpc -i -a "$LAB_LAN1_IP" 88 88 UDP 600 2>&1) || true
 case $out in
-*"is redirected to internal"*) check "upnpc -a 88 UDP (policy)" refused mapped ;;
-*) check "upnpc -a 88 UDP (policy)" refused refused ;;
+*"is redirected to internal"*) lab_check "upnpc -a 88 UDP (policy)" refused mapped ;;
+*) lab_check "upnpc -a 88 UDP (policy)" refused refused ;;
 esac
 
 out=$(lab_in lan1 timeout 15 upnpc -i -e natpilot-lab -a "$LAB_LAN1_IP" 40001 40001 TCP 600 2>&1) || true
 case $out in
-*"is redirected to internal"*) check "upnpc -a 40001 TCP" mapped mapped ;;
-*) check "upnpc -a 40001 TCP" mapped "$(tail -3 <<<"$out" | tr '\n' ' ')" ;;
+*"is redirected to internal"*) lab_check "upnpc -a 40001 TCP" mapped mapped ;;
+*) lab_check "upnpc -a 40001 TCP" mapped "$(tail -3 <<<"$out" | tr '\n' ' ')" ;;
 esac
 if lab_inbound tcp 40001 lan1 40001 3000 >/dev/null; then
-    check "inbound TCP 40001 after mapping" forwarded forwarded
+    lab_check "inbound TCP 40001 after mapping" forwarded forwarded
 else
-    check "inbound TCP 40001 after mapping" forwarded dropped
+    lab_check "inbound TCP 40001 after mapping" forwarded dropped
 fi
 t0=$(lab_now_ms)
 lab_miniupnpd_restart
 echo "  miniupnpd restarted in $(($(lab_now_ms) - t0)) ms"
 if lab_inbound udp 40000 lan1 40000 800 >/dev/null; then
-    check "inbound UDP 40000 after restart (flushed)" dropped forwarded
+    lab_check "inbound UDP 40000 after restart (flushed)" dropped forwarded
 else
-    check "inbound UDP 40000 after restart (flushed)" dropped dropped
+    lab_check "inbound UDP 40000 after restart (flushed)" dropped dropped
 fi
 
 echo "== rogue PCP/NAT-PMP responder in lan2"
 lab_rogue_start 203.0.113.66
 out=$(lab_in lan1 timeout 10 natpmpc -g "$LAB_LAN2_IP" 2>&1) || true
-check "natpmpc -g lan2: rogue's public address" 203.0.113.66 \
+lab_check "natpmpc -g lan2: rogue's public address" 203.0.113.66 \
     "$(sed -n 's/^Public IP address : //p' <<<"$out")"
 # A request to the real gateway is seen by lan2 (hub mode) and answered
 # from lan2's address; libnatpmp rightly ignores that answer.
 lab_in lan1 timeout 10 natpmpc -g "$LAB_GW" >/dev/null 2>&1 || true
 if grep -q "answered NAT-PMP request from $LAB_LAN1_IP:" "$LAB_TMP/rogue.log"; then
-    check "rogue answers requests sent to the gateway" yes yes
+    lab_check "rogue answers requests sent to the gateway" yes yes
 else
-    check "rogue answers requests sent to the gateway" yes "$(tr '\n' ' ' <"$LAB_TMP/rogue.log")"
+    lab_check "rogue answers requests sent to the gateway" yes "$(tr '\n' ' ' <"$LAB_TMP/rogue.log")"
 fi
 
 echo "== carrier-grade NAT (two NAT layers)"
 lab_build -k eim-apdf -c
 lab_coturn_start
 out=$(lab_in lan1 timeout 15 stun "$LAB_STUN1" -v 2>&1) || true
-check "cgn: STUN-mapped address is the carrier's" "$LAB_PUBLIC_IP" \
+lab_check "cgn: STUN-mapped address is the carrier's" "$LAB_PUBLIC_IP" \
     "$(sed -n 's/.*MappedAddress = \([0-9.]*\):.*/\1/p' <<<"$out" | head -1)"
-check "cgn: router's own WAN address" 100.64.0.2 "$LAB_WAN_IP"
+lab_check "cgn: router's own WAN address" 100.64.0.2 "$LAB_WAN_IP"
 lab_miniupnpd_start
 out=$(lab_in lan1 timeout 15 upnpc -i -s 2>&1) || true
 echo "  upnpc -s behind CGN: $(grep -E 'ExternalIPAddress' <<<"$out")"
@@ -224,7 +214,4 @@ echo "  upnpc -s behind CGN: $(grep -E 'ExternalIPAddress' <<<"$out")"
 out=$(lab_in lan1 timeout 15 upnpc -i -a "$LAB_LAN1_IP" 40000 40000 UDP 600 2>&1) || true
 echo "  upnpc -a behind CGN: $(tail -1 <<<"$out")"
 
-if [ "$failures" -gt 0 ]; then
-    lab_fail "$failures lab self-check(s) failed"
-fi
-echo "lab self-check: all passed in $(lab__elapsed) s"
+lab_done

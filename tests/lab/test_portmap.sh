@@ -11,12 +11,6 @@ lab_require upnpc jq
 
 export NATPILOT_STATE_DIR="$LAB_TMP/state"
 N=$NATPILOT
-PASS=0
-
-ok() {
-    PASS=$((PASS + 1))
-    lab_log "ok: $*"
-}
 
 # The router's table as upnpc sees it (-i: the lab's external address is in
 # a reserved range, see LAB-NOTES), one "PROTO EXT->INT:PORT 'desc'" a line.
@@ -89,13 +83,13 @@ for via in pcp natpmp upnp; do
         [ "$got" = "$via" ] || lab_fail "$via: mapped via $got"
         inbound $p 3074 lan1 3074 || lab_fail "$via: no inbound $p packet on lan1:3074"
     done
-    ok "$via: udp+tcp 3074 mapped in $((t1 - t0)) ms and proven by inbound packets"
+    lab_ok "$via: udp+tcp 3074 mapped in $((t1 - t0)) ms and proven by inbound packets"
     run lan1 0 "$LAB_TMP/verify.$via.json" verify --via "$via" --json --stun "$LAB_STUN1:$LAB_STUN_PORT" \
         --port udp:3074 --port tcp:3074
     [ "$(jq -r '.rules[] | select(.protocol == "udp") | .reachability' \
         "$LAB_TMP/verify.$via.json")" = reachable ] ||
         lab_fail "$via: verify did not prove udp 3074 reachable from outside"
-    ok "$via: verify says mapped, and proves udp 3074 from outside"
+    lab_ok "$via: verify says mapped, and proves udp 3074 from outside"
     run lan1 0 "$LAB_TMP/close.$via.json" close --via "$via" --json \
         --port udp:3074 --port tcp:3074
     after=$(table)
@@ -104,7 +98,7 @@ for via in pcp natpmp upnp; do
     if inbound udp 3074 lan1 3074; then
         lab_fail "$via: udp 3074 still reaches lan1 after close"
     fi
-    ok "$via: close left the table as before, port closed again"
+    lab_ok "$via: close left the table as before, port closed again"
     lab_miniupnpd_stop
 done
 
@@ -123,7 +117,7 @@ grep -qi "dmz" "$LAB_TMP/third.txt" &&
 run lan1 1 "$LAB_TMP/third.json" open --for "$LAB_LAN2_IP" --port udp:3074 --json
 [ "$(status_of "$LAB_TMP/third.json" udp 3074)" = third-party-refused ] ||
     lab_fail "third party: $(cat "$LAB_TMP/third.json")"
-ok "secure mode: mapping for lan2 refused, both fixes explained, table unchanged"
+lab_ok "secure mode: mapping for lan2 refused, both fixes explained, table unchanged"
 lab_miniupnpd_stop
 
 # --- 2b. an IGDv1 (no AddAnyPortMapping): map, prove, verify, close; the
@@ -145,7 +139,7 @@ run lan1 1 "$LAB_TMP/v1third.json" open --for "$LAB_LAN2_IP" --port udp:3074 --j
 [ "$(status_of "$LAB_TMP/v1third.json" udp 3074)" = third-party-refused ] ||
     lab_fail "IGDv1 third party: $(cat "$LAB_TMP/v1third.json")"
 [ "$(table)" = "$before" ] || lab_fail "IGDv1 third-party refusal changed the table"
-ok "IGDv1: mapped (udp+tcp), proven, verified, closed; lan2 refused by secure mode ($(jq -r '.rules[0].message' "$LAB_TMP/v1third.json" | cut -c1-60))"
+lab_ok "IGDv1: mapped (udp+tcp), proven, verified, closed; lan2 refused by secure mode ($(jq -r '.rules[0].message' "$LAB_TMP/v1third.json" | cut -c1-60))"
 # No AddAnyPortMapping on an IGDv1: an Xbox's UDP 3074 held by lan2 still
 # gets another external port (the next free ones are tried).
 lab_in lan2 upnpc -i -e "lan2 game" -a "$LAB_LAN2_IP" 3074 3074 UDP 3600 \
@@ -160,7 +154,7 @@ inbound udp "$alt" lan1 3074 || lab_fail "IGDv1: nothing on lan1:3074 through $a
 run lan1 0 /dev/null verify --platform xbox --stun none xbox-network
 run lan1 0 /dev/null close --via upnp --platform xbox xbox-network
 [ "$(table)" = "$before" ] || lab_fail "IGDv1 alternate close left [$(table)]"
-ok "IGDv1: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven, verified, closed (lan2's kept)"
+lab_ok "IGDv1: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven, verified, closed (lan2's kept)"
 lab_in lan2 upnpc -i -d 3074 UDP >/dev/null 2>&1 ||
     lab_fail "upnpc on lan2 could not remove its 3074"
 [ -z "$(table)" ] || lab_fail "IGDv1: table not empty at the end: [$(table)]"
@@ -177,7 +171,7 @@ inbound udp 3075 lan2 3075 || lab_fail "pcp third party: nothing on lan2:3075"
 run lan1 0 "$LAB_TMP/pcp3c.json" close --via pcp --for "$LAB_LAN2_IP" \
     --port udp:3075 --json
 [ "$(table)" = "$before" ] || lab_fail "pcp third party: close left [$(table)]"
-ok "pcp_allow_thirdparty: PCP THIRD_PARTY mapped for lan2, proven, closed"
+lab_ok "pcp_allow_thirdparty: PCP THIRD_PARTY mapped for lan2, proven, closed"
 lab_miniupnpd_stop
 
 # --- 4. policy: port 88 refused per rule, the rest mapped -------------------
@@ -192,7 +186,7 @@ for via in pcp natpmp upnp; do
         lab_fail "$via 88: 3074 not mapped"
     run lan1 0 /dev/null close --via $via --port udp:3074
     [ "$(table)" = "$before" ] || lab_fail "$via 88: table changed"
-    ok "$via: udp 88 refused by policy, reported per rule; udp 3074 mapped"
+    lab_ok "$via: udp 88 refused by policy, reported per rule; udp 3074 mapped"
 done
 
 # --- 4b. profiles: an essential rule refused rolls the whole run back -------
@@ -211,7 +205,7 @@ for via in pcp upnp; do
     if inbound udp 3074 lan1 3074; then
         lab_fail "$via essential: 3074 still open after the rollback"
     fi
-    ok "$via: essential udp 88 refused -> udp 3074 rolled back, table as before"
+    lab_ok "$via: essential udp 88 refused -> udp 3074 rolled back, table as before"
 done
 before=$(table)
 run lan1 0 "$LAB_TMP/prof.json" open np-lab-game --profiles "$PROF" --json
@@ -221,7 +215,7 @@ inbound tcp 3075 lan1 3075 || lab_fail "profile: tcp 3075 not reachable"
 run lan1 0 /dev/null verify np-lab-game --profiles "$PROF" --stun "$LAB_STUN1:$LAB_STUN_PORT"
 run lan1 0 /dev/null close np-lab-game --profiles "$PROF"
 [ "$(table)" = "$before" ] || lab_fail "profile close: table $(table)"
-ok "profile np-lab-game: 3 rules mapped, verified, closed"
+lab_ok "profile np-lab-game: 3 rules mapped, verified, closed"
 
 # --- 4c. SIGINT during apply: what was added is removed ---------------------
 before=$(table)
@@ -231,7 +225,7 @@ lab_in lan1 timeout -s INT 0.3 "$N" open --via upnp --port udp:20000-20255 \
 grep -q "Rolled back (interrupted)" "$LAB_TMP/int.txt" ||
     lab_fail "SIGINT: no rollback (exit $rc): $(tail -5 "$LAB_TMP/int.txt")"
 [ "$(table)" = "$before" ] || lab_fail "SIGINT: table changed: $(table | head)"
-ok "SIGINT after $(grep -c 'rolled back' "$LAB_TMP/int.txt") mappings: all rolled back, table as before"
+lab_ok "SIGINT after $(grep -c 'rolled back' "$LAB_TMP/int.txt") mappings: all rolled back, table as before"
 lab_miniupnpd_stop
 
 # --- 4d. UPnP NewInternalClient for lan2 when secure_mode is off -----------
@@ -244,7 +238,7 @@ inbound udp 3077 lan2 3077 || lab_fail "upnp third party: nothing on lan2:3077"
 run lan1 0 /dev/null verify --for "$LAB_LAN2_IP" --port udp:3077
 run lan1 0 /dev/null close --for "$LAB_LAN2_IP" --port udp:3077
 [ "$(table)" = "$before" ] || lab_fail "upnp third party close: $(table)"
-ok "secure_mode off: PCP THIRD_PARTY refused, fell back to UPnP NewInternalClient for lan2; proven, verified, closed"
+lab_ok "secure_mode off: PCP THIRD_PARTY refused, fell back to UPnP NewInternalClient for lan2; proven, verified, closed"
 lab_miniupnpd_stop
 lab_miniupnpd_start -u yes -n yes
 
@@ -285,9 +279,9 @@ for via in upnp pcp; do
     run lan1 0 /dev/null close --via $via --platform xbox xbox-network
     ! inbound udp "$alt" lan1 3074 ||
         lab_fail "$via: alternate port $alt still forwards after close"
-    ok "$via: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven"
+    lab_ok "$via: udp 3074 held by lan2 -> Xbox mapped to alternate external port $alt, proven"
 done
-ok "conflict held by lan2: reported by all three (UPnP names lan2), table unchanged; verify: 1 for lan1, 0 for lan2's own mapping"
+lab_ok "conflict held by lan2: reported by all three (UPnP names lan2), table unchanged; verify: 1 for lan1, 0 for lan2's own mapping"
 
 # A console that maps itself on another external port (internal 3078 to
 # external 41078): verify reports it mapped there, not missing.
@@ -302,7 +296,7 @@ inbound udp 41078 lan2 3078 || lab_fail "lan2's own mapping does not forward"
 run lan1 1 "$LAB_TMP/own1.json" verify --port udp:3078 --json --stun none
 [ "$(jq -r '.rules[0].status' "$LAB_TMP/own1.json")" = missing ] ||
     lab_fail "lan1 udp 3078: $(cat "$LAB_TMP/own1.json")"
-ok "a device's own mapping on another external port (3078 on 41078) is found by verify, and only for that device"
+lab_ok "a device's own mapping on another external port (3078 on 41078) is found by verify, and only for that device"
 lab_miniupnpd_stop
 
 # --- 6. a router that answers nothing ---------------------------------------
@@ -310,7 +304,7 @@ t0=$(lab_now_ms)
 run lan1 3 "$LAB_TMP/none.txt" open --port udp:3074
 t1=$(lab_now_ms)
 [ $((t1 - t0)) -lt 6000 ] || lab_fail "silent router: took $((t1 - t0)) ms (a hang?)"
-ok "silent router: exit 3 after $((t1 - t0)) ms"
+lab_ok "silent router: exit 3 after $((t1 - t0)) ms"
 
 # --- 7. a rogue PCP/NAT-PMP responder on the LAN ----------------------------
 lab_miniupnpd_start -u yes -n yes
@@ -328,7 +322,7 @@ case $ext in
 *) lab_fail "rogue: external $ext" ;;
 esac
 inbound udp 3076 lan1 3076 || lab_fail "rogue: no inbound packet"
-ok "rogue responder ignored (suspicious: $(jq -c '.discovery.suspicious' "$LAB_TMP/rogue.json"))"
+lab_ok "rogue responder ignored (suspicious: $(jq -c '.discovery.suspicious' "$LAB_TMP/rogue.json"))"
 run lan1 0 /dev/null close --port udp:3076 --port udp:3078
 
 # --- 7b. a second IGD on the LAN (a real miniupnpd on lan2) -----------------
@@ -395,7 +389,7 @@ grep -q "IGD : http://$LAB_LAN2_IP:" <<<"$igd2_out" || lab_fail "second IGD: upn
     lab_fail "the second IGD got a mapping: $igd2_out"
 run lan1 0 /dev/null close --port udp:3081
 lab_stop_pid "$IGD2_PID"
-ok "a second IGD on lan2: reported as suspicious (run $seen), never used; mapped at the gateway and proven"
+lab_ok "a second IGD on lan2: reported as suspicious (run $seen), never used; mapped at the gateway and proven"
 
 # --- a mapping the router reports as made, but that carries nothing: a
 # firewall beyond the router's table drops what comes in for it. verify's
@@ -417,6 +411,6 @@ run lan1 1 "$LAB_TMP/unreach.json" verify --port udp:3079 --json \
     lab_fail "blocked mapping: reachability not reported as not-reachable"
 lab_in router nft delete table inet npblock
 run lan1 0 /dev/null close --port udp:3079
-ok "a mapping that carries nothing is caught by verify's proof from outside"
+lab_ok "a mapping that carries nothing is caught by verify's proof from outside"
 
-lab_log "all $PASS checks passed"
+lab_done

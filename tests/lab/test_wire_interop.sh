@@ -16,15 +16,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 lab_require turnserver stund miniupnpd "$LAB_TOOLS/np_wire"
 
-failures=0
-check() { # check DESC EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        printf '  ok   %-52s %s\n' "$1" "$3"
-    else
-        printf '  FAIL %-52s expected [%s] got [%s]\n' "$1" "$2" "$3"
-        failures=$((failures + 1))
-    fi
-}
 wire() { # wire ROLE ARGS...: np_wire's line (empty on failure, logged)
     local out
     out=$(lab_in "$1" "$LAB_TOOLS/np_wire" "${@:2}" 2>&1) || true
@@ -51,20 +42,20 @@ declare -A want_from=(
     [4]="$LAB_STUN2:$LAB_STUN_PORT" [6]="$LAB_STUN2:$LAB_STUN_ALT_PORT")
 for flags in 0 2 4 6; do
     line=$(wire router stun "$LAB_STUN1" "$LAB_STUN_PORT" "$flags")
-    check "coturn flags $flags: decoded, our txid" 1 "$(f "$line" txid_ok)"
-    check "coturn flags $flags: answer from" "${want_from[$flags]}" "$(f "$line" from)"
-    check "coturn flags $flags: RESPONSE-ORIGIN = source" "${want_from[$flags]}" \
+    lab_check "coturn flags $flags: decoded, our txid" 1 "$(f "$line" txid_ok)"
+    lab_check "coturn flags $flags: answer from" "${want_from[$flags]}" "$(f "$line" from)"
+    lab_check "coturn flags $flags: RESPONSE-ORIGIN = source" "${want_from[$flags]}" \
         "$(f "$line" origin)"
-    check "coturn flags $flags: XOR-MAPPED-ADDRESS ip" "$LAB_PUBLIC_IP" \
+    lab_check "coturn flags $flags: XOR-MAPPED-ADDRESS ip" "$LAB_PUBLIC_IP" \
         "$(f "$line" xor_mapped | cut -d: -f1)"
-    check "coturn flags $flags: MAPPED = XOR-MAPPED" "$(f "$line" xor_mapped)" \
+    lab_check "coturn flags $flags: MAPPED = XOR-MAPPED" "$(f "$line" xor_mapped)" \
         "$(f "$line" mapped)"
-    check "coturn flags $flags: OTHER-ADDRESS" "$LAB_STUN2:$LAB_STUN_ALT_PORT" \
+    lab_check "coturn flags $flags: OTHER-ADDRESS" "$LAB_STUN2:$LAB_STUN_ALT_PORT" \
         "$(f "$line" other)"
-    check "coturn flags $flags: no unknown attributes" 0 "$(f "$line" unknown)"
+    lab_check "coturn flags $flags: no unknown attributes" 0 "$(f "$line" unknown)"
 done
 line=$(wire router stun "$LAB_STUN1" "$LAB_STUN_PORT" 0)
-check "coturn plain answer carries a FINGERPRINT (verified)" 1 \
+lab_check "coturn plain answer carries a FINGERPRINT (verified)" 1 \
     "$(f "$line" fingerprint)"
 
 echo "== STUN: Vovida stund (RFC 3489 attributes), from the router"
@@ -73,67 +64,67 @@ declare -A want_from3489=(
     [4]="$LAB_STUN2:$STUND_PORT" [6]="$LAB_STUN2:$STUND_ALT_PORT")
 for flags in 0 2 4 6; do
     line=$(wire router stun "$LAB_STUN1" "$STUND_PORT" "$flags")
-    check "stund flags $flags: decoded, our txid" 1 "$(f "$line" txid_ok)"
-    check "stund flags $flags: answer from" "${want_from3489[$flags]}" \
+    lab_check "stund flags $flags: decoded, our txid" 1 "$(f "$line" txid_ok)"
+    lab_check "stund flags $flags: answer from" "${want_from3489[$flags]}" \
         "$(f "$line" from)"
-    check "stund flags $flags: SOURCE-ADDRESS = source" \
+    lab_check "stund flags $flags: SOURCE-ADDRESS = source" \
         "${want_from3489[$flags]}" "$(f "$line" origin)"
-    check "stund flags $flags: MAPPED-ADDRESS ip" "$LAB_PUBLIC_IP" \
+    lab_check "stund flags $flags: MAPPED-ADDRESS ip" "$LAB_PUBLIC_IP" \
         "$(f "$line" mapped | cut -d: -f1)"
-    check "stund flags $flags: CHANGED-ADDRESS as other" \
+    lab_check "stund flags $flags: CHANGED-ADDRESS as other" \
         "$LAB_STUN2:$STUND_ALT_PORT" "$(f "$line" other)"
 done
 lab_stop_pid "$STUND_PID"
 
 echo "== STUN through the NAT (eim-apdf) from lan1"
 line=$(wire lan1 stun "$LAB_STUN1" "$LAB_STUN_PORT" 0)
-check "lan1: mapped to the router's public address" "$LAB_PUBLIC_IP" \
+lab_check "lan1: mapped to the router's public address" "$LAB_PUBLIC_IP" \
     "$(f "$line" xor_mapped | cut -d: -f1)"
 
 echo "== PCP and NAT-PMP: miniupnpd (secure_mode, no third party)"
 lab_miniupnpd_start -u no
 line=$(wire lan1 pcp-announce "$LAB_GW" "$LAB_LAN1_IP")
-check "ANNOUNCE: PCP version 2 answers" "2 SUCCESS" \
+lab_check "ANNOUNCE: PCP version 2 answers" "2 SUCCESS" \
     "$(f "$line" version) $(f "$line" result)"
-check "ANNOUNCE: from the gateway" "$LAB_GW:5351" "$(f "$line" from)"
+lab_check "ANNOUNCE: from the gateway" "$LAB_GW:5351" "$(f "$line" from)"
 
 line=$(wire lan1 natpmp-public "$LAB_GW")
-check "NAT-PMP external address" "SUCCESS $LAB_PUBLIC_IP:0" \
+lab_check "NAT-PMP external address" "SUCCESS $LAB_PUBLIC_IP:0" \
     "$(f "$line" result) $(f "$line" external)"
 
 line=$(wire lan1 pcp-map "$LAB_GW" "$LAB_LAN1_IP" udp 40001 600)
 nonce=$(f "$line" nonce)
-check "PCP MAP udp 40001: SUCCESS, nonce matches" "SUCCESS 1" \
+lab_check "PCP MAP udp 40001: SUCCESS, nonce matches" "SUCCESS 1" \
     "$(f "$line" result) $(f "$line" match)"
-check "PCP MAP udp 40001: external" "$LAB_PUBLIC_IP:40001" "$(f "$line" external)"
-check "PCP MAP udp 40001: lifetime granted" 600 "$(f "$line" lifetime)"
+lab_check "PCP MAP udp 40001: external" "$LAB_PUBLIC_IP:40001" "$(f "$line" external)"
+lab_check "PCP MAP udp 40001: lifetime granted" 600 "$(f "$line" lifetime)"
 if lab_inbound udp 40001 lan1 40001 >/dev/null; then got=arrived; else got=lost; fi
-check "PCP MAP udp 40001: inbound packet reaches lan1" arrived "$got"
+lab_check "PCP MAP udp 40001: inbound packet reaches lan1" arrived "$got"
 
 line=$(wire lan1 pcp-map "$LAB_GW" "$LAB_LAN1_IP" udp 88 600)
-check "PCP MAP udp 88 (outside 1024-65535): refused" "NOT_AUTHORIZED 1" \
+lab_check "PCP MAP udp 88 (outside 1024-65535): refused" "NOT_AUTHORIZED 1" \
     "$(f "$line" result) $(f "$line" match)"
 
 line=$(wire lan1 pcp-map "$LAB_GW" "$LAB_LAN1_IP" tcp 40002 600 "$LAB_LAN2_IP")
-check "PCP MAP THIRD_PARTY for lan2: refused" "UNSUPP_OPTION 1" \
+lab_check "PCP MAP THIRD_PARTY for lan2: refused" "UNSUPP_OPTION 1" \
     "$(f "$line" result) $(f "$line" match)"
-check "PCP MAP THIRD_PARTY: option echoed" "0x1 $LAB_LAN2_IP:0" \
+lab_check "PCP MAP THIRD_PARTY: option echoed" "0x1 $LAB_LAN2_IP:0" \
     "$(f "$line" options) $(f "$line" third_party)"
 
 line=$(wire lan1 natpmp-map "$LAB_GW" tcp 40003 600)
-check "NAT-PMP map tcp 40003" "SUCCESS 40003 40003" \
+lab_check "NAT-PMP map tcp 40003" "SUCCESS 40003 40003" \
     "$(f "$line" result) $(f "$line" internal_port) $(f "$line" external_port)"
 if lab_inbound tcp 40003 lan1 40003 >/dev/null; then got=arrived; else got=lost; fi
-check "NAT-PMP map tcp 40003: inbound connection reaches lan1" arrived "$got"
+lab_check "NAT-PMP map tcp 40003: inbound connection reaches lan1" arrived "$got"
 
 line=$(wire lan1 pcp-map "$LAB_GW" "$LAB_LAN1_IP" udp 40001 0)
-check "delete with another nonce is refused (RFC 6887 15)" NOT_AUTHORIZED \
+lab_check "delete with another nonce is refused (RFC 6887 15)" NOT_AUTHORIZED \
     "$(f "$line" result)"
 line=$(NP_WIRE_NONCE=$nonce wire lan1 pcp-map "$LAB_GW" "$LAB_LAN1_IP" udp 40001 0)
-check "PCP MAP udp 40001 lifetime 0, same nonce (delete)" "SUCCESS 0 1" \
+lab_check "PCP MAP udp 40001 lifetime 0, same nonce (delete)" "SUCCESS 0 1" \
     "$(f "$line" result) $(f "$line" lifetime) $(f "$line" match)"
 if lab_inbound udp 40001 lan1 40001 1000 >/dev/null; then got=arrived; else got=lost; fi
-check "after delete: inbound packet no longer forwarded" lost "$got"
+lab_check "after delete: inbound packet no longer forwarded" lost "$got"
 
 echo "== epoch (RFC 6887 8.5) across a miniupnpd restart"
 announce_epoch() { # prints "EPOCH CLIENT_TIME"
@@ -151,7 +142,7 @@ e1=$(announce_epoch)
 sleep 2
 lab_miniupnpd_restart -u no
 e2=$(announce_epoch)
-check "system_uptime=yes: daemon restart keeps the epoch" "lost 0" \
+lab_check "system_uptime=yes: daemon restart keeps the epoch" "lost 0" \
     "$(epoch_lost "$e1" "$e2")"
 # With system_uptime=no the epoch starts again with the daemon.
 own_pid=""
@@ -173,17 +164,14 @@ own_start
 e1=$(announce_epoch)
 sleep 3
 e2=$(announce_epoch)
-check "system_uptime=no: epoch consistent while it runs" "lost 0" \
+lab_check "system_uptime=no: epoch consistent while it runs" "lost 0" \
     "$(epoch_lost "$e1" "$e2")"
 lab_stop_pid "$own_pid"
 sleep 2
 own_start
 e3=$(announce_epoch)
-check "system_uptime=no: restart detected as lost state" "lost 1" \
+lab_check "system_uptime=no: restart detected as lost state" "lost 1" \
     "$(epoch_lost "$e2" "$e3")"
 lab_stop_pid "$own_pid"
 
-if [ "$failures" -ne 0 ]; then
-    lab_fail "$failures interop check(s) failed"
-fi
-echo "all interop checks passed"
+lab_done

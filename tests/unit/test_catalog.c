@@ -15,9 +15,10 @@
 #include <curl/curl.h>
 
 #include "natpilot/catalog.h"
-#include "natpilot/hex.h"
+#include "np_hex.h"
 
 #include "np_fixture.h"
+#include "np_catalog_int.h"
 
 /* --- path safety -------------------------------------------------------- */
 
@@ -111,7 +112,7 @@ static void test_index_good(void **state)
     assert_int_equal(idx->files[0].size, 120);
     assert_int_equal(idx->total_size, 120);
     assert_string_equal(
-        np_catalog_hex(idx->files[0].sha256, hex, sizeof(hex)),
+        np__catalog_hex(idx->files[0].sha256, hex, sizeof(hex)),
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     np_catalog_index_free(idx);
     free(text);
@@ -126,7 +127,7 @@ static void test_index_good(void **state)
     assert_int_equal(idx->total_size, 2048 + 1048576);
     /* upper-case hex is accepted, and printed back in lower case */
     assert_string_equal(
-        np_catalog_hex(idx->files[1].sha256, hex, sizeof(hex)),
+        np__catalog_hex(idx->files[1].sha256, hex, sizeof(hex)),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     np_catalog_index_free(idx);
     free(text);
@@ -237,7 +238,7 @@ static void test_index_limits(void **state)
     /* an index above the size cap is refused before it is parsed */
     assert_int_equal(np_catalog_index_parse(
                          "big", "{}", NP_CATALOG_INDEX_MAX + 1, &idx, &err),
-                     NP_ENOMEM);
+                     NP_ETOOBIG);
     assert_null(idx);
     assert_non_null(strstr(err.msg, "more than"));
 
@@ -289,10 +290,11 @@ static void test_sha256(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-        assert_int_equal(np_catalog_sha256(v[i].in, strlen(v[i].in), d), NP_OK);
-        assert_string_equal(np_catalog_hex(d, hex, sizeof(hex)), v[i].hex);
+        assert_int_equal(np__catalog_sha256(v[i].in, strlen(v[i].in), d),
+                         NP_OK);
+        assert_string_equal(np__catalog_hex(d, hex, sizeof(hex)), v[i].hex);
     }
-    assert_string_equal(np_catalog_hex(d, small, sizeof(small)), "");
+    assert_string_equal(np__catalog_hex(d, small, sizeof(small)), "");
 }
 
 /* --- update: refusals that need no server ----------------------------------
@@ -354,16 +356,16 @@ static void test_hex(void **state)
     char s[7];
 
     (void)state;
-    np_hex_encode(s, b, 3);
+    np__hex_encode(s, b, 3);
     assert_string_equal(s, "00abf1");
-    assert_int_equal(np_hex_decode(d, 3, "00ABf1"), 0);
+    assert_int_equal(np__hex_decode(d, 3, "00ABf1"), 0);
     assert_memory_equal(d, b, 3);
-    assert_int_equal(np_hex_decode(d, 3, "00abf"), -1);   /* short */
-    assert_int_equal(np_hex_decode(d, 3, "00abf1a"), -1); /* long */
-    assert_int_equal(np_hex_decode(d, 3, "00agf1"), -1);  /* not hex */
-    assert_int_equal(np_hex_decode(d, 3, NULL), -1);
-    assert_int_equal(np_hex_digit('F'), 15);
-    assert_int_equal(np_hex_digit('g'), -1);
+    assert_int_equal(np__hex_decode(d, 3, "00abf"), -1);   /* short */
+    assert_int_equal(np__hex_decode(d, 3, "00abf1a"), -1); /* long */
+    assert_int_equal(np__hex_decode(d, 3, "00agf1"), -1);  /* not hex */
+    assert_int_equal(np__hex_decode(d, 3, NULL), -1);
+    assert_int_equal(np__hex_digit('F'), 15);
+    assert_int_equal(np__hex_digit('g'), -1);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
-/* Unit tests of the daemon's configuration (config.c) and of the keeper's
- * pure helpers (renew delay, back-off, SSDP NOTIFY parsing). */
+/* Unit tests of the daemon's configuration (config.c); the keeper's pure
+ * helpers are in test_keeper.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "natpilot/config.h"
-#include "natpilot/keeper.h"
 
 #define PROFILES NP_TEST_DATA "/../lab/data/daemon/profiles"
 
@@ -104,6 +105,93 @@ static void test_defaults(void **state)
     np_diags_free(&d);
 }
 
+/* The web section: defaults, no devices allowed with it on. */
+static void test_web(void **state)
+{
+    static const char text[] =
+        "{\"state_file\": \"/var/x/state.json\", \"status_socket\": \"/t\", "
+        "\"web\": {\"enabled\": true, \"hosts\": [\"nas.local\"], "
+        "\"stun\": \"198.51.100.10\"}, \"devices\": []}";
+    np_config *cfg = NULL;
+    np_diags d;
+    char a[NP_ADDRSTRLEN];
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(
+        np_config_parse("t", text, strlen(text), NULL, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->web.enabled, 1);
+    assert_int_equal(cfg->n_devices, 0);
+    assert_string_equal(np_addr_str(&cfg->web.listen, a, sizeof(a)),
+                        "127.0.0.1:8780");
+    assert_string_equal(cfg->web.token_file, "/var/x/web-token");
+    assert_int_equal(cfg->web.n_hosts, 1);
+    assert_string_equal(cfg->web.hosts[0], "nas.local");
+    assert_string_equal(np_addr_str(&cfg->web.stun, a, sizeof(a)),
+                        "198.51.100.10:3478");
+    np_config_free(cfg);
+    np_diags_free(&d);
+}
+
+/* Adding a device from the web set-up: atomically, checked, no duplicate. */
+static void test_add_device(void **state)
+{
+    static const char text[] =
+        "{\"state_file\": \"/s/state.json\", \"status_socket\": \"/t\", "
+        "\"lease\": 600, \"web\": {\"enabled\": true}, \"devices\": []}";
+    char dir[] = "/tmp/np_cfg_add.XXXXXX", path[64];
+    char *prof[] = {(char *)"lab-game"};
+    np_cfg_device dev;
+    np_catalog *cat = catalog();
+    np_config *cfg = NULL;
+    np_diags d;
+    struct stat st;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/natpilot.conf", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0640), 0);
+    memset(&dev, 0, sizeof(dev));
+    snprintf(dev.name, sizeof(dev.name), "xbox");
+    assert_int_equal(np_addr_parse(&dev.address, "198.18.0.20", 0, NULL),
+                     NP_OK);
+    dev.platform = NP_PLAT_XBOX;
+    dev.profiles = prof;
+    dev.n_profiles = 1;
+    np_diags_init(&d);
+    assert_int_equal(np_config_add_device(path, &dev, cat, &d, NULL), NP_OK);
+    assert_int_equal(np_config_load(path, cat, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->n_devices, 1);
+    assert_string_equal(cfg->devices[0].name, "xbox");
+    assert_int_equal(cfg->devices[0].platform, NP_PLAT_XBOX);
+    assert_int_equal(cfg->lease, 600); /* the rest kept */
+    np_config_free(cfg);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640); /* its mode kept */
+    /* the same name or address again: NP_EEXIST, file unchanged */
+    assert_int_equal(np_config_add_device(path, &dev, cat, &d, NULL),
+                     NP_EEXIST);
+    /* an unknown profile: the result would not load, nothing written */
+    prof[0] = (char *)"no-such-profile";
+    snprintf(dev.name, sizeof(dev.name), "ps5");
+    assert_int_equal(np_addr_parse(&dev.address, "198.18.0.21", 0, NULL),
+                     NP_OK);
+    assert_int_equal(np_config_add_device(path, &dev, cat, &d, NULL),
+                     NP_EINVALID);
+    assert_int_equal(np_config_load(path, cat, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->n_devices, 1);
+    np_config_free(cfg);
+    np_diags_free(&d);
+    np_catalog_free(cat);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* One bad configuration per kind of error, with its exact position. */
 static const struct bad_case {
     const char *text;
@@ -153,6 +241,16 @@ static const struct bad_case {
     {"{\"devices\": [}", 1, 14, "", "malformed JSON"},
     {"[1, 2]", 1, 1, "", "must be an object"},
     {"{\"lease\": 60}", 1, 1, "", "needs \"devices\""},
+    /* the web interface never listens on a WAN or wildcard address */
+    {"{\"devices\": [], \"web\": {\"listen\": \"203.0.113.2:8780\"}}", 1, 35,
+     "/web/listen", "never listens on a WAN"},
+    {"{\"devices\": [], \"web\": {\"enabled\": true, \"listen\": "
+     "\"0.0.0.0:8780\"}}",
+     1, 52, "/web/listen", "never listens on a WAN"},
+    {"{\"devices\": [], \"web\": {\"enabled\": true, \"colour\": 1}}", 1, 42,
+     "/web/colour", "unknown key"},
+    /* no devices: only with the web interface on */
+    {"{\"devices\": []}", 1, 13, "/devices", "devices is empty"},
 };
 
 static void test_bad(void **state)
@@ -205,115 +303,12 @@ static void test_log_levels(void **state)
     assert_string_equal(np_log_level_name(NP_LOG_INFO), "info");
 }
 
-static void test_renew_and_backoff(void **state)
-{
-    (void)state;
-    /* 40-50 % of the lease */
-    assert_int_equal(np_keeper_renew_delay_ms(100, 0.0), 40000);
-    assert_int_equal(np_keeper_renew_delay_ms(100, 1.0), 50000);
-    assert_int_equal(np_keeper_renew_delay_ms(100, 7.0), 50000);
-    assert_int_equal(np_keeper_renew_delay_ms(7200, 0.5), 3240000);
-    /* 2 s doubling up to the cap, never 0 after a failure */
-    assert_int_equal(np_keeper_backoff_ms(0, 60000), 0);
-    assert_int_equal(np_keeper_backoff_ms(1, 60000), 2000);
-    assert_int_equal(np_keeper_backoff_ms(2, 60000), 4000);
-    assert_int_equal(np_keeper_backoff_ms(5, 60000), 32000);
-    assert_int_equal(np_keeper_backoff_ms(6, 60000), 60000);
-    assert_int_equal(np_keeper_backoff_ms(4000000000u, 60000), 60000);
-}
-
-static void test_ssdp_notify(void **state)
-{
-    static const char alive[] =
-        "NOTIFY * HTTP/1.1\r\n"
-        "HOST: 239.255.255.250:1900\r\n"
-        "CACHE-CONTROL: max-age=120\r\n"
-        "LOCATION: http://198.18.0.1:34567/rootDesc.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-        "NTS: ssdp:alive\r\n"
-        "bootid.upnp.org: 1795475556\r\n"
-        "\r\n";
-    static const char byebye[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://x/\r\nNTS: ssdp:byebye\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    static const char msearch[] =
-        "M-SEARCH * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://x/\r\n"
-        "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-    static const char badboot[] =
-        "NOTIFY * HTTP/1.1\nLOCATION: http://y/\n"
-        "NT: urn:schemas-upnp-org:service:WANIPConnection:2\n"
-        "NTS: ssdp:alive\nBOOTID.UPNP.ORG: 12x\n\n";
-    /* another device on the gateway's address: not the IGD */
-    static const char media[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
-        "NT: urn:schemas-upnp-org:device:MediaServer:1\r\n"
-        "NTS: ssdp:alive\r\n\r\n";
-    static const char rootdev[] =
-        "NOTIFY * HTTP/1.1\r\nLOCATION: http://198.18.0.1:49000/media.xml\r\n"
-        "NT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n";
-    char loc[64];
-    long boot;
-
-    (void)state;
-    assert_int_equal(np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     1);
-    assert_int_equal(boot, 1795475556L);
-    assert_string_equal(loc, "http://198.18.0.1:34567/rootDesc.xml");
-    assert_int_equal(np_keeper_ssdp_notify(byebye, sizeof(byebye) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(msearch, sizeof(msearch) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(badboot, sizeof(badboot) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     1);
-    assert_int_equal(boot, -1);
-    assert_int_equal(np_keeper_ssdp_notify(media, sizeof(media) - 1, &boot, loc,
-                                           sizeof(loc)),
-                     0);
-    assert_int_equal(np_keeper_ssdp_notify(rootdev, sizeof(rootdev) - 1, &boot,
-                                           loc, sizeof(loc)),
-                     0);
-    {
-        /* a NUL inside LOCATION would cut it short: refused (fuzz_ssdp) */
-        static const char nul[] =
-            "NOTIFY * HTTP/1.1\r\nLOCATION: http://a\0/r.xml\r\n"
-            "NT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-            "NTS: ssdp:alive\r\n\r\n";
-
-        assert_int_equal(np_keeper_ssdp_notify(nul, sizeof(nul) - 1, &boot, loc,
-                                               sizeof(loc)),
-                         0);
-    }
-    /* a LOCATION that does not fit is refused, not cut */
-    assert_int_equal(
-        np_keeper_ssdp_notify(alive, sizeof(alive) - 1, &boot, loc, 20), 0);
-    /* truncated anywhere: never reads past len */
-    {
-        size_t n;
-
-        for (n = 0; n < sizeof(alive) - 1; n++) {
-            char *cp = malloc(n ? n : 1);
-
-            assert_non_null(cp);
-            memcpy(cp, alive, n);
-            (void)np_keeper_ssdp_notify(cp, n, &boot, loc, sizeof(loc));
-            free(cp);
-        }
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_renew_and_backoff),
-        cmocka_unit_test(test_ssdp_notify),
+        cmocka_unit_test(test_good), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_web),  cmocka_unit_test(test_add_device),
+        cmocka_unit_test(test_bad),  cmocka_unit_test(test_log_levels),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,8 +10,7 @@
 #include "natpilot/nat.h"
 
 /* A synthetic run, described by what answered and with which mapping. */
-struct scenario {
-    const char *name;
+struct given {
     int public_host; /* mapped == local */
     int udp;         /* 1: UDP answered */
     int tcp;         /* 1: TCP answered */
@@ -22,15 +21,24 @@ struct scenario {
     int f_both, f_port;  /* filtering answers */
     unsigned f_both_sent;
     int mapped_flag; /* game port mapped */
-    /* expectations */
-    enum np_udp_state e_udp;
-    enum np_behaviour e_map, e_filt;
-    enum np_port_alloc e_alloc;
-    enum np_generic e_gen;
-    enum np_xbox e_xbox;
-    enum np_psn e_psn;
-    enum np_switch e_sw;
-    enum np_nat_confidence e_conf;
+};
+
+/* What the classification must say: one line of the README's table. */
+struct want {
+    enum np_udp_state udp;
+    enum np_behaviour mapping, filtering;
+    enum np_port_alloc alloc;
+    enum np_generic generic;
+    enum np_xbox xbox;
+    enum np_psn psn;
+    enum np_switch sw;
+    enum np_nat_confidence conf;
+};
+
+struct scenario {
+    const char *name;
+    struct given given;
+    struct want want;
 };
 
 static void addr(np_addr *a, const char *text)
@@ -38,8 +46,10 @@ static void addr(np_addr *a, const char *text)
     assert_int_equal(np_addr_parse(a, text, 0, NULL), NP_OK);
 }
 
-static void build(const struct scenario *s, np_probe_obs *o)
+static void build(const struct scenario *sc, np_probe_obs *o)
 {
+    const struct given *s = &sc->given;
+
     memset(o, 0, sizeof(*o));
     o->hairpin = -1;
     addr(&o->local_m,
@@ -85,388 +95,65 @@ static void build(const struct scenario *s, np_probe_obs *o)
     }
 }
 
-#define OK NP_SRV_OK
+/* One row per situation: what the probes saw (given), then what the
+ * classification must say (want), in the order of the README's table:
+ * UDP, mapping, filtering, port allocation, generic, Xbox, PlayStation,
+ * Switch, and the confidence. Fields not named in given are 0. */
+/* clang-format off */
 static const struct scenario scenarios[] = {
-    {"public, no filter",
-     1,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     1,
-     1,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_EI,
-     NP_PA_PRESERVING,
-     NP_GEN_OPEN,
-     NP_XBOX_OPEN,
-     NP_PSN_TYPE1,
-     NP_SW_A,
-     NP_NAT_CONF_HIGH},
-    {"public, APD firewall",
-     1,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_APD,
-     NP_PA_PRESERVING,
-     NP_GEN_MODERATE,
-     NP_XBOX_MODERATE,
-     NP_PSN_TYPE1,
-     NP_SW_B,
-     NP_NAT_CONF_HIGH},
-    {"full cone",
-     0,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     1,
-     1,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_EI,
-     NP_PA_PRESERVING,
-     NP_GEN_OPEN,
-     NP_XBOX_OPEN,
-     NP_PSN_TYPE2,
-     NP_SW_A,
-     NP_NAT_CONF_HIGH},
-    {"restricted cone",
-     0,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     0,
-     1,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_AD,
-     NP_PA_PRESERVING,
-     NP_GEN_MODERATE,
-     NP_XBOX_MODERATE,
-     NP_PSN_TYPE2,
-     NP_SW_A,
-     NP_NAT_CONF_HIGH},
-    {"port-restricted cone",
-     0,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_APD,
-     NP_PA_PRESERVING,
-     NP_GEN_MODERATE,
-     NP_XBOX_MODERATE,
-     NP_PSN_TYPE2,
-     NP_SW_B,
-     NP_NAT_CONF_HIGH},
-    {"port-restricted, port not kept",
-     0,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     50000,
-     0,
-     0,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_APD,
-     NP_PA_UNKNOWN,
-     NP_GEN_MODERATE,
-     NP_XBOX_MODERATE,
-     NP_PSN_TYPE2,
-     NP_SW_B,
-     NP_NAT_CONF_HIGH},
-    {"symmetric, random",
-     0,
-     1,
-     0,
-     OK,
-     0,
-     0,
-     1,
-     1,
-     31000,
-     52817,
-     1203,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_APD,
-     NP_BEH_APD,
-     NP_PA_RANDOM,
-     NP_GEN_STRICT,
-     NP_XBOX_STRICT,
-     NP_PSN_TYPE3,
-     NP_SW_D,
-     NP_NAT_CONF_HIGH},
-    {"symmetric, sequential",
-     0,
-     1,
-     0,
-     OK,
-     0,
-     0,
-     1,
-     1,
-     31000,
-     31001,
-     31002,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_APD,
-     NP_BEH_APD,
-     NP_PA_SEQUENTIAL,
-     NP_GEN_STRICT,
-     NP_XBOX_STRICT,
-     NP_PSN_TYPE3,
-     NP_SW_C,
-     NP_NAT_CONF_HIGH},
-    {"address-dependent mapping",
-     0,
-     1,
-     0,
-     OK,
-     0,
-     1,
-     1,
-     1,
-     31000,
-     31001,
-     0,
-     0,
-     1,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_AD,
-     NP_BEH_AD,
-     NP_PA_UNKNOWN,
-     NP_GEN_STRICT,
-     NP_XBOX_STRICT,
-     NP_PSN_TYPE3,
-     NP_SW_UNKNOWN,
-     NP_NAT_CONF_HIGH},
-    {"UDP blocked",
-     0,
-     0,
-     1,
-     NP_SRV_UNTESTED,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     NP_UDP_BLOCKED,
-     NP_BEH_UNKNOWN,
-     NP_BEH_UNKNOWN,
-     NP_PA_UNKNOWN,
-     NP_GEN_BLOCKED,
-     NP_XBOX_UNAVAILABLE,
-     NP_PSN_FAILED,
-     NP_SW_F,
-     NP_NAT_CONF_HIGH},
-    {"nothing answers",
-     0,
-     0,
-     0,
-     NP_SRV_UNTESTED,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     0,
-     NP_UDP_NO_ANSWER,
-     NP_BEH_UNKNOWN,
-     NP_BEH_UNKNOWN,
-     NP_PA_UNKNOWN,
-     NP_GEN_UNKNOWN,
-     NP_XBOX_UNKNOWN,
-     NP_PSN_UNKNOWN,
-     NP_SW_UNKNOWN,
-     NP_NAT_CONF_LOW},
+    {.name = "public, no filter",
+     .given = {.public_host = 1, .udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both = 1, .f_port = 1, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_EI, NP_PA_PRESERVING, NP_GEN_OPEN, NP_XBOX_OPEN, NP_PSN_TYPE1, NP_SW_A, NP_NAT_CONF_HIGH}},
+    {.name = "public, APD firewall",
+     .given = {.public_host = 1, .udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_APD, NP_PA_PRESERVING, NP_GEN_MODERATE, NP_XBOX_MODERATE, NP_PSN_TYPE1, NP_SW_B, NP_NAT_CONF_HIGH}},
+    {.name = "full cone",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both = 1, .f_port = 1, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_EI, NP_PA_PRESERVING, NP_GEN_OPEN, NP_XBOX_OPEN, NP_PSN_TYPE2, NP_SW_A, NP_NAT_CONF_HIGH}},
+    {.name = "restricted cone",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_port = 1, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_AD, NP_PA_PRESERVING, NP_GEN_MODERATE, NP_XBOX_MODERATE, NP_PSN_TYPE2, NP_SW_A, NP_NAT_CONF_HIGH}},
+    {.name = "port-restricted cone",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_APD, NP_PA_PRESERVING, NP_GEN_MODERATE, NP_XBOX_MODERATE, NP_PSN_TYPE2, NP_SW_B, NP_NAT_CONF_HIGH}},
+    {.name = "port-restricted, port not kept",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 50000, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_APD, NP_PA_UNKNOWN, NP_GEN_MODERATE, NP_XBOX_MODERATE, NP_PSN_TYPE2, NP_SW_B, NP_NAT_CONF_HIGH}},
+    {.name = "symmetric, random",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_ans = 1, .t3_ans = 1, .p1 = 31000, .p2 = 52817, .p3 = 1203, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_APD, NP_BEH_APD, NP_PA_RANDOM, NP_GEN_STRICT, NP_XBOX_STRICT, NP_PSN_TYPE3, NP_SW_D, NP_NAT_CONF_HIGH}},
+    {.name = "symmetric, sequential",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_ans = 1, .t3_ans = 1, .p1 = 31000, .p2 = 31001, .p3 = 31002, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_APD, NP_BEH_APD, NP_PA_SEQUENTIAL, NP_GEN_STRICT, NP_XBOX_STRICT, NP_PSN_TYPE3, NP_SW_C, NP_NAT_CONF_HIGH}},
+    {.name = "address-dependent mapping",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 31000, .p2 = 31001, .f_port = 1, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_AD, NP_BEH_AD, NP_PA_UNKNOWN, NP_GEN_STRICT, NP_XBOX_STRICT, NP_PSN_TYPE3, NP_SW_UNKNOWN, NP_NAT_CONF_HIGH}},
+    /* One server answers TCP, not UDP: a UDP block or a TCP-only server;
+     * at most unknown ("blocked" needs a second server: udp_evidence). */
+    {.name = "UDP silent, one TCP-only server",
+     .given = {.tcp = 1, .server = NP_SRV_UNTESTED},
+     .want = {NP_UDP_UNKNOWN, NP_BEH_UNKNOWN, NP_BEH_UNKNOWN, NP_PA_UNKNOWN, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN, NP_PSN_UNKNOWN, NP_SW_UNKNOWN, NP_NAT_CONF_LOW}},
+    {.name = "nothing answers",
+     .given = {.server = NP_SRV_UNTESTED},
+     .want = {NP_UDP_NO_ANSWER, NP_BEH_UNKNOWN, NP_BEH_UNKNOWN, NP_PA_UNKNOWN, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN, NP_PSN_UNKNOWN, NP_SW_UNKNOWN, NP_NAT_CONF_LOW}},
     /* A server without OTHER-ADDRESS: nothing about filtering is claimed. */
-    {"no RFC 5780 server",
-     0,
-     1,
-     0,
-     NP_SRV_NO_OTHER_ADDRESS,
-     0,
-     0,
-     0,
-     0,
-     40000,
-     0,
-     0,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_UNKNOWN,
-     NP_BEH_UNKNOWN,
-     NP_PA_UNKNOWN,
-     NP_GEN_UNKNOWN,
-     NP_XBOX_UNKNOWN,
-     NP_PSN_UNKNOWN,
-     NP_SW_UNKNOWN,
-     NP_NAT_CONF_LOW},
+    {.name = "no RFC 5780 server",
+     .given = {.udp = 1, .server = NP_SRV_NO_OTHER_ADDRESS, .p1 = 40000, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_UNKNOWN, NP_BEH_UNKNOWN, NP_PA_UNKNOWN, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN, NP_PSN_UNKNOWN, NP_SW_UNKNOWN, NP_NAT_CONF_LOW}},
     /* A server that ignores CHANGE-REQUEST must not make it look EIF. */
-    {"server ignores CHANGE-REQUEST",
-     0,
-     1,
-     0,
-     NP_SRV_IGNORES_CHANGE,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     0,
-     0,
-     3,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_UNKNOWN,
-     NP_PA_PRESERVING,
-     NP_GEN_UNKNOWN,
-     NP_XBOX_UNKNOWN,
-     NP_PSN_TYPE2,
-     NP_SW_UNKNOWN,
-     NP_NAT_CONF_LOW},
+    {.name = "server ignores CHANGE-REQUEST",
+     .given = {.udp = 1, .server = NP_SRV_IGNORES_CHANGE, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both_sent = 3},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_UNKNOWN, NP_PA_PRESERVING, NP_GEN_UNKNOWN, NP_XBOX_UNKNOWN, NP_PSN_TYPE2, NP_SW_UNKNOWN, NP_NAT_CONF_LOW}},
     /* A negative filtering result from a single send is less certain. */
-    {"filter test sent once",
-     0,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     0,
-     0,
-     1,
-     0,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_APD,
-     NP_PA_PRESERVING,
-     NP_GEN_MODERATE,
-     NP_XBOX_MODERATE,
-     NP_PSN_TYPE2,
-     NP_SW_B,
-     NP_NAT_CONF_MEDIUM},
+    {.name = "filter test sent once",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both_sent = 1},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_APD, NP_PA_PRESERVING, NP_GEN_MODERATE, NP_XBOX_MODERATE, NP_PSN_TYPE2, NP_SW_B, NP_NAT_CONF_MEDIUM}},
     /* [XBOX] a working mapping of the game port counts as Open. */
-    {"mapped game port",
-     0,
-     1,
-     0,
-     OK,
-     1,
-     1,
-     1,
-     1,
-     40000,
-     0,
-     0,
-     0,
-     0,
-     3,
-     1,
-     NP_UDP_OK,
-     NP_BEH_EI,
-     NP_BEH_APD,
-     NP_PA_PRESERVING,
-     NP_GEN_OPEN,
-     NP_XBOX_OPEN,
-     NP_PSN_TYPE2,
-     NP_SW_A,
-     NP_NAT_CONF_HIGH},
+    {.name = "mapped game port",
+     .given = {.udp = 1, .server = NP_SRV_OK, .t2_same = 1, .t3_same = 1, .t2_ans = 1, .t3_ans = 1, .p1 = 40000, .f_both_sent = 3, .mapped_flag = 1},
+     .want = {NP_UDP_OK, NP_BEH_EI, NP_BEH_APD, NP_PA_PRESERVING, NP_GEN_OPEN, NP_XBOX_OPEN, NP_PSN_TYPE2, NP_SW_A, NP_NAT_CONF_HIGH}},
 };
+/* clang-format on */
 
 static void test_scenarios(void **state)
 {
@@ -479,21 +166,21 @@ static void test_scenarios(void **state)
         np_nat_verdict v;
 
         build(s, &o);
-        np_nat_classify(&o, s->mapped_flag, &v);
+        np_nat_classify(&o, s->given.mapped_flag, &v);
         print_message("case: %s -> %s/%s %s %s %s %s\n", s->name,
                       np_behaviour_name(v.mapping),
                       np_behaviour_name(v.filtering),
                       np_generic_name(v.generic), np_xbox_name(v.xbox),
                       np_psn_name(v.psn), np_switch_name(v.sw));
-        assert_int_equal(v.udp, s->e_udp);
-        assert_int_equal(v.mapping, s->e_map);
-        assert_int_equal(v.filtering, s->e_filt);
-        assert_int_equal(v.port_alloc, s->e_alloc);
-        assert_int_equal(v.generic, s->e_gen);
-        assert_int_equal(v.xbox, s->e_xbox);
-        assert_int_equal(v.psn, s->e_psn);
-        assert_int_equal(v.sw, s->e_sw);
-        assert_int_equal(v.confidence, s->e_conf);
+        assert_int_equal(v.udp, s->want.udp);
+        assert_int_equal(v.mapping, s->want.mapping);
+        assert_int_equal(v.filtering, s->want.filtering);
+        assert_int_equal(v.port_alloc, s->want.alloc);
+        assert_int_equal(v.generic, s->want.generic);
+        assert_int_equal(v.xbox, s->want.xbox);
+        assert_int_equal(v.psn, s->want.psn);
+        assert_int_equal(v.sw, s->want.sw);
+        assert_int_equal(v.confidence, s->want.conf);
         assert_non_null(v.reason);
         assert_non_null(v.advice);
         assert_true(strlen(v.reason) > 20);
@@ -547,9 +234,60 @@ static void test_names_are_stable(void **state)
     assert_string_equal(np_udp_state_name(NP_UDP_NO_ANSWER), "no-answer");
 }
 
+/* "UDP blocked" needs evidence about the path, not about one server. */
+static void udp_evidence(void **state)
+{
+    np_probe_obs o;
+    np_nat_verdict v;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.hairpin = -1;
+    addr(&o.test[0].dest, "198.51.100.10:3478");
+    o.test[0].sent = 4;
+    o.tcp_tried = o.tcp_connected = o.tcp_answered = 1;
+    o.tcp_rtt_ms = 80;
+    /* a second server, at another address, silent over UDP too */
+    o.n_extra = 1;
+    addr(&o.extra[0].dest, "203.0.113.77:3478");
+    o.extra[0].sent = 4;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_BLOCKED);
+    assert_int_equal(v.xbox, NP_XBOX_UNAVAILABLE);
+    /* the second server on the primary's own address proves nothing */
+    addr(&o.extra[0].dest, "198.51.100.10:3479");
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_UNKNOWN);
+    /* its UDP answer disproves a block */
+    addr(&o.extra[0].dest, "203.0.113.77:3478");
+    o.extra[0].answered = 1;
+    o.udp_answered = 1;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_OK);
+    /* an ICMP port unreachable from the server: UDP gets there */
+    o.extra[0].answered = 0;
+    o.udp_answered = 0;
+    o.udp_refused = 1;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_SERVER_NO_UDP);
+    assert_int_equal(v.confidence, NP_NAT_CONF_LOW);
+    assert_string_equal(np_udp_state_name(v.udp), "server-no-udp");
+    /* a refused TCP connection: the host is up, never "no internet" */
+    memset(&o, 0, sizeof(o));
+    o.hairpin = -1;
+    addr(&o.test[0].dest, "198.51.100.10:3478");
+    o.test[0].sent = 4;
+    o.tcp_tried = o.tcp_refused = 1;
+    np_nat_classify(&o, 0, &v);
+    assert_int_equal(v.udp, NP_UDP_UNKNOWN);
+    assert_null(strstr(v.reason, "no internet"));
+    assert_string_equal(np_udp_state_name(v.udp), "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(udp_evidence),
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_extra_server_disagrees),
         cmocka_unit_test(test_extra_servers_only),

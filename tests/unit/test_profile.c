@@ -102,6 +102,22 @@ static const struct bad_case {
      "malformed JSON: nesting deeper than 32 levels", 1},
     {"platforms/kind-mismatch.json", 4, 11, "/kind",
      "kind \"game\" does not match the directory", 1},
+    {"games/official-wrong-domain.json", 12, 85, "/sources/0/official",
+     "\"official\": true but \"https://www.clrn.org/ports\" is not on a "
+     "domain profiles/official-domains.json allows",
+     1},
+    /* help.steampowered.com and github.com/pocketpairjp pass; a host that
+     * only ends in the letters of an allowed domain does not. */
+    {"games/official-lookalike-domain.json", 11, 92, "/sources/2/official",
+     "\"official\": true but \"https://evilsteampowered.com/ports\"", 1},
+    {"games/range-too-wide.json", 10, 42, "/inbound/1/ports/1",
+     "range 35000-35099 covers 100 ports (more than 32): record the maker's "
+     "own range and quote it in \"justification\"",
+     1},
+    {"games/deprecated-port.json", 10, 35, "/inbound/1/ports/0",
+     "tcp 28080-28085 uses deprecated port 28082 (/deprecated/1: the old "
+     "Rust+ default)",
+     1},
 };
 
 static const np_diag *find_diag(const np_diags *d, const struct bad_case *c)
@@ -661,6 +677,206 @@ static void test_search(void **state)
     np_catalog_free(cat);
 }
 
+/* --- the catalog-protecting checks (issue 12) ------------------------- */
+
+static const char wide_ok[] =
+    "{\"schema\": 1, \"id\": \"wide\", \"kind\": \"game\", \"name\": "
+    "\"Wide\", \"platforms\": [\"pc\"], \"inbound\": [{\"protocol\": "
+    "\"udp\", \"ports\": [\"35000-35099\"], \"role\": \"peer-to-peer\", "
+    "\"essential\": false, \"source\": \"s\", \"confidence\": \"low\", "
+    "\"justification\": \"the maker lists 35000 - 35099\"}], \"deprecated\": "
+    "[{\"protocol\": \"tcp\", \"ports\": [35050], \"reason\": \"TCP "
+    "only\"}], \"sources\": [{\"id\": \"s\", \"url\": "
+    "\"https://www.bungie.net/x\", \"title\": \"t\", \"official\": true}], "
+    "\"checked\": \"2026-12-02\"}";
+
+/* A justified wide range loads, keeps its justification, and a deprecated
+ * port of the other protocol does not hit it. */
+static void test_justification_and_deprecated(void **state)
+{
+    np_catalog *cat = np_catalog_new();
+    np_diags d;
+    const np_profile *p;
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(np_catalog_load_buffer(cat, "games/wide.json", wide_ok,
+                                            sizeof(wide_ok) - 1,
+                                            NP_LAYER_CUSTOM, &d, NULL),
+                     NP_OK);
+    assert_int_equal(d.errors, 0);
+    p = np_catalog_find(cat, "wide");
+    assert_non_null(p);
+    assert_int_equal(p->n_inbound, 1);
+    assert_string_equal(p->inbound[0].justification,
+                        "the maker lists 35000 - 35099");
+    assert_int_equal(p->n_deprecated, 1);
+    assert_int_equal(p->deprecated[0].protocol, NP_PROTO_TCP);
+    assert_int_equal(p->deprecated[0].range.lo, 35050);
+    assert_string_equal(p->deprecated[0].reason, "TCP only");
+    assert_null(p->deprecated[0].source);
+    np_diags_free(&d);
+    np_catalog_free(cat);
+}
+
+static char *game_json(const char *id, const char *name)
+{
+    char *b = malloc(512);
+
+    assert_non_null(b);
+    snprintf(b, 512,
+             "{\"schema\": 1, \"id\": \"%s\", \"kind\": \"game\", "
+             "\"name\": \"%s\", \"platforms\": [\"pc\"], \"inbound\": [], "
+             "\"sources\": [{\"id\": \"s\", \"url\": "
+             "\"https://example.com/\", \"title\": \"t\"}], "
+             "\"checked\": \"2026-12-02\"}",
+             id, name);
+    return b;
+}
+
+/* Two games of different ids whose names differ only in case and
+ * punctuation are one game: np_catalog_check reports the second. */
+static void test_duplicate_names(void **state)
+{
+    np_catalog *cat = np_catalog_new();
+    np_diags d;
+    char *a = game_json("rust", "Rust"), *b = game_json("rust-2", "RUST!"),
+         *c = game_json("rusty", "Rusty");
+    size_t i, hits = 0;
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(np_catalog_load_buffer(cat, "games/rust.json", a,
+                                            strlen(a), NP_LAYER_CUSTOM, &d,
+                                            NULL),
+                     NP_OK);
+    assert_int_equal(np_catalog_load_buffer(cat, "games/rust-2.json", b,
+                                            strlen(b), NP_LAYER_CUSTOM, &d,
+                                            NULL),
+                     NP_OK);
+    assert_int_equal(np_catalog_load_buffer(cat, "games/rusty.json", c,
+                                            strlen(c), NP_LAYER_CUSTOM, &d,
+                                            NULL),
+                     NP_OK);
+    assert_int_equal(np_catalog_check(cat, NP_LAYER_CUSTOM, &d), NP_EINVALID);
+    for (i = 0; i < d.count; i++) {
+        if (strstr(d.items[i].message, "duplicate game") != NULL) {
+            hits++;
+            assert_string_equal(d.items[i].file, "games/rust-2.json");
+            assert_string_equal(d.items[i].path, "/name");
+            assert_non_null(strstr(d.items[i].message, "\"rust\""));
+        }
+    }
+    assert_int_equal(hits, 1);
+    assert_int_equal(d.errors, 1);
+    /* Below min_layer nothing is reported. */
+    np_diags_free(&d);
+    assert_int_equal(np_catalog_check(cat, NP_LAYER_CHECK, &d), NP_OK);
+    free(a);
+    free(b);
+    free(c);
+    np_diags_free(&d);
+    np_catalog_free(cat);
+}
+
+/* What players type finds the game first in the embedded catalog: a query
+ * equal to a whole alias ranks above fuzzy and one-word matches. */
+static void test_search_aliases(void **state)
+{
+    static const struct {
+        const char *q[3];
+        const char *first;
+    } cases[] = {
+        {{"bo6"}, "call-of-duty-black-ops-6"},
+        {{"mw3"}, "call-of-duty-modern-warfare-iii"},
+        {{"gta", "5"}, "gta-online"},
+        {{"GTA5"}, "gta-online"},
+        {{"r6"}, "rainbow-six-siege"},
+        {{"pz"}, "project-zomboid"},
+        {{"7dtd"}, "7-days-to-die"},
+        {{"ffxiv"}, "final-fantasy-xiv"},
+        {{"rust+"}, "rust"},
+    };
+    np_catalog *cat = np_catalog_new();
+    np_search_hit hits[8];
+    size_t i, n, nw, k;
+    int cod = 0;
+
+    (void)state;
+    assert_int_equal(np_catalog_load_embedded(cat, NULL, NULL), NP_OK);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (nw = 0; nw < 3 && cases[i].q[nw] != NULL; nw++)
+            ;
+        assert_int_equal(np_catalog_search(cat, cases[i].q, nw, 0, hits, 8, &n),
+                         NP_OK);
+        assert_true(n >= 1);
+        if (strcmp(hits[0].profile->id, cases[i].first) != 0)
+            print_error("query '%s': first hit %s\n", cases[i].q[0],
+                        hits[0].profile->id);
+        assert_string_equal(hits[0].profile->id, cases[i].first);
+        assert_int_equal(hits[0].words_matched, nw);
+        /* the alias match is worth more than any fuzzy hit behind it */
+        if (n > 1 && strcmp(cases[i].first, "rust") != 0)
+            assert_true(hits[0].score > hits[1].score);
+    }
+    /* "cod" is an alias of every Call of Duty: they all come first. */
+    {
+        const char *q[] = {"cod"};
+        assert_int_equal(np_catalog_search(cat, q, 1, 0, hits, 8, &n), NP_OK);
+        for (k = 0; k < n && k < 4; k++)
+            cod += strncmp(hits[k].profile->id, "call-of-duty-", 13) == 0;
+        assert_int_equal(cod, 4);
+    }
+    /* "mc" finds both Minecraft editions first. */
+    {
+        const char *q[] = {"mc"};
+        assert_int_equal(np_catalog_search(cat, q, 1, 0, hits, 8, &n), NP_OK);
+        assert_true(n >= 2);
+        assert_int_equal(strncmp(hits[0].profile->id, "minecraft-", 10), 0);
+        assert_int_equal(strncmp(hits[1].profile->id, "minecraft-", 10), 0);
+    }
+    np_catalog_free(cat);
+}
+
+/* The embedded catalog is the one issue 12 asks for: at least 150 games,
+ * official sources only on allowed domains (the loader checks), and no
+ * profile under profiles/ cites the documentation domain as official. */
+static int on_example_domain(const char *url)
+{
+    static const char *const doms[] = {"example.com", "example.net",
+                                       "example.org"};
+    const char *host = strstr(url, "://");
+    size_t i, hl, dl;
+
+    host = host ? host + 3 : url;
+    hl = strcspn(host, "/:?#");
+    for (i = 0; i < 3; i++) {
+        dl = strlen(doms[i]);
+        if (hl >= dl && strncmp(host + hl - dl, doms[i], dl) == 0 &&
+            (hl == dl || host[hl - dl - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_embedded_catalog_size(void **state)
+{
+    np_catalog *cat = np_catalog_new();
+    size_t i, j, games = 0;
+
+    (void)state;
+    assert_int_equal(np_catalog_load_embedded(cat, NULL, NULL), NP_OK);
+    for (i = 0; i < np_catalog_count(cat); i++) {
+        const np_profile *p = np_catalog_at(cat, i);
+        games += p->kind == NP_KIND_GAME;
+        assert_non_null(p->checked);
+        for (j = 0; j < p->n_sources; j++)
+            assert_false(on_example_domain(p->sources[j].url));
+    }
+    assert_true(games >= 150);
+    np_catalog_free(cat);
+}
+
 /* --- the embedded catalog ---------------------------------------------- */
 
 static void test_embedded(void **state)
@@ -721,6 +937,10 @@ int main(void)
         cmocka_unit_test(test_cyclic_and_unknown_bases),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_embedded),
+        cmocka_unit_test(test_justification_and_deprecated),
+        cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_search_aliases),
+        cmocka_unit_test(test_embedded_catalog_size),
         cmocka_unit_test(test_names),
     };
 

@@ -84,16 +84,20 @@ static int span_is(const uint8_t *buf, np_stun_span s, const char *text)
     return s.len == strlen(text) && memcmp(buf + s.off, text, s.len) == 0;
 }
 
-static void key_of(const uint8_t *v, uint8_t key[32], size_t *keylen)
+/* The key of vector v into key (size bytes): the long-term key (16 bytes)
+ * or the short-term password. */
+static void key_of(const uint8_t *v, uint8_t *key, size_t size, size_t *keylen)
 {
     np_error err;
 
     if (v == v24) {
+        assert_true(size >= 16);
         assert_int_equal(
             np_stun_long_term_key(lt_user, lt_realm, lt_password, key, &err),
             NP_OK);
         *keylen = 16;
     } else {
+        assert_true(strlen(short_term_pw) <= size);
         memcpy(key, short_term_pw, strlen(short_term_pw));
         *keylen = strlen(short_term_pw);
     }
@@ -279,7 +283,7 @@ static void test_vectors_decode_and_verify(void **state)
         assert_memory_equal(m.txid, v->bytes + 8, 12);
         assert_int_equal(m.present, v->present);
         assert_int_equal(m.n_unknown, 0);
-        key_of(v->bytes, key, &keylen);
+        key_of(v->bytes, key, sizeof(key), &keylen);
         assert_int_equal(
             np_stun_check_integrity(v->bytes, v->len, &m, key, keylen, &err),
             NP_OK);

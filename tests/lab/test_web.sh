@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# The daemon's web interface in the lab (docs/web-api.md,
+# docs/web-threat-model.md): the daemon on lan1 serves it on lan1's LAN
+# address; the real miniupnpd is the router.
+#  1. configuration: the interface refuses a WAN, public, documentation
+#     (the lab's internet) or wildcard address; no devices is fine with it on;
+#  2. security with curl: every response carries the CSP and other headers;
+#     no login -> 401; wrong token -> 401; login rate -> 429; wrong Origin,
+#     missing Origin, missing CSRF token -> 403; a foreign Host (DNS
+#     rebinding) -> 403; an oversized body -> 413 (announced or chunked);
+#     /metrics with the read-only token, not without; the token file is 0600;
+#     a connection from the WAN side (the router forwarding its port 8780
+#     here, as a careless port forward would) is refused;
+#  3. a real browser (headless Chromium via Selenium, tools/web_browser.py,
+#     in lan1): log in, the set-up of lan2 ("console", Microsoft MAC: hinted
+#     as an Xbox) to Open, proven by an inbound packet from the simulated
+#     internet to lan2; the status page updating after a router restart;
+#     the refusal path (UDP 88, outside the router's allow list: manual
+#     forwards, never a DMZ); the profiles page; screenshots of each page at
+#     360 px and desktop width in $NP_BUILD_DIR/artifacts/web/;
+#  4. the device is in the configuration file (written atomically, still
+#     valid), and SIGTERM removes every mapping.
+set -euo pipefail
+# shellcheck source=tests/lab/lib.sh
+source "$(dirname "$0")/lib.sh"
+lab_require turnserver miniupnpd upnpc jq curl chromium chromedriver
+
+SHOTS="$NP_BUILD_DIR/artifacts/web"
+mkdir -p "$SHOTS"
+rm -f "$SHOTS"/*.png
+D="$LAB_TMP/web"
+mkdir -p "$D"
+CONF="$D/natpilot.conf"
+PROFILES="$NP_SOURCE_DIR/tests/lab/data/web/profiles"
+DPID=""
+BPID=""
+failures=0
+
+ok() { printf '  ok   %s\n' "$*"; }
+bad() {
+    printf '  FAIL %s\n' "$*"
+    failures=$((failures + 1))
+}
+measure() { printf '  measure: %s\n' "$*"; }
+
+lab_on_exit() {
+    [ -z "$BPID" ] || kill -KILL "$BPID" 2>/dev/null || true
+    [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
+    if [ "$failures" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
+        for f in "$LAB_TMP"/daemon.*.log "$LAB_TMP"/browser.log; do
+            [ -e "$f" ] || continue
+            echo "---- $f"
+            tail -n 60 "$f"
+        done
+    fi
+}
+
+write_conf() { # write_conf LISTEN
+    cat >"$CONF" <<EOF
+{
+  "lease": 30,
+  "verify_interval": 15,
+  "log_level": "debug",
+  "state_file": "$D/state.json",
+  "status_socket": "$D/status.sock",
+  "profiles_dir": "$PROFILES",
+  "web": {"enabled": true, "listen": "$1", "stun": "$LAB_STUN1:3478"},
+  "devices": []
+}
+EOF
+}
+
+echo "== lab: NAT eim-apdf, miniupnpd with secure_mode off, third party on"
+lab_build -k eim-apdf
+lab_coturn_start
+lab_miniupnpd_start -S no -t yes
+# lan2 is "the console": a Microsoft MAC address (OUI 70:BC:10)
+ip -n "$(lab_ns lan2)" link set eth0 address 70:bc:10:00:00:11
+
+echo "== 1. where the interface may listen"
+for a in "$LAB_PUBLIC_IP:8780" "0.0.0.0:8780" "203.0.113.100:8780" \
+    "100.64.0.1:8780" "8.8.8.8:8780"; do
+    write_conf "$a"
+    if "$NATPILOT" daemon --config "$CONF" --check >"$D/check.out" 2>&1; then
+        bad "listen $a accepted"
+    else
+        grep -q "never listens on a WAN" "$D/check.out" &&
+            ok "listen $a refused" || bad "listen $a: $(cat "$D/check.out")"
+    fi
+done
+rc=0
+lab_in lan1 "$NATPILOT" daemon --config "$CONF" --web-listen 0.0.0.0:8780 \
+    --foreground >"$D/wild.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && ok "--web-listen 0.0.0.0 refused (exit 2)" ||
+    bad "--web-listen 0.0.0.0: exit $rc"
+write_conf "$LAB_LAN1_IP:8780"
+"$NATPILOT" daemon --config "$CONF" --check >/dev/null &&
+    ok "a LAN address and no devices: valid with the web interface on" ||
+    bad "the web test configuration does not validate"
+
+lab_bg lan1 daemon.web "$NATPILOT" daemon --config "$CONF" --foreground
+DPID=$LAB_LAST_PID
+U="http://$LAB_LAN1_IP:8780"
+lab_wait_for 10 "web interface listening" \
+    lab_in lan1 curl -s -o /dev/null "$U/"
+TOKEN=$(lab_in lan1 "$NATPILOT" web-token --config "$CONF")
+MTOKEN=$(lab_in lan1 "$NATPILOT" web-token --config "$CONF" --metrics)
+[ "${#TOKEN}" = 64 ] && ok "natpilot web-token prints the token" ||
+    bad "web-token: '$TOKEN'"
+grep -q "web login token: $TOKEN" "$LAB_TMP/daemon.web.log" &&
+    ok "the first start logs the token" || bad "token not in the log"
+[ "$(stat -c %a "$D/web-token")" = 600 ] && ok "token file is 0600" ||
+    bad "token file mode $(stat -c %a "$D/web-token")"
+
+echo "== 2. security"
+cu() { lab_in lan1 curl -s -m 5 "$@"; }
+code() { cu -o /dev/null -w '%{http_code}' "$@"; }
+hdrs=$(cu -D - -o /dev/null "$U/")
+for h in "Content-Security-Policy: default-src 'none'; script-src 'self'" \
+    "X-Content-Type-Options: nosniff" "X-Frame-Options: DENY" \
+    "Referrer-Policy: no-referrer"; do
+    grep -qF "$h" <<<"$hdrs" && ok "page header: ${h%%:*}" ||
+        bad "page lacks $h"
+done
+hdrs=$(cu -D - -o /dev/null "$U/api/v1/status")
+grep -qF "Content-Security-Policy: default-src 'none'" <<<"$hdrs" &&
+    ok "API answers (even 401) carry the CSP" || bad "API answer lacks CSP"
+c=$(code "$U/api/v1/status")
+[ "$c" = 401 ] && ok "no login: status 401" || bad "no login: status $c"
+c=$(code "$U/metrics")
+[ "$c" = 401 ] && ok "no login: /metrics 401" || bad "no login: /metrics $c"
+c=$(code -X POST -H "Origin: $U" -d "{\"token\":\"$(printf 'f%.0s' $(seq 64))\"}" \
+    "$U/api/v1/login")
+[ "$c" = 401 ] && ok "wrong token: 401" || bad "wrong token: $c"
+c=$(code -X POST -H "Origin: http://evil.example" -d "{\"token\":\"$TOKEN\"}" \
+    "$U/api/v1/login")
+[ "$c" = 403 ] && ok "login from another Origin: 403" || bad "login from another origin: $c"
+c=$(code -X POST -d "{\"token\":\"$TOKEN\"}" "$U/api/v1/login")
+[ "$c" = 403 ] && ok "login without Origin: 403" || bad "login without Origin: $c"
+c=$(code -H "Host: rebind.example:8780" "$U/")
+[ "$c" = 403 ] && ok "foreign Host (DNS rebinding): 403" || bad "foreign Host: $c"
+c=$(code -X POST -H "Origin: $U" -c "$D/jar" -d "{\"token\":\"$TOKEN\"}" \
+    "$U/api/v1/login")
+[ "$c" = 200 ] && ok "login: 200" || bad "login: $c"
+grep -q "#HttpOnly_" "$D/jar" && ok "cookie is HttpOnly" || bad "cookie not HttpOnly"
+CSRF=$(cu -b "$D/jar" "$U/api/v1/session" | jq -r .csrf)
+c=$(code -b "$D/jar" "$U/api/v1/status")
+[ "$c" = 200 ] && ok "logged in: status 200" || bad "logged in: status $c"
+cu -b "$D/jar" "$U/api/v1/status" | jq -e '.router and .devices' >/dev/null &&
+    ok "status is the keeper's report" || bad "status document"
+PLAN="{\"address\":\"$LAB_LAN2_IP\",\"profiles\":[\"lab-console-game\"]}"
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -d "$PLAN" "$U/api/v1/plan")
+[ "$c" = 403 ] && ok "POST without CSRF token: 403" || bad "no CSRF: $c"
+last=0
+[ "${CSRF: -1}" = 0 ] && last=1
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: ${CSRF%?}$last" \
+    -d "$PLAN" "$U/api/v1/plan")
+[ "$c" = 403 ] && ok "POST with a wrong CSRF token: 403" || bad "wrong CSRF: $c"
+c=$(code -b "$D/jar" -X POST -H "Origin: http://198.18.0.66:8780" \
+    -H "X-CSRF-Token: $CSRF" -d "$PLAN" "$U/api/v1/plan")
+[ "$c" = 403 ] && ok "POST from another Origin with the CSRF token: 403" ||
+    bad "wrong Origin: $c"
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
+    -d "$PLAN" "$U/api/v1/plan")
+[ "$c" = 200 ] && ok "POST with Origin and CSRF token: 200" || bad "plan: $c"
+head -c 20000 /dev/zero | tr '\0' 'x' >"$D/big"
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
+    --data-binary @"$D/big" "$U/api/v1/plan")
+[ "$c" = 413 ] && ok "oversized body: 413" || bad "oversized body: $c"
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
+    -H "Transfer-Encoding: chunked" --data-binary @"$D/big" "$U/api/v1/plan")
+[ "$c" = 413 ] && ok "oversized chunked body: 413" || bad "chunked oversized: $c"
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
+    -d "{\"address\":\"$LAB_INET_HOST\",\"profiles\":[\"lab-console-game\"]}" \
+    "$U/api/v1/plan")
+[ "$c" = 403 ] && ok "a device off the LAN: 403" || bad "off-LAN device: $c"
+c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
+    -d "{\"name\":\"x\",\"address\":\"$LAB_LAN2_IP\",\"profiles\":[\"no-such\"]}" \
+    "$U/api/v1/setup")
+[ "$c" = 422 ] && ok "set-up with a profile not in the catalog: 422" ||
+    bad "unknown profile: $c"
+c=$(code -H "Authorization: Bearer $MTOKEN" "$U/metrics")
+[ "$c" = 200 ] && ok "/metrics with the read-only token: 200" || bad "metrics token: $c"
+c=$(code -H "Authorization: Bearer $TOKEN" "$U/metrics")
+[ "$c" = 401 ] && ok "/metrics with the login token as bearer: 401" ||
+    bad "metrics with login token: $c"
+c=$(code -H "Authorization: Bearer $MTOKEN" "$U/api/v1/status")
+[ "$c" = 401 ] && ok "the metrics token does not open the API: 401" ||
+    bad "metrics token on the API: $c"
+cu -H "Authorization: Bearer $MTOKEN" "$U/metrics" |
+    grep -q '^natpilot_router_up 1$' && ok "/metrics: Prometheus text" ||
+    bad "/metrics text"
+# login rate: 5 tries a minute per address, then 429 (lan2, a fresh address)
+codes=""
+for _ in 1 2 3 4 5 6 7; do
+    codes+="$(lab_in lan2 curl -s -m 5 -o /dev/null -w '%{http_code} ' \
+        -X POST -H "Origin: $U" -d '{"token":"x"}' "$U/api/v1/login")"
+done
+[[ "$codes" == *429* ]] && ok "repeated wrong logins: 429 ($codes)" ||
+    bad "no login rate limit: $codes"
+c=$(lab_in lan2 curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST \
+    -H "Origin: $U" -d "{\"token\":\"$TOKEN\"}" "$U/api/v1/login")
+[ "$c" = 429 ] && ok "even the right token waits out the limit" ||
+    bad "right token during the limit: $c"
+# The router forwards its WAN port 8780 here, as a careless port forward
+# would: the daemon refuses the connection from the internet's address.
+lab_in router nft add rule inet nplab prerouting iifname wan tcp dport 8780 \
+    dnat ip to "$LAB_LAN1_IP:8780"
+rc=0
+lab_in inet curl -s -m 5 -o /dev/null --interface "$LAB_INET_HOST" \
+    "http://$LAB_PUBLIC_IP:8780/" || rc=$?
+[ "$rc" != 0 ] && grep -q "refused a connection from $LAB_INET_HOST" \
+    "$LAB_TMP/daemon.web.log" &&
+    ok "a connection from the WAN side is refused (curl exit $rc)" ||
+    bad "WAN-side connection: curl exit $rc"
+c=$(cu -o /dev/null -w '%{http_code}' "http://127.0.0.1:8780/" || true)
+[ "$c" = 000 ] && ok "not listening on loopback when given a LAN address" ||
+    bad "loopback answered $c"
+
+# The status page's load on the LAN, as the daemon serves it: the five
+# requests the page makes (HTML, CSS, JS, session, status) in order over one
+# keep-alive connection, like a browser; the median of 5 runs.
+page_load_ms() {
+    cu -b "$D/jar" -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
+        -o /dev/null -w '%{time_total}\n' "$U/" "$U/app.css" "$U/app.js" \
+        "$U/api/v1/session" "$U/api/v1/status" |
+        awk '{ s += $1 } END { printf "%.2f\n", s * 1000 }'
+}
+loads=$(for _ in 1 2 3 4 5; do page_load_ms; done | sort -n)
+med=$(sed -n 3p <<<"$loads")
+measure "status page load on the LAN (HTML, CSS, JS, session, status; median of 5): $med ms (runs: $(tr '\n' ' ' <<<"$loads"))"
+awk -v m="$med" 'BEGIN { exit !(m < 50) }' &&
+    ok "status page served in under 50 ms ($med ms)" ||
+    bad "status page took $med ms"
+
+echo "== 3. the browser"
+HS="$D/handshake"
+mkdir -p "$HS"
+# lan1 learns lan2's MAC (the neighbour table the page lists)
+lab_in lan1 bash -c "echo hi >/dev/udp/$LAB_LAN2_IP/9" || true
+lab_wait_for 5 "lan2 in lan1's neighbour table" \
+    bash -c "ip -n $(lab_ns lan1) neigh show $LAB_LAN2_IP | grep -q lladdr"
+lab_bg lan1 browser env HOME="$D" /usr/bin/python3 \
+    "$NP_SOURCE_DIR/tests/lab/tools/web_browser.py" "$U/" "$TOKEN" "$SHOTS" \
+    "$HS" "$LAB_LAN2_IP" "$LAB_LAN1_IP"
+BPID=$LAB_LAST_PID
+for _ in $(seq 1 1200); do
+    [ -e "$HS/setup.done" ] || [ -e "$HS/restart.request" ] ||
+        ! kill -0 "$BPID" 2>/dev/null && break
+    sleep 0.1
+done
+if [ -e "$HS/setup.done" ]; then
+    lab_inbound udp 40100 lan2 40100 2000 >/dev/null &&
+        lab_inbound tcp 40110 lan2 40110 2000 >/dev/null &&
+        ok "set-up in the browser: packets from the internet reach lan2" ||
+        bad "set-up in the browser: no inbound packet reaches lan2"
+fi
+for _ in $(seq 1 600); do
+    [ -e "$HS/restart.request" ] || ! kill -0 "$BPID" 2>/dev/null && break
+    sleep 0.1
+done
+if [ -e "$HS/restart.request" ]; then
+    lab_miniupnpd_restart
+    touch "$HS/restart.done"
+fi
+rc=0
+wait "$BPID" || rc=$?
+BPID=""
+cat "$LAB_TMP/browser.log"
+[ "$rc" = 0 ] && ok "browser run passed" || bad "browser run: exit $rc"
+n=$(find "$SHOTS" -name '*-phone.png' | wc -l)
+m=$(find "$SHOTS" -name '*-desktop.png' | wc -l)
+[ "$n" -ge 8 ] && [ "$n" = "$m" ] &&
+    ok "screenshots: $n pages at 360 px and desktop width in $SHOTS" ||
+    bad "screenshots: $n phone, $m desktop"
+lab_inbound udp 40100 lan2 40100 2000 >/dev/null &&
+    ok "after the router restart: lan2 reachable again" ||
+    bad "after the restart: lan2 not reachable"
+
+echo "== 4. the configuration file"
+jq -e '[.devices[].name] == ["console", "nas-pc"]' "$CONF" >/dev/null &&
+    ok "both devices were added to $CONF" || bad "config: $(cat "$CONF")"
+"$NATPILOT" daemon --config "$CONF" --check >/dev/null &&
+    ok "the written configuration is valid" || bad "written config invalid"
+ls "$D" | grep -q '\.new$' && bad "a temporary file was left" ||
+    ok "no temporary file left"
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+DPID=""
+[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
+n=$(lab_in lan1 upnpc -i -l 2>/dev/null | grep -cE ' (UDP|TCP) +40(10[01]|110|200)->' || true)
+[ "$n" = 0 ] && ok "no mapping left on the router" || bad "$n mappings left"
+
+echo "== $failures failure(s)"
+[ "$failures" = 0 ]
