@@ -15,10 +15,12 @@
  *              "listen": "127.0.0.1:8780", loopback unless a LAN address
  *              "hosts": ["nas.local"],     extra Host names the page may use
  *              "token_file": "/var/lib/natpilot/web-token",
- *              "stun": "198.51.100.10:3478" },  for the page's diagnosis
+ *              "stun": "198.51.100.10:3478",    for the page's diagnosis
+ *              "devices_file": "/var/lib/natpilot/web-devices.json" },
  *     "devices": [
  *       { "name": "xbox", "address": "198.18.0.20", "platform": "xbox",
- *         "profiles": ["xbox"], "mode": "map" }      map | verify
+ *         "profiles": ["xbox"], "mode": "map",     map | verify
+ *         "address6": "2001:db8:1::20" }           optional: IPv6 pinholes
  *     ]
  *   }
  *
@@ -73,13 +75,42 @@ enum np_cfg_mode {
     NP_CFG_VERIFY = 1 /* the device maps itself (UPnP); natpilot checks */
 };
 
+/*
+ * Explicit ports (the web page's expert form; "ports" in a device):
+ * "udp:3074", "tcp:27015-27030". Bounded so that no request is a DMZ in
+ * disguise: at most NP_CFG_PORT_SPAN_MAX ports in one rule, at most
+ * NP_CFG_PORTS_MAX in all per device, never "all" / "any" / "*" / "dmz".
+ */
+#define NP_CFG_MAX_PORT_RULES 16
+#define NP_CFG_PORT_SPAN_MAX  64
+#define NP_CFG_PORTS_MAX      128
+
+typedef struct np_cfg_port {
+    int transport; /* NP_PM_UDP / NP_PM_TCP */
+    uint16_t lo, hi;
+} np_cfg_port;
+
+/*
+ * Parse one explicit rule. NP_EINVALID with the reason in err (a whole or
+ * DMZ-like range: "all", a span over NP_CFG_PORT_SPAN_MAX ports; port 0;
+ * lo > hi; no protocol). Pure.
+ */
+int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err);
+
 typedef struct np_cfg_device {
     char name[NP_CFG_NAME_MAX];
     np_addr address;   /* IPv4, port 0 */
+    np_addr address6;  /* "address6": the device's global IPv6 address,
+                          port 0; empty when not given. Map-mode inbound
+                          ports become IPv6 pinholes for it too. */
     unsigned platform; /* one NP_PLAT_* bit, 0 when not given */
     int mode;          /* enum np_cfg_mode */
-    char **profiles;   /* owned, n_profiles strings */
+    char **profiles;   /* owned, n_profiles strings (may be 0 when
+                          ports are given) */
     size_t n_profiles;
+    np_cfg_port ports[NP_CFG_MAX_PORT_RULES]; /* explicit, mapped besides
+                                                 the profiles' rules */
+    size_t n_ports;
 } np_cfg_device;
 
 /* The web interface (src/daemon/web*.c); off unless enabled. */
@@ -90,6 +121,9 @@ typedef struct np_cfg_web {
     size_t n_hosts;
     char token_file[NP_CFG_PATH_MAX]; /* default: beside state_file */
     np_addr stun; /* RFC 5780 server for the page's diagnosis; may be empty */
+    char devices_file[NP_CFG_PATH_MAX]; /* devices added from the page;
+                                           default: beside state_file,
+                                           web-devices.json */
 } np_cfg_web;
 
 typedef struct np_config {
@@ -132,6 +166,26 @@ int np_config_load(const char *path, const np_catalog *cat, np_config **out,
  */
 int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
                         np_diags *diags, np_error *err);
+/*
+ * np_config_load_full also reads the devices the web page added: the file
+ * web.devices_file ({"devices": [...]} and nothing else, the devices
+ * written as in the configuration) when it exists, and appends them to the
+ * configuration's devices. It lives in the state directory, which a
+ * sandboxed daemon may write (/etc is read-only under ProtectSystem=strict).
+ * A device of the same name or address as one already configured is an
+ * error (diagnostic), as in the configuration itself.
+ */
+
+/*
+ * Add a device to web.devices_file of cfg (created when absent), as
+ * np_config_add_device does for the configuration: checked with cat,
+ * replaced atomically (mode 0644). NP_EEXIST when cfg (the configuration
+ * in force, web devices included) or the file already has a device of that
+ * name or address.
+ */
+int np_config_add_web_device(const np_config *cfg, const np_cfg_device *dev,
+                             const np_catalog *cat, np_diags *diags,
+                             np_error *err);
 
 void np_config_free(np_config *cfg);
 

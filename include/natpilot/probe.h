@@ -54,6 +54,15 @@ typedef struct np_probe_config {
 /* Defaults: floor 100 ms, ceiling 1000 ms, budget 3000 ms, TCP on. */
 void np_probe_config_init(np_probe_config *cfg);
 
+/*
+ * The public STUN servers natpilot uses when none is named, one list for
+ * every command: the first answers RFC 5780 behaviour discovery (OTHER-
+ * ADDRESS, CHANGE-REQUEST); the others only confirm the mapping across
+ * servers. NP_PROBE_N_DEFAULT_SERVERS entries, host:port, never NULL.
+ */
+#define NP_PROBE_N_DEFAULT_SERVERS 3
+extern const char *const np_probe_default_servers[NP_PROBE_N_DEFAULT_SERVERS];
+
 /* What the server's RFC 5780 support turned out to be. */
 enum np_probe_server {
     NP_SRV_UNTESTED = 0,     /* test I never answered */
@@ -119,6 +128,30 @@ typedef struct np_probe_obs {
  * NP_EINVAL for a bad config. obs is fully overwritten.
  */
 int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err);
+
+/*
+ * Several discoveries in one poll() loop, at once: typically IPv4 and IPv6
+ * (diagnose), each against its own server, so the second family adds no
+ * round trip. Each job has its own config, observations and setup result:
+ * rc NP_EUNREACH (no route to that server, e.g. no IPv6 default route) or
+ * NP_ESYS in job->rc and job->err leave that job's obs empty and the
+ * others running. A job with follow set whose server has not answered at
+ * all when job 0 finishes gets only a few of job 0's round trips more
+ * (at least three floors), not its whole budget.
+ * Returns NP_OK unless the arguments are invalid (NP_EINVAL) or poll()
+ * fails (NP_ESYS).
+ */
+#define NP_PROBE_MAX_JOBS 2
+
+typedef struct np_probe_job {
+    const np_probe_config *cfg; /* in */
+    np_probe_obs *obs;          /* out, fully overwritten */
+    int follow;                 /* in: see above */
+    int rc;                     /* out: this job's setup result */
+    np_error err;               /* out: when rc != NP_OK */
+} np_probe_job;
+
+int np_probe_run_jobs(np_probe_job *jobs, size_t n_jobs, np_error *err);
 
 /*
  * Inbound reachability of one mapped UDP port of this host (used by verify).

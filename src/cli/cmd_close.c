@@ -99,6 +99,10 @@ int np_cmd_close(int argc, char **argv)
     int code;
     size_t i;
 
+    if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
+        free(a);
+        return np_cmd_close6(argc, argv);
+    }
     memset(&rep, 0, sizeof(rep));
     if (a == NULL)
         return NP_EXIT_NETWORK;

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "ipv6_check.h"
 #include "natpilot/nat.h"
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
@@ -19,12 +20,6 @@
  * mapping. natpilot checks every claim at run time and says so when a server
  * falls short, rather than trusting the list.
  */
-static const char *const default_servers[] = {
-    "stun.stunprotocol.org:3478",
-    "stun.l.google.com:19302",
-    "stun.cloudflare.com:3478",
-};
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -48,6 +43,13 @@ static void usage(FILE *f)
             "  --source ADDR       local address to probe from\n"
             "  --no-router         do not ask the router (PCP, NAT-PMP, "
             "UPnP)\n"
+            "  --stun6 HOST[:PORT] RFC 5780 STUN server for the IPv6 side "
+            "(default:\n"
+            "                      the first --stun server's IPv6 address, "
+            "if it has one)\n"
+            "  --no-ipv6           leave IPv6 out\n"
+            "  --teredo HOST[:PORT] Teredo server (IPv4) to qualify against "
+            "(RFC 4380)\n"
             "  --outbound PROFILE  also check that this network lets the "
             "profile's\n"
             "                      outbound ports through (repeatable; as\n"
@@ -62,7 +64,8 @@ static void usage(FILE *f)
             "Exit status: 0 open, 1 moderate, strict, blocked or "
             "inconclusive,\n2 usage error, 3 no network (nothing "
             "answered).\n",
-            default_servers[0], default_servers[1], default_servers[2]);
+            np_probe_default_servers[0], np_probe_default_servers[1],
+            np_probe_default_servers[2]);
 }
 
 static void show_progress(void *ctx, const char *step)
@@ -109,6 +112,14 @@ struct diag_report {
     struct outbound_report outbound;
     int have_outbound; /* the outbound check was asked for and tried */
     int outbound_rc;   /* its exit code, -1 when not run */
+    /* the IPv6 side, measured beside IPv4 in the same poll loop */
+    int no_ipv6, have6;
+    np_probe_obs obs6;
+    struct ipv6_check v6;
+    np_ipv6_report rep6;
+    const np_teredo_qual *tq;
+    np_teredo_outlook tout;
+    np_v6_plan plan6;
 };
 
 static cJSON *json_nat(const np_probe_obs *o, const np_nat_verdict *v)
@@ -192,6 +203,14 @@ static void print_json(const struct diag_report *r)
         cJSON_AddItemToObject(root, "router", router_json(&r->router, o));
         cJSON_AddItemToObject(root, "plan", router_plan_json(&r->router));
     }
+    if (!r->no_ipv6) {
+        cJSON *j6 = ipv6_json(&r->rep6, r->have6 ? &r->obs6 : NULL);
+
+        if (j6 != NULL)
+            cJSON_AddItemToObject(j6, "plan", plan6_json(&r->plan6));
+        cJSON_AddItemToObject(root, "ipv6", j6);
+    }
+    cJSON_AddItemToObject(root, "teredo", teredo_json(&r->tout, r->tq));
     if (r->have_outbound)
         cJSON_AddItemToObject(root, "outbound", outbound_json(&r->outbound));
 
@@ -275,6 +294,11 @@ static void print_human(const np_probe_obs *o, const np_nat_verdict *v)
 static void print_text(struct diag_report *r)
 {
     print_human(&r->obs, &r->v);
+    if (!r->no_ipv6)
+        ipv6_print(&r->rep6, r->have6 ? &r->obs6 : NULL);
+    teredo_print(&r->tout, r->tq);
+    if (!r->no_ipv6)
+        plan6_print(&r->plan6);
     if (r->have_router)
         router_print(&r->router, &r->obs);
     if (r->have_outbound) {
@@ -286,9 +310,11 @@ static void print_text(struct diag_report *r)
 struct diag_args {
     const char *servers[1 + NP_PROBE_MAX_EXTRA];
     size_t n_servers;
-    int json, no_router;
+    int json, no_router, no_ipv6;
     np_probe_config cfg;
     struct outbound_opts ob; /* n_ids 0: no --outbound */
+    const char *stun6;       /* --stun6, NULL: the first --stun's IPv6 */
+    const char *teredo;      /* --teredo SERVER, NULL: none */
 };
 
 /* Returns -1 to go on, else an exit code. */
@@ -304,6 +330,9 @@ static int parse_args(int argc, char **argv, struct diag_args *a)
         {"reflector", required_argument, NULL, 'r'},
         {"platform", required_argument, NULL, 'p'},
         {"profiles", required_argument, NULL, 'P'},
+        {"stun6", required_argument, NULL, '6'},
+        {"no-ipv6", no_argument, NULL, 'N'},
+        {"teredo", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -362,6 +391,15 @@ static int parse_args(int argc, char **argv, struct diag_args *a)
         case 'P':
             a->ob.profiles_dir = optarg;
             break;
+        case '6':
+            a->stun6 = optarg;
+            break;
+        case 'N':
+            a->no_ipv6 = 1;
+            break;
+        case 'T':
+            a->teredo = optarg;
+            break;
         case 'h':
             usage(stdout);
             return NP_EXIT_OK;
@@ -384,8 +422,8 @@ static int resolve_servers(struct diag_args *a)
     size_t i, n_ok = 0;
 
     if (a->n_servers == 0)
-        for (; a->n_servers < 3; a->n_servers++)
-            a->servers[a->n_servers] = default_servers[a->n_servers];
+        for (; a->n_servers < NP_PROBE_N_DEFAULT_SERVERS; a->n_servers++)
+            a->servers[a->n_servers] = np_probe_default_servers[a->n_servers];
     for (i = 0; i < a->n_servers; i++) {
         np_addr *slot = n_ok == 0 ? &a->cfg.server : &a->cfg.extra[n_ok - 1];
         np_error rerr;
@@ -415,29 +453,107 @@ static int resolve_servers(struct diag_args *a)
 /* Fill the report: the probe with the router asked beside it, the
  * library's conclusions, then the outbound check on the same STUN server.
  * Returns -1 when there is a report, else an exit code. */
+/* The IPv6 side: a global address, a default route, and a server; the
+ * Teredo server to qualify against. Returns -1 to go on, else an exit
+ * code. */
+static int setup_ipv6(struct diag_args *a, struct diag_report *r,
+                      np_probe_config *cfg6)
+{
+    np_error rerr;
+
+    r->no_ipv6 = a->no_ipv6;
+    ipv6_check_local(&r->v6);
+    if (!a->no_ipv6 && r->v6.in.has_global && r->v6.in.has_route) {
+        const char *name = a->stun6 != NULL ? a->stun6 : a->servers[0];
+
+        if (np_addr_resolve(&cfg6->server, name, NP_STUN_DEFAULT_PORT, AF_INET6,
+                            &rerr) == NP_OK) {
+            r->have6 = 1;
+            cfg6->budget_ms = a->cfg.budget_ms;
+        } else if (a->stun6 != NULL) {
+            np_out_error("diagnose", &rerr);
+            if (rerr.code == NP_EPARSE)
+                return NP_EXIT_USAGE;
+        }
+    }
+    if (a->teredo != NULL &&
+        np_addr_resolve(&r->v6.teredo_server, a->teredo, NP_TEREDO_PORT,
+                        AF_INET, &rerr) != NP_OK) {
+        np_out_error("diagnose", &rerr);
+        return np_exit_code(rerr.code);
+    }
+    return -1;
+}
+
+/* The library's conclusions about IPv6 and Teredo, once both probes ran. */
+static void conclude_ipv6(struct diag_report *r, int probe6_rc)
+{
+    np_teredo_input tin;
+
+    if (r->have6) {
+        r->v6.in.obs = &r->obs6;
+        r->v6.in.probe_rc = probe6_rc;
+    }
+    r->tq = ipv6_check_teredo_finish(&r->v6);
+    np_ipv6_assess(&r->v6.in, &r->rep6);
+    memset(&tin, 0, sizeof(tin));
+    tin.v4 = &r->v;
+    tin.udp3544 = -1;
+    tin.qual = r->tq;
+    tin.v6 = r->no_ipv6 ? NULL : &r->rep6;
+    np_teredo_assess(&tin, &r->tout);
+    np_ipv6_plan(r->have_router ? r->router.dnat.verdict : -1, &r->rep6,
+                 &r->plan6);
+}
+
+/* Fill the report: the probe (IPv4 and IPv6 in one poll loop) with the
+ * router asked beside it, the library's conclusions, then the outbound
+ * check on the same STUN server. Returns -1 when there is a report, else
+ * an exit code. */
 static int run(struct diag_args *a, struct diag_report *r)
 {
+    np_probe_config cfg6;
+    np_probe_job jobs[2];
     np_error err;
     int rc;
 
     np_error_clear(&err);
+    np_probe_config_init(&cfg6);
     r->have_router = !a->no_router;
     r->outbound_rc = -1;
+    if ((rc = setup_ipv6(a, r, &cfg6)) >= 0)
+        return rc;
+    memset(jobs, 0, sizeof(jobs));
+    jobs[0].cfg = &a->cfg;
+    jobs[0].obs = &r->obs;
+    jobs[1].cfg = &cfg6;
+    jobs[1].obs = &r->obs6;
+    jobs[1].follow = 1;
     if (r->have_router)
         router_check_start(&r->router);
-    rc = np_probe_run(&a->cfg, &r->obs, &err);
+    if (r->have_router && !a->no_ipv6)
+        ipv6_check_router_start(&r->v6);
+    ipv6_check_teredo_start(&r->v6);
+    rc = np_probe_run_jobs(jobs, r->have6 ? 2 : 1, &err);
+    if (rc == NP_OK && jobs[0].rc != NP_OK) {
+        rc = jobs[0].rc;
+        err = jobs[0].err;
+    }
     if (r->have_router) {
         np_progress("asking the router");
         router_check_finish(&r->router);
+        ipv6_check_router_finish(&r->v6);
     }
     np_progress_done();
     if (rc != NP_OK) {
+        (void)ipv6_check_teredo_finish(&r->v6);
         np_out_error("diagnose", &err);
         return rc == NP_EUNREACH ? NP_EXIT_NETWORK : NP_EXIT_PROBLEM;
     }
     np_nat_classify(&r->obs, 0, &r->v);
     if (r->have_router)
         router_check_conclude(&r->router, &r->obs, &r->v);
+    conclude_ipv6(r, jobs[1].rc);
     if (a->ob.n_ids > 0 && r->v.udp != NP_UDP_NO_ANSWER) {
         a->ob.stun[0] = a->servers[0];
         a->ob.n_stun = 1;
@@ -458,7 +574,7 @@ int np_cmd_diagnose(int argc, char **argv)
         free(a);
         free(r);
         np_out_errorf("diagnose", "out of memory");
-        return NP_EXIT_USAGE;
+        return np_exit_code(NP_ENOMEM);
     }
     np_probe_config_init(&a->cfg);
     outbound_opts_init(&a->ob);

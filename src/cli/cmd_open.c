@@ -72,62 +72,10 @@ static void explain_third_party(const struct pm_args *a)
     printf("A DMZ is not a fix: it exposes every port of the device.\n");
 }
 
-/* The JSON object of one rule (field names are stable: scripts use them). */
-static cJSON *rule_json(const np_sess_result *x)
-{
-    const np_sess_rule *r = &x->rule;
-    const np_pm_result *res = &x->pm;
-    char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
-    int held = x->outcome == NP_SESS_MAPPED;
-    cJSON *o = cJSON_CreateObject();
-
-    np_addr_str(&res->external, ext, sizeof(ext));
-    np_addr_ip_str(&res->internal, in, sizeof(in));
-    cJSON_AddStringToObject(o, "protocol", np_pm_transport_name(r->transport));
-    cJSON_AddNumberToObject(o, "port", r->port);
-    cJSON_AddStringToObject(o, "profile", r->label);
-    cJSON_AddBoolToObject(o, "essential", r->essential);
-    if (r->feature[0])
-        cJSON_AddStringToObject(o, "feature", r->feature);
-    cJSON_AddStringToObject(o, "status", np_sess_outcome_name(x->outcome));
-    if (x->tried) {
-        cJSON_AddStringToObject(o, "outcome", np_pm_outcome_name(res->outcome));
-        cJSON_AddStringToObject(o, "via", np_pm_proto_name(res->proto));
-        cJSON_AddNumberToObject(o, "code", res->code);
-        cJSON_AddStringToObject(o, "message", res->message);
-    }
-    if (held && x->alternate)
-        cJSON_AddNumberToObject(o, "alternate_external_port",
-                                np_addr_port(&res->external));
-    if (held || x->rolled_back) {
-        cJSON_AddStringToObject(o, "external", ext);
-        cJSON_AddStringToObject(o, "internal", in);
-        cJSON_AddNumberToObject(o, "lease", res->lifetime);
-    }
-    if (np_addr_is_set(&res->holder) && x->outcome == NP_SESS_CONFLICT) {
-        cJSON_AddStringToObject(
-            o, "holder", np_addr_ip_str(&res->holder, hold, sizeof(hold)));
-        cJSON_AddStringToObject(o, "holder_description", res->holder_desc);
-    }
-    if (x->offered_port != 0)
-        cJSON_AddNumberToObject(o, "offered_external_port", x->offered_port);
-    return o;
-}
-
 static void render_json(const struct pm_args *a, const np_sess_report *rep)
 {
-    cJSON *j = cJSON_CreateObject(), *arr;
-    size_t i;
+    cJSON *j = np_rj_apply_report(rep, a->nrules);
 
-    cJSON_AddItemToObject(j, "discovery", pm_discovery_json(&rep->disc));
-    arr = cJSON_AddArrayToObject(j, "rules");
-    for (i = 0; i < rep->n; i++)
-        cJSON_AddItemToArray(arr, rule_json(&rep->r[i]));
-    cJSON_AddBoolToObject(j, "rolled_back", rep->rolled_back);
-    if (rep->rolled_back || rep->reason[0] != '\0')
-        cJSON_AddStringToObject(j, "rollback_reason", rep->reason);
-    cJSON_AddNumberToObject(j, "mapped", (double)rep->ok);
-    cJSON_AddNumberToObject(j, "total", (double)a->nrules);
     if (a->store_note.moved_aside)
         cJSON_AddStringToObject(j, "store_warning", a->store_note.message);
     pm_json_out(j);
@@ -243,6 +191,10 @@ int np_cmd_open(int argc, char **argv)
     np_error err;
     int code, rc;
 
+    if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
+        free(a);
+        return np_cmd_open6(argc, argv);
+    }
     memset(&rep, 0, sizeof(rep));
     if (a == NULL)
         return NP_EXIT_NETWORK;

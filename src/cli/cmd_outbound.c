@@ -31,7 +31,6 @@
 static const char default_reflector[] = "portquiz.net";
 #define DEFAULT_OPEN_PORT 443
 /* The STUN server diagnose uses; it listens on UDP 3478 only. */
-static const char default_stun[] = "stun.stunprotocol.org:3478";
 
 #define MAX_RANGES   NP_ADVICE_OB_RANGES
 #define MAX_SAMPLE   NP_ADVICE_OB_SAMPLE
@@ -97,7 +96,7 @@ static void usage(FILE *f)
         "rule is\nblocked (--port rules count as essential), 2 usage error, "
         "3 nothing at all\nwas reachable (not even the reflector's open "
         "port).\n",
-        default_reflector, DEFAULT_OPEN_PORT, default_stun,
+        default_reflector, DEFAULT_OPEN_PORT, np_probe_default_servers[0],
         NP_EGRESS_SAMPLE_DEFAULT);
 }
 
@@ -698,7 +697,7 @@ static int resolve_servers(const char *cmd, const struct outbound_opts *o,
     for (i = 0; i < n_stun; i++)
         stun[i] = o->stun[i];
     if (n_stun == 0 && has_udp)
-        stun[n_stun++] = default_stun;
+        stun[n_stun++] = np_probe_default_servers[0];
     r->cfg.n_stun = 0;
     for (i = 0; i < n_stun; i++) {
         if (strcmp(stun[i], "none") == 0)

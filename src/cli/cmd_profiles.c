@@ -408,25 +408,15 @@ static size_t cite_of(cite *c, const np_source *s, const np_resolved *res)
     return ++c->n;
 }
 
-/* text word-wrapped to width columns, each line indented, dimmed. */
-static void print_wrapped(const char *text, int indent, int width)
+/* text dimmed, word-wrapped at 78 columns (np_out_wrap), indented. */
+static void print_wrapped(const char *text, int indent)
 {
-    const char *p = text;
+    char ind[64];
 
-    while (*p != '\0') {
-        int room = width - indent, len = 0, last_space = -1;
-        while (p[len] != '\0' && len < room) {
-            if (p[len] == ' ')
-                last_space = len;
-            len++;
-        }
-        if (p[len] != '\0' && last_space > 0)
-            len = last_space;
-        printf("%*s%s%.*s%s\n", indent, "", np_c_dim(), len, p, np_c_reset());
-        p += len;
-        while (*p == ' ')
-            p++;
-    }
+    snprintf(ind, sizeof(ind), "%*s%s", indent < 32 ? indent : 32, "",
+             np_c_dim());
+    np_out_wrap(ind, ind, text);
+    fputs(np_c_reset(), stdout);
 }
 
 static void print_rules(const char *title, const np_rule *rules, size_t n,
@@ -477,7 +467,7 @@ static void print_rules(const char *title, const np_rule *rules, size_t n,
         printf("[%zu]%s%s\n", k, r->feature ? " " : "",
                r->feature ? r->feature : "");
         if (r->note)
-            print_wrapped(r->note, 9, 78);
+            print_wrapped(r->note, 9);
     }
 }
 
@@ -580,7 +570,7 @@ static int cmd_show(const opts *o)
             printf("\n");
         }
         if (p->notes)
-            print_wrapped(p->notes, 2, 78);
+            print_wrapped(p->notes, 2);
     }
     printf("Resolved for %s:",
            o->platform ? np_platform_name(o->platform) : "every platform");
@@ -599,7 +589,7 @@ static int cmd_show(const opts *o)
                    np_proto_name(a->protocol), a->port,
                    cite_of(&c, a->source, res), a->profile_id);
             if (a->note)
-                print_wrapped(a->note, 4, 78);
+                print_wrapped(a->note, 4);
         }
         if (res->self_maps_with_upnp)
             printf("  the device maps its own ports when UPnP is on\n");

@@ -17,8 +17,6 @@
 #include "natpilot/stun.h"
 #include "pmcli.h"
 
-#define DEFAULT_STUN "stun.stunprotocol.org:3478"
-
 static const char usage[] =
     "usage: natpilot verify [PROFILE...] [--port PROTO:PORT[-PORT]]...\n"
     "                       [--for ADDRESS] [--via pcp|natpmp|upnp]\n"
@@ -31,9 +29,9 @@ static const char usage[] =
     "host (or to --for ADDRESS), mapped to another device, or missing.\n"
     "UPnP is asked first (its table shows what the console mapped itself).\n"
     "This host's UDP mappings are then proven from outside: an RFC 5780\n"
-    "STUN server (--stun; default " DEFAULT_STUN ") answers from its\n"
-    "alternate address, which only a working mapping lets in. --stun none\n"
-    "skips that.\n"
+    "STUN server (--stun; default: the first server diagnose --help names)\n"
+    "answers from its alternate address, which only a working mapping lets\n"
+    "in. --stun none skips that.\n"
     "Exit: 0 all mapped right and nothing known contradicts them, 1\n"
     "something missing, elsewhere, not reachable, or UDP blocked on the way\n"
     "(the proof from outside cannot be made), 2 usage, 3 no router answered.\n";
@@ -61,7 +59,8 @@ static void reach_setup(const struct pm_args *a, struct reach_ctx *rc)
                  "(--stun none)");
         return;
     }
-    if (np_addr_resolve(&rc->server, a->stun ? a->stun : DEFAULT_STUN,
+    if (np_addr_resolve(&rc->server,
+                        a->stun ? a->stun : np_probe_default_servers[0],
                         NP_STUN_DEFAULT_PORT, AF_UNSPEC, &err) != NP_OK) {
         snprintf(rc->note, sizeof(rc->note), "reachability not tested: %.120s",
                  err.msg);
@@ -152,39 +151,10 @@ static const char *status_of(const np_sess_result *x, enum reach_state rs)
 static cJSON *rule_json(const np_sess_result *x, const struct reach_out *ro)
 {
     enum reach_state rs = ro->st;
-    const np_pm_result *res = &x->pm;
-    char ext[NP_ADDRSTRLEN], in[NP_ADDRSTRLEN], hold[NP_ADDRSTRLEN];
-    cJSON *o = cJSON_CreateObject();
 
-    np_addr_str(&res->external, ext, sizeof(ext));
-    np_addr_ip_str(&res->internal, in, sizeof(in));
-    cJSON_AddStringToObject(o, "protocol",
-                            np_pm_transport_name(x->rule.transport));
-    cJSON_AddNumberToObject(o, "port", x->rule.port);
-    cJSON_AddStringToObject(o, "profile", x->rule.label);
-    cJSON_AddStringToObject(o, "status", status_of(x, rs));
-    cJSON_AddStringToObject(o, "via", np_pm_proto_name(res->proto));
-    cJSON_AddStringToObject(o, "message", res->message);
-    if (reach_name(rs) != NULL) {
-        cJSON_AddStringToObject(o, "reachability", reach_name(rs));
-        cJSON_AddStringToObject(o, "reachability_reason",
-                                np_reach_reason_name(ro->reason));
-        cJSON_AddStringToObject(o, "reachability_why",
-                                ro->why != NULL ? ro->why : "");
-    } else {
-        cJSON_AddNullToObject(o, "reachability");
-    }
-    if (x->outcome == NP_SESS_MAPPED) {
-        cJSON_AddStringToObject(o, "external", ext);
-        cJSON_AddStringToObject(o, "internal", in);
-        cJSON_AddNumberToObject(o, "lease", res->lifetime);
-    }
-    if (np_addr_is_set(&res->holder) && x->outcome != NP_SESS_MAPPED) {
-        cJSON_AddStringToObject(
-            o, "holder", np_addr_ip_str(&res->holder, hold, sizeof(hold)));
-        cJSON_AddStringToObject(o, "holder_description", res->holder_desc);
-    }
-    return o;
+    return np_rj_verify_rule(x, reach_problem(rs) ? "unreachable" : NULL,
+                             reach_name(rs), np_reach_reason_name(ro->reason),
+                             ro->why != NULL ? ro->why : "");
 }
 
 static void rule_text(const np_sess_result *x, enum reach_state rs)
@@ -285,6 +255,8 @@ int np_cmd_verify(int argc, char **argv)
     np_error err;
     int code, i;
 
+    if (pm_has_ipv6(argc, argv)) /* IPv6 pinholes: cmd_pinhole.c */
+        return np_cmd_verify6(argc, argv);
     for (i = 1; i < argc; i++)
         if (strcmp(argv[i], "--outbound") == 0)
             return np_cmd_verify_outbound(argc, argv);

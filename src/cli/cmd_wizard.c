@@ -76,11 +76,6 @@ static const char usage[] =
     "2 usage or a question left unanswered without a terminal, 3 no\n"
     "network. Ctrl-C at any step leaves the router as it was.\n";
 
-static const char *const default_stun[] = {
-    "stun.stunprotocol.org:3478",
-    "stun.l.google.com:19302",
-};
-
 struct wiz {
     /* answers given as flags */
     const char *device_arg, *platform_arg, *lease_arg, *via_arg;
@@ -156,12 +151,6 @@ static void heading(int step, const char *title)
         line[n++] = '-';
     line[n] = '\0';
     printf("\n%s%s%s\n", np_c_bold(), line, np_c_reset());
-}
-
-/* Print text wrapped at 78 columns with an indent. */
-static void wrap(const char *indent, const char *text)
-{
-    np_out_wrap(indent, indent, text);
 }
 
 /*
@@ -294,7 +283,7 @@ static int step_network(struct wiz *w)
     router_check_conclude(&w->router, &w->obs, &w->before);
     w->double_nat = w->router.dnat.verdict;
     if (w->before.udp == NP_UDP_NO_ANSWER) {
-        wrap("  ", w->before.reason);
+        np_out_wrap("  ", "  ", w->before.reason);
         return NP_EXIT_NETWORK;
     }
 
@@ -324,7 +313,7 @@ static int step_network(struct wiz *w)
         printf("\n");
     }
     if (w->double_nat == NP_ADVICE_DNAT_YES)
-        wrap("  ", w->router.dnat.text);
+        np_out_wrap("  ", "  ", w->router.dnat.text);
     printf("  NAT today     %s\n", np_generic_name(w->before.generic));
     printf("  Mapping       %s\n", np_behaviour_name(w->before.mapping));
     printf("  Filtering     %s\n", np_behaviour_name(w->before.filtering));
@@ -424,7 +413,7 @@ static int ask_device(struct wiz *w)
                      "computer, or a console's IP address (like "
                      "192.168.1.20).",
                      buf);
-        wrap("  ", hint);
+        np_out_wrap("  ", "  ", hint);
     }
 }
 
@@ -453,7 +442,7 @@ static int step_device(struct wiz *w)
                  "Tip: reserve %s for this console in the router's DHCP "
                  "settings, so that forwards keep pointing at it.",
                  w->device_text);
-        wrap("  ", buf);
+        np_out_wrap("  ", "  ", buf);
     } else {
         np_addr_ip_str(&w->obs.local_m, w->device_text, sizeof(w->device_text));
         printf("  Device: this computer (%s)\n", w->device_text);
@@ -648,14 +637,15 @@ static int step_diagnosis(struct wiz *w)
     heading(4, "What your network does to game traffic");
     printf("  Today: %s%s%s\n", np_c_bold(),
            console_label(w, &w->before, label, sizeof(label)), np_c_reset());
-    wrap("  ", w->before.reason);
+    np_out_wrap("  ", "  ", w->before.reason);
     if (np_addr_is_set(&w->device))
-        wrap("  ", "(Measured from this computer: the console sits behind "
-                   "the same router, so it sees the same NAT.)");
+        np_out_wrap("  ", "  ",
+                    "(Measured from this computer: the console sits behind "
+                    "the same router, so it sees the same NAT.)");
     if (w->before.caveat[0] != '\0')
-        wrap("  Note: ", w->before.caveat);
+        np_out_wrap("  Note: ", "  Note: ", w->before.caveat);
     if (w->before.udp == NP_UDP_BLOCKED)
-        wrap("  ", w->before.advice);
+        np_out_wrap("  ", "  ", w->before.advice);
     return -1;
 }
 
@@ -714,8 +704,9 @@ static int check_outbound(struct wiz *w)
     outbound_print(&r);
     outbound_report_free(&r);
     if (np_addr_is_set(&w->device))
-        wrap("  ", "(Tested from this computer: the console shares its "
-                   "network, so the same ports are open or blocked for it.)");
+        np_out_wrap("  ", "  ",
+                    "(Tested from this computer: the console shares its "
+                    "network, so the same ports are open or blocked for it.)");
     return wiz_cancelled ? cancelled_exit() : -1;
 }
 /* ---- steps 5 and 6: the plan and the change ------------------------------ */
@@ -754,7 +745,7 @@ static void print_plan(struct wiz *w)
                      "range; natpilot never forwards that to one device.%s%s",
                      np_proto_name(r->protocol), ports, r->profile_id,
                      r->note ? " " : "", r->note ? r->note : "");
-            wrap("    ", text);
+            np_out_wrap("    ", "    ", text);
             continue;
         }
         w->n_mappable++;
@@ -762,7 +753,7 @@ static void print_plan(struct wiz *w)
                w->device_text, r->profile_id);
         if (r->feature != NULL) {
             snprintf(text, sizeof(text), "for %s", r->feature);
-            wrap("        ", text);
+            np_out_wrap("        ", "        ", text);
         }
         if (r->essential)
             printf("        %sessential%s: the NAT type depends on it\n",
@@ -830,15 +821,15 @@ static void manual_steps(struct wiz *w)
     np_advice_manual_steps(w->res, w->platform, w->device_text,
                            np_addr_is_set(&w->device), w->double_nat, &m);
     if (m.second_nat) {
-        wrap("  ", m.second_nat_text);
+        np_out_wrap("  ", "  ", m.second_nat_text);
         return;
     }
-    wrap("  ", m.upnp_text);
+    np_out_wrap("  ", "  ", m.upnp_text);
     if (m.console) {
-        wrap("    ", m.console_test);
-        wrap("    ", m.verify_text);
+        np_out_wrap("    ", "    ", m.console_test);
+        np_out_wrap("    ", "    ", m.verify_text);
     }
-    wrap("  ", m.forward_intro);
+    np_out_wrap("  ", "  ", m.forward_intro);
     for (i = 0; i < m.n_fwd; i++)
         printf("      %s  external %-13s -> %s, same port%s\n",
                m.fwd[i].protocol == NP_PROTO_TCP ? "TCP" : "UDP",
@@ -848,8 +839,8 @@ static void manual_steps(struct wiz *w)
                "them)\n",
                m.n_left_out);
     if (m.dhcp_text[0] != '\0')
-        wrap("  ", m.dhcp_text);
-    wrap("  ", m.no_dmz);
+        np_out_wrap("  ", "  ", m.dhcp_text);
+    np_out_wrap("  ", "  ", m.no_dmz);
 }
 
 /* ---- the mapping session ------------------------------------------------- */
@@ -887,7 +878,7 @@ static int session_prepare(struct wiz *w)
         return NP_EXIT_USAGE;
     }
     if (note.message[0] != '\0')
-        wrap("  ", note.message);
+        np_out_wrap("  ", "  ", note.message);
     session_opts(w, &so);
     w->sess = np_session_new(&so, &err);
     w->rules = calloc(NP_SESS_MAX_RULES, sizeof(*w->rules));
@@ -964,7 +955,7 @@ static void print_results(const struct wiz *w, const np_sess_report *rep)
                      "do it at all: see what to do below.",
                      w->device_text);
     if (rep->reason[0] != '\0' && !rep->interrupted)
-        wrap("  ", rep->reason);
+        np_out_wrap("  ", "  ", rep->reason);
     if (rep->store_error)
         np_out_wrapf("  ", "  ", "%sNote:%s %s", np_c_warn(), np_c_reset(),
                      rep->store_message);
@@ -1020,14 +1011,17 @@ static int interrupted(struct wiz *w, const np_sess_report *made, int stopped)
     if (!stopped)
         undone = undo_apply(w, made);
     if (stopped ? made->rolled_back : undone == 1)
-        wrap("", "Interrupted: the mappings this run made were removed "
-                 "again; the router's table is as before.");
+        np_out_wrap("", "",
+                    "Interrupted: the mappings this run made were removed "
+                    "again; the router's table is as before.");
     else if (stopped || undone == 0)
-        wrap("", "Interrupted before anything was mapped: nothing was "
-                 "changed.");
+        np_out_wrap("", "",
+                    "Interrupted before anything was mapped: nothing was "
+                    "changed.");
     else
-        wrap("", "Interrupted, but removing this run's mappings failed: "
-                 "natpilot close --all removes them.");
+        np_out_wrap("", "",
+                    "Interrupted, but removing this run's mappings failed: "
+                    "natpilot close --all removes them.");
     return 130;
 }
 
@@ -1115,7 +1109,7 @@ static int step_plan_apply(struct wiz *w, int *open_rc)
                                "device)"
              : w->router.any ? "(the router did not answer again)"
                              : "(no router answered)");
-    wrap("  ", text);
+    np_out_wrap("  ", "  ", text);
     if (!w->router.any) {
         printf("  The router answers none of PCP, NAT-PMP and UPnP, so "
                "natpilot cannot ask it.\n");
@@ -1353,9 +1347,8 @@ static int parse_args(struct wiz *w, int argc, char **argv)
         return NP_EXIT_USAGE;
     }
     if (w->n_stun == 0)
-        for (; w->n_stun < sizeof(default_stun) / sizeof(default_stun[0]);
-             w->n_stun++)
-            w->stun[w->n_stun] = default_stun[w->n_stun];
+        for (; w->n_stun < NP_PROBE_N_DEFAULT_SERVERS; w->n_stun++)
+            w->stun[w->n_stun] = np_probe_default_servers[w->n_stun];
     return -1;
 }
 

@@ -430,56 +430,6 @@ void pm_store_notes(const struct pm_args *a, const np_sess_report *rep)
                 a->cmd, rep->store_message);
 }
 
-static void add_addr(cJSON *o, const char *k, const np_addr *a)
-{
-    char buf[NP_ADDRSTRLEN];
-
-    if (np_addr_is_set(a))
-        cJSON_AddStringToObject(o, k, np_addr_ip_str(a, buf, sizeof(buf)));
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
-cJSON *pm_discovery_json(const np_pm_discovery *d)
-{
-    cJSON *j = cJSON_CreateObject(), *p, *s;
-    int i;
-    size_t k;
-
-    add_addr(j, "gateway", &d->gateway);
-    add_addr(j, "local", &d->local);
-    p = cJSON_AddObjectToObject(j, "protocols");
-    for (i = NP_PM_PCP; i < NP_PM_NPROTO; i++) {
-        cJSON *e = cJSON_AddObjectToObject(p, np_pm_proto_name(i));
-
-        cJSON_AddBoolToObject(e, "answered", d->has[i]);
-        if (d->rtt_ms[i] >= 0)
-            cJSON_AddNumberToObject(e, "answer_ms", d->rtt_ms[i]);
-        if (np_addr_is_set(&d->external[i]))
-            add_addr(e, "external_address", &d->external[i]);
-        if (np_addr_is_set(&d->external_bogus[i]))
-            add_addr(e, "external_address_unusable", &d->external_bogus[i]);
-        if (i == NP_PM_UPNP && d->has[i]) {
-            cJSON_AddNumberToObject(e, "igd_version", d->igd_version);
-            cJSON_AddStringToObject(e, "igd_url", d->igd_url);
-        }
-    }
-    cJSON_AddStringToObject(j, "chosen", np_pm_proto_name(d->chosen));
-    cJSON_AddNumberToObject(j, "elapsed_ms", d->elapsed_ms);
-    cJSON_AddStringToObject(j, "note", d->note);
-    s = cJSON_AddArrayToObject(j, "suspicious");
-    for (k = 0; k < d->nsuspects; k++) {
-        cJSON *e = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(e, "protocol",
-                                np_pm_proto_name(d->suspects[k].proto));
-        add_addr(e, "from", &d->suspects[k].from);
-        cJSON_AddStringToObject(e, "what", d->suspects[k].what);
-        cJSON_AddItemToArray(s, e);
-    }
-    return j;
-}
-
 void pm_print_discovery(const struct pm_args *a, const np_pm_discovery *d)
 {
     char gw[NP_ADDRSTRLEN], ip[NP_ADDRSTRLEN];

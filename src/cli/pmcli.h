@@ -15,6 +15,7 @@
 #include "natpilot/portmap.h"
 #include "natpilot/session.h"
 #include "natpilot/store.h"
+#include "report_json.h"
 
 #define PM_MAX_RULES NP_SESS_MAX_RULES
 #define PM_MAX_IDS   32
@@ -60,8 +61,7 @@ np_session *pm_session_open(struct pm_args *a, enum np_sess_op op,
  * aside, a write that failed), on stderr; never in --json's stdout. */
 void pm_store_notes(const struct pm_args *a, const np_sess_report *rep);
 
-/* JSON of the discovery. */
-cJSON *pm_discovery_json(const np_pm_discovery *d);
+/* JSON of the discovery: pm_discovery_json in report_json.h. */
 void pm_print_discovery(const struct pm_args *a, const np_pm_discovery *d);
 
 /* Signals during apply (open): SIGINT/SIGTERM set this flag. */
@@ -70,5 +70,12 @@ void pm_catch_signals(void);
 
 /* Print cJSON to stdout and free it. */
 void pm_json_out(cJSON *j);
+
+/* open / verify / close --ipv6 (cmd_pinhole.c): IPv6 pinholes for this
+ * host; the commands dispatch to these when --ipv6 is in argv. */
+int pm_has_ipv6(int argc, char **argv);
+int np_cmd_open6(int argc, char **argv);
+int np_cmd_verify6(int argc, char **argv);
+int np_cmd_close6(int argc, char **argv);
 
 #endif /* NP_PMCLI_H */

@@ -3,10 +3,13 @@
  * library and serialises its answer; field names follow the CLI's --json
  * output for the same reports (status, profiles show/search, diagnose).
  *
- * The set-up never maps by itself: it adds the device (catalog profiles
- * only, a LAN address only) to the daemon's configuration and reloads the
- * keeper, which maps the rules it resolves from the catalog (broad rules
- * never) exactly as for a device written in the file by hand.
+ * The set-up never decides by itself: the plan is the mapping session's
+ * (np_sess_rules_from_resolved + np_session_plan_proto, as the wizard's),
+ * the check is np_session_verify for the device, the JSON of its reports
+ * is report_json.c's (the CLI's --json). Applying adds the device
+ * (catalog profiles only, a LAN address only) to the web devices file and
+ * reloads the keeper, which maps it through its sessions exactly as a
+ * device written in the configuration by hand.
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -16,11 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natpilot/advice.h"
 #include "natpilot/nat.h"
 #include "natpilot/netinfo.h"
 #include "natpilot/oui.h"
 #include "natpilot/probe.h"
 #include "natpilot/profile.h"
+#include "natpilot/session.h"
+#include "report_json.h"
 #include "web.h"
 #include "web_mhd.h"
 
@@ -356,8 +362,10 @@ static void api_devices(np_web *w, np_web_req *r)
 /* The device a plan / set-up request names: {"name", "address",
  * "platform", "profiles": [...], "mode"}. 1 when good (dev filled; the
  * caller frees dev->profiles), else an error answer is set. */
+static int read_ports(np_web_req *r, const cJSON *doc, np_cfg_device *dev);
+
 static int read_device(np_web *w, np_web_req *r, const cJSON *doc,
-                       np_cfg_device *dev, int need_name)
+                       np_cfg_device *dev, int need_name, int expert)
 {
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(doc, "name");
     const cJSON *ad = cJSON_GetObjectItemCaseSensitive(doc, "address");
@@ -421,6 +429,8 @@ static int read_device(np_web *w, np_web_req *r, const cJSON *doc,
         np__web_error(r, 400, "bad_request", "mode is map or verify");
         return 0;
     }
+    if (expert)
+        return read_ports(r, doc, dev);
     if (!cJSON_IsArray(pr) || cJSON_GetArraySize(pr) < 1 ||
         cJSON_GetArraySize(pr) > NP_CFG_MAX_PROFILES) {
         np__web_error(r, 400, "bad_request",
@@ -462,6 +472,69 @@ static void free_device(np_cfg_device *dev)
     dev->n_profiles = 0;
 }
 
+/* The expert form's rules: {"ports": ["udp:3074", "tcp:27015-27030"]}, each
+ * checked by the library (np_cfg_port_parse: no whole ranges, nothing
+ * DMZ-like), no profiles, no "dmz". 1 when good, else an error answer. */
+static int read_ports(np_web_req *r, const cJSON *doc, np_cfg_device *dev)
+{
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(doc, "ports"), *it;
+    size_t total = 0;
+    np_error e;
+
+    if (cJSON_GetObjectItemCaseSensitive(doc, "dmz") != NULL ||
+        cJSON_GetObjectItemCaseSensitive(doc, "exposed_host") != NULL) {
+        np__web_error(r, 422, "dmz",
+                      "natpilot never sets a DMZ (exposed host): it would "
+                      "open every port of the device; name the ports");
+        return 0;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(doc, "profiles") != NULL) {
+        np__web_error(r, 400, "bad_request",
+                      "the expert form takes ports, not profiles (use "
+                      "/api/v1/setup for catalog profiles)");
+        return 0;
+    }
+    if (!cJSON_IsArray(pa) || cJSON_GetArraySize(pa) < 1 ||
+        cJSON_GetArraySize(pa) > NP_CFG_MAX_PORT_RULES) {
+        np__web_error(r, 400, "bad_request",
+                      "ports must list 1 to %d rules like \"udp:3074\" or "
+                      "\"tcp:27015-27030\"",
+                      NP_CFG_MAX_PORT_RULES);
+        return 0;
+    }
+    cJSON_ArrayForEach(it, pa)
+    {
+        np_cfg_port pr;
+
+        if (!cJSON_IsString(it) || strlen(it->valuestring) > 40) {
+            np__web_error(r, 400, "bad_request",
+                          "a port rule is a short string like \"udp:3074\"");
+            return 0;
+        }
+        np_error_clear(&e);
+        if (np_cfg_port_parse(it->valuestring, &pr, &e) != NP_OK) {
+            int dmz = strstr(e.msg, "DMZ") != NULL;
+
+            np__web_error(r, 422,
+                          strstr(e.msg, "at most") != NULL ? "whole_range"
+                          : dmz                            ? "dmz"
+                                                           : "bad_port",
+                          "%s", e.msg);
+            return 0;
+        }
+        total += (size_t)(pr.hi - pr.lo) + 1;
+        if (total > NP_CFG_PORTS_MAX) {
+            np__web_error(r, 422, "whole_range",
+                          "more than %d ports for one device: natpilot "
+                          "forwards the ports a game needs, not a DMZ",
+                          NP_CFG_PORTS_MAX);
+            return 0;
+        }
+        dev->ports[dev->n_ports++] = pr;
+    }
+    return 1;
+}
+
 static cJSON *parse_body(np_web_req *r)
 {
     cJSON *doc = cJSON_ParseWithLength(r->body, r->body_len);
@@ -471,49 +544,163 @@ static cJSON *parse_body(np_web_req *r)
     return doc;
 }
 
-/* POST /plan: exactly which rules the keeper would map for the device, from
- * the catalog (np_resolve), and which it never maps (broad rules). */
+/* The session options for a device, as the keeper's own sessions have
+ * them (lease, protocol preference, gateway of the configuration). */
+static void sess_opts(np_web *w, const np_addr *device, const char *owner,
+                      np_sess_opts *o)
+{
+    const np_config *cfg = np__web_config(w);
+
+    memset(o, 0, sizeof(*o));
+    o->device = *device;
+    np_addr_set_port(&o->device, 0);
+    o->owner = owner;
+    o->lease = cfg->lease;
+    o->prefer = cfg->prefer;
+    o->gateway = cfg->gateway;
+    o->side_table = 1; /* name who holds a conflicting port */
+}
+
+/* The device's profiles resolved (*res) and turned into the session's
+ * rules, exactly as the keeper and the wizard do. 1 when good, else an
+ * error answer is set. */
+static int device_rules(np_web_req *r, const np_catalog *cat,
+                        const np_cfg_device *dev, np_resolved **res,
+                        np_sess_rule *rules, size_t *n, size_t *broad)
+{
+    np_error e;
+    size_t i;
+    int rc;
+
+    np_error_clear(&e);
+    *res = NULL;
+    *n = 0;
+    rc = dev->n_profiles == 0
+             ? NP_OK
+             : np_resolve(cat, (const char *const *)dev->profiles,
+                          dev->n_profiles, dev->platform, res, &e);
+    if (rc != NP_OK) {
+        np__web_error(r, rc == NP_ENOMEM ? 500 : 422,
+                      rc == NP_ENOTFOUND ? "unknown_profile" : "profiles", "%s",
+                      e.msg);
+        return 0;
+    }
+    if (*res != NULL && np_sess_rules_from_resolved(rules, n, NP_SESS_MAX_RULES,
+                                                    *res, broad) != NP_OK) {
+        np__web_error(r, 422, "profiles", "more than %d rules",
+                      NP_SESS_MAX_RULES);
+        return 0;
+    }
+    for (i = 0; i < dev->n_ports; i++) {
+        uint32_t p;
+
+        for (p = dev->ports[i].lo; p <= dev->ports[i].hi; p++)
+            if (np_sess_rules_add(rules, n, NP_SESS_MAX_RULES,
+                                  dev->ports[i].transport, (uint16_t)p, 1,
+                                  "port", "") != NP_OK) {
+                np__web_error(r, 422, "profiles", "more than %d rules",
+                              NP_SESS_MAX_RULES);
+                return 0;
+            }
+    }
+    return 1;
+}
+
+static cJSON *sess_rules_json(const np_sess_rule *rules, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    size_t i;
+
+    for (i = 0; a != NULL && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "protocol",
+                                np_pm_transport_name(rules[i].transport));
+        cJSON_AddNumberToObject(o, "port", rules[i].port);
+        cJSON_AddStringToObject(o, "profile", rules[i].label);
+        cJSON_AddBoolToObject(o, "essential", rules[i].essential);
+        cJSON_AddBoolToObject(o, "alternate_port_ok", rules[i].alt_port);
+        if (rules[i].feature[0])
+            cJSON_AddStringToObject(o, "feature", rules[i].feature);
+        else
+            cJSON_AddNullToObject(o, "feature");
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+/* The manual steps (np_advice_manual_steps) as JSON. */
+static cJSON *manual_json(const np_advice_manual *m)
+{
+    cJSON *o = cJSON_CreateObject(), *f;
+    size_t i;
+
+    cJSON_AddBoolToObject(o, "second_nat", m->second_nat);
+    if (m->second_nat) {
+        cJSON_AddStringToObject(o, "second_nat_text", m->second_nat_text);
+        return o;
+    }
+    if (m->upnp_text != NULL)
+        cJSON_AddStringToObject(o, "upnp_text", m->upnp_text);
+    if (m->console_test != NULL)
+        cJSON_AddStringToObject(o, "console_test", m->console_test);
+    cJSON_AddStringToObject(o, "verify_text", m->verify_text);
+    cJSON_AddStringToObject(o, "forward_intro", m->forward_intro);
+    f = cJSON_AddArrayToObject(o, "forwards");
+    for (i = 0; i < m->n_fwd; i++) {
+        cJSON *e = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(e, "protocol",
+                                np_proto_name(m->fwd[i].protocol));
+        cJSON_AddStringToObject(e, "ports", m->fwd[i].ports);
+        cJSON_AddStringToObject(
+            e, "profile", m->fwd[i].profile_id ? m->fwd[i].profile_id : "");
+        cJSON_AddItemToArray(f, e);
+    }
+    cJSON_AddNumberToObject(o, "left_out", (double)m->n_left_out);
+    cJSON_AddStringToObject(o, "dhcp_text", m->dhcp_text);
+    if (m->no_dmz != NULL)
+        cJSON_AddStringToObject(o, "no_dmz", m->no_dmz);
+    return o;
+}
+
+/* POST /plan: what the session would do for the device: the catalog's
+ * resolved rules (broad rules never), the session's rules, and the
+ * protocol it will use first (np_session_plan_proto on its discovery, as
+ * the wizard's plan). Nothing changes on the router. */
 static void api_plan(np_web *w, np_web_req *r)
 {
     cJSON *in = parse_body(r), *doc, *map, *never;
     np_cfg_device dev;
     np_catalog *cat;
     np_resolved *res = NULL;
+    np_sess_rule *rules = NULL;
+    np_sess_opts so;
+    np_session *s = NULL;
+    np_pm_discovery disc;
     np_error e;
-    size_t i;
+    size_t i, n = 0, broad = 0;
+    char ip[NP_ADDRSTRLEN];
     int rc;
 
     if (in == NULL)
         return;
-    if (!read_device(w, r, in, &dev, 0)) {
+    if (!read_device(w, r, in, &dev, 0, 0)) {
         free_device(&dev);
         cJSON_Delete(in);
         return;
     }
     cJSON_Delete(in);
     cat = load_catalog(w, r);
-    if (cat == NULL) {
-        free_device(&dev);
-        return;
-    }
-    np_error_clear(&e);
-    rc = np_resolve(cat, (const char *const *)dev.profiles, dev.n_profiles,
-                    dev.platform, &res, &e);
-    if (rc != NP_OK) {
-        np__web_error(r, rc == NP_ENOMEM ? 500 : 422,
-                      rc == NP_ENOTFOUND ? "unknown_profile" : "profiles", "%s",
-                      e.msg);
-        np_catalog_free(cat);
-        free_device(&dev);
-        return;
-    }
+    rules = calloc(NP_SESS_MAX_RULES, sizeof(*rules));
+    if (rules == NULL && cat != NULL)
+        np__web_error(r, 500, "internal", "out of memory");
+    if (cat == NULL || rules == NULL ||
+        !device_rules(r, cat, &dev, &res, rules, &n, &broad))
+        goto out;
     doc = cJSON_CreateObject();
-    {
-        char ip[NP_ADDRSTRLEN];
-
-        cJSON_AddStringToObject(doc, "address",
-                                np_addr_ip_str(&dev.address, ip, sizeof(ip)));
-    }
+    cJSON_AddStringToObject(doc, "address",
+                            np_addr_ip_str(&dev.address, ip, sizeof(ip)));
     if (dev.platform)
         cJSON_AddStringToObject(doc, "platform",
                                 np_platform_name(dev.platform));
@@ -534,18 +721,47 @@ static void api_plan(np_web *w, np_web_req *r)
     }
     cJSON_AddItemToObject(doc, "map", map);
     cJSON_AddItemToObject(doc, "never_mapped", never);
+    cJSON_AddItemToObject(doc, "rules", sess_rules_json(rules, n));
     cJSON_AddItemToObject(doc, "outbound",
                           rules_json(res->outbound, res->n_outbound));
+    /* The protocol: the session's discovery and its choice for this
+     * device (NAT-PMP cannot map for another device). */
+    sess_opts(w, &dev.address, "web", &so);
+    np_error_clear(&e);
+    memset(&disc, 0, sizeof(disc));
+    s = np_session_new(&so, &e);
+    rc = s != NULL ? np_session_discover(s, NP_SESS_APPLY, &disc, &e) : e.code;
+    if (rc == NP_OK) {
+        enum np_pm_proto p = np_session_plan_proto(&disc, &so);
+
+        cJSON_AddItemToObject(doc, "discovery", pm_discovery_json(&disc));
+        if (p != NP_PM_NONE)
+            cJSON_AddStringToObject(doc, "via", np_pm_proto_name(p));
+        else
+            cJSON_AddNullToObject(doc, "via");
+        cJSON_AddNullToObject(doc, "discovery_error");
+    } else {
+        cJSON_AddNullToObject(doc, "discovery");
+        cJSON_AddNullToObject(doc, "via");
+        cJSON_AddStringToObject(doc, "discovery_error", e.msg);
+    }
+    np__web_json(r, 200, print(doc));
+out:
+    np_session_free(s);
+    free(rules);
     np_resolved_free(res);
     np_catalog_free(cat);
     free_device(&dev);
-    np__web_json(r, 200, print(doc));
 }
 
-/* POST /setup: add the device to the configuration and reload. */
-static void api_setup(np_web *w, np_web_req *r)
+/* POST /setup: add the device to the web devices file (beside the state
+ * file: writable under the shipped unit, where /etc is not) and reload, as
+ * on SIGHUP. The keeper then maps (or, mode verify, checks) its rules; the
+ * page follows /status and asks POST /verify for the session's report. */
+static void api_setup(np_web *w, np_web_req *r, int expert)
 {
     cJSON *in = parse_body(r), *doc;
+    const np_config *cfg = np__web_config(w);
     np_cfg_device dev;
     np_catalog *cat;
     np_diags d;
@@ -555,7 +771,7 @@ static void api_setup(np_web *w, np_web_req *r)
 
     if (in == NULL)
         return;
-    if (!read_device(w, r, in, &dev, 1)) {
+    if (!read_device(w, r, in, &dev, 1, expert)) {
         free_device(&dev);
         cJSON_Delete(in);
         return;
@@ -568,14 +784,14 @@ static void api_setup(np_web *w, np_web_req *r)
     }
     np_diags_init(&d);
     np_error_clear(&e);
-    rc = np_config_add_device(np__web_config_path(w), &dev, cat, &d, &e);
+    rc = np_config_add_web_device(cfg, &dev, cat, &d, &e);
     np_catalog_free(cat);
     if (rc != NP_OK) {
         char buf[600];
 
         if (d.count > 0)
             np__web_error(
-                r, 422, "invalid", "the configuration would not load: %s",
+                r, 422, "invalid", "the device would not load: %s",
                 np_diag_format(&d.items[d.count - 1], buf, sizeof(buf)));
         else
             np__web_error(r, rc == NP_EEXIST ? 409 : 500,
@@ -588,14 +804,101 @@ static void api_setup(np_web *w, np_web_req *r)
     np_diags_free(&d);
     np__web_log(w, NP_LOG_INFO, "web: device %s (%s) added to %s; reloading",
                 dev.name, np_addr_ip_str(&dev.address, ip, sizeof(ip)),
-                np__web_config_path(w));
+                cfg->web.devices_file);
     doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "device", dev.name);
-    cJSON_AddStringToObject(doc, "config", np__web_config_path(w));
+    cJSON_AddStringToObject(doc, "devices_file", cfg->web.devices_file);
     cJSON_AddBoolToObject(doc, "added", 1);
+    /* cfg is the keeper's: not valid after the reload */
     cJSON_AddBoolToObject(doc, "reloaded", np_keeper_reload(np__web_keeper(w)));
     free_device(&dev);
     np__web_json(r, 200, print(doc));
+}
+
+/* POST /verify {"name"}: the session's check of a configured device's
+ * rules in the router (np_session_verify), the report as `natpilot verify
+ * --json` gives it, with the manual steps for what is not mapped. */
+static void api_verify(np_web *w, np_web_req *r)
+{
+    cJSON *in = parse_body(r), *doc = NULL, *arr;
+    const cJSON *nm;
+    const np_config *cfg = np__web_config(w);
+    const np_cfg_device *dev = NULL;
+    np_catalog *cat = NULL;
+    np_resolved *res = NULL;
+    np_sess_rule *rules = NULL;
+    np_sess_report rep;
+    np_sess_opts so;
+    np_session *s = NULL;
+    np_error e;
+    size_t i, n = 0, bad = 0;
+    char ip[NP_ADDRSTRLEN];
+    int rc;
+
+    memset(&rep, 0, sizeof(rep));
+    if (in == NULL)
+        return;
+    nm = cJSON_GetObjectItemCaseSensitive(in, "name");
+    for (i = 0; cJSON_IsString(nm) && i < cfg->n_devices; i++)
+        if (strcmp(cfg->devices[i].name, nm->valuestring) == 0)
+            dev = &cfg->devices[i];
+    if (dev == NULL) {
+        np__web_error(r, 404, "not_found",
+                      "name must be the name of a configured device");
+        goto out;
+    }
+    cat = load_catalog(w, r);
+    rules = calloc(NP_SESS_MAX_RULES, sizeof(*rules));
+    if (rules == NULL && cat != NULL)
+        np__web_error(r, 500, "internal", "out of memory");
+    if (cat == NULL || rules == NULL ||
+        !device_rules(r, cat, dev, &res, rules, &n, NULL))
+        goto out;
+    sess_opts(w, &dev->address, dev->name, &so);
+    np_error_clear(&e);
+    s = np_session_new(&so, &e);
+    rc = s != NULL ? np_session_discover(s, NP_SESS_VERIFY, NULL, &e) : e.code;
+    if (rc == NP_OK)
+        rc = np_session_verify(s, rules, n, &rep, &e);
+    if (rc != NP_OK) {
+        np__web_error(r, rc == NP_ENOMEM ? 500 : 502, "router",
+                      "the router could not be asked: %s", e.msg);
+        goto out;
+    }
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "device", dev->name);
+    cJSON_AddStringToObject(doc, "address",
+                            np_addr_ip_str(&dev->address, ip, sizeof(ip)));
+    cJSON_AddStringToObject(doc, "mode",
+                            dev->mode == NP_CFG_VERIFY ? "verify" : "map");
+    cJSON_AddItemToObject(doc, "discovery", pm_discovery_json(&rep.disc));
+    arr = cJSON_AddArrayToObject(doc, "rules");
+    for (i = 0; i < rep.n; i++) {
+        bad += rep.r[i].outcome != NP_SESS_MAPPED;
+        cJSON_AddItemToArray(
+            arr, np_rj_verify_rule(&rep.r[i], NULL, NULL, NULL, NULL));
+    }
+    cJSON_AddNumberToObject(doc, "problems", (double)bad);
+    cJSON_AddNumberToObject(doc, "unreachable", 0);
+    cJSON_AddStringToObject(doc, "reachability_note",
+                            "the router's answers only: the page does not "
+                            "test reachability from outside");
+    if (bad > 0 && res != NULL) {
+        np_advice_manual m;
+
+        np_advice_manual_steps(res, dev->platform, ip, 1, 0, &m);
+        cJSON_AddItemToObject(doc, "manual", manual_json(&m));
+    } else {
+        cJSON_AddNullToObject(doc, "manual");
+    }
+    np__web_json(r, 200, print(doc));
+out:
+    np_sess_report_free(&rep);
+    np_session_free(s);
+    free(rules);
+    np_resolved_free(res);
+    np_catalog_free(cat);
+    cJSON_Delete(in);
 }
 
 /* --- diagnose
@@ -711,7 +1014,19 @@ int np__web_api(np_web *w, np_web_req *r, const char *path)
     if (strcmp(path, "/setup") == 0) {
         if (!post)
             goto method;
-        api_setup(w, r);
+        api_setup(w, r, 0);
+        return 1;
+    }
+    if (strcmp(path, "/expert") == 0) {
+        if (!post)
+            goto method;
+        api_setup(w, r, 1);
+        return 1;
+    }
+    if (strcmp(path, "/verify") == 0) {
+        if (!post)
+            goto method;
+        api_verify(w, r);
         return 1;
     }
     if (strcmp(path, "/diagnose") == 0) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,11 +252,105 @@ static int parse_protocols(cctx *c, jv x, np_config *cfg)
     return 1;
 }
 
+int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err)
+{
+    const char *p;
+    char *end;
+    unsigned long lo, hi;
+
+    if (text == NULL || out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    memset(out, 0, sizeof(*out));
+    if (strcasecmp(text, "all") == 0 || strcasecmp(text, "any") == 0 ||
+        strcasecmp(text, "dmz") == 0 || strchr(text, '*') != NULL ||
+        strcasestr(text, ":all") != NULL || strcasestr(text, ":any") != NULL)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\" asks for every port (a DMZ): natpilot "
+                            "never opens a device to everything",
+                            text);
+    if (strncasecmp(text, "udp:", 4) == 0)
+        out->transport = NP_PM_UDP;
+    else if (strncasecmp(text, "tcp:", 4) == 0)
+        out->transport = NP_PM_TCP;
+    else
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": a rule is udp:PORT, tcp:PORT or "
+                            "udp:LO-HI",
+                            text);
+    p = text + 4;
+    if (*p < '0' || *p > '9')
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": a port is a number", text);
+    lo = strtoul(p, &end, 10);
+    hi = lo;
+    if (*end == '-') {
+        p = end + 1;
+        if (*p < '0' || *p > '9')
+            return np_error_set(err, NP_EINVALID, NULL,
+                                "\"%.40s\": a range is LO-HI", text);
+        hi = strtoul(p, &end, 10);
+    }
+    if (*end != '\0')
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": a rule is udp:PORT, tcp:PORT or "
+                            "udp:LO-HI",
+                            text);
+    if (lo == 0 || lo > 65535 || hi > 65535 || hi < lo)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\": ports are 1 to 65535, low to high",
+                            text);
+    if (hi - lo + 1 > NP_CFG_PORT_SPAN_MAX)
+        return np_error_set(err, NP_EINVALID, NULL,
+                            "\"%.40s\" covers %lu ports: at most %d in one "
+                            "rule (natpilot never forwards whole ranges; a "
+                            "range that wide is a DMZ in all but name)",
+                            text, hi - lo + 1, NP_CFG_PORT_SPAN_MAX);
+    out->lo = (uint16_t)lo;
+    out->hi = (uint16_t)hi;
+    return NP_OK;
+}
+
+static void parse_ports(cctx *c, jv x, np_cfg_device *dev)
+{
+    jv e;
+    size_t i = 0, total = 0;
+
+    if (!cJSON_IsArray(x.v) || x.v->child == NULL) {
+        ERR_AT(c, x,
+               "ports must be a non-empty array like [\"udp:3074\", "
+               "\"tcp:27015-27030\"]");
+        return;
+    }
+    for (e = first_child(c, x); e.v != NULL; e = next_sib(c, e), i++) {
+        size_t old = push(c, NULL, i);
+        np_cfg_port pr;
+        np_error pe;
+
+        if (i >= NP_CFG_MAX_PORT_RULES) {
+            ERR_AT(c, e, "at most %d port rules per device",
+                   NP_CFG_MAX_PORT_RULES);
+            pop(c, old);
+            break;
+        }
+        if (!cJSON_IsString(e.v)) {
+            ERR_AT(c, e, "a port rule is a string like \"udp:3074\"");
+        } else if (np_cfg_port_parse(e.v->valuestring, &pr, &pe) != NP_OK) {
+            ERR_AT(c, e, "%s", pe.msg);
+        } else if ((total += (size_t)(pr.hi - pr.lo) + 1) > NP_CFG_PORTS_MAX) {
+            ERR_AT(c, e, "more than %d explicit ports for one device",
+                   NP_CFG_PORTS_MAX);
+        } else {
+            dev->ports[dev->n_ports++] = pr;
+        }
+        pop(c, old);
+    }
+}
+
 static void parse_device(cctx *c, jv x, np_cfg_device *dev,
                          const np_catalog *cat, int *has_addr)
 {
     jv m, profs = {NULL, 0};
-    int has_name = 0, has_profiles = 0;
+    int has_name = 0, has_profiles = 0, has_ports = 0;
 
     *has_addr = 0;
     if (!cJSON_IsObject(x.v)) {
@@ -273,6 +368,20 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
             has_name = get_str(c, m, "name", dev->name, sizeof(dev->name));
         } else if (strcmp(k, "address") == 0) {
             *has_addr = get_addr(c, m, "address", &dev->address);
+        } else if (strcmp(k, "address6") == 0) {
+            if (!cJSON_IsString(m.v) ||
+                np_addr_parse(&dev->address6, m.v->valuestring, 0, NULL) !=
+                    NP_OK ||
+                np_addr_family(&dev->address6) != AF_INET6 ||
+                np_addr_port(&dev->address6) != 0 ||
+                (((const struct sockaddr_in6 *)&dev->address6.ss)
+                     ->sin6_addr.s6_addr[0] &
+                 0xe0) != 0x20) {
+                memset(&dev->address6, 0, sizeof(dev->address6));
+                ERR_AT(c, m,
+                       "address6 must be a global IPv6 address (like "
+                       "2001:db8:1::20)");
+            }
         } else if (strcmp(k, "platform") == 0) {
             if (!cJSON_IsString(m.v) ||
                 np_platform_parse(m.v->valuestring, &dev->platform) != NP_OK)
@@ -293,10 +402,13 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
         } else if (strcmp(k, "profiles") == 0) {
             has_profiles = 1;
             profs = m;
+        } else if (strcmp(k, "ports") == 0) {
+            has_ports = 1;
+            parse_ports(c, m, dev);
         } else {
             ERR_KEY(c, m,
                     "unknown key \"%s\" (a device has name, address, "
-                    "platform, profiles, mode)",
+                    "address6, platform, profiles, ports, mode)",
                     k);
         }
         pop(c, old);
@@ -305,8 +417,12 @@ static void parse_device(cctx *c, jv x, np_cfg_device *dev,
         ERR_AT(c, x, "a device needs a \"name\"");
     if (cJSON_GetObjectItemCaseSensitive(x.v, "address") == NULL)
         ERR_AT(c, x, "a device needs an \"address\"");
+    if (!has_profiles && has_ports)
+        return;
     if (!has_profiles) {
-        ERR_AT(c, x, "a device needs \"profiles\" (a list of profile ids)");
+        ERR_AT(c, x,
+               "a device needs \"profiles\" (a list of profile ids) or "
+               "\"ports\"");
         return;
     }
     {
@@ -546,10 +662,15 @@ static void parse_web(cctx *c, jv x, np_config *cfg)
                         sizeof(cfg->web.token_file)) &&
                 cfg->web.token_file[0] != '/')
                 ERR_AT(c, m, "token_file must be an absolute path");
+        } else if (strcmp(k, "devices_file") == 0) {
+            if (get_str(c, m, "devices_file", cfg->web.devices_file,
+                        sizeof(cfg->web.devices_file)) &&
+                cfg->web.devices_file[0] != '/')
+                ERR_AT(c, m, "devices_file must be an absolute path");
         } else {
             ERR_KEY(c, m,
                     "unknown key \"%s\" (web has enabled, listen, hosts, "
-                    "token_file, stun)",
+                    "token_file, stun, devices_file)",
                     k);
         }
         pop(c, old);
@@ -747,6 +868,21 @@ int np_config_parse(const char *name, const char *text, size_t len,
             goto out;
         }
     }
+    if (cfg->web.devices_file[0] == '\0') {
+        char dir[NP_CFG_PATH_MAX];
+
+        memcpy(dir, cfg->state_file, sizeof(dir));
+        if (join(cfg->web.devices_file, sizeof(cfg->web.devices_file),
+                 dirname(dir), "/web-devices.json") != NP_OK) {
+            (void)np__diag_add(diags, NP_DIAG_ERROR, name, 0, 0,
+                               "/web/devices_file",
+                               "the state directory's path is too long for "
+                               "the web devices file");
+            status =
+                np_error_set(err, NP_EINVALID, name, "invalid configuration");
+            goto out;
+        }
+    }
     *out = cfg;
     cfg = NULL; /* transferred */
 out:
@@ -868,6 +1004,119 @@ static void peek_profiles_dir(const char *path, char *out, size_t size)
     cJSON_Delete(doc);
 }
 
+/* --- the devices added from the web page (web.devices_file) ------------- */
+
+/* Only {"devices": [...]}: anything else in that file is an error. */
+static int web_file_keys_ok(const char *name, const cJSON *doc, np_diags *d)
+{
+    const cJSON *it;
+
+    if (!cJSON_IsObject(doc))
+        return np__diag_add(d, NP_DIAG_ERROR, name, 0, 0, "",
+                            "the web devices file must be a JSON object") ==
+                       NP_OK
+                   ? 0
+                   : -1;
+    cJSON_ArrayForEach(it, doc)
+    {
+        if (strcmp(it->string, "devices") != 0) {
+            if (np__diag_add(d, NP_DIAG_ERROR, name, 0, 0, "",
+                             "unknown key \"%s\" (the web devices file has "
+                             "only devices)",
+                             it->string) != NP_OK)
+                return -1;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Parse the web devices file's text as a configuration of devices only. */
+static int parse_web_devices(const char *name, const char *text, size_t len,
+                             const np_catalog *cat, np_config **out,
+                             np_diags *diags, np_error *err)
+{
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    int ok;
+
+    *out = NULL;
+    if (doc != NULL) {
+        ok = web_file_keys_ok(name, doc, diags);
+        cJSON_Delete(doc);
+        if (ok < 0)
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        if (ok == 0)
+            return np_error_set(err, NP_EINVALID, name,
+                                "invalid web devices file");
+    }
+    return np_config_parse(name, text, len, cat, out, diags, err);
+}
+
+static int same_device(const np_cfg_device *a, const np_cfg_device *b)
+{
+    return strcmp(a->name, b->name) == 0 ||
+           np_addr_same_ip(&a->address, &b->address);
+}
+
+static int merge_web_devices(np_config *cfg, const np_catalog *cat,
+                             np_diags *diags, np_error *err)
+{
+    const char *path = cfg->web.devices_file;
+    np_config *w = NULL;
+    np_cfg_device *all;
+    char *buf = NULL;
+    size_t n = 0, i, j;
+    int rc;
+
+    if (path[0] == '\0')
+        return NP_OK;
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc == NP_ENOTFOUND) {
+        np_error_clear(err);
+        return NP_OK; /* nothing added from the page yet */
+    }
+    if (rc != NP_OK)
+        return rc;
+    rc = parse_web_devices(path, buf, n, cat, &w, diags, err);
+    free(buf);
+    if (rc != NP_OK)
+        return rc;
+    for (i = 0; i < w->n_devices; i++)
+        for (j = 0; j < cfg->n_devices; j++)
+            if (same_device(&w->devices[i], &cfg->devices[j])) {
+                if (np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "/devices",
+                                 "device %s: a device of that name or "
+                                 "address is already in the configuration",
+                                 w->devices[i].name) != NP_OK)
+                    rc = NP_ENOMEM;
+                np_config_free(w);
+                return rc == NP_ENOMEM
+                           ? np_error_set(err, NP_ENOMEM, NULL, "out of memory")
+                           : np_error_set(err, NP_EINVALID, path,
+                                          "invalid web devices file");
+            }
+    if (cfg->n_devices + w->n_devices > NP_CFG_MAX_DEVICES) {
+        np_config_free(w);
+        (void)np__diag_add(diags, NP_DIAG_ERROR, path, 0, 0, "/devices",
+                           "more than %d devices with the configuration's",
+                           NP_CFG_MAX_DEVICES);
+        return np_error_set(err, NP_EINVALID, path, "invalid web devices file");
+    }
+    all = realloc(cfg->devices,
+                  (cfg->n_devices + w->n_devices + 1) * sizeof(*all));
+    if (all == NULL) {
+        np_config_free(w);
+        return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+    }
+    cfg->devices = all;
+    /* moved: the profiles now belong to cfg */
+    memcpy(&all[cfg->n_devices], w->devices, w->n_devices * sizeof(*all));
+    cfg->n_devices += w->n_devices;
+    w->n_devices = 0;
+    np_config_free(w);
+    return NP_OK;
+}
+
 int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
                         np_diags *diags, np_error *err)
 {
@@ -903,6 +1152,13 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
     }
     np_error_clear(err);
     rc = np_config_load(path, cat, out, diags, err);
+    if (rc == NP_OK) {
+        rc = merge_web_devices(*out, cat, diags, err);
+        if (rc != NP_OK) {
+            np_config_free(*out);
+            *out = NULL;
+        }
+    }
     if (rc != NP_OK || cat_out == NULL)
         np_catalog_free(cat);
     else
@@ -912,27 +1168,29 @@ int np_config_load_full(const char *path, np_config **out, np_catalog **cat_out,
 
 /* --- adding a device (the web interface's set-up) ------------------------ */
 
-int np_config_add_device(const char *path, const np_cfg_device *dev,
-                         const np_catalog *cat, np_diags *diags, np_error *err)
+/* Append dev to the devices of the text buf (the file at path), check the
+ * result with parse, replace the file. web: the web devices file (buf
+ * NULL: new file). */
+static int add_device_to(const char *path, char *buf, size_t n, int web,
+                         const np_cfg_device *dev, const np_catalog *cat,
+                         np_diags *diags, np_error *err)
 {
-    char *buf = NULL, *text = NULL, ip[NP_ADDRSTRLEN];
+    char *text = NULL, ip[NP_ADDRSTRLEN];
     cJSON *doc = NULL, *devs, *o, *arr, *it;
     np_config *check = NULL;
-    size_t n = 0, i;
-    int rc;
+    size_t i;
+    int rc = NP_OK;
 
-    if (path == NULL || dev == NULL || diags == NULL || dev->n_profiles == 0)
-        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
-    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
-    if (rc != NP_OK)
-        return rc;
     /* The file as it is must load (so that nothing else changes meaning). */
-    rc = np_config_parse(path, buf, n, cat, &check, diags, err);
-    np_config_free(check);
-    check = NULL;
-    if (rc != NP_OK)
-        goto out;
-    doc = cJSON_ParseWithLength(buf, n);
+    if (buf != NULL) {
+        rc = web ? parse_web_devices(path, buf, n, cat, &check, diags, err)
+                 : np_config_parse(path, buf, n, cat, &check, diags, err);
+        np_config_free(check);
+        check = NULL;
+        if (rc != NP_OK)
+            goto out;
+    }
+    doc = buf != NULL ? cJSON_ParseWithLength(buf, n) : cJSON_CreateObject();
     if (doc == NULL) {
         rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
         goto out;
@@ -972,11 +1230,35 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
         (dev->platform != 0 &&
          cJSON_AddStringToObject(o, "platform",
                                  np_platform_name(dev->platform)) == NULL) ||
-        (arr = cJSON_AddArrayToObject(o, "profiles")) == NULL ||
+        (dev->n_profiles > 0 &&
+         (arr = cJSON_AddArrayToObject(o, "profiles")) == NULL) ||
         cJSON_AddStringToObject(
             o, "mode", dev->mode == NP_CFG_VERIFY ? "verify" : "map") == NULL) {
         rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
         goto out;
+    }
+    if (dev->n_ports > 0) {
+        cJSON *pa = cJSON_AddArrayToObject(o, "ports");
+
+        for (i = 0; pa != NULL && i < dev->n_ports; i++) {
+            char t[24];
+
+            if (dev->ports[i].lo == dev->ports[i].hi)
+                snprintf(t, sizeof(t), "%s:%u",
+                         dev->ports[i].transport == NP_PM_TCP ? "tcp" : "udp",
+                         (unsigned)dev->ports[i].lo);
+            else
+                snprintf(t, sizeof(t), "%s:%u-%u",
+                         dev->ports[i].transport == NP_PM_TCP ? "tcp" : "udp",
+                         (unsigned)dev->ports[i].lo,
+                         (unsigned)dev->ports[i].hi);
+            if (cJSON_AddItemToArray(pa, cJSON_CreateString(t)) == 0)
+                pa = NULL;
+        }
+        if (pa == NULL) {
+            rc = np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+            goto out;
+        }
     }
     for (i = 0; i < dev->n_profiles; i++) {
         cJSON *s = cJSON_CreateString(dev->profiles[i]);
@@ -993,7 +1275,10 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
         goto out;
     }
     /* The new text must load too, before it replaces the file. */
-    rc = np_config_parse(path, text, strlen(text), cat, &check, diags, err);
+    rc = web ? parse_web_devices(path, text, strlen(text), cat, &check, diags,
+                                 err)
+             : np_config_parse(path, text, strlen(text), cat, &check, diags,
+                               err);
     np_config_free(check);
     if (rc != NP_OK)
         goto out;
@@ -1019,8 +1304,57 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
         }
     }
 out:
-    free(buf);
     free(text);
     cJSON_Delete(doc);
+    return rc;
+}
+
+int np_config_add_device(const char *path, const np_cfg_device *dev,
+                         const np_catalog *cat, np_diags *diags, np_error *err)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (path == NULL || dev == NULL || diags == NULL ||
+        (dev->n_profiles == 0 && dev->n_ports == 0))
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc != NP_OK)
+        return rc;
+    rc = add_device_to(path, buf, n, 0, dev, cat, diags, err);
+    free(buf);
+    return rc;
+}
+
+int np_config_add_web_device(const np_config *cfg, const np_cfg_device *dev,
+                             const np_catalog *cat, np_diags *diags,
+                             np_error *err)
+{
+    const char *path;
+    char *buf = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    if (cfg == NULL || dev == NULL || diags == NULL ||
+        (dev->n_profiles == 0 && dev->n_ports == 0) ||
+        cfg->web.devices_file[0] == '\0')
+        return np_error_set(err, NP_EINVAL, NULL, "missing argument");
+    path = cfg->web.devices_file;
+    for (i = 0; i < cfg->n_devices; i++)
+        if (same_device(&cfg->devices[i], dev))
+            return np_error_set(err, NP_EEXIST, path,
+                                "a device named %s or at that address is "
+                                "already configured (as %s)",
+                                dev->name, cfg->devices[i].name);
+    rc = np__file_load(path, NP_CFG_MAX_BYTES, &buf, &n, err);
+    if (rc == NP_ENOTFOUND) {
+        np_error_clear(err);
+        buf = NULL;
+    } else if (rc != NP_OK) {
+        return rc;
+    }
+    rc = add_device_to(path, buf, n, 1, dev, cat, diags, err);
+    free(buf);
     return rc;
 }

@@ -72,6 +72,40 @@ static const char *tname(int transport)
 
 /* --- entries from the configuration ------------------------------------ */
 
+/* Append (tr, p) for device i unless it is listed already: 0 added or
+ * a duplicate, 1 the device is full, -1 out of memory. */
+static int add_ent(np__ent **ents, size_t *n, size_t *cap, size_t first,
+                   size_t i, const np_cfg_device *d, int tr, uint32_t p,
+                   int alt)
+{
+    size_t j;
+
+    for (j = first; j < *n; j++)
+        if ((*ents)[j].transport == tr && (*ents)[j].port == p)
+            return 0;
+    if (*n - first >= NP__KEEP_MAX_PER_DEVICE)
+        return 1;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        np__ent *ne = realloc(*ents, nc * sizeof(*ne));
+
+        if (ne == NULL)
+            return -1;
+        *ents = ne;
+        *cap = nc;
+    }
+    memset(&(*ents)[*n], 0, sizeof((*ents)[*n]));
+    (*ents)[*n].dev = i;
+    (*ents)[*n].transport = tr;
+    (*ents)[*n].port = (uint16_t)p;
+    (*ents)[*n].alt_port = alt;
+    (*ents)[*n].state =
+        d->mode == NP_CFG_MAP ? NP__ENT_PENDING : NP__ENT_UNKNOWN;
+    (*ents)[*n].due = d->mode == NP_CFG_MAP ? 0 : NEVER;
+    (*n)++;
+    return 0;
+}
+
 static int build_entries(const np_config *cfg, const np_catalog *cat,
                          np__ent **out, size_t *n_out, np_keeper *logk,
                          np_error *err)
@@ -85,15 +119,17 @@ static int build_entries(const np_config *cfg, const np_catalog *cat,
         const np_cfg_device *d = &cfg->devices[i];
         np_resolved *res = NULL;
         size_t first = n;
-        int rc;
+        int rc = 0;
 
-        rc = np_resolve(cat, (const char *const *)d->profiles, d->n_profiles,
-                        d->platform, &res, err);
-        if (rc != NP_OK) {
-            free(ents);
-            return rc;
+        if (d->n_profiles > 0) {
+            rc = np_resolve(cat, (const char *const *)d->profiles,
+                            d->n_profiles, d->platform, &res, err);
+            if (rc != NP_OK) {
+                free(ents);
+                return rc;
+            }
         }
-        for (r = 0; r < res->n_inbound; r++) {
+        for (r = 0; res != NULL && r < res->n_inbound; r++) {
             const np_rule *rule = &res->inbound[r];
 
             if (rule->broad) {
@@ -111,52 +147,41 @@ static int build_entries(const np_config *cfg, const np_catalog *cat,
                 for (p = rule->ports[x].lo; p <= rule->ports[x].hi; p++) {
                     int tr =
                         rule->protocol == NP_PROTO_TCP ? NP_PM_TCP : NP_PM_UDP;
+                    int alt = 0;
                     size_t j;
-                    int dup = 0;
 
-                    for (j = first; j < n; j++)
-                        if (ents[j].transport == tr && ents[j].port == p)
-                            dup = 1;
-                    if (dup)
-                        continue;
-                    if (n - first >= NP__KEEP_MAX_PER_DEVICE) {
-                        if (logk != NULL)
-                            np__keep_log(logk, NP_LOG_WARN,
-                                         "device %s: more than %d ports; "
-                                         "the rest are not mapped",
-                                         d->name, NP__KEEP_MAX_PER_DEVICE);
-                        goto next_device;
-                    }
-                    if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 16;
-                        np__ent *ne = realloc(ents, nc * sizeof(*ne));
-
-                        if (ne == NULL) {
-                            free(ents);
-                            np_resolved_free(res);
-                            return np_error_set(err, NP_ENOMEM, NULL,
-                                                "out of memory");
-                        }
-                        ents = ne;
-                        cap = nc;
-                    }
-                    memset(&ents[n], 0, sizeof(ents[n]));
-                    ents[n].dev = i;
-                    ents[n].transport = tr;
-                    ents[n].port = (uint16_t)p;
                     for (j = 0; j < res->n_alt_ports; j++)
                         if (res->alt_ports[j].port == p &&
                             res->alt_ports[j].protocol == rule->protocol)
-                            ents[n].alt_port = 1;
-                    ents[n].state = d->mode == NP_CFG_MAP ? NP__ENT_PENDING
-                                                          : NP__ENT_UNKNOWN;
-                    ents[n].due = d->mode == NP_CFG_MAP ? 0 : NEVER;
-                    n++;
+                            alt = 1;
+                    rc = add_ent(&ents, &n, &cap, first, i, d, tr, p, alt);
+                    if (rc != 0)
+                        goto device_done;
                 }
             }
         }
-    next_device:
+        /* explicit ports (the web page's expert form), bounded by config */
+        for (x = 0; x < d->n_ports; x++) {
+            uint32_t p;
+
+            for (p = d->ports[x].lo; p <= d->ports[x].hi; p++) {
+                rc = add_ent(&ents, &n, &cap, first, i, d,
+                             d->ports[x].transport, p, 0);
+                if (rc != 0)
+                    goto device_done;
+            }
+        }
+    device_done:
         np_resolved_free(res);
+        if (rc < 0) {
+            free(ents);
+            return np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        }
+        if (rc == 1 && logk != NULL)
+            np__keep_log(logk, NP_LOG_WARN,
+                         "device %s: more than %d ports; the rest are not "
+                         "mapped",
+                         d->name, NP__KEEP_MAX_PER_DEVICE);
     }
     *out = ents;
     *n_out = n;
@@ -195,6 +220,11 @@ np_keeper *np_keeper_new(const np_keeper_opts *opts, np_config *cfg,
         np_keeper_free(k);
         return NULL;
     }
+    if (np__keep_pins_build(k) != NP_OK) {
+        np_error_set(err, NP_ENOMEM, NULL, "out of memory");
+        np_keeper_free(k);
+        return NULL;
+    }
     memset(&po, 0, sizeof(po));
     memcpy(po.prefer, cfg->prefer, sizeof(po.prefer));
     po.gateway = cfg->gateway;
@@ -229,6 +259,7 @@ void np_keeper_free(np_keeper *k)
         close(k->ssdp_fd);
     if (k->lock_fd >= 0)
         close(k->lock_fd);
+    np__keep_pins_free(k);
     free(k->ents);
     free(k->orphans);
     np_store_free(k->store);
@@ -892,11 +923,13 @@ static int check(np_keeper *k)
 
 static int64_t next_due(const np_keeper *k)
 {
-    int64_t t = NEVER;
+    int64_t t = NEVER, p = np__keep_pins_next_due(k);
     size_t i;
 
     if (k->router != NP__R_UP)
-        return k->router_due;
+        return k->router_due < p ? k->router_due : p;
+    if (p < t)
+        t = p;
     if (k->n_orphans > 0)
         return 0;
     if (k->check_due < t)
@@ -914,6 +947,7 @@ static void process(np_keeper *k)
     int dirty = 0;
     size_t i;
 
+    np__keep_pins_process(k); /* IPv6 pinholes: their own gateway */
     if (k->router != NP__R_UP) {
         if (k->router_due > now)
             return;
@@ -1092,11 +1126,16 @@ static int reload(np_keeper *k)
     memcpy(ncfg->state_file, k->cfg->state_file, sizeof(ncfg->state_file));
     memcpy(ncfg->status_socket, k->cfg->status_socket,
            sizeof(ncfg->status_socket));
+    /* IPv6 pinholes index the old devices: closed, then made anew. */
+    (void)np__keep_pins_teardown(k);
+    np__keep_pins_free(k);
     np_config_free(k->cfg);
     k->cfg = ncfg;
     free(k->ents);
     k->ents = ne;
     k->n_ents = nn;
+    if (np__keep_pins_build(k) != NP_OK)
+        np__keep_log(k, NP_LOG_ERROR, "reload: out of memory for pinholes");
     k->check_due = 0; /* check the new set at once */
     (void)np__keep_state_write(k, NULL);
     np__keep_log(k, NP_LOG_INFO,
@@ -1181,6 +1220,7 @@ static size_t teardown(np_keeper *k)
         removed++;
     }
     left += k->n_orphans;
+    (void)np__keep_pins_teardown(k);
     np__keep_log(k, left ? NP_LOG_WARN : NP_LOG_INFO,
                  "stopped: removed %zu mapping%s%s", removed,
                  removed == 1 ? "" : "s",

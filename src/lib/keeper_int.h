@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "natpilot/keeper.h"
+#include "natpilot/pinhole.h"
 #include "natpilot/portmap.h"
 #include "natpilot/store.h"
 #include "np_util.h"
@@ -56,6 +57,18 @@ typedef struct np__orphan {
     char device[NP_CFG_NAME_MAX];
 } np__orphan;
 
+/* One IPv6 pinhole of a device with an address6 (keeper_pinhole.c). */
+typedef struct np__pin {
+    size_t dev;
+    int transport;
+    uint16_t port;
+    int held;          /* opened by us */
+    np_ph_request req; /* protocol, UniqueID / nonce once held */
+    int64_t due;       /* monotonic ms of the next action */
+    unsigned failures;
+    char last_error[NP__KEEP_ERR_MAX];
+} np__pin;
+
 enum np__router_state { NP__R_UNKNOWN = 0, NP__R_UP, NP__R_DOWN };
 
 struct np_keeper {
@@ -95,6 +108,12 @@ struct np_keeper {
     unsigned long n_restarts;       /* router restarts seen */
     unsigned long n_renew_failures; /* map / renew attempts that failed */
     np_keeper_ext ext;              /* extra event source (web); fd -1 */
+    /* IPv6 pinholes (keeper_pinhole.c) */
+    np__pin *pins;
+    size_t n_pins;
+    np_pinhole *ph; /* NULL until the IPv6 gateway answered */
+    int64_t ph_due; /* next discovery attempt (monotonic ms) */
+    unsigned ph_failures;
 };
 
 void np__keep_log(np_keeper *k, int level, const char *fmt, ...)
@@ -106,5 +125,14 @@ int np__keep_state_write(np_keeper *k, np_error *err);
 int np__keep_state_read(np_keeper *k, np_error *err);
 /* Remove the state file (clean stop). */
 void np__keep_state_remove(np_keeper *k);
+
+/* IPv6 pinholes of devices with an address6 (keeper_pinhole.c): built
+ * from the map-mode entries, opened and renewed at about half the lease in
+ * the keeper's loop, removed on stop. */
+int np__keep_pins_build(np_keeper *k);
+void np__keep_pins_process(np_keeper *k);
+int64_t np__keep_pins_next_due(const np_keeper *k);
+size_t np__keep_pins_teardown(np_keeper *k);
+void np__keep_pins_free(np_keeper *k);
 
 #endif /* NP_KEEPER_INT_H */

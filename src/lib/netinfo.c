@@ -175,6 +175,119 @@ int np_netinfo_default_gateway(np_gateway *out, np_error *err)
     return rc;
 }
 
+/* --- IPv6 (/proc/net/ipv6_route, global addresses) --- */
+
+#define RTF_REJECT_ 0x0200
+
+int np_netinfo_parse_route6(const char *text, size_t len, np_gateway *out,
+                            np_error *err)
+{
+    size_t pos = 0, line_len;
+    const char *line;
+    unsigned lineno = 0;
+    int found = 0;
+    struct fields fl;
+
+    if (text == NULL || out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no route text");
+    memset(out, 0, sizeof(*out));
+    while (next_line(text, len, &pos, &line, &line_len)) {
+        uint8_t dest[16], gw[16];
+        uint32_t dplen, metric, flags;
+        char where[32];
+
+        lineno++;
+        split_fields(line, line_len, &fl);
+        if (fl.n == 0)
+            continue;
+        snprintf(where, sizeof(where), "line %u", lineno);
+        /* dest plen src plen next-hop metric refcnt use flags ifname */
+        if (fl.n < 10 || np__hex_decode(dest, 16, fl.f[0]) != 0 ||
+            parse_hex32(fl.f[1], &dplen) != NP_OK ||
+            np__hex_decode(gw, 16, fl.f[4]) != 0 ||
+            parse_hex32(fl.f[5], &metric) != NP_OK ||
+            parse_hex32(fl.f[8], &flags) != NP_OK)
+            return np_error_set(err, NP_EPARSE, where,
+                                "malformed IPv6 route line (expected "
+                                "destination, length, source, length, "
+                                "next hop, metric, ..., flags, device)");
+        if (dplen != 0 || (flags & RTF_UP_) == 0 || (flags & RTF_REJECT_) ||
+            strcmp(fl.f[9], "lo") == 0)
+            continue;
+        if (found && metric >= out->metric)
+            continue;
+        /* An all-zero next hop: the route is on-link (point to point). */
+        np_addr_from_ipv6(&out->addr, gw, 0);
+        copy_str(out->ifname, sizeof(out->ifname), fl.f[9]);
+        out->metric = metric;
+        found = 1;
+    }
+    if (!found)
+        return np_error_set(err, NP_ENOTFOUND, NULL, "no IPv6 default route");
+    return NP_OK;
+}
+
+int np_netinfo_default_gateway6(np_gateway *out, np_error *err)
+{
+    char *text;
+    size_t len;
+    int rc;
+
+    if (out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no output");
+    rc = np__file_load("/proc/net/ipv6_route", NETINFO_FILE_MAX, &text, &len,
+                       err);
+    if (rc != NP_OK) {
+        /* A kernel without IPv6 has no such file: no IPv6 route. */
+        if (rc == NP_ESYS || rc == NP_ENOTFOUND)
+            return np_error_set(err, NP_ENOTFOUND, "/proc/net/ipv6_route",
+                                "IPv6 is not available on this host");
+        return rc;
+    }
+    rc = np_netinfo_parse_route6(text, len, out, err);
+    free(text);
+    return rc;
+}
+
+int np_netinfo_is_global6(const np_addr *a)
+{
+    const struct sockaddr_in6 *s6;
+
+    if (a == NULL || np_addr_family(a) != AF_INET6)
+        return 0;
+    s6 = (const struct sockaddr_in6 *)&a->ss;
+    /* Global unicast is 2000::/3 (RFC 4291 section 2.4, RFC 3587); ULA,
+     * link-local, loopback, multicast and mapped addresses are not. */
+    return (s6->sin6_addr.s6_addr[0] & 0xe0) == 0x20;
+}
+
+int np_netinfo_global6(np_netif_addr *out, np_error *err)
+{
+    np_netif_addr *all = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    if (out == NULL)
+        return np_error_set(err, NP_EINVAL, NULL, "no output");
+    memset(out, 0, sizeof(*out));
+    rc = np_netinfo_local_addrs(&all, &n, err);
+    if (rc != NP_OK)
+        return rc;
+    rc = NP_ENOTFOUND;
+    for (i = 0; i < n; i++)
+        if (all[i].is_up && !all[i].is_loopback &&
+            np_netinfo_is_global6(&all[i].addr)) {
+            *out = all[i];
+            rc = NP_OK;
+            break;
+        }
+    free(all);
+    if (rc != NP_OK)
+        return np_error_set(err, NP_ENOTFOUND, NULL,
+                            "no global IPv6 address on any interface");
+    return NP_OK;
+}
+
 int np_netinfo_source_for(const np_addr *dest, np_addr *src, np_error *err)
 {
     int fd;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -661,6 +662,12 @@ static int setup_tx(struct run *r)
     return np__random(r->tcp.txid, sizeof(r->tcp.txid));
 }
 
+const char *const np_probe_default_servers[NP_PROBE_N_DEFAULT_SERVERS] = {
+    "stun.stunprotocol.org:3478", /* RFC 5780: stuntman */
+    "stun.l.google.com:19302",
+    "stun.cloudflare.com:3478",
+};
+
 void np_probe_config_init(np_probe_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -670,20 +677,33 @@ void np_probe_config_init(np_probe_config *cfg)
     cfg->use_tcp = 1;
 }
 
-int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
+static int config_valid(const np_probe_config *cfg)
 {
-    struct run run, *r = &run;
+    return cfg != NULL && np_addr_is_set(&cfg->server) &&
+           cfg->n_extra <= NP_PROBE_MAX_EXTRA && cfg->wait_floor_ms != 0 &&
+           cfg->wait_ceil_ms >= cfg->wait_floor_ms && cfg->budget_ms != 0;
+}
+
+static void run_close(struct run *r)
+{
+    int sock;
+
+    for (sock = 0; sock < N_UDP; sock++)
+        if (r->fd[sock] >= 0)
+            close(r->fd[sock]);
+    r->fd[SOCK_M] = r->fd[SOCK_F] = -1;
+    if (r->tcp.fd >= 0)
+        close(r->tcp.fd);
+    r->tcp.fd = -1;
+}
+
+/* Sockets and transactions of one run; nothing sent yet. */
+static int run_setup(struct run *r, const np_probe_config *cfg,
+                     np_probe_obs *obs, np_error *err)
+{
     np_addr local;
-    struct pollfd pfd[N_UDP + 1];
-    uint64_t now;
-    size_t i;
     int rc, sock;
 
-    if (cfg == NULL || obs == NULL || !np_addr_is_set(&cfg->server) ||
-        cfg->n_extra > NP_PROBE_MAX_EXTRA || cfg->wait_floor_ms == 0 ||
-        cfg->wait_ceil_ms < cfg->wait_floor_ms || cfg->budget_ms == 0)
-        return np_error_set(err, NP_EINVAL, NULL,
-                            "invalid probe configuration");
     memset(obs, 0, sizeof(*obs));
     memset(r, 0, sizeof(*r));
     obs->hairpin = -1;
@@ -700,18 +720,27 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
     for (sock = 0; sock < N_UDP; sock++) {
         np_addr *bound = sock == SOCK_M ? &obs->local_m : &obs->local_f;
         rc = udp_socket(r, &local, bound, err);
-        if (rc < 0)
-            goto out;
+        if (rc < 0) {
+            run_close(r);
+            return rc;
+        }
         r->fd[sock] = rc;
         recverr_on(rc, np_addr_family(&local));
     }
     if (setup_tx(r) != 0) {
         rc = np_error_sys(err, errno, NULL, "no random numbers");
-        goto out;
+        run_close(r);
+        return rc;
     }
+    return NP_OK;
+}
 
-    progress(r, "sending probes");
-    r->t0 = now = np__mono_us();
+static void run_start(struct run *r, uint64_t now)
+{
+    const np_probe_config *cfg = r->cfg;
+    size_t i;
+
+    r->t0 = now;
     r->budget_deadline = r->t0 + (uint64_t)cfg->budget_ms * 1000u;
     tcp_start(r, now);
     /* Filtering first: F's requests must leave before anything else can
@@ -722,47 +751,128 @@ int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
     tx_start(r, TX_TEST1, &cfg->server, now);
     for (i = 0; i < cfg->n_extra; i++)
         tx_start(r, (enum tx_kind)(TX_EXTRA0 + i), &cfg->extra[i], now);
+}
 
-    while (!finished(r, now = np__mono_us())) {
-        uint64_t wake = next_wakeup(r);
-        int timeout_ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
+/*
+ * A companion run (a job with follow set) whose server has not answered
+ * at all when the first job finishes is given a few of the first job's
+ * round trips more, not its whole budget: a silent IPv6 path must not
+ * hold up the IPv4 verdict for seconds.
+ */
+static void follow_deadline(struct run *r, const struct run *lead, uint64_t now)
+{
+    uint64_t until;
+
+    if (r->tx[TX_TEST1].done || r->obs->udp_answered)
+        return;
+    until = now + clamp_u64(3 * lead->rtt_us, 3 * r->cfg->wait_floor_ms * 1000u,
+                            2 * r->cfg->wait_ceil_ms * 1000u);
+    if (r->udp_deadline == 0 || until < r->udp_deadline)
+        r->udp_deadline = until;
+}
+
+int np_probe_run_jobs(np_probe_job *jobs, size_t n_jobs, np_error *err)
+{
+    struct run runs[NP_PROBE_MAX_JOBS];
+    int running[NP_PROBE_MAX_JOBS];
+    struct pollfd pfd[NP_PROBE_MAX_JOBS * (N_UDP + 1)];
+    size_t owner[NP_PROBE_MAX_JOBS * (N_UDP + 1)];
+    int what[NP_PROBE_MAX_JOBS * (N_UDP + 1)];
+    uint64_t now;
+    size_t j, i, left = 0;
+    int rc = NP_OK, sock;
+
+    if (jobs == NULL || n_jobs == 0 || n_jobs > NP_PROBE_MAX_JOBS)
+        return np_error_set(err, NP_EINVAL, NULL,
+                            "invalid probe configuration");
+    for (j = 0; j < n_jobs; j++)
+        if (!config_valid(jobs[j].cfg) || jobs[j].obs == NULL)
+            return np_error_set(err, NP_EINVAL, NULL,
+                                "invalid probe configuration");
+    for (j = 0; j < n_jobs; j++) {
+        np_error_clear(&jobs[j].err);
+        jobs[j].rc =
+            run_setup(&runs[j], jobs[j].cfg, jobs[j].obs, &jobs[j].err);
+        running[j] = jobs[j].rc == NP_OK;
+        left += (size_t)running[j];
+    }
+    now = np__mono_us();
+    for (j = 0; j < n_jobs; j++)
+        if (running[j]) {
+            progress(&runs[j], "sending probes");
+            run_start(&runs[j], now);
+        }
+
+    while (left > 0) {
+        uint64_t wake = UINT64_MAX;
         nfds_t n = 0;
+        int timeout_ms;
 
-        for (sock = 0; sock < N_UDP; sock++) {
-            pfd[n].fd = r->fd[sock];
-            pfd[n].events = POLLIN;
-            pfd[n].revents = 0;
-            n++;
+        now = np__mono_us();
+        for (j = 0; j < n_jobs; j++) {
+            struct run *r = &runs[j];
+            if (!running[j])
+                continue;
+            if (finished(r, now)) {
+                finalize(r, now);
+                run_close(r);
+                running[j] = 0;
+                left--;
+                if (j == 0)
+                    for (i = 1; i < n_jobs; i++)
+                        if (running[i] && jobs[i].follow)
+                            follow_deadline(&runs[i], r, now);
+                continue;
+            }
+            if (next_wakeup(r) < wake)
+                wake = next_wakeup(r);
+            for (sock = 0; sock < N_UDP; sock++) {
+                pfd[n].fd = r->fd[sock];
+                pfd[n].events = POLLIN;
+                pfd[n].revents = 0;
+                owner[n] = j;
+                what[n] = sock;
+                n++;
+            }
+            if (r->tcp.fd >= 0) {
+                pfd[n].fd = r->tcp.fd;
+                pfd[n].events = r->tcp.state == 1 ? POLLOUT : POLLIN;
+                pfd[n].revents = 0;
+                owner[n] = j;
+                what[n] = N_UDP;
+                n++;
+            }
         }
-        if (r->tcp.fd >= 0) {
-            pfd[n].fd = r->tcp.fd;
-            pfd[n].events = r->tcp.state == 1 ? POLLOUT : POLLIN;
-            pfd[n].revents = 0;
-            n++;
-        }
+        if (left == 0)
+            break;
+        timeout_ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
         rc = poll(pfd, n, timeout_ms);
         if (rc < 0 && errno != EINTR) {
             rc = np_error_sys(err, errno, NULL, "poll failed");
             goto out;
         }
         now = np__mono_us();
-        if (rc > 0) {
-            for (sock = 0; sock < N_UDP; sock++)
-                if (pfd[sock].revents & (POLLIN | POLLERR))
-                    read_udp(r, sock, now);
-            if (n > N_UDP && pfd[N_UDP].revents != 0 && r->tcp.fd >= 0)
-                tcp_event(r, pfd[N_UDP].revents, now);
-        }
-        retransmit_due(r, now);
+        if (rc > 0)
+            for (i = 0; i < n; i++) {
+                struct run *r = &runs[owner[i]];
+                if (pfd[i].revents == 0)
+                    continue;
+                if (what[i] < N_UDP) {
+                    if (pfd[i].revents & (POLLIN | POLLERR))
+                        read_udp(r, what[i], now);
+                } else if (r->tcp.fd >= 0) {
+                    tcp_event(r, pfd[i].revents, now);
+                }
+            }
+        for (j = 0; j < n_jobs; j++)
+            if (running[j])
+                retransmit_due(&runs[j], now);
     }
-    finalize(r, now);
     rc = NP_OK;
 out:
-    for (sock = 0; sock < N_UDP; sock++)
-        if (r->fd[sock] >= 0)
-            close(r->fd[sock]);
-    if (r->tcp.fd >= 0)
-        close(r->tcp.fd);
+    for (j = 0; j < n_jobs; j++)
+        if (running[j])
+            run_close(&runs[j]);
     return rc;
 }
 
@@ -837,6 +947,25 @@ static int icmp_port_unreach(int fd, const np_addr *dest)
         }
     }
     return hit;
+}
+
+int np_probe_run(const np_probe_config *cfg, np_probe_obs *obs, np_error *err)
+{
+    np_probe_job job;
+    int rc;
+
+    if (!config_valid(cfg) || obs == NULL)
+        return np_error_set(err, NP_EINVAL, NULL,
+                            "invalid probe configuration");
+    memset(&job, 0, sizeof(job));
+    job.cfg = cfg;
+    job.obs = obs;
+    rc = np_probe_run_jobs(&job, 1, err);
+    if (rc != NP_OK)
+        return rc;
+    if (job.rc != NP_OK && err != NULL)
+        *err = job.err;
+    return job.rc;
 }
 
 /* --- inbound reachability of one mapped port ---------------------------- */

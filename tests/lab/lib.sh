@@ -59,6 +59,20 @@ LAB_LAN2_IP=""
 LAB_DELAY_MS=0
 LAB_LOSS_PCT=0
 LAB_HAIRPIN=0     # 1: the router hairpins (lab_build -H)
+# IPv6 (lab_build -6 KIND; off by default, every other topology unchanged).
+# Documentation prefixes only (RFC 3849, 2001:db8::/32).
+LAB_V6=""                      # IPv6 filtering on the router; "" = no IPv6
+LAB_STUN6_1=2001:db8:ffff::10  # coturn (IPv6 instance) primary address
+LAB_STUN6_2=2001:db8:ffff::11  # its alternate address (OTHER-ADDRESS)
+LAB_INET6_GW=2001:db8:ffff::1  # inet's side of the WAN link
+LAB_INET6_HOST=2001:db8:ffff::100 # a host on the simulated IPv6 internet
+LAB_WAN6_IP=""                 # router's WAN address (2001:db8:ffff::2, or
+                               # 2001:db8:fffe::2 behind the carrier)
+LAB_GW6=2001:db8:1::1          # router's LAN address
+LAB_LAN6_NET=2001:db8:1::/64   # the home's delegated prefix
+LAB_LAN1_IP6=2001:db8:1::10
+LAB_LAN2_IP6=2001:db8:1::11
+LAB_COTURN6_PID=""
 
 LAB_ID="np$$"
 LAB_TMP=$(mktemp -d "/tmp/nplab.$$.XXXXXX")
@@ -319,6 +333,7 @@ lab__stats_grew() {
 }
 
 # lab_build [-k KIND] [-d DELAY_MS] [-l LOSS_PCT] [-s SEED] [-c] [-C KIND] [-H]
+#           [-6 V6KIND]
 #   Tear down whatever exists, then build inet, router, lan1, lan2 (and a
 #   carrier with -c) and apply NAT KIND on the router (lab_set_nat).
 #   KIND: eim-apdf (default) apdm apdm-seq eim-eif eim-adf udp-blocked none.
@@ -331,13 +346,28 @@ lab__stats_grew() {
 #   -H makes the router hairpin UDP (default: no hairpinning): a LAN host
 #   sending to a mapped public address and port reaches the mapped host,
 #   itself included, from the sender's public address.
+#   -6 adds IPv6 (dual stack; see lab__ipv6 for the addresses): the router
+#   routes the home's 2001:db8:1::/64 and filters it with V6KIND:
+#     apdf     stateful firewall: established/related in, new inbound
+#              dropped unless a pinhole in miniupnpd's chain allows it
+#              (address-and-port-dependent filtering, like most routers)
+#     adf      as apdf, plus inbound UDP from any port of a remote address
+#              the internal endpoint has sent to (address-dependent)
+#     open     no IPv6 firewall (endpoint-independent filtering)
+#     nat66    apdf plus IPv6 masquerade to the router's WAN address
+#     blocked  the router forwards no IPv6 at all (addresses and routes
+#              are there, nothing gets through)
+#   With -c the carrier routes IPv6 untouched (the DS-Lite situation: IPv4
+#   behind carrier-grade NAT, native IPv6).
 #   Sets LAB_KIND LAB_CARRIER LAB_WAN_IP LAB_GW LAB_LAN_NET LAB_LAN1_IP
-#   LAB_LAN2_IP LAB_DELAY_MS LAB_LOSS_PCT. Does not start any server.
+#   LAB_LAN2_IP LAB_DELAY_MS LAB_LOSS_PCT (LAB_V6 LAB_WAN6_IP with -6).
+#   Does not start any server.
 lab_build() {
     local kind=eim-apdf delay=0 loss=0 seed=1 carrier=0 ckind=eim-apdf opt
-    local hairpin=0 OPTIND=1
-    while getopts "k:d:l:s:cC:H" opt; do
+    local hairpin=0 v6="" OPTIND=1
+    while getopts "k:d:l:s:cC:H6:" opt; do
         case $opt in
+        6) v6=$OPTARG ;;
         H) hairpin=1 ;;
         k) kind=$OPTARG ;;
         d) delay=$OPTARG ;;
@@ -354,7 +384,13 @@ lab_build() {
     esac
     [ "$kind" = none ] && [ "$carrier" = 1 ] &&
         lab_fail "lab_build: kind none (public LAN) cannot sit behind a carrier"
+    case $v6 in
+    "" | apdf | adf | open | nat66 | blocked) ;;
+    *) lab_fail "lab_build: unknown IPv6 kind '$v6'" ;;
+    esac
     lab_teardown
+    LAB_V6=$v6
+    LAB_WAN6_IP=""
 
     LAB_KIND=$kind
     LAB_HAIRPIN=$hairpin
@@ -432,9 +468,10 @@ lab_build() {
     ip -n "$(lab_ns lan1)" route add default via "$LAB_GW"
     ip -n "$(lab_ns lan2)" route add default via "$LAB_GW"
 
+    [ -n "$v6" ] && lab__ipv6 "$edge" "$delay$loss"
     lab_set_nat "$kind" router
     [ "$carrier" = 1 ] && lab_set_nat "$ckind" carrier 0
-    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}% hairpin=$hairpin"
+    lab_log "built: kind=$kind carrier=$carrier delay=${delay}ms loss=${loss}% hairpin=$hairpin${v6:+ ipv6=$v6}"
 }
 
 # lab_set_nat KIND [ROLE] [HAIRPIN]: (re)install the nftables ruleset of
@@ -461,6 +498,8 @@ lab_build() {
 lab_set_nat() {
     local kind=$1 role=${2:-router} hairpin=${3:-$LAB_HAIRPIN}
     local masq="masquerade" fwd_udp="" dnat="" policy=drop hp_dnat="" hp_snat=""
+    local v6_fwd="" v6_chain="" v6_set="" v6_record="" v6_masq="" v6_pre=""
+    [ -n "$LAB_V6" ] && lab__v6_rules "$role"
     # Every NAT kind records its UDP flows (used by EIF/ADF and hairpinning).
     local record='oifname "wan" meta l4proto udp ct direction original update @eim { udp sport : ct original ip saddr . ct original proto-src }
         oifname "wan" meta l4proto udp ct direction original update @adf { ip daddr . udp sport }'
@@ -515,6 +554,7 @@ table inet nplab {
     chain forward {
         type filter hook forward priority filter; policy $policy;
         $fwd_udp
+        $v6_fwd
         ct state established,related accept
         iifname != "wan" accept
         jump miniupnpd
@@ -522,9 +562,12 @@ table inet nplab {
     }
     chain miniupnpd {
     }
+    $v6_set
+    $v6_chain
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         jump prerouting_miniupnpd
+        $v6_pre
         $hp_dnat
         $dnat
     }
@@ -533,6 +576,7 @@ table inet nplab {
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
         jump postrouting_miniupnpd
+        $v6_masq
         $hp_snat
         $masq
     }
@@ -540,6 +584,7 @@ table inet nplab {
     }
     chain record {
         type filter hook postrouting priority 200; policy accept;
+        $v6_record
         $record
     }
 }
@@ -586,7 +631,8 @@ lab_coturn_stop() {
 }
 
 # lab_miniupnpd_start [-u yes|no] [-n yes|no] [-S yes|no] [-t yes|no]
-#                     [-s yes|no] [-1] [-A "allow|deny EXT IP/MASK INT"]...
+#                     [-s yes|no] [-1] [-6 yes|no]
+#                     [-A "allow|deny EXT IP/MASK INT"]...
 #   Start miniupnpd on the router (nftables backend, its chains in table
 #   inet nplab). -u enable_upnp (yes), -n enable_natpmp = NAT-PMP and PCP
 #   (yes), -S secure_mode (yes), -t pcp_allow_thirdparty (no). -A lines
@@ -597,15 +643,18 @@ lab_coturn_stop() {
 #   the router then reports its own WAN address (100.64.0.2 behind the
 #   carrier), like a home router behind carrier-grade NAT, and refuses to
 #   map from a reserved address. -1 makes it describe itself as an IGDv1
-#   (force_igd_desc_v1: no AddAnyPortMapping). Runs in the background
+#   (force_igd_desc_v1: no AddAnyPortMapping). In a lab built with -6 it
+#   serves IPv6 too (IGDv2 pinholes, PCP over IPv6) unless -6 no (a router
+#   that takes no pinhole requests). Runs in the background
 #   without -d (it forks; the PID comes from its pid file and is tracked).
 #   Returns once it listens on what was enabled. Sets LAB_UPNPD_PID.
 lab_miniupnpd_start() {
     LAB_UPNPD_ARGS=("$@")
     local upnp=yes natpmp=yes secure=yes third=no stun=yes perms=() opt
-    local igdv1=no OPTIND=1
-    while getopts "u:n:S:t:s:A:1" opt; do
+    local igdv1=no v6=yes OPTIND=1
+    while getopts "u:n:S:t:s:A:16:" opt; do
         case $opt in
+        6) v6=$OPTARG ;;
         1) igdv1=yes ;;
         s) stun=$OPTARG ;;
         u) upnp=$OPTARG ;;
@@ -645,13 +694,22 @@ lab_miniupnpd_start() {
         echo "notify_interval=60"
         echo "clean_ruleset_interval=600"
         echo "lease_file=$LAB_TMP/miniupnpd.leases"
+        if [ -n "$LAB_V6" ] && [ "$v6" = yes ]; then
+            # IPv6 on (lab_build -6): IGDv2 WANIPv6FirewallControl pinholes
+            # and PCP over IPv6, in the same nftables chain (miniupnpd).
+            echo "ext_ifname6=wan"
+            echo "lease_file6=$LAB_TMP/miniupnpd.leases6"
+        fi
         for p in "${perms[@]}"; do
             echo "$p"
         done
     } >"$conf"
     rm -f "$pidf"
     # Without -d miniupnpd daemonizes; the process we start exits at once.
-    lab_in router miniupnpd -4 -f "$conf" -P "$pidf" \
+    # -4 (no IPv6) unless the lab has IPv6.
+    local v4only=(-4)
+    [ -n "$LAB_V6" ] && [ "$v6" = yes ] && v4only=()
+    lab_in router miniupnpd "${v4only[@]}" -f "$conf" -P "$pidf" \
         >"$LAB_TMP/miniupnpd.log" 2>&1 ||
         lab_fail "miniupnpd did not start: $(cat "$LAB_TMP/miniupnpd.log")"
     lab_wait_for 10 "miniupnpd pid file" test -s "$pidf"
@@ -691,7 +749,7 @@ lab_miniupnpd_stop() {
 lab_miniupnpd_restart() {
     local args=("${LAB_UPNPD_ARGS[@]}")
     lab_miniupnpd_stop
-    rm -f "$LAB_TMP/miniupnpd.leases"
+    rm -f "$LAB_TMP/miniupnpd.leases" "$LAB_TMP/miniupnpd.leases6"
     lab_miniupnpd_start "${args[@]}"
 }
 
@@ -771,4 +829,200 @@ lab_rogue_start() {
         -d eth0 -r "$ready"
     LAB_ROGUE_PID=$LAB_LAST_PID
     lab_wait_for 5 "rogue responder" test -e "$ready"
+}
+
+# ---- IPv6 (lab_build -6 KIND) -------------------------------------------------
+#
+#   inet    down0: 2001:db8:ffff::1/64 (gateway), ::100 (a host), coturn's
+#           second instance on 2001:db8:ffff::10 and ::11 (lab_coturn6_start)
+#   [carrier] wan 2001:db8:ffff::2, down0 2001:db8:fffe::1 (routes only)
+#   router  wan 2001:db8:ffff::2/64 (2001:db8:fffe::2 behind the carrier),
+#           br0 2001:db8:1::1/64, routes the home's 2001:db8:1::/64
+#   lan1    2001:db8:1::10, lan2 2001:db8:1::11 (default via 2001:db8:1::1)
+# Every address is added with nodad (no duplicate address detection delay).
+
+# lab__ipv6 EDGE DELAYLOSS: addresses, routes and forwarding (lab_build -6).
+lab__ipv6() {
+    local edge=$1 dl=$2 r
+    lab__addr6() { ip -n "$(lab_ns "$1")" -6 addr add "$3" dev "$2" nodad; }
+    for r in inet router lan1 lan2 $([ "$LAB_CARRIER" = 1 ] && echo carrier); do
+        lab_in "$r" sh -c 'echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
+    done
+    lab__addr6 inet down0 "$LAB_INET6_GW/64"
+    lab__addr6 inet down0 "$LAB_INET6_HOST/64"
+    lab__addr6 inet down0 "$LAB_STUN6_1/64"
+    lab__addr6 inet down0 "$LAB_STUN6_2/64"
+    lab__addr6 "$edge" wan 2001:db8:ffff::2/64
+    ip -n "$(lab_ns "$edge")" -6 route add default via "$LAB_INET6_GW"
+    if [ "$dl" != 00 ]; then
+        lab__static_neigh "$edge" wan 2001:db8:ffff::2 inet down0 "$LAB_INET6_GW"
+    fi
+    if [ "$LAB_CARRIER" = 1 ]; then
+        lab__addr6 carrier down0 2001:db8:fffe::1/64
+        lab__addr6 router wan 2001:db8:fffe::2/64
+        ip -n "$(lab_ns router)" -6 route add default via 2001:db8:fffe::1
+        ip -n "$(lab_ns carrier)" -6 route add "$LAB_LAN6_NET" via 2001:db8:fffe::2
+        lab_in carrier sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'
+        LAB_WAN6_IP=2001:db8:fffe::2
+    else
+        LAB_WAN6_IP=2001:db8:ffff::2
+    fi
+    # Behind NAT66 the home's prefix is not routed from outside.
+    [ "$LAB_V6" = nat66 ] ||
+        ip -n "$(lab_ns inet)" -6 route add "$LAB_LAN6_NET" via 2001:db8:ffff::2
+    lab__addr6 router br0 "$LAB_GW6/64"
+    lab_in router sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'
+    lab__addr6 lan1 eth0 "$LAB_LAN1_IP6/64"
+    lab__addr6 lan2 eth0 "$LAB_LAN2_IP6/64"
+    ip -n "$(lab_ns lan1)" -6 route add default via "$LAB_GW6"
+    ip -n "$(lab_ns lan2)" -6 route add default via "$LAB_GW6"
+}
+
+# lab__v6_rules ROLE: the IPv6 parts of lab_set_nat's ruleset (sets its
+# local v6_* variables). IPv4 rules never see an IPv6 packet: each chain
+# that holds IPv4 rules ends IPv6 early.
+lab__v6_rules() {
+    v6_pre='meta nfproto ipv6 accept'
+    if [ "$1" != router ]; then
+        # The carrier routes IPv6 untouched (native IPv6 beside its CGNAT).
+        v6_fwd='meta nfproto ipv6 accept'
+        v6_masq='meta nfproto ipv6 accept'
+        v6_record='meta nfproto ipv6 accept'
+        return 0
+    fi
+    v6_fwd='meta nfproto ipv6 jump fwd6'
+    v6_record='meta nfproto ipv6 accept'
+    v6_masq='meta nfproto ipv6 accept'
+    local body
+    case $LAB_V6 in
+    apdf | nat66)
+        body='ct state established,related accept
+        iifname != "wan" accept
+        jump miniupnpd
+        drop'
+        [ "$LAB_V6" = nat66 ] &&
+            v6_masq='oifname "wan" meta nfproto ipv6 masquerade
+        meta nfproto ipv6 accept'
+        ;;
+    adf)
+        v6_set='set adf6 {
+        type ipv6_addr . inet_service . ipv6_addr
+        flags dynamic,timeout
+        timeout 5m
+    }'
+        v6_record='oifname "wan" meta nfproto ipv6 meta l4proto udp update @adf6 { ip6 saddr . udp sport . ip6 daddr }
+        meta nfproto ipv6 accept'
+        body='ct state established,related accept
+        iifname != "wan" accept
+        iifname "wan" meta l4proto udp ip6 daddr . udp dport . ip6 saddr @adf6 accept
+        jump miniupnpd
+        drop'
+        ;;
+    open) body='accept' ;;
+    blocked) body='drop' ;;
+    esac
+    v6_chain="chain fwd6 {
+        $body
+    }"
+}
+
+# lab_coturn6_start: a second coturn in inet, RFC 5780 over IPv6 on
+# 2001:db8:ffff::10 and ::11, ports 3478 and 3479 (TCP on 3478 too).
+# Sets LAB_COTURN6_PID.
+lab_coturn6_start() {
+    [ -n "$LAB_V6" ] || lab_fail "lab_coturn6_start: build the lab with -6"
+    mkdir -p "$LAB_TMP/coturn6"
+    lab_bg inet coturn6 turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+        --listening-ip "$LAB_STUN6_1" --listening-ip "$LAB_STUN6_2" \
+        --listening-port "$LAB_STUN_PORT" \
+        --alt-listening-port "$LAB_STUN_ALT_PORT" \
+        --log-file "$LAB_TMP/coturn6/turn.log" --simple-log \
+        --pidfile "$LAB_TMP/coturn6/turn.pid" --db "$LAB_TMP/coturn6/turndb" \
+        --no-software-attribute
+    LAB_COTURN6_PID=$LAB_LAST_PID
+    lab_wait_for 10 "coturn listening on both IPv6 addresses" lab__coturn6_ready
+}
+
+lab__coturn6_ready() {
+    kill -0 "$LAB_COTURN6_PID" 2>/dev/null ||
+        lab_fail "coturn (IPv6) exited: $(tail -5 "$LAB_TMP/coturn6.log" 2>&1)"
+    local s
+    s=$(lab_in inet ss -Hlnu)
+    grep -q "\[$LAB_STUN6_1\]:$LAB_STUN_PORT " <<<"$s" &&
+        grep -q "\[$LAB_STUN6_2\]:$LAB_STUN_PORT " <<<"$s" &&
+        grep -q "\[$LAB_STUN6_1\]:$LAB_STUN_ALT_PORT " <<<"$s" &&
+        grep -q "\[$LAB_STUN6_2\]:$LAB_STUN_ALT_PORT " <<<"$s" &&
+        lab_in inet ss -Hlnt | grep -q "\[$LAB_STUN6_1\]:$LAB_STUN_PORT "
+}
+
+# lab_coturn6_stop: stop the IPv6 coturn.
+lab_coturn6_stop() {
+    lab_stop_pid "$LAB_COTURN6_PID"
+    LAB_COTURN6_PID=""
+}
+
+# lab_inbound6 PROTO ROLE PORT [TIMEOUT_MS] [DST] [SRC]
+#   Prove an IPv6 pinhole with a real packet: listen on ROLE [::]:PORT
+#   (udp|tcp), send from the simulated internet (SRC, default
+#   2001:db8:ffff::100) to DST (default ROLE's address) port PORT; 0 iff it
+#   arrived. UDP is sent up to 5 times, 100 ms apart. Prints the
+#   receiver's "from [ADDR]:PORT payload" line on success.
+lab_inbound6() {
+    local proto=$1 role=$2 port=$3 timeout=${4:-2000} dst=${5:-} src=${6:-$LAB_INET6_HOST}
+    local flag=-u ready pid spid="" rc=0
+    if [ -z "$dst" ]; then
+        case $role in
+        lan1) dst=$LAB_LAN1_IP6 ;;
+        lan2) dst=$LAB_LAN2_IP6 ;;
+        *) lab_fail "lab_inbound6: give DST for $role" ;;
+        esac
+    fi
+    [ "$proto" = tcp ] && flag=-t
+    ready="$LAB_TMP/listen6.$role.$port.ready"
+    rm -f "$ready"
+    lab_bg "$role" "listen6.$role.$port" "$LAB_TOOLS/np_pkt6" listen "$flag" \
+        -p "$port" -w "$timeout" -r "$ready"
+    pid=$LAB_LAST_PID
+    lab_wait_for 5 "IPv6 listener on $role:$port" test -e "$ready"
+    if [ "$proto" = tcp ]; then
+        lab_in inet "$LAB_TOOLS/np_pkt6" send -t -b "$src" -a "$dst" -p "$port" \
+            -m "np-inbound6-$port" >/dev/null 2>&1 || true
+    else
+        lab_in inet "$LAB_TOOLS/np_pkt6" send -u -b "$src" -a "$dst" -p "$port" \
+            -m "np-inbound6-$port" -n 5 -i 100 >/dev/null 2>&1 &
+        spid=$!
+    fi
+    wait "$pid" || rc=$?
+    [ -z "$spid" ] || wait "$spid" 2>/dev/null || true
+    [ "$rc" = 0 ] && cat "$LAB_TMP/listen6.$role.$port.log"
+    return "$rc"
+}
+
+# ---- Teredo (RFC 4380) -------------------------------------------------------
+
+LAB_TEREDO1=203.0.113.50 # miredo-server's primary address (UDP 3544)
+LAB_TEREDO2=203.0.113.51 # its secondary address (the primary + 1)
+LAB_TEREDO_PID=""
+
+# lab_teredo_start: a real Teredo server (miredo-server) in inet on
+# 203.0.113.50 and .51, UDP 3544, run as nobody in the foreground. Sets
+# LAB_TEREDO_PID; returns once both sockets listen.
+lab_teredo_start() {
+    local ns
+    ns=$(lab_ns inet)
+    ip -n "$ns" addr add "$LAB_TEREDO1/24" dev down0 2>/dev/null || true
+    ip -n "$ns" addr add "$LAB_TEREDO2/24" dev down0 2>/dev/null || true
+    printf 'ServerBindAddress %s\n' "$LAB_TEREDO1" >"$LAB_TMP/miredo-server.conf"
+    lab_bg inet miredo-server miredo-server -f -c "$LAB_TMP/miredo-server.conf" \
+        -p "$LAB_TMP/miredo-server.pid" -u nobody
+    LAB_TEREDO_PID=$LAB_LAST_PID
+    lab_wait_for 10 "miredo-server listening on UDP 3544" lab__teredo_ready
+}
+
+lab__teredo_ready() {
+    kill -0 "$LAB_TEREDO_PID" 2>/dev/null ||
+        lab_fail "miredo-server exited: $(tail -5 "$LAB_TMP/miredo-server.log")"
+    local s
+    s=$(lab_in inet ss -Hlnu)
+    grep -q "$LAB_TEREDO1:3544 " <<<"$s" && grep -q "$LAB_TEREDO2:3544 " <<<"$s"
 }

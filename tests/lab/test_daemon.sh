@@ -34,13 +34,7 @@ SOCK="$D/status.sock"
 STATE="$D/state.json"
 PROFILES="$NP_SOURCE_DIR/tests/lab/data/daemon/profiles"
 DPID=""
-failures=0
 
-ok() { printf '  ok   %s\n' "$*"; }
-bad() {
-    printf '  FAIL %s\n' "$*"
-    failures=$((failures + 1))
-}
 measure() { printf '  measure: %s\n' "$*"; }
 
 write_conf() { # write_conf LAN2_MODE [SSDP_LISTEN]
@@ -92,7 +86,7 @@ stop_daemon() { # SIGTERM and wait (teardown talks to the router)
 
 lab_on_exit() {
     [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
-    if [ "$failures" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
+    if [ "$LAB_FAILED" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
         for f in "$LAB_TMP"/daemon.*.log; do
             [ -e "$f" ] || continue
             echo "---- $f"
@@ -118,6 +112,19 @@ time_until() {
         [ $((now - t0)) -lt $((timeout * 1000)) ] || return 1
         sleep 0.2
     done
+}
+
+# reload_and_wait: SIGHUP, then wait until the daemon says it reloaded or
+# kept the old configuration (an event, not a sleep).
+reload_count() {
+    grep -cE "configuration reloaded|reload failed" "$LAB_TMP/daemon.1.log" || true
+}
+reload_seen() { [ "$(reload_count)" -gt "$1" ]; }
+reload_and_wait() {
+    local before
+    before=$(reload_count)
+    kill -HUP "$DPID"
+    lab_wait_for 10 "the daemon's answer to SIGHUP" reload_seen "$before"
 }
 
 prove_all() { # packets from the internet reach lan1 and lan2
@@ -147,79 +154,78 @@ echo "== 1. two devices mapped"
 t0=$(lab_now_ms)
 start_daemon 1
 if ms=$(time_until 20 all_held); then
-    ok "all mappings held"
+    lab_ok "all mappings held"
     measure "start to all 6 mappings held: ${ms} ms"
 else
-    bad "mappings not all held after 20 s"
+    lab_bad "mappings not all held after 20 s"
     status_json || true
 fi
-if prove_all; then ok "packets from the internet reach lan1 and lan2"; else
-    bad "a mapping does not forward"
+if prove_all; then lab_ok "packets from the internet reach lan1 and lan2"; else
+    lab_bad "a mapping does not forward"
 fi
 [ -s "$STATE" ] && [ "$(jq '.mappings | length' "$STATE")" = 6 ] &&
-    ok "state file lists 6 mappings" || bad "state file does not list 6"
+    lab_ok "state file lists 6 mappings" || lab_bad "state file does not list 6"
 n=$(router_ours)
-[ "$n" = 6 ] && ok "router table: 6 natpilot mappings" ||
-    bad "router table holds $n natpilot mappings, expected 6"
+[ "$n" = 6 ] && lab_ok "router table: 6 natpilot mappings" ||
+    lab_bad "router table holds $n natpilot mappings, expected 6"
 "$NATPILOT" status --socket "$SOCK" >"$LAB_TMP/status.txt" &&
-    ok "natpilot status exits 0" || bad "natpilot status exit code"
+    lab_ok "natpilot status exits 0" || lab_bad "natpilot status exit code"
 grep -q "console (198.18.0.11, map)" "$LAB_TMP/status.txt" &&
-    ok "status text names the devices" || bad "status text"
+    lab_ok "status text names the devices" || lab_bad "status text"
 
 echo "== 2. a second daemon on the same state file fails and maps nothing"
 rc=0
 lab_in lan1 "$NATPILOT" daemon --config "$CONF" --foreground \
     >"$LAB_TMP/daemon.second.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "another natpilot daemon" "$LAB_TMP/daemon.second.log" &&
-    ok "second start refused (exit 1)" || bad "second start: exit $rc"
+    lab_ok "second start refused (exit 1)" || lab_bad "second start: exit $rc"
 kill -0 "$DPID" && all_held && [ "$(router_ours)" = 6 ] &&
-    ok "first daemon and its mappings untouched" || bad "first daemon disturbed"
+    lab_ok "first daemon and its mappings untouched" || lab_bad "first daemon disturbed"
 sed "s|$STATE|/proc/natpilot-cannot-write/state.json|" "$CONF" >"$D/bad-state.conf"
 sed -i "s|$SOCK|$D/other.sock|" "$D/bad-state.conf"
 rc=0
 lab_in lan1 "$NATPILOT" daemon --config "$D/bad-state.conf" --foreground \
     >"$LAB_TMP/daemon.badstate.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && [ "$(router_ours)" = 6 ] &&
-    ok "start with an unwritable state file fails (exit 1), maps nothing" ||
-    bad "unwritable state file: exit $rc, table $(router_ours)"
+    lab_ok "start with an unwritable state file fails (exit 1), maps nothing" ||
+    lab_bad "unwritable state file: exit $rc, table $(router_ours)"
 
 echo "== 3. router restart with a flushed table"
 lab_miniupnpd_restart
 t0=$(lab_now_ms)
-[ "$(router_ours)" = 0 ] && ok "router table flushed" || true
+[ "$(router_ours)" = 0 ] && lab_ok "router table flushed" || true
 if ms=$(time_until $((RENEW + 10)) prove_all); then
     measure "router restart to every mapping proven again: ${ms} ms (renew period ${RENEW} s)"
-    [ "$ms" -le $((RENEW * 1000)) ] && ok "back within one renew period" ||
-        bad "took ${ms} ms, more than one renew period"
+    [ "$ms" -le $((RENEW * 1000)) ] && lab_ok "back within one renew period" ||
+        lab_bad "took ${ms} ms, more than one renew period"
 else
-    bad "mappings not back within $((RENEW + 10)) s"
+    lab_bad "mappings not back within $((RENEW + 10)) s"
 fi
 # Found by the announcement, not by the periodic check: the daemon started
 # after miniupnpd's first NOTIFYs, so this holds only because it compares
 # them with the IGD its own discovery found.
 status_json | jq -e '.router.last_restart_reason | test("SSDP")' >/dev/null &&
-    ok "status reports the restart: $(status_json | jq -r .router.last_restart_reason)" ||
-    bad "restart not found through SSDP: $(status_json | jq -c .router)"
-grep -q "router restart" "$LAB_TMP/daemon.1.log" && ok "restart logged" ||
-    bad "restart not logged"
+    lab_ok "status reports the restart: $(status_json | jq -r .router.last_restart_reason)" ||
+    lab_bad "restart not found through SSDP: $(status_json | jq -c .router)"
+grep -q "router restart" "$LAB_TMP/daemon.1.log" && lab_ok "restart logged" ||
+    lab_bad "restart not logged"
 
 echo "== 3b. router restart, SSDP announcements ignored: the periodic check"
 write_conf map false
-kill -HUP "$DPID"
-sleep 1
+reload_and_wait
 lab_miniupnpd_restart
 t0=$(lab_now_ms)
 if ms=$(time_until $((RENEW + 10)) prove_all); then
     measure "router restart (no SSDP) to every mapping proven again: ${ms} ms (check every ${RENEW} s)"
-    [ "$ms" -le $((RENEW * 1000 + 3000)) ] && ok "back within one check period" ||
-        bad "took ${ms} ms"
+    [ "$ms" -le $((RENEW * 1000 + 3000)) ] && lab_ok "back within one check period" ||
+        lab_bad "took ${ms} ms"
 else
-    bad "mappings not back within $((RENEW + 10)) s"
+    lab_bad "mappings not back within $((RENEW + 10)) s"
 fi
 # The periodic check rediscovers (epochs) and reads the table: either may
 # be the first to see the restart.
 grep -qE "gone from the router's table|epoch went" "$LAB_TMP/daemon.1.log" &&
-    ok "found by the periodic check" || bad "the periodic check did not find it"
+    lab_ok "found by the periodic check" || lab_bad "the periodic check did not find it"
 
 echo "== 3c. router restart seen by the PCP epoch (miniupnpd system_uptime=no)"
 # The lab's miniupnpd counts its epoch from the system's uptime, which a
@@ -239,44 +245,42 @@ upnpd_own_epoch() {
     lab_wait_for 10 "miniupnpd listening" lab__miniupnpd_ready yes yes
 }
 upnpd_own_epoch
-time_until $((RENEW + 10)) prove_all >/dev/null || bad "not back after the first restart"
+time_until $((RENEW + 10)) prove_all >/dev/null || lab_bad "not back after the first restart"
 sleep $((RENEW + 2)) # one check records this instance's epoch
 before=$(grep -c "epoch went from" "$LAB_TMP/daemon.1.log" || true)
 upnpd_own_epoch
 if ms=$(time_until $((RENEW + 10)) prove_all); then
     measure "router restart (epoch only, no SSDP) to every mapping proven again: ${ms} ms"
 else
-    bad "mappings not back within $((RENEW + 10)) s"
+    lab_bad "mappings not back within $((RENEW + 10)) s"
 fi
 after=$(grep -c "epoch went from" "$LAB_TMP/daemon.1.log" || true)
 [ "$after" -gt "$before" ] &&
-    ok "found by the epoch: $(grep "epoch went from" "$LAB_TMP/daemon.1.log" | tail -1 | sed 's/.*router restart: //')" ||
-    bad "the epoch going back was not seen"
+    lab_ok "found by the epoch: $(grep "epoch went from" "$LAB_TMP/daemon.1.log" | tail -1 | sed 's/.*router restart: //')" ||
+    lab_bad "the epoch going back was not seen"
 lab_miniupnpd_restart # the lab's own configuration again
-time_until $((RENEW + 10)) prove_all >/dev/null || bad "not back after restoring miniupnpd"
+time_until $((RENEW + 10)) prove_all >/dev/null || lab_bad "not back after restoring miniupnpd"
 write_conf map
 
 echo "== 4. SIGHUP"
 cp "$CONF" "$D/good.conf"
 printf '{ "lease": 30, "devices": [ {"name": "x", "adress": "1.2.3"} ]\n' >"$CONF"
-kill -HUP "$DPID"
-sleep 1
-kill -0 "$DPID" && ok "still running after a broken reload" || bad "daemon died"
-grep -q "reload failed" "$LAB_TMP/daemon.1.log" && ok "bad reload logged" ||
-    bad "bad reload not logged"
+reload_and_wait
+kill -0 "$DPID" && lab_ok "still running after a broken reload" || lab_bad "daemon died"
+grep -q "reload failed" "$LAB_TMP/daemon.1.log" && lab_ok "bad reload logged" ||
+    lab_bad "bad reload not logged"
 all_held && [ "$(status_json | jq '[.devices[].mappings[]] | length')" = 6 ] &&
-    ok "old configuration still in force" || bad "old configuration lost"
+    lab_ok "old configuration still in force" || lab_bad "old configuration lost"
 write_conf verify
-kill -HUP "$DPID"
-sleep 1
+reload_and_wait
 n=$(lab_in lan1 upnpc -i -l 2>/dev/null | grep -E "$OURS_RE" | grep -c "$LAB_LAN2_IP" || true)
-[ "$n" = 0 ] && ok "reload: lan2 (now verify) mappings removed" ||
-    bad "reload: $n mappings for lan2 left"
+[ "$n" = 0 ] && lab_ok "reload: lan2 (now verify) mappings removed" ||
+    lab_bad "reload: $n mappings for lan2 left"
 lab_in lan2 upnpc -i -e "console self" -a "$LAB_LAN2_IP" 40100 40100 UDP 60 >/dev/null 2>&1 ||
-    bad "upnpc on lan2 could not map"
+    lab_bad "upnpc on lan2 could not map"
 # and one on another external port, as an Xbox makes when its own is taken
 lab_in lan2 upnpc -i -e "console alt" -a "$LAB_LAN2_IP" 40110 41110 TCP 60 >/dev/null 2>&1 ||
-    bad "upnpc on lan2 could not map 40110 on 41110"
+    lab_bad "upnpc on lan2 could not map 40110 on 41110"
 kill -HUP "$DPID" # a good reload also checks at once
 present() {
     status_json | jq -e '[.devices[1].mappings[] | select(
@@ -285,20 +289,20 @@ present() {
          and (.external | endswith(":41110"))))] | length == 2' >/dev/null
 }
 if time_until 10 present >/dev/null; then
-    ok "verify: lan2's own mappings seen (tcp 40110 on external 41110)"
+    lab_ok "verify: lan2's own mappings seen (tcp 40110 on external 41110)"
 else
-    bad "verify: lan2's own mappings not seen"
+    lab_bad "verify: lan2's own mappings not seen"
     status_json | jq -c '.devices[1]' || true
 fi
 status_json | jq -e '.devices[1].mappings[] | select(.internal_port == 40101)
-    | .state == "missing"' >/dev/null && ok "verify: unmapped rule reported missing" ||
-    bad "verify: missing rule not reported"
+    | .state == "missing"' >/dev/null && lab_ok "verify: unmapped rule reported missing" ||
+    lab_bad "verify: missing rule not reported"
 lab_in lan2 upnpc -i -d 40100 UDP >/dev/null 2>&1 || true
 lab_in lan2 upnpc -i -d 41110 TCP >/dev/null 2>&1 || true
 cp "$D/good.conf" "$CONF"
 kill -HUP "$DPID"
-if time_until 10 all_held >/dev/null; then ok "reload back to map mode"; else
-    bad "reload back to map mode"
+if time_until 10 all_held >/dev/null; then lab_ok "reload back to map mode"; else
+    lab_bad "reload back to map mode"
 fi
 
 echo "== 5. router unreachable for a while"
@@ -317,65 +321,61 @@ sleep 20
 after=$(grep -c "router unreachable" "$LAB_TMP/daemon.1.log" || true)
 tries=$((after - before))
 status_json | jq -e '.router.state == "unreachable"' >/dev/null &&
-    ok "status: router unreachable" || bad "status does not say unreachable"
+    lab_ok "status: router unreachable" || lab_bad "status does not say unreachable"
 [ "$tries" -ge 1 ] && [ "$tries" -le 8 ] &&
-    ok "backed off: $tries attempts in 20 s" || bad "$tries attempts in 20 s"
+    lab_ok "backed off: $tries attempts in 20 s" || lab_bad "$tries attempts in 20 s"
 ctx=$(awk '/voluntary_ctxt_switches/ && !/non/ {print $2}' /proc/"$DPID"/status)
 sleep 5
 ctx2=$(awk '/voluntary_ctxt_switches/ && !/non/ {print $2}' /proc/"$DPID"/status)
-[ $((ctx2 - ctx)) -le 20 ] && ok "no spinning: $((ctx2 - ctx)) wake-ups in 5 s" ||
-    bad "spinning: $((ctx2 - ctx)) wake-ups in 5 s"
+[ $((ctx2 - ctx)) -le 20 ] && lab_ok "no spinning: $((ctx2 - ctx)) wake-ups in 5 s" ||
+    lab_bad "spinning: $((ctx2 - ctx)) wake-ups in 5 s"
 # The router also reboots while unreachable: its table is empty when it
 # comes back, so every mapping has to be made again.
 lab_miniupnpd_restart
-[ "$(router_ours)" = 0 ] || bad "table not flushed"
+[ "$(router_ours)" = 0 ] || lab_bad "table not flushed"
 lab_in router nft delete table inet npdrop
 t0=$(lab_now_ms)
 if ms=$(time_until 40 prove_all); then
     measure "router reachable again (after a reboot) to every mapping proven: ${ms} ms (back-off cap $((RENEW)) s)"
-    ok "recovered"
+    lab_ok "recovered"
 else
-    bad "no recovery within 40 s"
+    lab_bad "no recovery within 40 s"
 fi
-time_until 10 all_held >/dev/null && ok "status: all held again" ||
-    bad "status not all held"
+time_until 10 all_held >/dev/null && lab_ok "status: all held again" ||
+    lab_bad "status not all held"
 
 echo "== 6. kill -9, then restart"
 kill -KILL "$DPID"
 wait "$DPID" 2>/dev/null || true
 DPID=""
-[ "$(jq '.mappings | length' "$STATE")" = 6 ] && ok "state file kept 6 mappings" ||
-    bad "state file after kill -9"
+[ "$(jq '.mappings | length' "$STATE")" = 6 ] && lab_ok "state file kept 6 mappings" ||
+    lab_bad "state file after kill -9"
 start_daemon 2
 if ms=$(time_until 20 all_held); then
     measure "restart after kill -9 to all held: ${ms} ms"
-    ok "mappings held again"
+    lab_ok "mappings held again"
 else
-    bad "not all held after restart"
+    lab_bad "not all held after restart"
 fi
-grep -q "did not stop cleanly" "$LAB_TMP/daemon.2.log" && ok "orphans found" ||
-    bad "orphans not reported"
+grep -q "did not stop cleanly" "$LAB_TMP/daemon.2.log" && lab_ok "orphans found" ||
+    lab_bad "orphans not reported"
 n=$(grep -c "removed orphan" "$LAB_TMP/daemon.2.log" || true)
-[ "$n" = 6 ] && ok "6 orphans removed before mapping" || bad "$n orphans removed"
+[ "$n" = 6 ] && lab_ok "6 orphans removed before mapping" || lab_bad "$n orphans removed"
 n=$(router_ours)
-[ "$n" = 6 ] && ok "router table: 6 natpilot mappings (no duplicates)" ||
-    bad "router table holds $n natpilot mappings"
-prove_all && ok "packets reach lan1 and lan2" || bad "a mapping does not forward"
+[ "$n" = 6 ] && lab_ok "router table: 6 natpilot mappings (no duplicates)" ||
+    lab_bad "router table holds $n natpilot mappings"
+prove_all && lab_ok "packets reach lan1 and lan2" || lab_bad "a mapping does not forward"
 
 echo "== 7. SIGTERM"
 rc=0
 stop_daemon || rc=$?
-[ "$rc" = 0 ] && ok "exit 0" || bad "exit $rc"
+[ "$rc" = 0 ] && lab_ok "exit 0" || lab_bad "exit $rc"
 n=$(router_ours)
-[ "$n" = 0 ] && ok "router table holds none of natpilot's mappings" ||
-    bad "router table still holds $n"
-[ ! -e "$STATE" ] && ok "state file removed" || bad "state file left"
+[ "$n" = 0 ] && lab_ok "router table holds none of natpilot's mappings" ||
+    lab_bad "router table still holds $n"
+[ ! -e "$STATE" ] && lab_ok "state file removed" || lab_bad "state file left"
 rc=0
 "$NATPILOT" status --socket "$SOCK" >/dev/null 2>&1 || rc=$?
-[ "$rc" = 3 ] && ok "status exits 3 with no daemon" || bad "status exit $rc"
+[ "$rc" = 3 ] && lab_ok "status exits 3 with no daemon" || lab_bad "status exit $rc"
 
-if [ "$failures" != 0 ]; then
-    echo "FAIL: $failures check(s) failed"
-    exit 1
-fi
-echo "PASS"
+lab_done

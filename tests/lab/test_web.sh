@@ -29,8 +29,11 @@ SHOTS="$NP_BUILD_DIR/artifacts/web"
 mkdir -p "$SHOTS"
 rm -f "$SHOTS"/*.png
 D="$LAB_TMP/web"
-mkdir -p "$D"
-CONF="$D/natpilot.conf"
+mkdir -p "$D" "$D/etc"
+# The configuration sits in a directory the daemon sees read-only (as /etc
+# under the shipped unit's ProtectSystem=strict): the devices added from
+# the page go to web-devices.json in the state directory.
+CONF="$D/etc/natpilot.conf"
 PROFILES="$NP_SOURCE_DIR/tests/lab/data/web/profiles"
 DPID=""
 BPID=""
@@ -98,7 +101,9 @@ write_conf "$LAB_LAN1_IP:8780"
     ok "a LAN address and no devices: valid with the web interface on" ||
     bad "the web test configuration does not validate"
 
-lab_bg lan1 daemon.web "$NATPILOT" daemon --config "$CONF" --foreground
+lab_bg lan1 daemon.web unshare -m sh -c \
+    'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" &&
+     exec "$2" daemon --config "$3" --foreground' sh "$D/etc" "$NATPILOT" "$CONF"
 DPID=$LAB_LAST_PID
 U="http://$LAB_LAN1_IP:8780"
 lab_wait_for 10 "web interface listening" \
@@ -277,19 +282,83 @@ lab_inbound udp 40100 lan2 40100 2000 >/dev/null &&
     ok "after the router restart: lan2 reachable again" ||
     bad "after the restart: lan2 not reachable"
 
-echo "== 4. the configuration file"
-jq -e '[.devices[].name] == ["console", "nas-pc"]' "$CONF" >/dev/null &&
-    ok "both devices were added to $CONF" || bad "config: $(cat "$CONF")"
+echo "== 3b. the expert form: explicit ports, never a whole range or a DMZ"
+XIP=${LAB_LAN2_IP%.*}.50 # a second address of lan2: a device the catalog
+ip -n "$(lab_ns lan2)" addr add "$XIP/24" dev eth0 # does not know
+xpost() { # xpost BODY: the HTTP code; the answer in $D/expert.json
+    cu -b "$D/jar" -o "$D/expert.json" -w '%{http_code}' -X POST \
+        -H "Origin: $U" -H "X-CSRF-Token: $CSRF" -d "$1" "$U/api/v1/expert"
+}
+xcase() { # xcase WHAT WANT_CODE WANT_ERROR BODY
+    local c
+    c=$(xpost "$4")
+    [ "$c" = "$2" ] && jq -e --arg e "$3" '.error.code == $e' "$D/expert.json" >/dev/null &&
+        ok "expert: $1: $2 $3 ($(jq -r .error.message "$D/expert.json" | cut -c1-70)...)" ||
+        bad "expert: $1: $c $(cat "$D/expert.json")"
+}
+xcase "1-65535" 422 whole_range \
+    "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"udp:1-65535\"]}"
+xcase "65 ports in one rule" 422 whole_range \
+    "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"tcp:27000-27064\"]}"
+xcase "more than 128 ports in all" 422 whole_range \
+    "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"udp:1000-1063\",\"udp:2000-2063\",\"udp:3000-3063\"]}"
+xcase "\"all\"" 422 dmz \
+    "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"all\"]}"
+xcase "a DMZ request" 422 dmz \
+    "{\"name\":\"x\",\"address\":\"$XIP\",\"dmz\":true,\"ports\":[\"udp:3074\"]}"
+xcase "an address off the LAN" 403 not_lan \
+    "{\"name\":\"x\",\"address\":\"$LAB_INET_HOST\",\"ports\":[\"udp:3074\"]}"
+c=$(cu -b "$D/jar" -o /dev/null -w '%{http_code}' -X POST -H "Origin: $U" \
+    -d "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"udp:3074\"]}" \
+    "$U/api/v1/expert")
+[ "$c" = 403 ] && ok "expert: without the CSRF token: 403" || bad "expert no CSRF: $c"
+jq -e 'all(.devices[]; .name != "x")' "$D/web-devices.json" >/dev/null &&
+    ok "expert: nothing refused was written" || bad "a refused device was written"
+c=$(xpost "{\"name\":\"expert-pc\",\"address\":\"$XIP\",\"ports\":[\"udp:41000-41001\",\"tcp:41010\"]}")
+[ "$c" = 200 ] && jq -e .reloaded "$D/expert.json" >/dev/null &&
+    ok "expert: 3 explicit ports for $XIP added and reloaded" ||
+    bad "expert add: $c $(cat "$D/expert.json")"
+xverify() {
+    cu -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
+        -d '{"name":"expert-pc"}' "$U/api/v1/verify" >"$D/xverify.json" &&
+        jq -e '[.rules[] | select(.status == "mapped")] | length == 3' \
+            "$D/xverify.json" >/dev/null && return 0
+    sleep 0.5 # each check asks the router: not in a tight loop
+    return 1
+}
+lab_wait_for 20 "the keeper mapped the expert ports" xverify &&
+    ok "expert: the session's verify: 3 of 3 mapped" ||
+    bad "expert verify: $(cat "$D/xverify.json")"
+jq -e '.discovery.gateway and (.rules[0] | has("via") and has("external"))' \
+    "$D/xverify.json" >/dev/null &&
+    ok "verify answers verify --json's report structure" ||
+    bad "verify report: $(cat "$D/xverify.json")"
+lab_inbound udp 41001 lan2 41001 2000 >/dev/null &&
+    lab_inbound tcp 41010 lan2 41010 2000 >/dev/null &&
+    ok "expert: packets from the internet reach $XIP" ||
+    bad "expert: no inbound packet reaches $XIP"
+
+echo "== 4. the web devices file"
+grep -q "Read-only file system" "$LAB_TMP/daemon.web.log" &&
+    bad "something tried to write the read-only configuration directory"
+jq -e '.devices == []' "$CONF" >/dev/null &&
+    ok "the configuration (read-only to the daemon) is unchanged" ||
+    bad "config: $(cat "$CONF")"
+jq -e '[.devices[].name] == ["console", "nas-pc", "expert-pc"] and (keys == ["devices"])' \
+    "$D/web-devices.json" >/dev/null &&
+    ok "the three devices were added to web-devices.json in the state directory" ||
+    bad "web-devices.json: $(cat "$D/web-devices.json" 2>&1)"
 "$NATPILOT" daemon --config "$CONF" --check >/dev/null &&
-    ok "the written configuration is valid" || bad "written config invalid"
-ls "$D" | grep -q '\.new$' && bad "a temporary file was left" ||
+    ok "the configuration with the web devices is valid" ||
+    bad "written web devices invalid"
+ls "$D" | grep -q '\.new$\|\.tmp' && bad "a temporary file was left" ||
     ok "no temporary file left"
 kill -TERM "$DPID"
 rc=0
 wait "$DPID" || rc=$?
 DPID=""
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
-n=$(lab_in lan1 upnpc -i -l 2>/dev/null | grep -cE ' (UDP|TCP) +40(10[01]|110|200)->' || true)
+n=$(lab_in lan1 upnpc -i -l 2>/dev/null | grep -cE ' (UDP|TCP) +4(0(10[01]|110|200)|10(0[01]|10))->' || true)
 [ "$n" = 0 ] && ok "no mapping left on the router" || bad "$n mappings left"
 
 echo "== $failures failure(s)"

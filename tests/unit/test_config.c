@@ -192,6 +192,198 @@ static void test_add_device(void **state)
     rmdir(dir);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The devices added from the web page: a file in the state directory
+ * (the configuration may be read-only), loaded beside the configuration. */
+static void test_add_web_device(void **state)
+{
+    char dir[] = "/tmp/np_cfg_web.XXXXXX", path[64], wpath[80], text[512];
+    char *prof[] = {(char *)"lab-game"};
+    np_cfg_device dev;
+    np_config *cfg = NULL, *cfg2 = NULL;
+    np_catalog *cat = NULL;
+    np_diags d;
+    struct stat st;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/natpilot.conf", dir);
+    snprintf(wpath, sizeof(wpath), "%s/web-devices.json", dir);
+    snprintf(text, sizeof(text),
+             "{\"state_file\": \"%s/state.json\", \"status_socket\": \"/t\", "
+             "\"profiles_dir\": \"%s\", \"web\": {\"enabled\": true}, "
+             "\"devices\": []}",
+             dir, PROFILES);
+    write_file(path, text);
+    np_diags_init(&d);
+    assert_int_equal(np_config_load_full(path, &cfg, &cat, &d, NULL), NP_OK);
+    assert_string_equal(cfg->web.devices_file, wpath); /* the default */
+    assert_int_equal(cfg->n_devices, 0);
+    memset(&dev, 0, sizeof(dev));
+    snprintf(dev.name, sizeof(dev.name), "xbox");
+    assert_int_equal(np_addr_parse(&dev.address, "198.18.0.20", 0, NULL),
+                     NP_OK);
+    dev.platform = NP_PLAT_XBOX;
+    dev.profiles = prof;
+    dev.n_profiles = 1;
+    /* the configuration is read-only: only the web devices file is made */
+    assert_int_equal(chmod(path, 0444), 0);
+    assert_int_equal(np_config_add_web_device(cfg, &dev, cat, &d, NULL), NP_OK);
+    assert_int_equal(stat(wpath, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    /* already in the file: NP_EEXIST */
+    assert_int_equal(np_config_add_web_device(cfg, &dev, cat, &d, NULL),
+                     NP_EEXIST);
+    /* loaded beside the configuration */
+    assert_int_equal(np_config_load_full(path, &cfg2, NULL, &d, NULL), NP_OK);
+    assert_int_equal(cfg2->n_devices, 1);
+    assert_string_equal(cfg2->devices[0].name, "xbox");
+    assert_int_equal(cfg2->devices[0].platform, NP_PLAT_XBOX);
+    /* already in the configuration in force: NP_EEXIST (other name, same
+     * address) */
+    snprintf(dev.name, sizeof(dev.name), "other");
+    assert_int_equal(np_config_add_web_device(cfg2, &dev, cat, &d, NULL),
+                     NP_EEXIST);
+    /* an unknown profile: nothing written */
+    snprintf(dev.name, sizeof(dev.name), "ps5");
+    assert_int_equal(np_addr_parse(&dev.address, "198.18.0.21", 0, NULL),
+                     NP_OK);
+    prof[0] = (char *)"no-such-profile";
+    assert_int_equal(np_config_add_web_device(cfg2, &dev, cat, &d, NULL),
+                     NP_EINVALID);
+    np_config_free(cfg2);
+    cfg2 = NULL;
+    /* a device of the configuration and the file at one address: invalid */
+    assert_int_equal(chmod(path, 0644), 0);
+    snprintf(text, sizeof(text),
+             "{\"state_file\": \"%s/state.json\", \"status_socket\": \"/t\", "
+             "\"profiles_dir\": \"%s\", \"devices\": [{\"name\": \"box\", "
+             "\"address\": \"198.18.0.20\", \"profiles\": [\"lab-game\"]}]}",
+             dir, PROFILES);
+    write_file(path, text);
+    assert_int_equal(np_config_load_full(path, &cfg2, NULL, &d, NULL),
+                     NP_EINVALID);
+    assert_null(cfg2);
+    /* the web devices file holds only devices */
+    write_file(wpath, "{\"lease\": 30, \"devices\": [{\"name\": \"a\", "
+                      "\"address\": \"198.18.0.22\", \"profiles\": "
+                      "[\"lab-game\"]}]}");
+    snprintf(text, sizeof(text),
+             "{\"state_file\": \"%s/state.json\", \"status_socket\": \"/t\", "
+             "\"profiles_dir\": \"%s\", \"web\": {\"enabled\": true}}",
+             dir, PROFILES);
+    write_file(path, text);
+    assert_int_equal(np_config_load_full(path, &cfg2, NULL, &d, NULL),
+                     NP_EINVALID);
+    assert_null(cfg2);
+    /* no file: nothing added */
+    unlink(wpath);
+    assert_int_equal(np_config_load_full(path, &cfg2, NULL, &d, NULL), NP_OK);
+    assert_int_equal(cfg2->n_devices, 0);
+    np_config_free(cfg2);
+    np_config_free(cfg);
+    np_catalog_free(cat);
+    np_diags_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The expert form's explicit ports: bounded, never a whole range or a DMZ. */
+static void test_ports(void **state)
+{
+    static const struct {
+        const char *text;
+        int ok, transport;
+        unsigned lo, hi;
+        const char *words;
+    } cases[] = {
+        {"udp:3074", 1, NP_PM_UDP, 3074, 3074, NULL},
+        {"TCP:27015-27030", 1, NP_PM_TCP, 27015, 27030, NULL},
+        {"udp:1000-1063", 1, NP_PM_UDP, 1000, 1063, NULL}, /* 64 ports */
+        {"udp:1000-1064", 0, 0, 0, 0, "at most 64"},
+        {"udp:1-65535", 0, 0, 0, 0, "at most 64"},
+        {"tcp:0", 0, 0, 0, 0, "1 to 65535"},
+        {"tcp:70000", 0, 0, 0, 0, "1 to 65535"},
+        {"tcp:30-20", 0, 0, 0, 0, "low to high"},
+        {"all", 0, 0, 0, 0, "DMZ"},
+        {"DMZ", 0, 0, 0, 0, "DMZ"},
+        {"udp:*", 0, 0, 0, 0, "DMZ"},
+        {"tcp:all", 0, 0, 0, 0, "DMZ"},
+        {"3074", 0, 0, 0, 0, "udp:PORT"},
+        {"udp:3074x", 0, 0, 0, 0, "udp:PORT"},
+        {"udp:", 0, 0, 0, 0, "a number"},
+        {"udp:10-", 0, 0, 0, 0, "LO-HI"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        np_cfg_port p;
+        np_error e;
+        int rc = np_cfg_port_parse(cases[i].text, &p, &e);
+
+        if (cases[i].ok) {
+            assert_int_equal(rc, NP_OK);
+            assert_int_equal(p.transport, cases[i].transport);
+            assert_int_equal(p.lo, cases[i].lo);
+            assert_int_equal(p.hi, cases[i].hi);
+        } else {
+            assert_int_equal(rc, NP_EINVALID);
+            if (strstr(e.msg, cases[i].words) == NULL)
+                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].text, e.msg,
+                         cases[i].words);
+        }
+    }
+}
+
+/* "ports" in a device: parsed, bounded in all, profiles then optional. */
+static void test_device_ports(void **state)
+{
+    static const char good[] =
+        "{\"state_file\": \"/s/state.json\", \"status_socket\": \"/t\", "
+        "\"devices\": [{\"name\": \"pc\", \"address\": \"198.18.0.30\", "
+        "\"ports\": [\"udp:41000-41001\", \"tcp:41010\"]}]}";
+    static const char too_many[] =
+        "{\"state_file\": \"/s/state.json\", \"status_socket\": \"/t\", "
+        "\"devices\": [{\"name\": \"pc\", \"address\": \"198.18.0.30\", "
+        "\"ports\": [\"udp:1000-1063\", \"udp:2000-2063\", \"udp:3000\"]}]}";
+    static const char neither[] =
+        "{\"state_file\": \"/s/state.json\", \"status_socket\": \"/t\", "
+        "\"devices\": [{\"name\": \"pc\", \"address\": \"198.18.0.30\"}]}";
+    np_config *cfg = NULL;
+    np_diags d;
+
+    (void)state;
+    np_diags_init(&d);
+    assert_int_equal(
+        np_config_parse("t", good, strlen(good), NULL, &cfg, &d, NULL), NP_OK);
+    assert_int_equal(cfg->devices[0].n_profiles, 0);
+    assert_int_equal(cfg->devices[0].n_ports, 2);
+    assert_int_equal(cfg->devices[0].ports[0].lo, 41000);
+    assert_int_equal(cfg->devices[0].ports[0].hi, 41001);
+    assert_int_equal(cfg->devices[0].ports[1].transport, NP_PM_TCP);
+    np_config_free(cfg);
+    cfg = NULL;
+    assert_int_equal(
+        np_config_parse("t", too_many, strlen(too_many), NULL, &cfg, &d, NULL),
+        NP_EINVALID);
+    assert_non_null(strstr(d.items[d.count - 1].message, "more than 128"));
+    assert_string_equal(d.items[d.count - 1].path, "/devices/0/ports/2");
+    assert_int_equal(
+        np_config_parse("t", neither, strlen(neither), NULL, &cfg, &d, NULL),
+        NP_EINVALID);
+    assert_non_null(strstr(d.items[d.count - 1].message, "\"ports\""));
+    np_diags_free(&d);
+}
+
 /* One bad configuration per kind of error, with its exact position. */
 static const struct bad_case {
     const char *text;
@@ -306,9 +498,15 @@ static void test_log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good), cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_web),  cmocka_unit_test(test_add_device),
-        cmocka_unit_test(test_bad),  cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_web),
+        cmocka_unit_test(test_add_device),
+        cmocka_unit_test(test_add_web_device),
+        cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_device_ports),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_log_levels),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
 #include "natpilot/netinfo.h"
 
 #include "np_fixture.h"
@@ -55,6 +60,143 @@ static void route_malformed(void **state)
     assert_int_equal(np_netinfo_parse_route("lan0\t0000", 9, &gw, &err),
                      NP_EPARSE);
     free(t);
+}
+
+static void route6_lowest_metric(void **state)
+{
+    size_t len;
+    char *t = np_fixture("netinfo", "ipv6_route-default.txt", &len);
+    np_gateway gw;
+    np_error err;
+    char ip[NP_ADDRSTRLEN];
+
+    (void)state;
+    assert_int_equal(np_netinfo_parse_route6(t, len, &gw, &err), NP_OK);
+    /* metric 0x400 beats 0x800; lo's reject route is never a default */
+    assert_string_equal(np_addr_ip_str(&gw.addr, ip, sizeof(ip)),
+                        "2001:db8:1::1");
+    assert_string_equal(gw.ifname, "eth0");
+    assert_int_equal(gw.metric, 0x400);
+    free(t);
+}
+
+static void route6_none_and_bad(void **state)
+{
+    size_t len;
+    char *t = np_fixture("netinfo", "ipv6_route-none.txt", &len);
+    char *b = np_fixture("netinfo", "ipv6_route-bad.txt", &len);
+    np_gateway gw;
+    np_error err;
+
+    (void)state;
+    len = strlen(t);
+    assert_int_equal(np_netinfo_parse_route6(t, len, &gw, &err), NP_ENOTFOUND);
+    len = strlen(b);
+    assert_int_equal(np_netinfo_parse_route6(b, len, &gw, &err), NP_EPARSE);
+    assert_string_equal(err.where, "line 2");
+    free(t);
+    free(b);
+}
+
+static void global6(void **state)
+{
+    static const struct {
+        const char *ip;
+        int global;
+    } rows[] = {
+        {.ip = "2001:db8:1::10", .global = 1},
+        {.ip = "2a00:1450::1", .global = 1},
+        {.ip = "3fff::1", .global = 1},
+        {.ip = "fd00::1", .global = 0},
+        {.ip = "fe80::1", .global = 0},
+        {.ip = "::1", .global = 0},
+        {.ip = "::ffff:192.0.2.1", .global = 0},
+        {.ip = "ff02::c", .global = 0},
+        {.ip = "192.0.2.1", .global = 0},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        np_addr a;
+        np_error err;
+        assert_int_equal(np_addr_parse(&a, rows[i].ip, 0, &err), NP_OK);
+        assert_int_equal(np_netinfo_is_global6(&a), rows[i].global);
+    }
+}
+
+/* An RTM_GETNEIGH dump: one IPv6 neighbour with a MAC, one IPv4 entry
+ * (skipped), then NLMSG_DONE; and every truncation refused or cut. */
+static size_t neigh_msg(uint8_t *b, int family, int lladdr)
+{
+    struct nlmsghdr h;
+    struct ndmsg nd;
+    struct rtattr ra;
+    static const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0,
+                                    0,    0,    0,    0,    0, 0, 0, 0x11};
+    static const uint8_t mac[6] = {2, 0, 0, 0, 0, 0x11};
+    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nd));
+
+    memset(&nd, 0, sizeof(nd));
+    nd.ndm_family = (uint8_t)family;
+    nd.ndm_ifindex = 1;
+    nd.ndm_state = NUD_REACHABLE;
+    memcpy(b + NLMSG_HDRLEN, &nd, sizeof(nd));
+    ra.rta_type = NDA_DST;
+    ra.rta_len = (unsigned short)RTA_LENGTH(16);
+    memcpy(b + off, &ra, sizeof(ra));
+    memcpy(b + off + sizeof(ra), ip6, 16);
+    off += RTA_ALIGN(ra.rta_len);
+    if (lladdr) {
+        ra.rta_type = NDA_LLADDR;
+        ra.rta_len = (unsigned short)RTA_LENGTH(6);
+        memcpy(b + off, &ra, sizeof(ra));
+        memcpy(b + off + sizeof(ra), mac, 6);
+        off += RTA_ALIGN(ra.rta_len);
+    }
+    memset(&h, 0, sizeof(h));
+    h.nlmsg_len = (uint32_t)off;
+    h.nlmsg_type = RTM_NEWNEIGH;
+    memcpy(b, &h, sizeof(h));
+    return off;
+}
+
+static void neigh6_dump(void **state)
+{
+    uint8_t b[512];
+    struct nlmsghdr done;
+    size_t len = 0, n = 0, cap = 0, cut;
+    np_neighbour *arr = NULL;
+    np_error err;
+    char ip[NP_ADDRSTRLEN];
+    int fin = 0;
+
+    (void)state;
+    len += neigh_msg(b + len, AF_INET6, 1);
+    len += neigh_msg(b + len, AF_INET, 1);
+    memset(&done, 0, sizeof(done));
+    done.nlmsg_len = NLMSG_HDRLEN;
+    done.nlmsg_type = NLMSG_DONE;
+    memcpy(b + len, &done, sizeof(done));
+    len += NLMSG_HDRLEN;
+    assert_int_equal(
+        np_netinfo_parse_neigh6(b, len, &arr, &n, &cap, &fin, &err), NP_OK);
+    assert_true(fin);
+    assert_int_equal(n, 1);
+    assert_string_equal(np_addr_ip_str(&arr[0].ip, ip, sizeof(ip)),
+                        "2001:db8:1::11");
+    assert_int_equal(arr[0].mac[5], 0x11);
+    assert_true(arr[0].complete);
+    free(arr);
+    /* a message cut anywhere: refused, or read only up to the cut */
+    for (cut = 1; cut < len; cut++) {
+        arr = NULL;
+        n = cap = 0;
+        fin = 0;
+        (void)np_netinfo_parse_neigh6(b, cut, &arr, &n, &cap, &fin, &err);
+        assert_true(n <= 1);
+        free(arr);
+    }
 }
 
 static void arp_entries(void **state)
@@ -133,6 +275,10 @@ int main(void)
         cmocka_unit_test(route_lowest_metric_up_gateway),
         cmocka_unit_test(route_none),
         cmocka_unit_test(route_malformed),
+        cmocka_unit_test(route6_lowest_metric),
+        cmocka_unit_test(route6_none_and_bad),
+        cmocka_unit_test(global6),
+        cmocka_unit_test(neigh6_dump),
         cmocka_unit_test(arp_entries),
         cmocka_unit_test(arp_bad_mac),
         cmocka_unit_test(source_for_loopback),

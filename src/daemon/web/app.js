@@ -100,6 +100,9 @@ const STATE_WORDS = {
   pending: ["warn", "Waiting"], refused: ["bad", "Refused by the router"],
   missing: ["bad", "Missing"], "other-device": ["bad", "Held by another device"],
   unknown: ["warn", "Unknown"],
+  mapped: ["good", "Mapped"], conflict: ["bad", "Port held by another mapping"],
+  "third-party-refused": ["bad", "Refused: for another device"], timeout: ["bad", "No answer"],
+  failed: ["bad", "Failed"], "permanent-only": ["bad", "Router takes only permanent mappings"],
 };
 function stateBadge(s) {
   const [cls, word] = STATE_WORDS[s] || ["warn", s];
@@ -300,6 +303,8 @@ async function loadPlan() {
     t.append(tb);
     fill(out, el("p", {}, "For ", el("strong", { text: setup.name + " (" + setup.address + ")" }),
       ", natpilot will ask the router for:"), t,
+      el("p", { class: "muted", text: p.via ? "Through " + p.via.toUpperCase() + ", the protocol the session chose for this device." :
+        "No protocol that answered can map for this device" + (p.discovery_error ? " (" + p.discovery_error + ")" : "") + "." }),
       p.never_mapped.length ? el("p", { class: "msg warn", text: p.never_mapped.length +
         " rule(s) cover a broad range; natpilot never maps those." }) : null,
       p.self_maps_with_upnp ? el("p", { class: "muted", text: "This console can also map its ports itself when UPnP is on in the router." }) : null);
@@ -335,19 +340,33 @@ async function apply() {
     }
     await new Promise((res) => setTimeout(res, 500));
   }
+  text.textContent = "Checking the router's table…";
+  /* the answer is the mapping session's check of the device (np_session_verify) */
+  try {
+    setup.report = await api("/api/v1/verify", { method: "POST", json: { name: setup.name } });
+  } catch (e) { setup.report = null; err.textContent = e.message; err.hidden = false; }
   b.disabled = false;
   verify();
 }
 function verify() {
   goStep(7);
-  const d = setup.device, out = $("verify-out");
-  if (!d) { out.textContent = "The daemon does not list the device yet."; return; }
-  const held = d.mappings.filter((m) => m.state === "held" || m.state === "present");
-  const refused = d.mappings.filter((m) => m.state !== "held" && m.state !== "present");
+  const rep = setup.report, out = $("verify-out");
+  if (!rep) { out.textContent = "The router could not be asked: see the error above."; return; }
+  const held = rep.rules.filter((m) => m.status === "mapped");
+  const refused = rep.rules.filter((m) => m.status !== "mapped");
   fill(out, el("p", {}, el("span", { class: "state " + (refused.length ? "warn" : "good"),
-    text: held.length + " of " + d.mappings.length + " ports mapped" })),
-    el("ul", {}, ...d.mappings.map((m) => el("li", {}, m.transport.toUpperCase() + " " + m.internal_port + " ",
-      stateBadge(m.state), m.external ? " → " + m.external : "", m.last_error ? " (" + m.last_error + ")" : ""))));
+    text: held.length + " of " + rep.rules.length + " ports mapped" })),
+    el("ul", {}, ...rep.rules.map((m) => {
+      /* what the daemon heard from the router when it asked (refused...) */
+      const k = setup.device && m.status !== "mapped" ? setup.device.mappings.find((x) =>
+        x.transport === m.protocol && x.internal_port === m.port) : null;
+      return el("li", {}, m.protocol.toUpperCase() + " " + m.port + " ",
+        stateBadge(m.status), m.external ? " → " + m.external : "", m.via && m.via !== "none" ? " via " + m.via : "",
+        m.holder ? " (held by " + m.holder + ")" : "",
+        k && k.state !== m.status ? el("span", {}, " — the daemon: ", stateBadge(k.state),
+          k.last_error ? " (" + k.last_error + ")" : "") : null);
+    })));
+  const d = { address: rep.address };
   const ba = $("before-after");
   fill(ba, );
   if (setup.diag) {
@@ -357,9 +376,37 @@ function verify() {
   }
   $("manual").hidden = refused.length === 0;
   $("manual-addr").textContent = d.address;
-  fill($("manual-list"), ...refused.map((m) => el("li", { text: m.transport.toUpperCase() + " port " + m.internal_port + " → " + d.address + ":" + m.internal_port })));
+  fill($("manual-list"), ...refused.map((m) => el("li", { text: m.protocol.toUpperCase() + " port " + m.port + " → " + d.address + ":" + m.port })));
   $("done-msg").textContent = setup.name + " is in natpilot's configuration; the daemon keeps its mappings alive and re-creates them after a router restart.";
-  announce("Set-up finished: " + held.length + " of " + d.mappings.length + " ports mapped");
+  announce("Set-up finished: " + held.length + " of " + rep.rules.length + " ports mapped");
+}
+
+/* ---- the expert form: explicit ports (the library refuses whole ranges and DMZ-like requests) ---- */
+async function expertAdd(ev) {
+  ev.preventDefault();
+  const out = $("expert-out"), b = $("expert-add");
+  const name = $("expert-name").value.trim();
+  const ports = $("expert-ports").value.split(/[,\s]+/).filter((x) => x);
+  b.disabled = true;
+  out.textContent = "Adding " + name + "…";
+  try {
+    await api("/api/v1/expert", { method: "POST",
+      json: { name, address: $("expert-address").value.trim(), ports } });
+    out.textContent = "Added; asking the router…";
+    for (let i = 0; i < 60; i++) {
+      const st = await api("/api/v1/status");
+      const d = (st.devices || []).find((x) => x.name === name);
+      if (d && d.mappings.every((m) => m.state !== "pending" && m.state !== "unknown")) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const rep = await api("/api/v1/verify", { method: "POST", json: { name } });
+    const held = rep.rules.filter((m) => m.status === "mapped").length;
+    fill(out, el("p", {}, el("span", { class: "state " + (held === rep.rules.length ? "good" : "warn"),
+      text: held + " of " + rep.rules.length + " ports mapped" })),
+      el("ul", {}, ...rep.rules.map((m) => el("li", {}, m.protocol.toUpperCase() + " " + m.port + " ", stateBadge(m.status)))));
+    announce(name + ": " + held + " of " + rep.rules.length + " ports mapped");
+  } catch (e) { fill(out, el("p", { class: "msg bad", role: "alert", text: e.message })); }
+  b.disabled = false;
 }
 
 /* ---- profiles ---- */
@@ -413,6 +460,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("diag-run").addEventListener("click", runDiagnosis);
   $("diag-next").addEventListener("click", () => goStep(5));
   $("apply").addEventListener("click", apply);
+  $("expert-form").addEventListener("submit", expertAdd);
   $("prof-search").addEventListener("input", debounce(searchProfiles, 150));
   window.addEventListener("hashchange", route);
   /* the session and, on the status page, the status in one round trip */
