@@ -219,6 +219,15 @@ int np_config_add_device(const char *path, const np_cfg_device *dev,
 int np_config_default_state_file(char *buf, size_t size);
 int np_config_default_status_socket(char *buf, size_t size);
 
+/*
+ * The socket a client (natpilot status) reads when none is given: the
+ * default above if a socket is there; else, for a user other than root, the
+ * system daemon's /run/natpilot/status.sock if it exists (natpilot.service
+ * runs under DynamicUser and serves every local user); else the default
+ * above. NP_OK, NP_ENOTFOUND, NP_EBUFSIZE.
+ */
+int np_config_client_status_socket(char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -270,7 +270,7 @@ int np_cmd_status(int argc, char **argv)
         return NP_EXIT_USAGE;
     }
     if (path[0] == '\0' &&
-        np_config_default_status_socket(path, sizeof(path)) != NP_OK) {
+        np_config_client_status_socket(path, sizeof(path)) != NP_OK) {
         np_out_errorf("status", "no status socket known: give --socket PATH "
                                 "(or set XDG_RUNTIME_DIR)");
         return NP_EXIT_USAGE;

@@ -964,6 +964,20 @@ int np_config_default_status_socket(char *buf, size_t size)
     return NP_ENOTFOUND;
 }
 
+int np_config_client_status_socket(char *buf, size_t size)
+{
+    static const char sys[] = "/run/natpilot/status.sock";
+    struct stat st;
+    int rc = np_config_default_status_socket(buf, size);
+
+    if (rc == NP_OK && stat(buf, &st) == 0)
+        return NP_OK;
+    if (rc != NP_EBUFSIZE && geteuid() != 0 && stat(sys, &st) == 0 &&
+        S_ISSOCK(st.st_mode))
+        return join(buf, size, sys, "");
+    return rc;
+}
+
 /* The "profiles_dir" member of the text, if it is a string, else "". */
 static void peek_profiles_dir(const char *path, char *out, size_t size)
 {

@@ -297,7 +297,7 @@ fi
 # while fetching, erased at the end; nothing of it without a terminal
 rm -rf "$T/ttycat"
 set +e
-ip netns exec "$NS" script -qec "env XDG_DATA_HOME='$XDG_DATA_HOME' HOME='$HOME' \
+ip netns exec "$NS" script -qec "env TERM=xterm XDG_DATA_HOME='$XDG_DATA_HOME' HOME='$HOME' \
     '$NATPILOT' update --url '$BASE/v2/index.json' --cacert '$T/pki/ca.pem' \
     --dir '$T/ttycat'" /dev/null >"$T/tty" 2>&1
 rc=$?
