@@ -277,9 +277,8 @@ enum np_pm_outcome np_pm_classify_pcp(int result_code, int third_party);
 /* Classify a NAT-PMP result code (RFC 6886 §3.5). */
 enum np_pm_outcome np_pm_classify_natpmp(int result_code);
 
-/* The words for a protocol result code ("NOT_AUTHORIZED: ..."); never NULL */
-const char *np_pm_pcp_result_str(int result_code);
-const char *np_pm_natpmp_result_str(int result_code);
+/* The words for a UPnP error code; never NULL. (PCP and NAT-PMP result
+ * codes: np_pcp_result_name/_message, np_natpmp_result_name/_message.) */
 const char *np_pm_upnp_error_str(int upnp_code);
 
 /*

@@ -42,9 +42,8 @@ static const struct result_info results[] = {
                               "request",
                               0},
     [NP_PCP_UNSUPP_OPTION] = {"UNSUPP_OPTION",
-                              "the router does not support a required "
-                              "option (on most routers: mapping for another "
-                              "device, THIRD_PARTY, is switched off)",
+                              "the router does not support an option the "
+                              "request marked mandatory",
                               0},
     [NP_PCP_MALFORMED_OPTION] = {"MALFORMED_OPTION",
                                  "the router rejected an option as malformed",

@@ -563,8 +563,12 @@ static int pcp_map6(np_pinhole *ph, const np_ph_request *req, uint32_t life,
         return NP_OK;
     }
     if (resp.result != NP_PCP_SUCCESS) {
+        char msg[NP_PM_MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "%s: %s", np_pcp_result_name(resp.result),
+                 np_pcp_result_message(resp.result));
         set_res(res, NP_PM_PCP, np_pm_classify_pcp(resp.result, third),
-                resp.result, np_pm_pcp_result_str(resp.result));
+                resp.result, msg);
         return NP_OK;
     }
     set_res(res, NP_PM_PCP, NP_PM_OK, 0,

@@ -448,52 +448,6 @@ enum np_pm_outcome np_pm_classify_natpmp(int rc)
     }
 }
 
-const char *np_pm_pcp_result_str(int rc)
-{
-    static const char *const s[] = {
-        "SUCCESS",
-        "UNSUPP_VERSION: the server does not speak this PCP version",
-        "NOT_AUTHORIZED: the router's policy refuses this mapping",
-        "MALFORMED_REQUEST: the server could not parse the request",
-        "UNSUPP_OPCODE: the server does not support this operation",
-        "UNSUPP_OPTION: the server does not support an option the request "
-        "carried",
-        "MALFORMED_OPTION: an option was malformed",
-        "NETWORK_FAILURE: the server has a network problem",
-        "NO_RESOURCES: the server is out of mappings",
-        "UNSUPP_PROTOCOL: the server cannot map this transport protocol",
-        "USER_EX_QUOTA: this device has reached its mapping quota",
-        "CANNOT_PROVIDE_EXTERNAL: the external port asked for is taken",
-        "ADDRESS_MISMATCH: the request's client address is not its source "
-        "(a NAT between us and the PCP server?)",
-        "EXCESSIVE_REMOTE_PEERS: too many remote peers"};
-
-    if (rc >= 0 && (size_t)rc < sizeof(s) / sizeof(s[0]))
-        return s[rc];
-    return "unknown PCP result code";
-}
-
-const char *np_pm_natpmp_result_str(int rc)
-{
-    switch (rc) {
-    case 0:
-        return "Success";
-    case 1:
-        return "Unsupported Version";
-    case 2:
-        return "Not Authorized/Refused: the router's policy refuses this "
-               "mapping";
-    case 3:
-        return "Network Failure: the router has no external address";
-    case 4:
-        return "Out of resources: the router cannot make more mappings";
-    case 5:
-        return "Unsupported opcode";
-    default:
-        return "unknown NAT-PMP result code";
-    }
-}
-
 const char *np_pm_upnp_error_str(int code)
 {
     switch (code) {

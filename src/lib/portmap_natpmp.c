@@ -326,11 +326,12 @@ static void set_result(struct nat *s, np_pm_result *res,
                           "%u (the port is taken)",
                           (unsigned)got, (unsigned)asked);
     else
-        np__pm_result_set(res, NP_PM_NATPMP, o, code, "NAT-PMP result %d: %s%s",
-                          code, np_pm_natpmp_result_str(code),
-                          s->lost_state ? " (the router's epoch says it "
-                                          "restarted)"
-                                        : "");
+        np__pm_result_set(
+            res, NP_PM_NATPMP, o, code, "NAT-PMP result %d (%s): %s%s", code,
+            np_natpmp_result_name(code), np_natpmp_result_message(code),
+            s->lost_state ? " (the router's epoch says it "
+                            "restarted)"
+                          : "");
 }
 
 static int nat_add(void *st, const np_pm_request *req, np_pm_result *res,
@@ -397,8 +398,9 @@ static int nat_del(void *st, const np_pm_request *req, np_pm_result *res,
         return rc == NP_ETIMEOUT ? NP_ETIMEOUT : NP_OK;
     }
     np__pm_result_set(res, NP_PM_NATPMP, np_pm_classify_natpmp(r.result),
-                      r.result, "NAT-PMP result %d: %s", r.result,
-                      np_pm_natpmp_result_str(r.result));
+                      r.result, "NAT-PMP result %d (%s): %s", r.result,
+                      np_natpmp_result_name(r.result),
+                      np_natpmp_result_message(r.result));
     return NP_OK;
 }
 

@@ -334,9 +334,10 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
                 res->external = r.external;
                 np_addr_set_port(&res->external, offered);
                 np__pm_result_set(res, NP_PM_PCP, NP_PM_CONFLICT, 11,
-                                  "PCP result 11: %s (the router offered "
-                                  "external port %u instead)",
-                                  np_pm_pcp_result_str(11), (unsigned)offered);
+                                  "PCP result 11 (%s): %s (the router "
+                                  "offered external port %u instead)",
+                                  np_pcp_result_name(11),
+                                  np_pcp_result_message(11), (unsigned)offered);
                 return NP_OK;
             }
             if (r2.result != 11)
@@ -383,8 +384,9 @@ static int pcp_map(struct pcp *s, const np_pm_request *req, uint32_t lifetime,
     }
     if (r.result != 0) {
         np__pm_result_set(res, NP_PM_PCP, np_pm_classify_pcp(r.result, third),
-                          r.result, "PCP result %d: %s", r.result,
-                          np_pm_pcp_result_str(r.result));
+                          r.result, "PCP result %d (%s): %s", r.result,
+                          np_pcp_result_name(r.result),
+                          np_pcp_result_message(r.result));
         return NP_OK;
     }
     if (lifetime > 0 &&
