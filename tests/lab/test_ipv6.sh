@@ -16,13 +16,9 @@ lab_require turnserver miniupnpd miredo-server jq "$NATPILOT" "$LAB_TOOLS/np_pkt
 EI=endpoint-independent
 AD=address-dependent
 APD=address-and-port-dependent
-failures=0
 OUT=""
 
-fail() {
-    echo "   FAIL $*"
-    failures=$((failures + 1))
-}
+fail() { lab_bad "$*"; }
 
 # diag NAME [ARGS...]: natpilot diagnose --json in lan1 against both
 # coturns; the answer in $OUT, the exit code in $RC, the wall time in $MS.
@@ -60,9 +56,9 @@ expect() {
         fi
     done
     if [ "$bad" = 0 ]; then
-        echo "   ok   $(jq -c 'if (.ipv6|type)=="object" then .ipv6 | [.state,.nat,.udp,.mapping,.filtering,.labels.generic,.labels.xbox,.pinholes.available] else [.pinholes[]? | [.transport,.port,.status,.protocol]] end' <<<"$OUT")"
+        lab_ok "$(jq -c 'if (.ipv6|type)=="object" then .ipv6 | [.state,.nat,.udp,.mapping,.filtering,.labels.generic,.labels.xbox,.pinholes.available] else [.pinholes[]? | [.transport,.port,.status,.protocol]] end' <<<"$OUT")"
     else
-        failures=$((failures + 1))
+        LAB_FAILED=$((LAB_FAILED + 1))
         jq -c '.ipv6' <<<"$OUT" | sed 's/^/     /'
     fi
 }
@@ -73,7 +69,7 @@ shape() {
     for chk in \
         '(.ipv6.state|IN("no-address","no-route","not-tested","no-answer","udp-blocked","udp-unknown","ok"))' \
         '(.ipv6.nat|IN("unknown","none","nat66"))' \
-        '(.ipv6.udp|IN("ok","blocked","no-answer","untested"))' \
+        '(.ipv6.udp|IN("ok","blocked","no-answer","unknown","server-no-udp","untested"))' \
         '(.ipv6.filtering|IN("endpoint-independent","address-dependent","address-and-port-dependent","unknown"))' \
         '(.ipv6.labels.generic|IN("open","moderate","strict","blocked","unknown"))' \
         '(.ipv6.reason|type=="string" and length>0)' \
@@ -375,7 +371,4 @@ OUT=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
     --no-router --json 2>/dev/null) || true
 expect '.teredo.verdict="fails";.teredo.reason="symmetric-nat";.teredo.fix="native-ipv6";.teredo.native_ipv6=true;.ipv6.state="ok"'
 
-if [ "$failures" -gt 0 ]; then
-    lab_fail "$failures IPv6 case(s) failed"
-fi
-echo "IPv6 lab: all cases passed in $(lab__elapsed) s"
+lab_done

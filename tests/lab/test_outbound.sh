@@ -71,7 +71,7 @@ expect_port() {
     local got
     got=$(port_state "$1" "$2" "$3")
     [ "$got" = "$4" ] || lab_fail "$2 $3: expected $4, natpilot said $got"
-    lab_log "ok: $2 $3 $got"
+    lab_ok "$2 $3 $got"
 }
 
 # run_np OUTVAR ARGS...: run natpilot in lan1, JSON on stdout; sets RC,
@@ -226,7 +226,7 @@ run_np J "${PROFILE_ARGS[@]}"
     [ "$RC" = 0 ] || lab_fail "case 5: only a non-essential rule blocked, exit $RC"
     [ "$(rule np-lab-shooter "stats upload" state)" = refused ] || lab_fail "case 5: stats (2)"
     egress_rules ""
-    lab_log "ok: profile rules"
+    lab_ok "profile rules"
 }
 
 # ---- case 7: diagnose --outbound runs the same check beside the NAT test and
@@ -247,7 +247,7 @@ H=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
     --reflector "$REFLECTOR:80" || true)
 grep -q "Outbound ports" <<<"$H" || lab_fail "case 7: no outbound section in the human output"
 grep -q "matchmaking" <<<"$H" || lab_fail "case 7: outbound rule missing in the human output"
-lab_log "ok: diagnose --outbound"
+lab_ok "diagnose --outbound"
 
 # ---- case 4: the router lets nothing out: exit 3, nothing reachable ---------
 egress_rules 'iifname "br0" counter drop'
@@ -286,4 +286,4 @@ lab_log "lossy: late answers $(jq .late_answers <<<"$J"), confirmation pass" \
 awk -v e="$(jq .elapsed_ms <<<"$J")" -v w="$(jq .wait_ms <<<"$J")" \
     'BEGIN { exit !(e < 3 * w) }' || lab_fail "case 6: more than 3 waits"
 
-lab_log "PASS test_outbound"
+lab_done

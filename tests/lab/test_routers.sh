@@ -13,11 +13,6 @@ lab_require upnpc jq python3
 
 export NATPILOT_STATE_DIR="$LAB_TMP/state"
 N=$NATPILOT
-PASS=0
-ok() {
-    PASS=$((PASS + 1))
-    lab_log "ok: $*"
-}
 
 # run ROLE EXPECTED_EXIT OUTFILE ARGS...: natpilot in ROLE, check its exit
 # (EXPECTED_EXIT "nz": any non-zero).
@@ -82,7 +77,7 @@ lab_in lan1 upnpc -i -u "$LAB_FAKEGW_URL" -d 40000 UDP >/dev/null 2>&1 ||
     lab_fail "upnpc -d"
 [ -z "$(table)" ] || lab_fail "upnpc -l after -d: [$(table)]"
 no_inbound 40000 lan1 "emulator after upnpc -d"
-ok "0: np_fakegw checked with upnpc: found by SSDP, -a maps (inbound proven), -l lists, -d removes (inbound stopped)"
+lab_ok "0: np_fakegw checked with upnpc: found by SSDP, -a maps (inbound proven), -l lists, -d removes (inbound stopped)"
 
 # --- 1. permanent leases only (725) ---------------------------------------
 fresh_gw --igd 2 --behave perm-725
@@ -101,7 +96,7 @@ lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "725: no inbound"
 run lan1 0 /dev/null close --port udp:40000
 [ -z "$(table)" ] || lab_fail "725: close left [$(table)]"
 no_inbound 40000 lan1 "725 after close"
-ok "1: 725 -> one retry with lease 0 on the same port, reported permanent, proven, removed by close"
+lab_ok "1: 725 -> one retry with lease 0 on the same port, reported permanent, proven, removed by close"
 
 # --- 2. 402 and its meanings -----------------------------------------------
 fresh_gw --igd 2 --behave perm-402
@@ -120,7 +115,7 @@ st=$(status_of "$LAB_TMP/full.json" udp 40000)
 [ "$(soap_count AddPortMapping)" = 2 ] ||
     lab_fail "402 (table full): $(soap_count AddPortMapping) requests, want 2"
 [ -z "$(table)" ] || lab_fail "402 (table full): table [$(table)]"
-ok "2: 402 to a lease -> permanent after one retry; 402 to both -> '$st', not 'permanent only', no rule left"
+lab_ok "2: 402 to a lease -> permanent after one retry; 402 to both -> '$st', not 'permanent only', no rule left"
 
 # --- 3. success answer, no mapping -------------------------------------------
 fresh_gw --igd 2 --behave no-mapping
@@ -136,7 +131,7 @@ run lan1 nz "$LAB_TMP/drop3.json" open --via upnp --for "$LAB_LAN2_IP" \
 [ "$(status_of "$LAB_TMP/drop3.json" udp 40000)" != mapped ] ||
     lab_fail "dropped third-party mapping called mapped"
 no_inbound 40000 lan2 "drop-third-party"
-ok "3: success answers without a mapping (all, or for another device) are not 'mapped' (read-back trusted)"
+lab_ok "3: success answers without a mapping (all, or for another device) are not 'mapped' (read-back trusted)"
 
 # --- 9. per-device permission: 606 on v2, the v1 description maps -----------
 fresh_gw --igd both --behave v2-606
@@ -150,7 +145,7 @@ fresh_gw --igd 2 --behave v2-606
 run lan1 nz "$LAB_TMP/v606only.json" open --via upnp --port udp:40000 --json
 grep -q "Permit independent port sharing" "$LAB_TMP/v606only.json" ||
     lab_fail "606 without v1: setting not named: $(cat "$LAB_TMP/v606only.json")"
-ok "9: 606 on the IGDv2 service -> mapped through the v1 description; with v2 only, the router setting is named"
+lab_ok "9: 606 on the IGDv2 service -> mapped through the v1 description; with v2 only, the router setting is named"
 
 # --- 10. a protocol that answers but refuses -> the next one ----------------
 fresh_gw --igd 2 --pcp refuse-all
@@ -166,7 +161,7 @@ run lan1 0 "$LAB_TMP/nat3.json" open --port udp:40000 --json
     [ "$(jq -r '.rules[0].via' "$LAB_TMP/nat3.json")" = upnp ] ||
     lab_fail "NAT-PMP result 3: $(cat "$LAB_TMP/nat3.json")"
 run lan1 0 /dev/null close --port udp:40000
-ok "10: PCP NOT_AUTHORIZED / NAT-PMP result 3 at discovery -> UPnP maps"
+lab_ok "10: PCP NOT_AUTHORIZED / NAT-PMP result 3 at discovery -> UPnP maps"
 
 # --- 11. AddAnyPortMapping broken -> next free port -------------------------
 for how in addany-drop addany-401 addany-602; do
@@ -178,7 +173,7 @@ for how in addany-drop addany-401 addany-602; do
     lab_inbound udp "$alt" lan1 3074 2000 >/dev/null || lab_fail "$how: nothing through $alt"
     run lan1 0 /dev/null close --via upnp --platform xbox xbox-network
 done
-ok "11: AddAnyPortMapping dropped / 401 / 602 -> next free external port ($alt), proven"
+lab_ok "11: AddAnyPortMapping dropped / 401 / 602 -> next free external port ($alt), proven"
 
 # --- 12. conflicts under other codes ------------------------------------------
 fresh_gw --igd 2 --behave conflict-501 --seed "UDP:40000:$LAB_LAN2_IP:40000:lan2 game"
@@ -194,7 +189,7 @@ run lan1 0 "$LAB_TMP/r718.json" open --via upnp --port udp:40000 --json
 lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "718 re-add: no inbound"
 run lan1 0 /dev/null close --port udp:40000
 [ -z "$(table)" ] || lab_fail "718: close left [$(table)]"
-ok "12: 501 for another device's port -> conflict with holder; 718 on our own -> mapped again"
+lab_ok "12: 501 for another device's port -> conflict with holder; 718 on our own -> mapped again"
 
 # --- 8. a table that cannot be listed (713 at index 0) -----------------------
 fresh_gw --igd 2 --behave list-713
@@ -209,7 +204,7 @@ run lan1 0 "$LAB_TMP/l713all.json" close --all --json
     lab_fail "713: close (all): $(cat "$LAB_TMP/l713all.json")"
 grep -q "DeletePortMapping ExternalPort=40010 .*-> 0" "$LAB_TMP/fakegw.log" ||
     lab_fail "713: tcp 40010 not removed"
-ok "8: a table that cannot be listed: close (with --port, and without) removes its own mappings through GetSpecificPortMappingEntry"
+lab_ok "8: a table that cannot be listed: close (with --port, and without) removes its own mappings through GetSpecificPortMappingEntry"
 
 # --- 13. description blanked or changed by the router ------------------------
 for how in "--behave blank-desc" "--rewrite-desc UPnP_Rule_7"; do
@@ -227,7 +222,7 @@ fresh_gw --igd 2 --seed "UDP:40000:$LAB_LAN1_IP:40000:other program"
 run lan1 0 /dev/null close --port udp:40000
 [ "$(table)" = "UDP 40000->$LAB_LAN1_IP:40000 'other" ] ||
     lab_fail "13: another program's mapping touched: [$(table)]"
-ok "13: a blanked or rewritten description: close finds its own mapping by client, port, protocol and its record; another program's is left alone"
+lab_ok "13: a blanked or rewritten description: close finds its own mapping by client, port, protocol and its record; another program's is left alone"
 
 # --- the daemon against the emulator ---------------------------------------
 D="$LAB_TMP/daemon"
@@ -280,7 +275,7 @@ dlog | grep -q "router restart" || lab_fail "the real restart was not seen"
 dlog | grep -q "BOOTID 1 -> 2" || lab_fail "restart not keyed on BOOTID: $(dlog | grep -i restart)"
 [ "$(soap_count AddPortMapping)" -gt "$adds" ] || lab_fail "not re-created"
 daemon_stop
-ok "5: igddesc.xml + igd2desc.xml + TR-064 announced every second: no restart; a BOOTID change is one, mappings back"
+lab_ok "5: igddesc.xml + igd2desc.xml + TR-064 announced every second: no restart; a BOOTID change is one, mappings back"
 
 # --- 8. the daemon on a table that cannot be listed -------------------------
 fresh_gw --igd 2 --behave list-713
@@ -293,7 +288,7 @@ daemon_stop
 [ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
     lab_fail "713: SIGTERM did not remove all 3"
 no_inbound 40000 lan1 "713 after SIGTERM"
-ok "8: a table that cannot be listed: the daemon confirms each mapping by GetSpecificPortMappingEntry, no restart, removes all on SIGTERM"
+lab_ok "8: a table that cannot be listed: the daemon confirms each mapping by GetSpecificPortMappingEntry, no restart, removes all on SIGTERM"
 
 # --- 1 (daemon). permanent only: kept by checking presence ------------------
 fresh_gw --igd 2 --behave perm-725
@@ -308,7 +303,7 @@ all_held || lab_fail "725 daemon: not held"
 daemon_stop
 [ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
     lab_fail "725 daemon: SIGTERM did not remove the permanent mappings"
-ok "1 (daemon): permanent mappings kept by checking presence, not re-added; removed on SIGTERM"
+lab_ok "1 (daemon): permanent mappings kept by checking presence, not re-added; removed on SIGTERM"
 
 # --- 13 (daemon). description blanked: SIGTERM still removes them ----------
 fresh_gw --igd 2 --behave blank-desc
@@ -317,7 +312,7 @@ daemon_stop
 [ "$(grep -c "DeletePortMapping.* -> 0" "$LAB_TMP/fakegw.log")" = 3 ] ||
     lab_fail "13 daemon: SIGTERM did not remove its blanked mappings"
 [ -z "$(table)" ] || lab_fail "13 daemon: left [$(table)]"
-ok "13 (daemon): mappings whose description the router blanked are removed on SIGTERM"
+lab_ok "13 (daemon): mappings whose description the router blanked are removed on SIGTERM"
 
 # --- 15. SSDP quiet while HTTP works -----------------------------------------
 fresh_gw --igd 2 --notify-interval 0
@@ -331,7 +326,7 @@ all_held || lab_fail "15: mappings not held while SSDP is quiet: $(status_json)"
 dlog | grep -qE "router restart|does not answer$" && lab_fail "15: IGD declared gone"
 [ "$(soap_count AddPortMapping)" = 3 ] || lab_fail "15: re-created"
 daemon_stop
-ok "15: SSDP quiet, HTTP working: the last good description URL is reused, mappings kept"
+lab_ok "15: SSDP quiet, HTTP working: the last good description URL is reused, mappings kept"
 
 # --- 16. the WAN address changes -> reported on renewal ----------------------
 fresh_gw --igd 2 --wan-addr2 203.0.113.99
@@ -344,7 +339,7 @@ status_json | jq -e '.router.external_address_change | test("203.0.113.99")' >/d
 status_json | jq -e '[.devices[].mappings[].external | startswith("203.0.113.99")] | any' >/dev/null ||
     lab_fail "16: status still shows the old address"
 daemon_stop
-ok "16: a WAN address change on renewal is logged and in the status"
+lab_ok "16: a WAN address change on renewal is logged and in the status"
 
 lab_fakegw_stop
-echo "PASS ($PASS sections)"
+lab_done

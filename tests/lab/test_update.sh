@@ -25,8 +25,6 @@ T=$(mktemp -d /tmp/np-update.XXXXXX)
 SRV_PID=
 LOCK_PID=
 UPD_PID=
-fails=0
-cases=0
 
 cleanup() {
     if [ -n "$SRV_PID" ]; then
@@ -47,8 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-ok() { cases=$((cases + 1)); printf 'ok   %s\n' "$*"; }
-bad() { cases=$((cases + 1)); fails=$((fails + 1)); printf 'FAIL %s\n' "$*"; }
 
 # --- certificates -----------------------------------------------------------
 mkdir -p "$T/pki"
@@ -242,18 +238,18 @@ expect() { # name want_rc pattern...
     local name=$1 want=$2 p
     shift 2
     if [ "$rc" != "$want" ]; then
-        bad "$name: exit $rc, want $want"
+        lab_bad "$name: exit $rc, want $want"
         printf '  stdout: %s\n  stderr: %s\n' "$out" "$errout"
         return 1
     fi
     for p in "$@"; do
         if ! grep -qF -- "$p" <<<"$out"$'\n'"$errout"; then
-            bad "$name: output lacks '$p'"
+            lab_bad "$name: output lacks '$p'"
             printf '  stdout: %s\n  stderr: %s\n' "$out" "$errout"
             return 1
         fi
     done
-    ok "$name (exit $rc)${errout:+: $(head -n 1 <<<"$errout")}"
+    lab_ok "$name (exit $rc)${errout:+: $(head -n 1 <<<"$errout")}"
 }
 
 # --- success cases -----------------------------------------------------------
@@ -261,17 +257,17 @@ np update --url "$BASE/v1/index.json" --cacert "$T/pki/ca.pem"
 expect "first install" 0 "Catalog updated: 2 files" "$CAT" || true
 if [ -L "$CAT" ] && cmp -s "$CAT/games/lab-game.json" "$W/v1/games/lab-game.json" &&
     cmp -s "$CAT/platforms/lab-console.json" "$W/v1/platforms/lab-console.json"; then
-    ok "first install: catalog is a symlink to a generation holding the files"
+    lab_ok "first install: catalog is a symlink to a generation holding the files"
 else
-    bad "first install: catalog not installed as expected"; ls -la "$CAT" || true
+    lab_bad "first install: catalog not installed as expected"; ls -la "$CAT" || true
 fi
 
 np update --url "$BASE/v1/index.json" --cacert "$T/pki/ca.pem" --json
 expect "already current" 0 || true
 if [ "$(jq -r '.updated,.current,.files,.error' <<<"$out" | tr '\n' ' ')" = "false true 2 null " ]; then
-    ok "already current: --json says updated=false current=true files=2 error=null"
+    lab_ok "already current: --json says updated=false current=true files=2 error=null"
 else
-    bad "already current: json $out"
+    lab_bad "already current: json $out"
 fi
 
 gen1=$(readlink "$CAT")
@@ -280,17 +276,17 @@ expect "update to v2" 0 || true
 gen2=$(readlink "$CAT")
 if [ "$(jq -r '.updated,.files,.from,.to' <<<"$out" | tr '\n' ' ')" = "true 3 $BASE/v2/index.json $CAT " ] &&
     [ "$(jq -r '.bytes > 0 and (.index_sha256 | length) == 64 and (.previous_sha256 | length) == 64' <<<"$out")" = true ]; then
-    ok "update to v2: --json fields updated, files, bytes, from, to, digests"
+    lab_ok "update to v2: --json fields updated, files, bytes, from, to, digests"
 else
-    bad "update to v2: json $out"
+    lab_bad "update to v2: json $out"
 fi
 left=$(ls -A "$XDG_DATA_HOME/natpilot" | sort | tr '\n' ' ')
 if [ "$gen1" != "$gen2" ] && [ ! -e "$XDG_DATA_HOME/natpilot/$gen1" ] &&
     [ "$left" = "$(printf '%s\n' .profiles.lock "$gen2" profiles | sort | tr '\n' ' ')" ] &&
     cmp -s "$CAT/games/lab-game-two.json" "$W/v2/games/lab-game-two.json"; then
-    ok "update to v2: new generation swapped in, old one removed, nothing left over"
+    lab_ok "update to v2: new generation swapped in, old one removed, nothing left over"
 else
-    bad "update to v2: generations $gen1 -> $gen2, directory holds: $left"
+    lab_bad "update to v2: generations $gen1 -> $gen2, directory holds: $left"
 fi
 
 # progress on a terminal (script(1) gives natpilot a pty): shown on stderr
@@ -304,20 +300,20 @@ rc=$?
 set -e
 if [ "$rc" = 0 ] && grep -q "fetching games/lab-game.json  (3/3 files" "$T/tty" &&
     grep -q "Catalog updated" "$T/tty" && ! grep -q fetching <<<"$out$errout"; then
-    ok "progress on a terminal (files and bytes), none when not a terminal"
+    lab_ok "progress on a terminal (files and bytes), none when not a terminal"
 else
-    bad "progress on a terminal: rc $rc: $(tr '\r' '\n' <"$T/tty" | head -5)"
+    lab_bad "progress on a terminal: rc $rc: $(tr '\r' '\n' <"$T/tty" | head -5)"
 fi
 
 # the profile loader sees the new catalog as the user layer
 np profiles list --json
 if [ "$rc" = 0 ] && jq -e '[.. | objects | select(.id? == "lab-game-two")] | length > 0' \
     >/dev/null 2>&1 <<<"$out"; then
-    ok "natpilot profiles list shows lab-game-two from the updated catalog"
+    lab_ok "natpilot profiles list shows lab-game-two from the updated catalog"
 elif grep -q "not built yet" <<<"$errout"; then
     echo "skip natpilot profiles list: not built in this tree"
 else
-    bad "profiles list does not show lab-game-two (exit $rc): $out $errout"
+    lab_bad "profiles list does not show lab-game-two (exit $rc): $out $errout"
 fi
 
 # the project's own catalog goes through the whole path
@@ -328,9 +324,9 @@ if [ "$REAL" -gt 0 ]; then
     t1=$(date +%s%N)
     expect "the project's catalog ($REAL files)" 0 || true
     if [ "$(jq -r '.updated,.files' <<<"$out" | tr '\n' ' ')" = "true $REAL " ]; then
-        ok "the project's catalog: all $REAL files ($(jq -r .bytes <<<"$out") bytes) verified, validated, installed in $(((t1 - t0) / 1000000)) ms"
+        lab_ok "the project's catalog: all $REAL files ($(jq -r .bytes <<<"$out") bytes) verified, validated, installed in $(((t1 - t0) / 1000000)) ms"
     else
-        bad "the project's catalog: $out"
+        lab_bad "the project's catalog: $out"
     fi
 else
     echo "skip the project's catalog: no profiles/games/*.json in this tree"
@@ -345,9 +341,9 @@ np update --url "$BASE/v1/index.json" --cacert "$T/pki/ca.pem" --dir "$HAND"
 expect "install over a real directory (--dir)" 0 "Catalog updated" || true
 if [ -L "$HAND" ] && [ ! -e "$HAND/games/mine.json" ] && [ -f "$HAND/games/lab-game.json" ] &&
     [ "$(ls -A "$T/hand" | wc -l)" = 3 ]; then
-    ok "real directory replaced by the new generation, old one removed"
+    lab_ok "real directory replaced by the new generation, old one removed"
 else
-    bad "real directory case: $(ls -la "$T/hand")"
+    lab_bad "real directory case: $(ls -la "$T/hand")"
 fi
 
 # a catalog path that is a symlink written by hand ("./.profiles.mine"): a
@@ -359,25 +355,25 @@ ln -s ./.profiles.mine "$OWN/profiles"
 np update --url "$BASE/badhash/index.json" --cacert "$T/pki/ca.pem" --dir "$OWN/profiles"
 if [ "$rc" = 2 ] && [ -f "$OWN/.profiles.mine/games/mine.json" ] &&
     [ "$(readlink "$OWN/profiles")" = ./.profiles.mine ]; then
-    ok "hand-made symlink: a failed update leaves it and its target alone"
+    lab_ok "hand-made symlink: a failed update leaves it and its target alone"
 else
-    bad "hand-made symlink after a failed update (exit $rc): $(ls -lA "$OWN")"
+    lab_bad "hand-made symlink after a failed update (exit $rc): $(ls -lA "$OWN")"
 fi
 np update --url "$BASE/v1/index.json" --cacert "$T/pki/ca.pem" --dir "$OWN/profiles"
 if [ "$rc" = 0 ] && [ -f "$OWN/profiles/games/lab-game.json" ] &&
     [ "$(readlink "$OWN/profiles")" != ./.profiles.mine ]; then
-    ok "hand-made symlink: replaced by a good update"
+    lab_ok "hand-made symlink: replaced by a good update"
 else
-    bad "hand-made symlink after a good update (exit $rc): $(ls -lA "$OWN")"
+    lab_bad "hand-made symlink after a good update (exit $rc): $(ls -lA "$OWN")"
 fi
 
 # --- failure cases: the installed catalog must not change ---------------------
 before=$(snapshot "$CAT")
 unchanged() {
     if [ "$(snapshot "$CAT")" = "$before" ]; then
-        ok "$1: installed catalog byte-for-byte unchanged"
+        lab_ok "$1: installed catalog byte-for-byte unchanged"
     else
-        bad "$1: installed catalog changed"
+        lab_bad "$1: installed catalog changed"
         diff <(echo "$before") <(snapshot "$CAT") || true
     fi
 }
@@ -464,9 +460,9 @@ np update --url "$BASE/badhash/index.json" --cacert "$T/pki/ca.pem" --json
 if [ "$rc" = 2 ] && [ "$(jq -r '.updated,.error.kind' <<<"$out" | tr '\n' ' ')" = "false integrity " ] &&
     jq -e '.error.where | length > 0' >/dev/null <<<"$out" &&
     [ "$(jq -r '.error.url' <<<"$out")" = "$BASE/badhash/games/lab-game.json" ]; then
-    ok "--json error object: kind, where, message, url"
+    lab_ok "--json error object: kind, where, message, url"
 else
-    bad "--json error object: rc $rc $out"
+    lab_bad "--json error object: rc $rc $out"
 fi
 unchanged "--json bad sha256"
 
@@ -494,9 +490,9 @@ wait "$UPD_PID" 2>/dev/null || true
 UPD_PID=
 if [ -n "$newgen" ] && [ -d "$XDG_DATA_HOME/natpilot/$newgen" ] &&
     [ "$(catalog_only)" = "$cbefore" ]; then
-    ok "SIGKILL while writing generation $newgen: the catalog is the whole old one"
+    lab_ok "SIGKILL while writing generation $newgen: the catalog is the whole old one"
 else
-    bad "SIGKILL during an update: new generation '$newgen', catalog changed or not caught"
+    lab_bad "SIGKILL during an update: new generation '$newgen', catalog changed or not caught"
 fi
 
 np update --url "$BASE/v2/index.json" --cacert "$T/pki/ca.pem"
@@ -504,13 +500,12 @@ expect "run after a simulated crash" 0 "already current" || true
 if [ ! -e "$XDG_DATA_HOME/natpilot/.profiles.AbC123" ] &&
     [ ! -L "$XDG_DATA_HOME/natpilot/.profiles.AbC123.lnk" ] &&
     { [ -z "$newgen" ] || [ ! -e "$XDG_DATA_HOME/natpilot/$newgen" ]; }; then
-    ok "leftovers of an interrupted update removed"
+    lab_ok "leftovers of an interrupted update removed"
 else
-    bad "leftovers remain: $(ls -A "$XDG_DATA_HOME/natpilot")"
+    lab_bad "leftovers remain: $(ls -A "$XDG_DATA_HOME/natpilot")"
 fi
 
 if ! kill -0 "$SRV_PID" 2>/dev/null; then
-    bad "the HTTPS server died"; cat "$T/server.log"
+    lab_bad "the HTTPS server died"; cat "$T/server.log"
 fi
-echo "$cases checks, $fails failed"
-[ "$fails" = 0 ]
+lab_done

@@ -37,19 +37,13 @@ CONF="$D/etc/natpilot.conf"
 PROFILES="$NP_SOURCE_DIR/tests/lab/data/web/profiles"
 DPID=""
 BPID=""
-failures=0
 
-ok() { printf '  ok   %s\n' "$*"; }
-bad() {
-    printf '  FAIL %s\n' "$*"
-    failures=$((failures + 1))
-}
 measure() { printf '  measure: %s\n' "$*"; }
 
 lab_on_exit() {
     [ -z "$BPID" ] || kill -KILL "$BPID" 2>/dev/null || true
     [ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
-    if [ "$failures" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
+    if [ "$LAB_FAILED" != 0 ] || [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
         for f in "$LAB_TMP"/daemon.*.log "$LAB_TMP"/browser.log; do
             [ -e "$f" ] || continue
             echo "---- $f"
@@ -85,21 +79,21 @@ for a in "$LAB_PUBLIC_IP:8780" "0.0.0.0:8780" "203.0.113.100:8780" \
     "100.64.0.1:8780" "8.8.8.8:8780"; do
     write_conf "$a"
     if "$NATPILOT" daemon --config "$CONF" --check >"$D/check.out" 2>&1; then
-        bad "listen $a accepted"
+        lab_bad "listen $a accepted"
     else
         grep -q "never listens on a WAN" "$D/check.out" &&
-            ok "listen $a refused" || bad "listen $a: $(cat "$D/check.out")"
+            lab_ok "listen $a refused" || lab_bad "listen $a: $(cat "$D/check.out")"
     fi
 done
 rc=0
 lab_in lan1 "$NATPILOT" daemon --config "$CONF" --web-listen 0.0.0.0:8780 \
     --foreground >"$D/wild.out" 2>&1 || rc=$?
-[ "$rc" = 2 ] && ok "--web-listen 0.0.0.0 refused (exit 2)" ||
-    bad "--web-listen 0.0.0.0: exit $rc"
+[ "$rc" = 2 ] && lab_ok "--web-listen 0.0.0.0 refused (exit 2)" ||
+    lab_bad "--web-listen 0.0.0.0: exit $rc"
 write_conf "$LAB_LAN1_IP:8780"
 "$NATPILOT" daemon --config "$CONF" --check >/dev/null &&
-    ok "a LAN address and no devices: valid with the web interface on" ||
-    bad "the web test configuration does not validate"
+    lab_ok "a LAN address and no devices: valid with the web interface on" ||
+    lab_bad "the web test configuration does not validate"
 
 lab_bg lan1 daemon.web unshare -m sh -c \
     'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" &&
@@ -110,12 +104,12 @@ lab_wait_for 10 "web interface listening" \
     lab_in lan1 curl -s -o /dev/null "$U/"
 TOKEN=$(lab_in lan1 "$NATPILOT" web-token --config "$CONF")
 MTOKEN=$(lab_in lan1 "$NATPILOT" web-token --config "$CONF" --metrics)
-[ "${#TOKEN}" = 64 ] && ok "natpilot web-token prints the token" ||
-    bad "web-token: '$TOKEN'"
+[ "${#TOKEN}" = 64 ] && lab_ok "natpilot web-token prints the token" ||
+    lab_bad "web-token: '$TOKEN'"
 grep -q "web login token: $TOKEN" "$LAB_TMP/daemon.web.log" &&
-    ok "the first start logs the token" || bad "token not in the log"
-[ "$(stat -c %a "$D/web-token")" = 600 ] && ok "token file is 0600" ||
-    bad "token file mode $(stat -c %a "$D/web-token")"
+    lab_ok "the first start logs the token" || lab_bad "token not in the log"
+[ "$(stat -c %a "$D/web-token")" = 600 ] && lab_ok "token file is 0600" ||
+    lab_bad "token file mode $(stat -c %a "$D/web-token")"
 
 echo "== 2. security"
 cu() { lab_in lan1 curl -s -m 5 "$@"; }
@@ -124,89 +118,89 @@ hdrs=$(cu -D - -o /dev/null "$U/")
 for h in "Content-Security-Policy: default-src 'none'; script-src 'self'" \
     "X-Content-Type-Options: nosniff" "X-Frame-Options: DENY" \
     "Referrer-Policy: no-referrer"; do
-    grep -qF "$h" <<<"$hdrs" && ok "page header: ${h%%:*}" ||
-        bad "page lacks $h"
+    grep -qF "$h" <<<"$hdrs" && lab_ok "page header: ${h%%:*}" ||
+        lab_bad "page lacks $h"
 done
 hdrs=$(cu -D - -o /dev/null "$U/api/v1/status")
 grep -qF "Content-Security-Policy: default-src 'none'" <<<"$hdrs" &&
-    ok "API answers (even 401) carry the CSP" || bad "API answer lacks CSP"
+    lab_ok "API answers (even 401) carry the CSP" || lab_bad "API answer lacks CSP"
 c=$(code "$U/api/v1/status")
-[ "$c" = 401 ] && ok "no login: status 401" || bad "no login: status $c"
+[ "$c" = 401 ] && lab_ok "no login: status 401" || lab_bad "no login: status $c"
 c=$(code "$U/metrics")
-[ "$c" = 401 ] && ok "no login: /metrics 401" || bad "no login: /metrics $c"
+[ "$c" = 401 ] && lab_ok "no login: /metrics 401" || lab_bad "no login: /metrics $c"
 c=$(code -X POST -H "Origin: $U" -d "{\"token\":\"$(printf 'f%.0s' $(seq 64))\"}" \
     "$U/api/v1/login")
-[ "$c" = 401 ] && ok "wrong token: 401" || bad "wrong token: $c"
+[ "$c" = 401 ] && lab_ok "wrong token: 401" || lab_bad "wrong token: $c"
 c=$(code -X POST -H "Origin: http://evil.example" -d "{\"token\":\"$TOKEN\"}" \
     "$U/api/v1/login")
-[ "$c" = 403 ] && ok "login from another Origin: 403" || bad "login from another origin: $c"
+[ "$c" = 403 ] && lab_ok "login from another Origin: 403" || lab_bad "login from another origin: $c"
 c=$(code -X POST -d "{\"token\":\"$TOKEN\"}" "$U/api/v1/login")
-[ "$c" = 403 ] && ok "login without Origin: 403" || bad "login without Origin: $c"
+[ "$c" = 403 ] && lab_ok "login without Origin: 403" || lab_bad "login without Origin: $c"
 c=$(code -H "Host: rebind.example:8780" "$U/")
-[ "$c" = 403 ] && ok "foreign Host (DNS rebinding): 403" || bad "foreign Host: $c"
+[ "$c" = 403 ] && lab_ok "foreign Host (DNS rebinding): 403" || lab_bad "foreign Host: $c"
 c=$(code -X POST -H "Origin: $U" -c "$D/jar" -d "{\"token\":\"$TOKEN\"}" \
     "$U/api/v1/login")
-[ "$c" = 200 ] && ok "login: 200" || bad "login: $c"
-grep -q "#HttpOnly_" "$D/jar" && ok "cookie is HttpOnly" || bad "cookie not HttpOnly"
+[ "$c" = 200 ] && lab_ok "login: 200" || lab_bad "login: $c"
+grep -q "#HttpOnly_" "$D/jar" && lab_ok "cookie is HttpOnly" || lab_bad "cookie not HttpOnly"
 CSRF=$(cu -b "$D/jar" "$U/api/v1/session" | jq -r .csrf)
 c=$(code -b "$D/jar" "$U/api/v1/status")
-[ "$c" = 200 ] && ok "logged in: status 200" || bad "logged in: status $c"
+[ "$c" = 200 ] && lab_ok "logged in: status 200" || lab_bad "logged in: status $c"
 cu -b "$D/jar" "$U/api/v1/status" | jq -e '.router and .devices' >/dev/null &&
-    ok "status is the keeper's report" || bad "status document"
+    lab_ok "status is the keeper's report" || lab_bad "status document"
 PLAN="{\"address\":\"$LAB_LAN2_IP\",\"profiles\":[\"lab-console-game\"]}"
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -d "$PLAN" "$U/api/v1/plan")
-[ "$c" = 403 ] && ok "POST without CSRF token: 403" || bad "no CSRF: $c"
+[ "$c" = 403 ] && lab_ok "POST without CSRF token: 403" || lab_bad "no CSRF: $c"
 last=0
 [ "${CSRF: -1}" = 0 ] && last=1
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: ${CSRF%?}$last" \
     -d "$PLAN" "$U/api/v1/plan")
-[ "$c" = 403 ] && ok "POST with a wrong CSRF token: 403" || bad "wrong CSRF: $c"
+[ "$c" = 403 ] && lab_ok "POST with a wrong CSRF token: 403" || lab_bad "wrong CSRF: $c"
 c=$(code -b "$D/jar" -X POST -H "Origin: http://198.18.0.66:8780" \
     -H "X-CSRF-Token: $CSRF" -d "$PLAN" "$U/api/v1/plan")
-[ "$c" = 403 ] && ok "POST from another Origin with the CSRF token: 403" ||
-    bad "wrong Origin: $c"
+[ "$c" = 403 ] && lab_ok "POST from another Origin with the CSRF token: 403" ||
+    lab_bad "wrong Origin: $c"
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
     -d "$PLAN" "$U/api/v1/plan")
-[ "$c" = 200 ] && ok "POST with Origin and CSRF token: 200" || bad "plan: $c"
+[ "$c" = 200 ] && lab_ok "POST with Origin and CSRF token: 200" || lab_bad "plan: $c"
 head -c 20000 /dev/zero | tr '\0' 'x' >"$D/big"
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
     --data-binary @"$D/big" "$U/api/v1/plan")
-[ "$c" = 413 ] && ok "oversized body: 413" || bad "oversized body: $c"
+[ "$c" = 413 ] && lab_ok "oversized body: 413" || lab_bad "oversized body: $c"
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
     -H "Transfer-Encoding: chunked" --data-binary @"$D/big" "$U/api/v1/plan")
-[ "$c" = 413 ] && ok "oversized chunked body: 413" || bad "chunked oversized: $c"
+[ "$c" = 413 ] && lab_ok "oversized chunked body: 413" || lab_bad "chunked oversized: $c"
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
     -d "{\"address\":\"$LAB_INET_HOST\",\"profiles\":[\"lab-console-game\"]}" \
     "$U/api/v1/plan")
-[ "$c" = 403 ] && ok "a device off the LAN: 403" || bad "off-LAN device: $c"
+[ "$c" = 403 ] && lab_ok "a device off the LAN: 403" || lab_bad "off-LAN device: $c"
 c=$(code -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
     -d "{\"name\":\"x\",\"address\":\"$LAB_LAN2_IP\",\"profiles\":[\"no-such\"]}" \
     "$U/api/v1/setup")
-[ "$c" = 422 ] && ok "set-up with a profile not in the catalog: 422" ||
-    bad "unknown profile: $c"
+[ "$c" = 422 ] && lab_ok "set-up with a profile not in the catalog: 422" ||
+    lab_bad "unknown profile: $c"
 c=$(code -H "Authorization: Bearer $MTOKEN" "$U/metrics")
-[ "$c" = 200 ] && ok "/metrics with the read-only token: 200" || bad "metrics token: $c"
+[ "$c" = 200 ] && lab_ok "/metrics with the read-only token: 200" || lab_bad "metrics token: $c"
 c=$(code -H "Authorization: Bearer $TOKEN" "$U/metrics")
-[ "$c" = 401 ] && ok "/metrics with the login token as bearer: 401" ||
-    bad "metrics with login token: $c"
+[ "$c" = 401 ] && lab_ok "/metrics with the login token as bearer: 401" ||
+    lab_bad "metrics with login token: $c"
 c=$(code -H "Authorization: Bearer $MTOKEN" "$U/api/v1/status")
-[ "$c" = 401 ] && ok "the metrics token does not open the API: 401" ||
-    bad "metrics token on the API: $c"
+[ "$c" = 401 ] && lab_ok "the metrics token does not open the API: 401" ||
+    lab_bad "metrics token on the API: $c"
 cu -H "Authorization: Bearer $MTOKEN" "$U/metrics" |
-    grep -q '^natpilot_router_up 1$' && ok "/metrics: Prometheus text" ||
-    bad "/metrics text"
+    grep -q '^natpilot_router_up 1$' && lab_ok "/metrics: Prometheus text" ||
+    lab_bad "/metrics text"
 # login rate: 5 tries a minute per address, then 429 (lan2, a fresh address)
 codes=""
 for _ in 1 2 3 4 5 6 7; do
     codes+="$(lab_in lan2 curl -s -m 5 -o /dev/null -w '%{http_code} ' \
         -X POST -H "Origin: $U" -d '{"token":"x"}' "$U/api/v1/login")"
 done
-[[ "$codes" == *429* ]] && ok "repeated wrong logins: 429 ($codes)" ||
-    bad "no login rate limit: $codes"
+[[ "$codes" == *429* ]] && lab_ok "repeated wrong logins: 429 ($codes)" ||
+    lab_bad "no login rate limit: $codes"
 c=$(lab_in lan2 curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST \
     -H "Origin: $U" -d "{\"token\":\"$TOKEN\"}" "$U/api/v1/login")
-[ "$c" = 429 ] && ok "even the right token waits out the limit" ||
-    bad "right token during the limit: $c"
+[ "$c" = 429 ] && lab_ok "even the right token waits out the limit" ||
+    lab_bad "right token during the limit: $c"
 # The router forwards its WAN port 8780 here, as a careless port forward
 # would: the daemon refuses the connection from the internet's address.
 lab_in router nft add rule inet nplab prerouting iifname wan tcp dport 8780 \
@@ -216,11 +210,11 @@ lab_in inet curl -s -m 5 -o /dev/null --interface "$LAB_INET_HOST" \
     "http://$LAB_PUBLIC_IP:8780/" || rc=$?
 [ "$rc" != 0 ] && grep -q "refused a connection from $LAB_INET_HOST" \
     "$LAB_TMP/daemon.web.log" &&
-    ok "a connection from the WAN side is refused (curl exit $rc)" ||
-    bad "WAN-side connection: curl exit $rc"
+    lab_ok "a connection from the WAN side is refused (curl exit $rc)" ||
+    lab_bad "WAN-side connection: curl exit $rc"
 c=$(cu -o /dev/null -w '%{http_code}' "http://127.0.0.1:8780/" || true)
-[ "$c" = 000 ] && ok "not listening on loopback when given a LAN address" ||
-    bad "loopback answered $c"
+[ "$c" = 000 ] && lab_ok "not listening on loopback when given a LAN address" ||
+    lab_bad "loopback answered $c"
 
 # The status page's load on the LAN, as the daemon serves it: the five
 # requests the page makes (HTML, CSS, JS, session, status) in order over one
@@ -235,8 +229,8 @@ loads=$(for _ in 1 2 3 4 5; do page_load_ms; done | sort -n)
 med=$(sed -n 3p <<<"$loads")
 measure "status page load on the LAN (HTML, CSS, JS, session, status; median of 5): $med ms (runs: $(tr '\n' ' ' <<<"$loads"))"
 awk -v m="$med" 'BEGIN { exit !(m < 50) }' &&
-    ok "status page served in under 50 ms ($med ms)" ||
-    bad "status page took $med ms"
+    lab_ok "status page served in under 50 ms ($med ms)" ||
+    lab_bad "status page took $med ms"
 
 echo "== 3. the browser"
 HS="$D/handshake"
@@ -257,8 +251,8 @@ done
 if [ -e "$HS/setup.done" ]; then
     lab_inbound udp 40100 lan2 40100 2000 >/dev/null &&
         lab_inbound tcp 40110 lan2 40110 2000 >/dev/null &&
-        ok "set-up in the browser: packets from the internet reach lan2" ||
-        bad "set-up in the browser: no inbound packet reaches lan2"
+        lab_ok "set-up in the browser: packets from the internet reach lan2" ||
+        lab_bad "set-up in the browser: no inbound packet reaches lan2"
 fi
 for _ in $(seq 1 600); do
     [ -e "$HS/restart.request" ] || ! kill -0 "$BPID" 2>/dev/null && break
@@ -272,15 +266,15 @@ rc=0
 wait "$BPID" || rc=$?
 BPID=""
 cat "$LAB_TMP/browser.log"
-[ "$rc" = 0 ] && ok "browser run passed" || bad "browser run: exit $rc"
+[ "$rc" = 0 ] && lab_ok "browser run passed" || lab_bad "browser run: exit $rc"
 n=$(find "$SHOTS" -name '*-phone.png' | wc -l)
 m=$(find "$SHOTS" -name '*-desktop.png' | wc -l)
 [ "$n" -ge 8 ] && [ "$n" = "$m" ] &&
-    ok "screenshots: $n pages at 360 px and desktop width in $SHOTS" ||
-    bad "screenshots: $n phone, $m desktop"
+    lab_ok "screenshots: $n pages at 360 px and desktop width in $SHOTS" ||
+    lab_bad "screenshots: $n phone, $m desktop"
 lab_inbound udp 40100 lan2 40100 2000 >/dev/null &&
-    ok "after the router restart: lan2 reachable again" ||
-    bad "after the restart: lan2 not reachable"
+    lab_ok "after the router restart: lan2 reachable again" ||
+    lab_bad "after the restart: lan2 not reachable"
 
 echo "== 3b. the expert form: explicit ports, never a whole range or a DMZ"
 XIP=${LAB_LAN2_IP%.*}.50 # a second address of lan2: a device the catalog
@@ -293,8 +287,8 @@ xcase() { # xcase WHAT WANT_CODE WANT_ERROR BODY
     local c
     c=$(xpost "$4")
     [ "$c" = "$2" ] && jq -e --arg e "$3" '.error.code == $e' "$D/expert.json" >/dev/null &&
-        ok "expert: $1: $2 $3 ($(jq -r .error.message "$D/expert.json" | cut -c1-70)...)" ||
-        bad "expert: $1: $c $(cat "$D/expert.json")"
+        lab_ok "expert: $1: $2 $3 ($(jq -r .error.message "$D/expert.json" | cut -c1-70)...)" ||
+        lab_bad "expert: $1: $c $(cat "$D/expert.json")"
 }
 xcase "1-65535" 422 whole_range \
     "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"udp:1-65535\"]}"
@@ -311,13 +305,13 @@ xcase "an address off the LAN" 403 not_lan \
 c=$(cu -b "$D/jar" -o /dev/null -w '%{http_code}' -X POST -H "Origin: $U" \
     -d "{\"name\":\"x\",\"address\":\"$XIP\",\"ports\":[\"udp:3074\"]}" \
     "$U/api/v1/expert")
-[ "$c" = 403 ] && ok "expert: without the CSRF token: 403" || bad "expert no CSRF: $c"
+[ "$c" = 403 ] && lab_ok "expert: without the CSRF token: 403" || lab_bad "expert no CSRF: $c"
 jq -e 'all(.devices[]; .name != "x")' "$D/web-devices.json" >/dev/null &&
-    ok "expert: nothing refused was written" || bad "a refused device was written"
+    lab_ok "expert: nothing refused was written" || lab_bad "a refused device was written"
 c=$(xpost "{\"name\":\"expert-pc\",\"address\":\"$XIP\",\"ports\":[\"udp:41000-41001\",\"tcp:41010\"]}")
 [ "$c" = 200 ] && jq -e .reloaded "$D/expert.json" >/dev/null &&
-    ok "expert: 3 explicit ports for $XIP added and reloaded" ||
-    bad "expert add: $c $(cat "$D/expert.json")"
+    lab_ok "expert: 3 explicit ports for $XIP added and reloaded" ||
+    lab_bad "expert add: $c $(cat "$D/expert.json")"
 xverify() {
     cu -b "$D/jar" -X POST -H "Origin: $U" -H "X-CSRF-Token: $CSRF" \
         -d '{"name":"expert-pc"}' "$U/api/v1/verify" >"$D/xverify.json" &&
@@ -327,39 +321,38 @@ xverify() {
     return 1
 }
 lab_wait_for 20 "the keeper mapped the expert ports" xverify &&
-    ok "expert: the session's verify: 3 of 3 mapped" ||
-    bad "expert verify: $(cat "$D/xverify.json")"
+    lab_ok "expert: the session's verify: 3 of 3 mapped" ||
+    lab_bad "expert verify: $(cat "$D/xverify.json")"
 jq -e '.discovery.gateway and (.rules[0] | has("via") and has("external"))' \
     "$D/xverify.json" >/dev/null &&
-    ok "verify answers verify --json's report structure" ||
-    bad "verify report: $(cat "$D/xverify.json")"
+    lab_ok "verify answers verify --json's report structure" ||
+    lab_bad "verify report: $(cat "$D/xverify.json")"
 lab_inbound udp 41001 lan2 41001 2000 >/dev/null &&
     lab_inbound tcp 41010 lan2 41010 2000 >/dev/null &&
-    ok "expert: packets from the internet reach $XIP" ||
-    bad "expert: no inbound packet reaches $XIP"
+    lab_ok "expert: packets from the internet reach $XIP" ||
+    lab_bad "expert: no inbound packet reaches $XIP"
 
 echo "== 4. the web devices file"
 grep -q "Read-only file system" "$LAB_TMP/daemon.web.log" &&
-    bad "something tried to write the read-only configuration directory"
+    lab_bad "something tried to write the read-only configuration directory"
 jq -e '.devices == []' "$CONF" >/dev/null &&
-    ok "the configuration (read-only to the daemon) is unchanged" ||
-    bad "config: $(cat "$CONF")"
+    lab_ok "the configuration (read-only to the daemon) is unchanged" ||
+    lab_bad "config: $(cat "$CONF")"
 jq -e '[.devices[].name] == ["console", "nas-pc", "expert-pc"] and (keys == ["devices"])' \
     "$D/web-devices.json" >/dev/null &&
-    ok "the three devices were added to web-devices.json in the state directory" ||
-    bad "web-devices.json: $(cat "$D/web-devices.json" 2>&1)"
+    lab_ok "the three devices were added to web-devices.json in the state directory" ||
+    lab_bad "web-devices.json: $(cat "$D/web-devices.json" 2>&1)"
 "$NATPILOT" daemon --config "$CONF" --check >/dev/null &&
-    ok "the configuration with the web devices is valid" ||
-    bad "written web devices invalid"
-ls "$D" | grep -q '\.new$\|\.tmp' && bad "a temporary file was left" ||
-    ok "no temporary file left"
+    lab_ok "the configuration with the web devices is valid" ||
+    lab_bad "written web devices invalid"
+ls "$D" | grep -q '\.new$\|\.tmp' && lab_bad "a temporary file was left" ||
+    lab_ok "no temporary file left"
 kill -TERM "$DPID"
 rc=0
 wait "$DPID" || rc=$?
 DPID=""
-[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
+[ "$rc" = 0 ] && lab_ok "SIGTERM: exit 0" || lab_bad "SIGTERM: exit $rc"
 n=$(lab_in lan1 upnpc -i -l 2>/dev/null | grep -cE ' (UDP|TCP) +4(0(10[01]|110|200)|10(0[01]|10))->' || true)
-[ "$n" = 0 ] && ok "no mapping left on the router" || bad "$n mappings left"
+[ "$n" = 0 ] && lab_ok "no mapping left on the router" || lab_bad "$n mappings left"
 
-echo "== $failures failure(s)"
-[ "$failures" = 0 ]
+lab_done
