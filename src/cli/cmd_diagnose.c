@@ -13,6 +13,7 @@
 #include "natpilot/stun.h"
 #include "outbound.h"
 #include "router_check.h"
+#include "np_util.h"
 
 /*
  * Public servers tried when no --stun is given. The first must speak
@@ -354,16 +355,16 @@ static int parse_args(int argc, char **argv, struct diag_args *a)
             a->json = 1;
             break;
         case 't': {
-            char *end;
-            long ms = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || ms < 100 || ms > 60000) {
+            uint32_t ms = 0;
+
+            if (np__parse_u32(optarg, 60000, &ms) != NP_OK || ms < 100) {
                 np_out_errorf("diagnose",
                               "--timeout %s: expected milliseconds from 100 "
                               "to 60000",
                               optarg);
                 return NP_EXIT_USAGE;
             }
-            a->cfg.budget_ms = (unsigned)ms;
+            a->cfg.budget_ms = ms;
             break;
         }
         case 'S':

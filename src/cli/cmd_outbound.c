@@ -20,6 +20,7 @@
 #include "natpilot/profile.h"
 #include "natpilot/stun.h"
 #include "outbound.h"
+#include "np_util.h"
 
 #define CMD "verify --outbound"
 
@@ -108,16 +109,11 @@ static void show_progress(void *ctx, const char *step)
 
 static int parse_num(const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    long v;
+    int64_t v;
 
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+    if (lo < 0 || np__parse_i64(s, lo, hi, &v) != NP_OK)
         return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 

@@ -367,16 +367,14 @@ static int step_device_list(struct wiz *w, struct choice *ch)
 static int take_device(struct wiz *w, const struct choice *ch, size_t n,
                        const char *answer)
 {
-    char *end;
-    long k;
+    uint64_t k = 0; /* 0 when too large: not on the list */
 
     if (strcmp(answer, "1") == 0 || strcasecmp(answer, "self") == 0) {
         w->device_arg = "self";
         return 0;
     }
-    k = strtol(answer, &end, 10);
-    if (answer[0] != '\0' && *end == '\0') {
-        if (k < 2 || (size_t)k >= n + 2)
+    if (np__parse_u64(answer, UINT64_MAX, &k) != NP_EPARSE) {
+        if (k < 2 || k >= (uint64_t)n + 2)
             return -1; /* a number, but not one on the list */
         w->device = ch[k - 2].addr;
         if (ch[k - 2].hint != NULL && w->platform_arg == NULL)
@@ -511,9 +509,9 @@ static int pick_games(struct wiz *w)
         if (rc == 1)
             return cancelled_exit();
         if (buf[0] != '\0') {
-            char *end;
-            long k = strtol(buf, &end, 10);
-            if (*end != '\0' || k < 1 || (size_t)k > n_hits) {
+            uint64_t k = 0;
+
+            if (np__parse_u64(buf, n_hits, &k) != NP_OK || k < 1) {
                 printf("  Not a number from the list.\n");
                 continue;
             }

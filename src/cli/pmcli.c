@@ -8,6 +8,7 @@
 #include "natpilot/profile.h"
 #include "cli.h"
 #include "pmcli.h"
+#include "np_util.h"
 
 volatile sig_atomic_t pm_interrupted;
 
@@ -43,16 +44,11 @@ void pm_json_out(cJSON *j)
 
 static int parse_num(const char *s, unsigned long max, unsigned long *v)
 {
-    char *end;
-    unsigned long r;
+    uint64_t r;
 
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+    if (np__parse_u64(s, max, &r) != NP_OK)
         return -1;
-    errno = 0;
-    r = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || r > max)
-        return -1;
-    *v = r;
+    *v = (unsigned long)r;
     return 0;
 }
 

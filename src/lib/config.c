@@ -254,9 +254,8 @@ static int parse_protocols(cctx *c, jv x, np_config *cfg)
 
 int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err)
 {
-    const char *p;
-    char *end;
-    unsigned long lo, hi;
+    const char *p, *end;
+    uint64_t lo, hi;
 
     if (text == NULL || out == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "missing argument");
@@ -281,16 +280,21 @@ int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err)
     if (*p < '0' || *p > '9')
         return np_error_set(err, NP_EINVALID, NULL,
                             "\"%.40s\": a port is a number", text);
-    lo = strtoul(p, &end, 10);
+    end = text + strlen(text);
+    if (np__scan_u64(&p, end, 65536, &lo) != NP_OK)
+        lo = 65536; /* too large: refused below */
     hi = lo;
-    if (*end == '-') {
-        p = end + 1;
+    if (*p == '-') {
+        p++;
         if (*p < '0' || *p > '9')
             return np_error_set(err, NP_EINVALID, NULL,
                                 "\"%.40s\": a range is LO-HI", text);
-        hi = strtoul(p, &end, 10);
+        if (np__scan_u64(&p, end, 65536, &hi) != NP_OK)
+            hi = 65536;
     }
-    if (*end != '\0')
+    while (*p >= '0' && *p <= '9') /* the rest of an over-long number */
+        p++;
+    if (*p != '\0')
         return np_error_set(err, NP_EINVALID, NULL,
                             "\"%.40s\": a rule is udp:PORT, tcp:PORT or "
                             "udp:LO-HI",
@@ -304,7 +308,8 @@ int np_cfg_port_parse(const char *text, np_cfg_port *out, np_error *err)
                             "\"%.40s\" covers %lu ports: at most %d in one "
                             "rule (natpilot never forwards whole ranges; a "
                             "range that wide is a DMZ in all but name)",
-                            text, hi - lo + 1, NP_CFG_PORT_SPAN_MAX);
+                            text, (unsigned long)(hi - lo + 1),
+                            NP_CFG_PORT_SPAN_MAX);
     out->lo = (uint16_t)lo;
     out->hi = (uint16_t)hi;
     return NP_OK;

@@ -507,7 +507,9 @@ static int upnp_add(np_pinhole *ph, const np_ph_request *req, np_ph_result *res)
     if (code == UPNPCOMMAND_SUCCESS) {
         set_res(res, NP_PM_UPNP, NP_PM_OK, 0, "pinhole added");
         snprintf(res->uid, sizeof(res->uid), "%s", uid);
-        res->lifetime = (uint32_t)strtoul(lease, NULL, 10);
+        /* the router's text: a number, or no lease known */
+        if (np__parse_u32(lease, UINT32_MAX, &res->lifetime) != NP_OK)
+            res->lifetime = 0;
         return NP_OK;
     }
     if (code < 0) {
@@ -638,7 +640,9 @@ int np_pinhole_update(np_pinhole *ph, const np_ph_request *req,
     res->internal = req->internal;
     if (code == UPNPCOMMAND_SUCCESS) {
         set_res(res, NP_PM_UPNP, NP_PM_OK, 0, "pinhole renewed");
-        res->lifetime = (uint32_t)strtoul(lease, NULL, 10);
+        /* the router's text: a number, or no lease known */
+        if (np__parse_u32(lease, UINT32_MAX, &res->lifetime) != NP_OK)
+            res->lifetime = 0;
     } else {
         set_res(res, NP_PM_UPNP,
                 code < 0 ? NP_PM_TIMEOUT : np_ph_classify_upnp(code, 0), code,
