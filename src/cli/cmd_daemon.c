@@ -186,7 +186,13 @@ static void exec_lean(int argc, char **argv)
 }
 #endif
 
-int np_cmd_daemon(int argc, char **argv)
+struct daemon_args {
+    const char *path, *web_listen;
+    int fg, check, json, level, web;
+};
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct daemon_args *a)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -198,49 +204,34 @@ int np_cmd_daemon(int argc, char **argv)
         {"web-listen", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    int fg = 0, check = 0, json = 0, level = -1, c, rc, sfd, web = 0,
-        pipefd[2] = {-1, -1};
-    const char *web_listen = NULL;
-    np_web *wi = NULL;
-    np_config *cfg = NULL;
-    np_catalog *cat = NULL;
-    np_keeper *k = NULL;
-    np_keeper_opts ko;
-    np_diags diags;
-    np_error err;
-    sigset_t set;
-    struct logctx lc;
-    char buf[700];
-    size_t i;
+    int c;
 
-#ifndef NP_DAEMON_LEAN
-    exec_lean(argc, argv);
-#endif
+    memset(a, 0, sizeof(*a));
+    a->level = -1;
     while ((c = getopt_long(argc, argv, "c:fl:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            path = optarg;
+            a->path = optarg;
             break;
         case 'f':
-            fg = 1;
+            a->fg = 1;
             break;
         case 'k':
-            check = 1;
+            a->check = 1;
             break;
         case 'j':
-            json = 1;
+            a->json = 1;
             break;
         case 'w':
-            web = 1;
+            a->web = 1;
             break;
         case 'W':
-            web = 1;
-            web_listen = optarg;
+            a->web = 1;
+            a->web_listen = optarg;
             break;
         case 'l':
-            level = np_log_level_parse(optarg);
-            if (level < 0) {
+            a->level = np_log_level_parse(optarg);
+            if (a->level < 0) {
                 np_out_errorf("daemon", "unknown log level '%s'", optarg);
                 return NP_EXIT_USAGE;
             }
@@ -253,16 +244,27 @@ int np_cmd_daemon(int argc, char **argv)
             return NP_EXIT_USAGE;
         }
     }
-    if (path == NULL || optind != argc) {
+    if (a->path == NULL || optind != argc) {
         usage(stderr);
         return NP_EXIT_USAGE;
     }
-    if (check)
-        return check_only(path, json);
+    return -1;
+}
+
+/* The configuration with the flags applied. Returns -1 to go on (the
+ * caller owns *cfg and *cat), else the exit code (nothing to free). */
+static int load_config(const struct daemon_args *a, np_config **cfg,
+                       np_catalog **cat)
+{
+    np_diags diags;
+    np_error err;
+    char buf[700];
+    size_t i;
+    int rc;
 
     np_diags_init(&diags);
     np_error_clear(&err);
-    rc = np_config_load_full(path, &cfg, &cat, &diags, &err);
+    rc = np_config_load_full(a->path, cfg, cat, &diags, &err);
     for (i = 0; i < diags.count; i++)
         fprintf(stderr, "%s\n",
                 np_diag_format(&diags.items[i], buf, sizeof(buf)));
@@ -270,70 +272,80 @@ int np_cmd_daemon(int argc, char **argv)
     if (rc != NP_OK) {
         if (rc != NP_EINVALID)
             np_out_error("daemon", &err);
-        np_catalog_free(cat);
-        return NP_EXIT_USAGE;
+        np_catalog_free(*cat);
+        /* a config that cannot be read or used is the user's input;
+         * only running out of memory is this machine's failure */
+        return rc == NP_ENOMEM ? np_exit_code(rc) : NP_EXIT_USAGE;
     }
-    if (level >= 0)
-        cfg->log_level = level;
-    if (web)
-        cfg->web.enabled = 1;
-    if (web_listen != NULL) {
-        np_addr a;
+    if (a->level >= 0)
+        (*cfg)->log_level = a->level;
+    if (a->web)
+        (*cfg)->web.enabled = 1;
+    if (a->web_listen != NULL) {
+        np_addr w;
 
-        if (np_addr_parse(&a, web_listen, NP_CFG_WEB_PORT, NULL) != NP_OK ||
-            np_addr_port(&a) == 0 || !np_config_web_addr_ok(&a)) {
+        if (np_addr_parse(&w, a->web_listen, NP_CFG_WEB_PORT, NULL) != NP_OK ||
+            np_addr_port(&w) == 0 || !np_config_web_addr_ok(&w)) {
             np_out_errorf("daemon",
                           "--web-listen %s: give a loopback or LAN address "
                           "and port (never a WAN, public or wildcard one)",
-                          web_listen);
-            np_config_free(cfg);
-            np_catalog_free(cat);
+                          a->web_listen);
+            np_config_free(*cfg);
+            np_catalog_free(*cat);
             return NP_EXIT_USAGE;
         }
-        cfg->web.listen = a;
+        (*cfg)->web.listen = w;
     }
-    lc.journal = getenv("JOURNAL_STREAM") != NULL;
-    lc.level = cfg->log_level;
+    return -1;
+}
 
-    /* Detach before anything is opened, but report a failed start. */
-    if (!fg) {
-        pid_t pid;
+/*
+ * Detach before anything is opened, but report a failed start: the parent
+ * waits on a pipe for the child's first byte (0 started, 1 failed). In
+ * the child returns -1 with pipefd[1] open; in the parent the exit code.
+ */
+static int detach(int pipefd[2])
+{
+    pid_t pid;
+    int nul;
 
-        if (pipe2(pipefd, O_CLOEXEC) != 0) {
-            np_out_errorf("daemon", "pipe: %s", strerror(errno));
-            return NP_EXIT_PROBLEM;
-        }
-        pid = fork();
-        if (pid < 0) {
-            np_out_errorf("daemon", "fork: %s", strerror(errno));
-            return NP_EXIT_PROBLEM;
-        }
-        if (pid > 0) {
-            char r = 1;
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        np_out_errorf("daemon", "pipe: %s", strerror(errno));
+        return NP_EXIT_PROBLEM;
+    }
+    pid = fork();
+    if (pid < 0) {
+        np_out_errorf("daemon", "fork: %s", strerror(errno));
+        return NP_EXIT_PROBLEM;
+    }
+    if (pid > 0) {
+        char r = 1;
 
-            close(pipefd[1]);
-            np_config_free(cfg);
-            np_catalog_free(cat);
-            if (read(pipefd[0], &r, 1) != 1)
-                r = 1;
-            close(pipefd[0]);
-            if (r == 0)
-                return NP_EXIT_OK;
-            (void)waitpid(pid, NULL, WNOHANG);
-            return NP_EXIT_PROBLEM;
-        }
+        close(pipefd[1]);
+        if (read(pipefd[0], &r, 1) != 1)
+            r = 1;
         close(pipefd[0]);
-        (void)setsid();
-        {
-            int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-            if (nul >= 0) {
-                (void)dup2(nul, STDIN_FILENO);
-                (void)dup2(nul, STDOUT_FILENO);
-                close(nul);
-            }
-        }
+        if (r == 0)
+            return NP_EXIT_OK;
+        (void)waitpid(pid, NULL, WNOHANG);
+        return NP_EXIT_PROBLEM;
     }
+    close(pipefd[0]);
+    pipefd[0] = -1;
+    (void)setsid();
+    nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        (void)dup2(nul, STDIN_FILENO);
+        (void)dup2(nul, STDOUT_FILENO);
+        close(nul);
+    }
+    return -1;
+}
+
+/* SIGTERM, SIGINT and SIGHUP arrive on a signalfd (the keeper polls it). */
+static int signal_fd(void)
+{
+    sigset_t set;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -341,50 +353,91 @@ int np_cmd_daemon(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) {
-        np_out_errorf("daemon", "signalfd: %s", strerror(errno));
-        np_config_free(cfg);
-        np_catalog_free(cat);
-        return NP_EXIT_PROBLEM;
-    }
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
 
+static void tell_parent(int fd, char r)
+{
+    if (fd >= 0) {
+        (void)!write(fd, &r, 1);
+        close(fd);
+    }
+}
+
+/* Start the keeper (and the web interface) and run until stopped. cfg and
+ * cat are taken over. */
+static int run_keeper(const struct daemon_args *a, np_config *cfg,
+                      np_catalog *cat, struct logctx *lc, int sfd, int ready)
+{
+    np_keeper_opts ko;
+    np_keeper *k;
+    np_web *wi = NULL;
+    np_error err;
+    char buf[700];
+    int rc;
+
+    np_error_clear(&err);
     memset(&ko, 0, sizeof(ko));
-    ko.config_path = path;
+    ko.config_path = a->path;
     ko.log = log_line;
-    ko.log_ud = &lc;
+    ko.log_ud = lc;
     ko.signal_fd = sfd;
     ko.version = NP_VERSION;
     k = np_keeper_new(&ko, cfg, cat, &err);
     np_catalog_free(cat); /* only needed to resolve the profiles */
-    cfg = NULL;           /* transferred */
     if (k == NULL || np_keeper_start(k, &err) != NP_OK ||
         (np_keeper_config(k)->web.enabled &&
-         (wi = np_web_start(k, np_keeper_config(k), path, log_line, &lc,
+         (wi = np_web_start(k, np_keeper_config(k), a->path, log_line, lc,
                             &err)) == NULL)) {
-        log_line(&lc, 0, np_error_format(&err, buf, sizeof(buf)));
+        log_line(lc, 0, np_error_format(&err, buf, sizeof(buf)));
         np_keeper_free(k);
-        close(sfd);
-        if (pipefd[1] >= 0) {
-            char r = 1;
-
-            (void)!write(pipefd[1], &r, 1);
-        }
+        tell_parent(ready, 1);
         return NP_EXIT_PROBLEM;
     }
-    if (pipefd[1] >= 0) {
-        char r = 0;
-
-        (void)!write(pipefd[1], &r, 1);
-        close(pipefd[1]);
-    }
+    tell_parent(ready, 0);
     rc = np_keeper_run(k, &err);
     np_web_stop(wi);
     np_keeper_free(k);
-    close(sfd);
     if (rc != NP_OK) {
-        log_line(&lc, 0, np_error_format(&err, buf, sizeof(buf)));
+        log_line(lc, 0, np_error_format(&err, buf, sizeof(buf)));
         return NP_EXIT_PROBLEM;
     }
     return NP_EXIT_OK;
+}
+
+int np_cmd_daemon(int argc, char **argv)
+{
+    struct daemon_args a;
+    np_config *cfg = NULL;
+    np_catalog *cat = NULL;
+    struct logctx lc;
+    int rc, sfd, pipefd[2] = {-1, -1};
+
+#ifndef NP_DAEMON_LEAN
+    exec_lean(argc, argv);
+#endif
+    if ((rc = parse_args(argc, argv, &a)) >= 0)
+        return rc;
+    if (a.check)
+        return check_only(a.path, a.json);
+    if ((rc = load_config(&a, &cfg, &cat)) >= 0)
+        return rc;
+    lc.journal = getenv("JOURNAL_STREAM") != NULL;
+    lc.level = cfg->log_level;
+    if (!a.fg && (rc = detach(pipefd)) >= 0) {
+        np_config_free(cfg); /* the parent: the child carries on */
+        np_catalog_free(cat);
+        return rc;
+    }
+    sfd = signal_fd();
+    if (sfd < 0) {
+        np_out_errorf("daemon", "signalfd: %s", strerror(errno));
+        np_config_free(cfg);
+        np_catalog_free(cat);
+        tell_parent(pipefd[1], 1);
+        return NP_EXIT_PROBLEM;
+    }
+    rc = run_keeper(&a, cfg, cat, &lc, sfd, pipefd[1]);
+    close(sfd);
+    return rc;
 }
