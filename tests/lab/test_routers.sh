@@ -133,6 +133,34 @@ run lan1 nz "$LAB_TMP/drop3.json" open --via upnp --for "$LAB_LAN2_IP" \
 no_inbound 40000 lan2 "drop-third-party"
 lab_ok "3: success answers without a mapping (all, or for another device) are not 'mapped' (read-back trusted)"
 
+# --- 4. several WAN services, the first not connected -----------------------
+# A DSL box lists WANPPPConnection (down) before WANIPConnection (up): the
+# connected one with a usable address is the one to use.
+fresh_gw --igd 2 --wan-services ppp:disconnected,ip:connected
+run lan1 0 "$LAB_TMP/wan2.json" open --via upnp --port udp:40000 --json
+[ "$(status_of "$LAB_TMP/wan2.json" udp 40000)" = mapped ] ||
+    lab_fail "two WAN services: $(cat "$LAB_TMP/wan2.json")"
+grep -q "soap v2/1 AddPortMapping" "$LAB_TMP/fakegw.log" ||
+    lab_fail "two WAN services: not mapped on the connected one: $(grep AddPortMapping "$LAB_TMP/fakegw.log")"
+grep -q "soap v2/0 AddPortMapping" "$LAB_TMP/fakegw.log" &&
+    lab_fail "two WAN services: asked the disconnected PPP service to map"
+lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "two WAN services: no inbound"
+run lan1 0 /dev/null close --port udp:40000
+[ -z "$(table)" ] || lab_fail "two WAN services: close left [$(table)]"
+lab_ok "4: first WAN service disconnected -> the connected WANIPConnection maps (proven), close removes"
+
+# --- 6. LOCATION on loopback (some TP-Link firmwares) -------------------------
+fresh_gw --igd 2 --location-host 127.0.0.1
+run lan1 0 "$LAB_TMP/loc.json" open --via upnp --port udp:40000 --json
+[ "$(status_of "$LAB_TMP/loc.json" udp 40000)" = mapped ] ||
+    lab_fail "loopback LOCATION: $(cat "$LAB_TMP/loc.json")"
+grep -q "127.0.0.1" "$LAB_TMP/loc.json" ||
+    lab_fail "loopback LOCATION: the report does not say it was re-pointed: $(cat "$LAB_TMP/loc.json")"
+lab_inbound udp 40000 lan1 40000 2000 >/dev/null || lab_fail "loopback LOCATION: no inbound"
+run lan1 0 /dev/null close --port udp:40000
+[ -z "$(table)" ] || lab_fail "loopback LOCATION: close left [$(table)]"
+lab_ok "6: LOCATION on 127.0.0.1 -> re-pointed at the gateway that answered, reported, mapped (proven), closed"
+
 # --- 9. per-device permission: 606 on v2, the v1 description maps -----------
 fresh_gw --igd both --behave v2-606
 run lan1 0 "$LAB_TMP/v606.json" open --via upnp --port udp:40000 --json

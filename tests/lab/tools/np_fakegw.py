@@ -136,7 +136,10 @@ class Gateway:
                 "</device></root>" % UUID_TR64)
 
     def url(self, path):
-        return "http://%s:%d%s" % (self.o.lan_addr, self.o.http_port, path)
+        # --location-host: what some firmwares put in LOCATION (TP-Link:
+        # 127.0.0.1) while the HTTP server listens on the LAN address
+        host = self.o.location_host or self.o.lan_addr
+        return "http://%s:%d%s" % (host, self.o.http_port, path)
 
     # ---- the mapping table ---------------------------------------------
     def expire(self):
@@ -526,6 +529,8 @@ def main():
                     help="IGDv1, IGDv2, or both (igddesc.xml + igd2desc.xml)")
     ap.add_argument("--wan-services", default="ip:connected",
                     help="comma list of ip|ppp[:connected|disconnected]")
+    ap.add_argument("--location-host",
+                    help="host announced in LOCATION (e.g. 127.0.0.1)")
     ap.add_argument("--tr64", action="store_true",
                     help="also announce a TR-064 (dslforum) description")
     ap.add_argument("--notify-interval", type=float, default=30,
