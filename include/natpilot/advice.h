@@ -175,6 +175,14 @@ typedef struct np_advice_ob_rule {
     int partial;          /* some ports reachable, some blocked */
 } np_advice_ob_rule;
 
+/* A rule's ports as text, "3074,3478-3480", into buf (always terminated,
+ * cut to fit); returns buf ("" when buf is NULL or size 0). The one
+ * formatting of port lists for the plan, the manual steps and the
+ * outbound report. */
+const char *np_advice_rule_ports(const np_rule *r, char *buf, size_t size);
+const char *np_advice_ob_ranges(const np_advice_ob_rule *r, char *buf,
+                                size_t size);
+
 /* One "what to do" line: the ports of one protocol in one blocked (or
  * untestable) state, the features they break, and the advice. */
 typedef struct np_advice_ob_line {

@@ -163,28 +163,6 @@ static const char *proto_name(int proto)
     return proto == NP_EGRESS_TCP ? "tcp" : "udp";
 }
 
-/* "3074,3478-3480" */
-static const char *ranges_text(const np_advice_ob_rule *r, char *buf,
-                               size_t size)
-{
-    size_t i, used = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < r->n_ranges && used < size; i++) {
-        int n;
-        if (r->lo[i] == r->hi[i])
-            n = snprintf(buf + used, size - used, "%s%u", i ? "," : "",
-                         (unsigned)r->lo[i]);
-        else
-            n = snprintf(buf + used, size - used, "%s%u-%u", i ? "," : "",
-                         (unsigned)r->lo[i], (unsigned)r->hi[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    return buf;
-}
-
 /* "tested 27015, 27019, 27022, 27026, 27030 of 16 ports" */
 static const char *sample_text(const np_advice_outbound *c,
                                const np_advice_ob_rule *r, char *buf,
@@ -331,13 +309,14 @@ static void print_rule(const np_advice_outbound *c, const np_advice_ob_rule *r)
     size_t i;
     int same = 1;
 
-    np_out_wrapf(
-        "", "         ", "%s%-8s%s %s %-13s %s%s%s%s", state_colour(r->state),
-        state_label(r->state, r->partial), np_c_reset(), proto_name(r->proto),
-        ranges_text(r, ports, sizeof(ports)), r->essential ? "essential " : "",
-        r->profile != NULL ? r->profile : "(--port)",
-        r->profile != NULL && r->feature != NULL ? ": " : "",
-        r->feature != NULL ? r->feature : "");
+    np_out_wrapf("", "         ", "%s%-8s%s %s %-13s %s%s%s%s",
+                 state_colour(r->state), state_label(r->state, r->partial),
+                 np_c_reset(), proto_name(r->proto),
+                 np_advice_ob_ranges(r, ports, sizeof(ports)),
+                 r->essential ? "essential " : "",
+                 r->profile != NULL ? r->profile : "(--port)",
+                 r->profile != NULL && r->feature != NULL ? ": " : "",
+                 r->feature != NULL ? r->feature : "");
     for (i = 1; i < r->count; i++)
         if (c->targets[r->first + i].state != c->targets[r->first].state)
             same = 0;
@@ -508,7 +487,8 @@ static cJSON *json_rule(const np_advice_outbound *c, const np_advice_ob_rule *r)
 
     json_str_or_null(o, "profile", r->profile);
     cJSON_AddStringToObject(o, "protocol", proto_name(r->proto));
-    cJSON_AddStringToObject(o, "ports", ranges_text(r, buf, sizeof(buf)));
+    cJSON_AddStringToObject(o, "ports",
+                            np_advice_ob_ranges(r, buf, sizeof(buf)));
     cJSON_AddBoolToObject(o, "essential", r->essential);
     json_str_or_null(o, "feature", r->feature);
     json_str_or_null(o, "note", r->note);

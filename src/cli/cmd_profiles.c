@@ -19,6 +19,8 @@
 
 #include "cli.h"
 #include "natpilot/profile.h"
+#include "report_json.h"
+#include "natpilot/advice.h"
 
 #define CMD "profiles"
 
@@ -162,27 +164,6 @@ static void platforms_text(unsigned set, char *buf, size_t size)
     }
 }
 
-static cJSON *platforms_json(unsigned set)
-{
-    cJSON *a = cJSON_CreateArray();
-    unsigned bit;
-
-    for (bit = 1; a != NULL && bit <= NP_PLAT_PC; bit <<= 1)
-        if (set & bit)
-            cJSON_AddItemToArray(a, cJSON_CreateString(np_platform_name(bit)));
-    return a;
-}
-
-static cJSON *strings_json(const char *const *s, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; a != NULL && i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateString(s[i]));
-    return a;
-}
-
 static int print_json(cJSON *root)
 {
     char *s;
@@ -291,10 +272,11 @@ static int cmd_list(const opts *o)
             cJSON_AddStringToObject(e, "id", p->id);
             cJSON_AddStringToObject(e, "kind", np_kind_name(p->kind));
             cJSON_AddStringToObject(e, "name", p->name);
-            cJSON_AddItemToObject(e, "platforms", platforms_json(p->platforms));
+            cJSON_AddItemToObject(e, "platforms",
+                                  np_rj_platforms(p->platforms));
             cJSON_AddItemToObject(e, "aliases",
-                                  strings_json(p->aliases, p->n_aliases));
-            cJSON_AddItemToObject(e, "base", strings_json(p->base, p->n_base));
+                                  np_rj_strings(p->aliases, p->n_aliases));
+            cJSON_AddItemToObject(e, "base", np_rj_strings(p->base, p->n_base));
             cJSON_AddStringToObject(e, "layer", np_layer_name(p->layer));
             cJSON_AddStringToObject(e, "file", p->file);
             cJSON_AddStringToObject(e, "checked", p->checked);
@@ -313,75 +295,6 @@ static int cmd_list(const opts *o)
 }
 
 /* --- show ---------------------------------------------------------------- */
-
-static void ports_text(const np_rule *r, char *buf, size_t size)
-{
-    size_t i, n = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < r->n_ports; i++) {
-        int w;
-        if (r->ports[i].lo == r->ports[i].hi)
-            w = snprintf(buf + n, size - n, "%s%u", i ? "," : "",
-                         r->ports[i].lo);
-        else
-            w = snprintf(buf + n, size - n, "%s%u-%u", i ? "," : "",
-                         r->ports[i].lo, r->ports[i].hi);
-        if (w < 0 || n + (size_t)w >= size)
-            break;
-        n += (size_t)w;
-    }
-}
-
-static cJSON *source_json(const np_source *s)
-{
-    cJSON *o = cJSON_CreateObject();
-
-    if (s == NULL)
-        return o;
-    cJSON_AddStringToObject(o, "id", s->id);
-    cJSON_AddStringToObject(o, "url", s->url);
-    cJSON_AddStringToObject(o, "title", s->title);
-    cJSON_AddBoolToObject(o, "official", s->official);
-    return o;
-}
-
-static cJSON *rules_json(const np_rule *rules, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    size_t i, j;
-
-    for (i = 0; i < n; i++) {
-        const np_rule *r = &rules[i];
-        cJSON *e = cJSON_CreateObject(), *ports = cJSON_CreateArray();
-        cJSON_AddStringToObject(e, "protocol", np_proto_name(r->protocol));
-        for (j = 0; j < r->n_ports; j++) {
-            cJSON *pr = cJSON_CreateObject();
-            cJSON_AddNumberToObject(pr, "lo", r->ports[j].lo);
-            cJSON_AddNumberToObject(pr, "hi", r->ports[j].hi);
-            cJSON_AddItemToArray(ports, pr);
-        }
-        cJSON_AddItemToObject(e, "ports", ports);
-        cJSON_AddItemToObject(e, "platforms", platforms_json(r->platforms));
-        cJSON_AddStringToObject(e, "role", np_role_name(r->role));
-        cJSON_AddBoolToObject(e, "essential", r->essential);
-        cJSON_AddBoolToObject(e, "broad", r->broad);
-        if (r->feature)
-            cJSON_AddStringToObject(e, "feature", r->feature);
-        else
-            cJSON_AddNullToObject(e, "feature");
-        if (r->note)
-            cJSON_AddStringToObject(e, "note", r->note);
-        else
-            cJSON_AddNullToObject(e, "note");
-        cJSON_AddStringToObject(e, "confidence",
-                                np_confidence_name(r->confidence));
-        cJSON_AddItemToObject(e, "source", source_json(r->source));
-        cJSON_AddStringToObject(e, "profile", r->profile_id);
-        cJSON_AddItemToArray(a, e);
-    }
-    return a;
-}
 
 /* Sources cited by the resolution, numbered in order of first use. */
 typedef struct cite {
@@ -433,7 +346,7 @@ static void print_rules(const char *title, const np_rule *rules, size_t n,
     for (i = 0; i < n; i++) {
         char pt[256];
         size_t l = strlen(rules[i].profile_id);
-        ports_text(&rules[i], pt, sizeof(pt));
+        np_advice_rule_ports(&rules[i], pt, sizeof(pt));
         platforms_text(rules[i].platforms, plat, sizeof(plat));
         if (strlen(pt) > pw)
             pw = strlen(pt);
@@ -453,7 +366,7 @@ static void print_rules(const char *title, const np_rule *rules, size_t n,
         const np_rule *r = &rules[i];
         char pt[256];
         size_t k = cite_of(c, r->source, res);
-        ports_text(r, pt, sizeof(pt));
+        np_advice_rule_ports(r, pt, sizeof(pt));
         platforms_text(r->platforms, plat, sizeof(plat));
         printf("  %-5s  %-*s  %-12s  %s%-9s%s  %-6s  %-*s  ",
                np_proto_name(r->protocol), (int)pw, pt, np_role_name(r->role),
@@ -522,7 +435,8 @@ static int cmd_show(const opts *o)
             cJSON_AddStringToObject(e, "id", p->id);
             cJSON_AddStringToObject(e, "name", p->name);
             cJSON_AddStringToObject(e, "kind", np_kind_name(p->kind));
-            cJSON_AddItemToObject(e, "platforms", platforms_json(p->platforms));
+            cJSON_AddItemToObject(e, "platforms",
+                                  np_rj_platforms(p->platforms));
             cJSON_AddStringToObject(e, "checked", p->checked);
             cJSON_AddStringToObject(e, "layer", np_layer_name(p->layer));
             if (p->notes)
@@ -532,9 +446,9 @@ static int cmd_show(const opts *o)
             cJSON_AddItemToArray(ids, e);
         }
         cJSON_AddItemToObject(root, "inbound",
-                              rules_json(res->inbound, res->n_inbound));
+                              np_rj_rules(res->inbound, res->n_inbound));
         cJSON_AddItemToObject(root, "outbound",
-                              rules_json(res->outbound, res->n_outbound));
+                              np_rj_rules(res->outbound, res->n_outbound));
         facts = cJSON_AddObjectToObject(root, "facts");
         alt = cJSON_AddArrayToObject(facts, "alternate_external_port");
         for (k = 0; k < res->n_alt_ports; k++) {
@@ -546,7 +460,7 @@ static int cmd_show(const opts *o)
                 cJSON_AddStringToObject(e, "note", a->note);
             else
                 cJSON_AddNullToObject(e, "note");
-            cJSON_AddItemToObject(e, "source", source_json(a->source));
+            cJSON_AddItemToObject(e, "source", np_rj_source(a->source));
             cJSON_AddStringToObject(e, "profile", a->profile_id);
             cJSON_AddItemToArray(alt, e);
         }
@@ -640,7 +554,8 @@ static int cmd_search(const opts *o)
             cJSON_AddStringToObject(e, "id", p->id);
             cJSON_AddStringToObject(e, "name", p->name);
             cJSON_AddStringToObject(e, "kind", np_kind_name(p->kind));
-            cJSON_AddItemToObject(e, "platforms", platforms_json(p->platforms));
+            cJSON_AddItemToObject(e, "platforms",
+                                  np_rj_platforms(p->platforms));
             cJSON_AddNumberToObject(e, "score", hits[i].score);
             cJSON_AddNumberToObject(e, "words_matched", hits[i].words_matched);
             cJSON_AddItemToArray(arr, e);

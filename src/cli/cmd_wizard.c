@@ -709,25 +709,6 @@ static int check_outbound(struct wiz *w)
 }
 /* ---- steps 5 and 6: the plan and the change ------------------------------ */
 
-static void rule_ports(const np_rule *r, char *buf, size_t size)
-{
-    size_t i, n = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < r->n_ports && n + 16 < size; i++) {
-        int k;
-        if (r->ports[i].lo == r->ports[i].hi)
-            k = snprintf(buf + n, size - n, "%s%u", i ? "," : "",
-                         (unsigned)r->ports[i].lo);
-        else
-            k = snprintf(buf + n, size - n, "%s%u-%u", i ? "," : "",
-                         (unsigned)r->ports[i].lo, (unsigned)r->ports[i].hi);
-        if (k < 0)
-            break;
-        n += (size_t)k;
-    }
-}
-
 static void print_plan(struct wiz *w)
 {
     char ports[96], text[320];
@@ -736,7 +717,7 @@ static void print_plan(struct wiz *w)
     w->n_mappable = 0;
     for (i = 0; i < w->res->n_inbound; i++) {
         const np_rule *r = &w->res->inbound[i];
-        rule_ports(r, ports, sizeof(ports));
+        (void)np_advice_rule_ports(r, ports, sizeof(ports));
         if (r->broad) {
             snprintf(text, sizeof(text),
                      "not mapped: %s %s (%s) -- the source advises a huge "

@@ -151,3 +151,79 @@ cJSON *np_rj_verify_rule(const np_sess_result *x, const char *status_override,
     }
     return o;
 }
+
+/* --- profiles (profiles --json, the web API's profiles) -------------- */
+
+cJSON *np_rj_platforms(unsigned set)
+{
+    cJSON *a = cJSON_CreateArray();
+    unsigned bit;
+
+    for (bit = 1; a != NULL && bit <= NP_PLAT_PC; bit <<= 1)
+        if (set & bit)
+            cJSON_AddItemToArray(a, cJSON_CreateString(np_platform_name(bit)));
+    return a;
+}
+
+cJSON *np_rj_strings(const char *const *s, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    size_t i;
+
+    for (i = 0; a != NULL && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(s[i]));
+    return a;
+}
+
+cJSON *np_rj_source(const np_source *s)
+{
+    cJSON *o;
+
+    if (s == NULL)
+        return cJSON_CreateNull();
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", s->id);
+    cJSON_AddStringToObject(o, "url", s->url);
+    cJSON_AddStringToObject(o, "title", s->title);
+    cJSON_AddBoolToObject(o, "official", s->official);
+    return o;
+}
+
+cJSON *np_rj_rules(const np_rule *rules, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    size_t i, j;
+
+    for (i = 0; a != NULL && i < n; i++) {
+        const np_rule *r = &rules[i];
+        cJSON *e = cJSON_CreateObject(), *ports = cJSON_CreateArray();
+
+        cJSON_AddStringToObject(e, "protocol", np_proto_name(r->protocol));
+        for (j = 0; j < r->n_ports; j++) {
+            cJSON *pr = cJSON_CreateObject();
+
+            cJSON_AddNumberToObject(pr, "lo", r->ports[j].lo);
+            cJSON_AddNumberToObject(pr, "hi", r->ports[j].hi);
+            cJSON_AddItemToArray(ports, pr);
+        }
+        cJSON_AddItemToObject(e, "ports", ports);
+        cJSON_AddItemToObject(e, "platforms", np_rj_platforms(r->platforms));
+        cJSON_AddStringToObject(e, "role", np_role_name(r->role));
+        cJSON_AddBoolToObject(e, "essential", r->essential);
+        cJSON_AddBoolToObject(e, "broad", r->broad);
+        if (r->feature != NULL)
+            cJSON_AddStringToObject(e, "feature", r->feature);
+        else
+            cJSON_AddNullToObject(e, "feature");
+        if (r->note != NULL)
+            cJSON_AddStringToObject(e, "note", r->note);
+        else
+            cJSON_AddNullToObject(e, "note");
+        cJSON_AddStringToObject(e, "confidence",
+                                np_confidence_name(r->confidence));
+        cJSON_AddItemToObject(e, "source", np_rj_source(r->source));
+        cJSON_AddStringToObject(e, "profile", r->profile_id);
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}

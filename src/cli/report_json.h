@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "natpilot/portmap.h"
+#include "natpilot/profile.h"
 #include "natpilot/session.h"
 
 /* The gateway as discovered: addresses, protocols that answered, chosen. */
@@ -34,5 +35,12 @@ cJSON *np_rj_apply_report(const np_sess_report *rep, size_t total);
 cJSON *np_rj_verify_rule(const np_sess_result *x, const char *status_override,
                          const char *reachability, const char *reason,
                          const char *why);
+
+/* Profiles, as profiles --json and the web API show them: a platform set
+ * as ["xbox", ...], a list of strings, a source (null when NULL), rules. */
+cJSON *np_rj_platforms(unsigned set);
+cJSON *np_rj_strings(const char *const *s, size_t n);
+cJSON *np_rj_source(const np_source *s);
+cJSON *np_rj_rules(const np_rule *rules, size_t n);
 
 #endif /* NP_REPORT_JSON_H */

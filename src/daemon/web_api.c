@@ -73,80 +73,6 @@ static np_catalog *load_catalog(np_web *w, np_web_req *r)
 /* --- profiles
  * ----------------------------------------------------------------*/
 
-static cJSON *platforms_json(unsigned set)
-{
-    cJSON *a = cJSON_CreateArray();
-    unsigned bit;
-
-    for (bit = 1; a != NULL && bit <= NP_PLAT_PC; bit <<= 1)
-        if (set & bit)
-            cJSON_AddItemToArray(a, cJSON_CreateString(np_platform_name(bit)));
-    return a;
-}
-
-static cJSON *strings_json(const char *const *s, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; a != NULL && i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateString(s[i]));
-    return a;
-}
-
-static cJSON *source_json(const np_source *s)
-{
-    cJSON *o;
-
-    if (s == NULL)
-        return cJSON_CreateNull();
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", s->id);
-    cJSON_AddStringToObject(o, "url", s->url);
-    cJSON_AddStringToObject(o, "title", s->title);
-    cJSON_AddBoolToObject(o, "official", s->official);
-    return o;
-}
-
-static cJSON *rules_json(const np_rule *rules, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    size_t i, j;
-
-    for (i = 0; a != NULL && i < n; i++) {
-        const np_rule *r = &rules[i];
-        cJSON *e = cJSON_CreateObject(), *ports = cJSON_CreateArray();
-
-        cJSON_AddStringToObject(e, "protocol", np_proto_name(r->protocol));
-        for (j = 0; j < r->n_ports; j++) {
-            cJSON *pr = cJSON_CreateObject();
-
-            cJSON_AddNumberToObject(pr, "lo", r->ports[j].lo);
-            cJSON_AddNumberToObject(pr, "hi", r->ports[j].hi);
-            cJSON_AddItemToArray(ports, pr);
-        }
-        cJSON_AddItemToObject(e, "ports", ports);
-        cJSON_AddItemToObject(e, "platforms", platforms_json(r->platforms));
-        cJSON_AddStringToObject(e, "role", np_role_name(r->role));
-        cJSON_AddBoolToObject(e, "essential", r->essential);
-        cJSON_AddBoolToObject(e, "broad", r->broad);
-        if (r->feature != NULL)
-            cJSON_AddStringToObject(e, "feature", r->feature);
-        else
-            cJSON_AddNullToObject(e, "feature");
-        if (r->note != NULL)
-            cJSON_AddStringToObject(e, "note", r->note);
-        else
-            cJSON_AddNullToObject(e, "note");
-        cJSON_AddStringToObject(e, "confidence",
-                                np_confidence_name(r->confidence));
-        cJSON_AddItemToObject(e, "source", source_json(r->source));
-        cJSON_AddStringToObject(e, "profile", r->profile_id);
-        cJSON_AddItemToArray(a, e);
-    }
-    return a;
-}
-
 static cJSON *profile_brief(const np_profile *p)
 {
     cJSON *e = cJSON_CreateObject();
@@ -154,9 +80,10 @@ static cJSON *profile_brief(const np_profile *p)
     cJSON_AddStringToObject(e, "id", p->id);
     cJSON_AddStringToObject(e, "kind", np_kind_name(p->kind));
     cJSON_AddStringToObject(e, "name", p->name);
-    cJSON_AddItemToObject(e, "platforms", platforms_json(p->platforms));
-    cJSON_AddItemToObject(e, "aliases", strings_json(p->aliases, p->n_aliases));
-    cJSON_AddItemToObject(e, "base", strings_json(p->base, p->n_base));
+    cJSON_AddItemToObject(e, "platforms", np_rj_platforms(p->platforms));
+    cJSON_AddItemToObject(e, "aliases",
+                          np_rj_strings(p->aliases, p->n_aliases));
+    cJSON_AddItemToObject(e, "base", np_rj_strings(p->base, p->n_base));
     cJSON_AddStringToObject(e, "layer", np_layer_name(p->layer));
     cJSON_AddStringToObject(e, "checked", p->checked);
     return e;
@@ -245,12 +172,13 @@ static void api_profile_show(np_web *w, np_web_req *r, const char *id)
         cJSON_AddStringToObject(doc, "notes", p->notes);
     else
         cJSON_AddNullToObject(doc, "notes");
-    cJSON_AddItemToObject(doc, "inbound", rules_json(p->inbound, p->n_inbound));
+    cJSON_AddItemToObject(doc, "inbound",
+                          np_rj_rules(p->inbound, p->n_inbound));
     cJSON_AddItemToObject(doc, "outbound",
-                          rules_json(p->outbound, p->n_outbound));
+                          np_rj_rules(p->outbound, p->n_outbound));
     srcs = cJSON_AddArrayToObject(doc, "sources");
     for (i = 0; i < p->n_sources; i++)
-        cJSON_AddItemToArray(srcs, source_json(&p->sources[i]));
+        cJSON_AddItemToArray(srcs, np_rj_source(&p->sources[i]));
     np__web_json(r, 200, print(doc));
     np_catalog_free(cat);
 }
@@ -708,12 +636,12 @@ static void api_plan(np_web *w, np_web_req *r)
         cJSON_AddNullToObject(doc, "platform");
     cJSON_AddItemToObject(
         doc, "profiles",
-        strings_json((const char *const *)dev.profiles, dev.n_profiles));
+        np_rj_strings((const char *const *)dev.profiles, dev.n_profiles));
     cJSON_AddBoolToObject(doc, "self_maps_with_upnp", res->self_maps_with_upnp);
     map = cJSON_CreateArray();
     never = cJSON_CreateArray();
     for (i = 0; i < res->n_inbound; i++) {
-        cJSON *one = rules_json(&res->inbound[i], 1);
+        cJSON *one = np_rj_rules(&res->inbound[i], 1);
         cJSON *rule = cJSON_DetachItemFromArray(one, 0);
 
         cJSON_Delete(one);
@@ -723,7 +651,7 @@ static void api_plan(np_web *w, np_web_req *r)
     cJSON_AddItemToObject(doc, "never_mapped", never);
     cJSON_AddItemToObject(doc, "rules", sess_rules_json(rules, n));
     cJSON_AddItemToObject(doc, "outbound",
-                          rules_json(res->outbound, res->n_outbound));
+                          np_rj_rules(res->outbound, res->n_outbound));
     /* The protocol: the session's discovery and its choice for this
      * device (NAT-PMP cannot map for another device). */
     sess_opts(w, &dev.address, "web", &so);

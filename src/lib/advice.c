@@ -250,23 +250,46 @@ const char *np_advice_console_test(unsigned platform)
     }
 }
 
-static void rule_ports(const np_rule *r, char *buf, size_t size)
+/* Append ",LO" or ",LO-HI" (no comma first) to buf at *used. */
+static void range_append(char *buf, size_t size, size_t *used, size_t i,
+                         unsigned lo, unsigned hi)
 {
-    size_t i, n = 0;
+    int n;
 
+    if (*used >= size)
+        return;
+    if (lo == hi)
+        n = snprintf(buf + *used, size - *used, "%s%u", i ? "," : "", lo);
+    else
+        n = snprintf(buf + *used, size - *used, "%s%u-%u", i ? "," : "", lo,
+                     hi);
+    if (n > 0)
+        *used += (size_t)n < size - *used ? (size_t)n : size - *used;
+}
+
+const char *np_advice_rule_ports(const np_rule *r, char *buf, size_t size)
+{
+    size_t i, used = 0;
+
+    if (buf == NULL || size == 0)
+        return "";
     buf[0] = '\0';
-    for (i = 0; i < r->n_ports && n + 16 < size; i++) {
-        int k;
-        if (r->ports[i].lo == r->ports[i].hi)
-            k = snprintf(buf + n, size - n, "%s%u", i ? "," : "",
-                         (unsigned)r->ports[i].lo);
-        else
-            k = snprintf(buf + n, size - n, "%s%u-%u", i ? "," : "",
-                         (unsigned)r->ports[i].lo, (unsigned)r->ports[i].hi);
-        if (k < 0)
-            break;
-        n += (size_t)k;
-    }
+    for (i = 0; r != NULL && i < r->n_ports; i++)
+        range_append(buf, size, &used, i, r->ports[i].lo, r->ports[i].hi);
+    return buf;
+}
+
+const char *np_advice_ob_ranges(const np_advice_ob_rule *r, char *buf,
+                                size_t size)
+{
+    size_t i, used = 0;
+
+    if (buf == NULL || size == 0)
+        return "";
+    buf[0] = '\0';
+    for (i = 0; r != NULL && i < r->n_ranges; i++)
+        range_append(buf, size, &used, i, r->lo[i], r->hi[i]);
+    return buf;
 }
 
 void np_advice_manual_steps(const np_resolved *res, unsigned platform,
@@ -328,7 +351,7 @@ void np_advice_manual_steps(const np_resolved *res, unsigned platform,
         }
         f = &out->fwd[out->n_fwd++];
         f->protocol = r->protocol;
-        rule_ports(r, f->ports, sizeof(f->ports));
+        np_advice_rule_ports(r, f->ports, sizeof(f->ports));
         f->several = r->n_ports > 1 ||
                      (r->n_ports == 1 && r->ports[0].lo != r->ports[0].hi);
         f->profile_id = r->profile_id;
@@ -510,26 +533,6 @@ static const char *proto_word(int proto)
     return proto == NP_EGRESS_TCP ? "tcp" : "udp";
 }
 
-/* "3074,3478-3480" */
-static void ranges_text(const np_advice_ob_rule *r, char *buf, size_t size)
-{
-    size_t i, used = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < r->n_ranges && used < size; i++) {
-        int n;
-        if (r->lo[i] == r->hi[i])
-            n = snprintf(buf + used, size - used, "%s%u", i ? "," : "",
-                         (unsigned)r->lo[i]);
-        else
-            n = snprintf(buf + used, size - used, "%s%u-%u", i ? "," : "",
-                         (unsigned)r->lo[i], (unsigned)r->hi[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
 /* Distinct ports of the targets with (proto, state), "27015, 27020". */
 static int ports_with(const np_advice_outbound *ob, int proto, int state,
                       char *buf, size_t size)
@@ -576,7 +579,7 @@ static void features_with(const np_advice_outbound *ob, int proto, int state,
             continue;
         if (r->profile == NULL && r->feature == NULL) {
             char rt[128];
-            ranges_text(r, rt, sizeof(rt));
+            (void)np_advice_ob_ranges(r, rt, sizeof(rt));
             n = snprintf(buf + used, size - used, "%s--port %s:%s",
                          first ? "" : "; ", proto_word(r->proto), rt);
         } else
