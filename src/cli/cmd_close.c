@@ -104,11 +104,7 @@ int np_cmd_close(int argc, char **argv)
         return np_cmd_close6(argc, argv);
     }
     memset(&rep, 0, sizeof(rep));
-    if (a == NULL)
-        return NP_EXIT_NETWORK;
-    code = pm_parse(argc, argv, a, usage, 1);
-    if (code < 0)
-        code = pm_resolve_profiles(a);
+    code = pm_args_load(a, argc, argv, usage, 1);
     if (code >= 0)
         goto out;
     s = pm_session_open(a, NP_SESS_CLOSE, &st, &d, &code);

@@ -196,11 +196,7 @@ int np_cmd_open(int argc, char **argv)
         return np_cmd_open6(argc, argv);
     }
     memset(&rep, 0, sizeof(rep));
-    if (a == NULL)
-        return NP_EXIT_NETWORK;
-    code = pm_parse(argc, argv, a, usage, 0);
-    if (code < 0)
-        code = pm_resolve_profiles(a);
+    code = pm_args_load(a, argc, argv, usage, 0);
     if (code >= 0)
         goto out;
     if (a->nrules == 0) {

@@ -262,11 +262,7 @@ int np_cmd_verify(int argc, char **argv)
             return np_cmd_verify_outbound(argc, argv);
     a = calloc(1, sizeof(*a));
     memset(&rep, 0, sizeof(rep));
-    if (a == NULL)
-        return NP_EXIT_NETWORK;
-    code = pm_parse(argc, argv, a, usage, 0);
-    if (code < 0)
-        code = pm_resolve_profiles(a);
+    code = pm_args_load(a, argc, argv, usage, 0);
     if (code >= 0)
         goto out;
     s = pm_session_open(a, NP_SESS_VERIFY, &st, &d, &code);

@@ -307,6 +307,21 @@ int pm_resolve_profiles(struct pm_args *a)
     return -1;
 }
 
+int pm_args_load(struct pm_args *a, int argc, char **argv, const char *usage,
+                 int allow_all)
+{
+    int code;
+
+    if (a == NULL) {
+        np_out_errorf(argc > 0 ? argv[0] : "natpilot", "out of memory");
+        return np_exit_code(NP_ENOMEM);
+    }
+    code = pm_parse(argc, argv, a, usage, allow_all);
+    if (code < 0)
+        code = pm_resolve_profiles(a);
+    return code;
+}
+
 static void session_opts(struct pm_args *a, np_store *st, np_sess_opts *o)
 {
     memset(o, 0, sizeof(*o));

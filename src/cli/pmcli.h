@@ -46,6 +46,11 @@ int pm_parse(int argc, char **argv, struct pm_args *a, const char *usage,
  * -1 to go on, else an exit code (after printing the error). */
 int pm_resolve_profiles(struct pm_args *a);
 
+/* pm_parse then pm_resolve_profiles on a (calloc'ed by the caller; NULL
+ * reports out of memory). Returns -1 to go on, else the exit code. */
+int pm_args_load(struct pm_args *a, int argc, char **argv, const char *usage,
+                 int allow_all);
+
 /*
  * The session for a command: options from the arguments, the mapping store
  * loaded (a corrupt one is moved aside and said on stderr), the gateway
