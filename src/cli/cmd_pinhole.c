@@ -9,16 +9,16 @@
  * over IPv6 from the pinholed port, answered from the server's alternate
  * address, which this port never sent to.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli.h"
 #include "natpilot/netinfo.h"
 #include "natpilot/pinhole.h"
-#include "natpilot/probe.h"
+#include "natpilot/pinhole_run.h"
 #include "natpilot/store.h"
 #include "natpilot/stun.h"
 #include "pmcli.h"
@@ -176,92 +176,6 @@ static int store_path(char *buf, size_t size, int mk)
     return 0;
 }
 
-static const char *status_of(const np_ph_result *r)
-{
-    switch (r->outcome) {
-    case NP_PM_OK:
-    case NP_PM_OTHER_PORT:
-        return "open";
-    case NP_PM_POLICY:
-        return "refused";
-    case NP_PM_THIRD_PARTY:
-        return "third-party-refused";
-    case NP_PM_TIMEOUT:
-        return "timeout";
-    case NP_PM_UNSUPPORTED:
-        return "unsupported";
-    case NP_PM_NOT_FOUND:
-        return "not-found";
-    case NP_PM_CONFLICT:
-    case NP_PM_PERMANENT_ONLY:
-    case NP_PM_OTHER_DEVICE:
-    case NP_PM_FAILED:
-    default:
-        return "failed";
-    }
-}
-
-/* What the player does by hand when the router refuses (data for both
- * outputs). */
-static void manual_steps(const np_ph_result *r, const np_v6_pinholes *sup,
-                         const char *ip, int transport, unsigned port,
-                         char *buf, size_t size)
-{
-    const char *t = np_pm_transport_name(transport);
-
-    switch (r->outcome) {
-    case NP_PM_THIRD_PARTY:
-        snprintf(buf, size,
-                 "The router opens pinholes only for the device that asks "
-                 "(UPnP secure mode, PCP without THIRD_PARTY). Let the device "
-                 "open its own (UPnP on "
-                 "in the router; consoles do this), or allow inbound %s port "
-                 "%u to %s in the router's IPv6 firewall settings.",
-                 t, port, ip);
-        break;
-    case NP_PM_POLICY:
-        snprintf(buf, size,
-                 "The router's IPv6 firewall control is disabled%s. Turn on "
-                 "\"allow UPnP/PCP to open IPv6 ports\" (the name varies), "
-                 "or add the rule by hand: allow inbound %s port %u to %s "
-                 "in the IPv6 firewall.",
-                 sup->upnp_inbound == 0
-                     ? " (UPnP GetFirewallStatus: InboundPinholeAllowed = 0)"
-                     : "",
-                 t, port, ip);
-        break;
-    case NP_PM_UNSUPPORTED:
-    case NP_PM_TIMEOUT:
-        snprintf(buf, size,
-                 "The router takes no pinhole requests over IPv6. Allow "
-                 "inbound %s port %u to %s in the router's IPv6 firewall "
-                 "settings, or turn on UPnP (IGDv2) or PCP there.",
-                 t, port, ip);
-        break;
-    case NP_PM_OK:
-    case NP_PM_OTHER_PORT:
-    case NP_PM_CONFLICT:
-    case NP_PM_NOT_FOUND:
-    case NP_PM_OTHER_DEVICE:
-    case NP_PM_PERMANENT_ONLY:
-    case NP_PM_FAILED:
-    default:
-        buf[0] = '\0';
-        break;
-    }
-}
-
-static void fill_req(const struct pm_args *a, const np_pinhole *ph,
-                     const np_sess_rule *r, np_ph_request *q)
-{
-    memset(q, 0, sizeof(*q));
-    q->transport = r->transport;
-    q->internal = a->have_for ? a->for_addr : *np_pinhole_local(ph);
-    np_addr_set_port(&q->internal, r->port);
-    q->lifetime = a->lease > 86400 ? 86400 : a->lease;
-    q->proto = a->via;
-}
-
 static cJSON *support_json(const np_pinhole *ph, const np_v6_pinholes *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -281,17 +195,171 @@ static cJSON *support_json(const np_pinhole *ph, const np_v6_pinholes *s)
     return o;
 }
 
+/* Ctrl-C or SIGTERM during an open: the library stops and takes back the
+ * pinholes the run added. */
+static volatile sig_atomic_t open6_cancel;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    open6_cancel = 1;
+}
+
+static void signals6(int on, struct sigaction old[2])
+{
+    struct sigaction sa;
+
+    if (!on) {
+        (void)sigaction(SIGINT, &old[0], NULL);
+        (void)sigaction(SIGTERM, &old[1], NULL);
+        return;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    open6_cancel = 0;
+    (void)sigaction(SIGINT, &sa, &old[0]);
+    (void)sigaction(SIGTERM, &sa, &old[1]);
+}
+
+/* Load the pinhole store; on failure the message and the exit code. */
+static int load_store(const struct pm_args *a, char *path, size_t size, int mk,
+                      np_ph_store *st)
+{
+    np_error err;
+
+    np_error_clear(&err);
+    if (store_path(path, size, mk) != 0 ||
+        np_ph_store_load(path, st, &err) != NP_OK) {
+        np_out_errorf(a->cmd, "cannot read the pinhole store: %s", err.msg);
+        return NP_EXIT_INTERNAL;
+    }
+    return -1;
+}
+
+static void run_of(const struct pm_args *a, const np_v6_pinholes *sup,
+                   np_ph_run *run)
+{
+    memset(run, 0, sizeof(*run));
+    run->rules = a->rules;
+    run->n_rules = a->nrules;
+    run->device = a->have_for ? &a->for_addr : NULL;
+    run->lifetime = a->lease;
+    run->via = a->via;
+    run->sup = sup;
+    run->all = a->all;
+}
+
+static void open_item_json(cJSON *arr, const np_ph_item *it)
+{
+    cJSON *o = cJSON_CreateObject();
+    char ip[NP_ADDRSTRLEN];
+
+    cJSON_AddStringToObject(o, "transport",
+                            np_pm_transport_name(it->transport));
+    cJSON_AddNumberToObject(o, "port", it->port);
+    cJSON_AddStringToObject(o, "internal",
+                            np_addr_ip_str(&it->internal, ip, sizeof(ip)));
+    cJSON_AddStringToObject(o, "label", it->label);
+    cJSON_AddStringToObject(o, "status", it->status);
+    cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(it->proto));
+    cJSON_AddNumberToObject(o, "code", it->code);
+    cJSON_AddStringToObject(o, "message", it->message);
+    cJSON_AddNumberToObject(o, "lifetime", it->lifetime);
+    cJSON_AddStringToObject(o, "uid", it->uid);
+    if (it->manual[0] != '\0')
+        cJSON_AddStringToObject(o, "manual", it->manual);
+    cJSON_AddItemToArray(arr, o);
+}
+
+static void open_item_text(const np_ph_item *it)
+{
+    const char *c = it->outcome == NP_PM_OK ? np_c_good() : np_c_bad();
+    char rule[32];
+
+    snprintf(rule, sizeof(rule), "%s %u", np_pm_transport_name(it->transport),
+             (unsigned)it->port);
+    printf("  %-10s %s%-20s%s %s, %s", rule, c, it->status, np_c_reset(),
+           np_pm_proto_name(it->proto), it->message);
+    if (it->outcome == NP_PM_OK)
+        printf(", lease %u s", (unsigned)it->lifetime);
+    printf("\n");
+    if (it->manual[0] != '\0')
+        np_out_wrap("             ", "             ", it->manual);
+}
+
+static void open_render(const struct pm_args *a, const np_pinhole *ph,
+                        const np_v6_pinholes *sup, const np_ph_report *rep,
+                        int counts)
+{
+    char ip[NP_ADDRSTRLEN], gw[NP_ADDRSTRLEN];
+    cJSON *j, *arr;
+    size_t i;
+
+    if (!a->json) {
+        printf("IPv6 pinholes for %s (router %s)\n",
+               np_addr_ip_str(a->have_for ? &a->for_addr : np_pinhole_local(ph),
+                              ip, sizeof(ip)),
+               np_addr_ip_str(&sup->gateway, gw, sizeof(gw)));
+        for (i = 0; i < rep->n; i++)
+            open_item_text(&rep->items[i]);
+        return;
+    }
+    j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "ipv6", 1);
+    cJSON_AddItemToObject(j, "router", support_json(ph, sup));
+    arr = cJSON_AddArrayToObject(j, "pinholes");
+    for (i = 0; i < rep->n; i++)
+        open_item_json(arr, &rep->items[i]);
+    if (counts) {
+        cJSON_AddNumberToObject(j, "opened", rep->opened);
+        cJSON_AddNumberToObject(j, "refused", rep->refused);
+    }
+    pm_json_out(j);
+}
+
+/* Apply, then save the store (a failed save takes the run's new pinholes
+ * back: the store is what close removes). */
+static int open_run(const struct pm_args *a, np_pinhole *ph,
+                    const np_v6_pinholes *sup, np_ph_store *st,
+                    const char *path)
+{
+    np_ph_report rep;
+    np_ph_run run;
+    np_error err;
+    struct sigaction old[2];
+    int rc, code;
+
+    run_of(a, sup, &run);
+    run.cancel = &open6_cancel;
+    np_error_clear(&err);
+    signals6(1, old);
+    rc = np_ph_apply(ph, st, &run, &rep, &err);
+    signals6(0, old);
+    if (rc == NP_OK && rep.store_changed &&
+        np_ph_store_save(path, st, &err) != NP_OK) {
+        (void)np_ph_rollback(ph, st, &rep);
+        rc = NP_ESYS;
+    }
+    open_render(a, ph, sup, &rep, rc == NP_OK);
+    if (rc != NP_OK) {
+        np_out_error(a->cmd, &err);
+        code = rc == NP_ECANCELED ? np_exit_code(rc) : NP_EXIT_INTERNAL;
+    } else {
+        code = rep.refused ? NP_EXIT_PROBLEM : NP_EXIT_OK;
+    }
+    np_ph_report_free(&rep);
+    return code;
+}
+
 int np_cmd_open6(int argc, char **argv)
 {
     struct pm_args *a = calloc(1, sizeof(*a));
     np_v6_pinholes sup;
     np_pinhole *ph = NULL;
     np_ph_store st;
-    char path[700], ip[NP_ADDRSTRLEN], rule[32], steps[400];
-    cJSON *j = NULL, *arr = NULL;
-    size_t i;
-    int code, opened = 0, refused = 0;
-    np_error err;
+    char path[700];
+    int code;
 
     memset(&st, 0, sizeof(st));
     if (a == NULL)
@@ -307,139 +375,88 @@ int np_cmd_open6(int argc, char **argv)
     ph = session6(a, &sup, &code);
     if (ph == NULL)
         goto out;
-    np_error_clear(&err);
-    if (store_path(path, sizeof(path), 1) != 0 ||
-        np_ph_store_load(path, &st, &err) != NP_OK) {
-        np_out_errorf(a->cmd, "cannot read the pinhole store: %s", err.msg);
-        code = NP_EXIT_INTERNAL;
+    code = load_store(a, path, sizeof(path), 1, &st);
+    if (code >= 0)
         goto out;
-    }
-    if (a->json) {
-        j = cJSON_CreateObject();
-        cJSON_AddBoolToObject(j, "ipv6", 1);
-        cJSON_AddItemToObject(j, "router", support_json(ph, &sup));
-        arr = cJSON_AddArrayToObject(j, "pinholes");
-    } else {
-        printf("IPv6 pinholes for %s (router %s)\n",
-               np_addr_ip_str(a->have_for ? &a->for_addr : np_pinhole_local(ph),
-                              ip, sizeof(ip)),
-               np_addr_ip_str(&sup.gateway, rule, sizeof(rule)));
-    }
-    for (i = 0; i < a->nrules; i++) {
-        const np_sess_rule *r = &a->rules[i];
-        np_ph_request q;
-        np_ph_result res;
-        long k;
-        int rc;
-
-        fill_req(a, ph, r, &q);
-        k = np_ph_store_find(&st, q.transport, &q.internal);
-        np_error_clear(&err);
-        if (k >= 0 && st.e[k].proto != NP_PM_NONE &&
-            (a->via == NP_PM_NONE || a->via == st.e[k].proto)) {
-            /* Ours already: renew it (UpdatePinhole / PCP with its nonce).
-             * If the router lost it (704, a restart), open it again. */
-            q.proto = st.e[k].proto;
-            memcpy(q.uid, st.e[k].uid, sizeof(q.uid));
-            memcpy(q.nonce, st.e[k].nonce, sizeof(q.nonce));
-            rc = np_pinhole_update(ph, &q, &res, &err);
-            if (rc == NP_OK && res.outcome == NP_PM_NOT_FOUND) {
-                q.uid[0] = '\0';
-                rc = np_pinhole_add(ph, &q, &res, &err);
-            }
-        } else {
-            rc = np_pinhole_add(ph, &q, &res, &err);
-        }
-        if (rc != NP_OK) {
-            np_out_error(a->cmd, &err);
-            code = NP_EXIT_INTERNAL;
-            goto out;
-        }
-        if (res.outcome == NP_PM_OK) {
-            np_ph_entry e;
-
-            memset(&e, 0, sizeof(e));
-            e.proto = res.proto;
-            e.transport = q.transport;
-            e.internal = q.internal;
-            e.gateway = sup.gateway;
-            np_addr_set_port(&e.gateway, 0);
-            memcpy(e.uid, res.uid, sizeof(e.uid));
-            memcpy(e.nonce, res.nonce, sizeof(e.nonce));
-            e.lifetime = res.lifetime;
-            e.expires = (int64_t)time(NULL) + res.lifetime;
-            if (np_ph_store_put(&st, &e) != NP_OK) {
-                code = NP_EXIT_INTERNAL;
-                goto out;
-            }
-            opened++;
-        } else {
-            refused++;
-        }
-        manual_steps(&res, &sup, np_addr_ip_str(&q.internal, ip, sizeof(ip)),
-                     q.transport, r->port, steps, sizeof(steps));
-        snprintf(rule, sizeof(rule), "%s %u",
-                 np_pm_transport_name(r->transport), (unsigned)r->port);
-        if (a->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "transport",
-                                    np_pm_transport_name(r->transport));
-            cJSON_AddNumberToObject(o, "port", r->port);
-            cJSON_AddStringToObject(o, "internal", ip);
-            cJSON_AddStringToObject(o, "label", r->label);
-            cJSON_AddStringToObject(o, "status", status_of(&res));
-            cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(res.proto));
-            cJSON_AddNumberToObject(o, "code", res.code);
-            cJSON_AddStringToObject(o, "message", res.message);
-            cJSON_AddNumberToObject(o, "lifetime", res.lifetime);
-            cJSON_AddStringToObject(o, "uid", res.uid);
-            if (steps[0] != '\0')
-                cJSON_AddStringToObject(o, "manual", steps);
-            cJSON_AddItemToArray(arr, o);
-        } else {
-            const char *c = res.outcome == NP_PM_OK ? np_c_good() : np_c_bad();
-            printf("  %-10s %s%-20s%s %s, %s", rule, c, status_of(&res),
-                   np_c_reset(), np_pm_proto_name(res.proto), res.message);
-            if (res.outcome == NP_PM_OK)
-                printf(", lease %u s", (unsigned)res.lifetime);
-            printf("\n");
-            if (steps[0] != '\0')
-                np_out_wrap("             ", "             ", steps);
-        }
-    }
-    if (opened > 0 && np_ph_store_save(path, &st, &err) != NP_OK) {
-        np_out_error(a->cmd, &err);
-        code = NP_EXIT_INTERNAL;
-        goto out;
-    }
-    code = refused ? NP_EXIT_PROBLEM : NP_EXIT_OK;
-    if (j != NULL) {
-        cJSON_AddNumberToObject(j, "opened", opened);
-        cJSON_AddNumberToObject(j, "refused", refused);
-    }
+    code = open_run(a, ph, &sup, &st, path);
 out:
-    if (j != NULL)
-        pm_json_out(j);
     np_ph_store_free(&st);
     np_pinhole_free(ph);
     free(a);
     return code;
 }
 
-/* The entries of the store a close/verify run is about. */
-static int selected(const struct pm_args *a, const np_ph_entry *e)
+static void close_item(const struct pm_args *a, cJSON *arr,
+                       const np_ph_item *it)
 {
-    size_t i;
+    char ip[NP_ADDRSTRLEN];
 
-    if (a->all)
-        return 1;
-    if (a->have_for && !np_addr_same_ip(&e->internal, &a->for_addr))
-        return 0;
-    for (i = 0; i < a->nrules; i++)
-        if (a->rules[i].transport == e->transport &&
-            a->rules[i].port == np_addr_port(&e->internal))
-            return 1;
-    return 0;
+    if (it->error) {
+        np_out_error(a->cmd, &it->err);
+        return;
+    }
+    np_addr_ip_str(&it->internal, ip, sizeof(ip));
+    if (arr != NULL) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "transport",
+                                np_pm_transport_name(it->transport));
+        cJSON_AddNumberToObject(o, "port", it->port);
+        cJSON_AddStringToObject(o, "internal", ip);
+        cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(it->proto));
+        cJSON_AddStringToObject(o, "status", it->status);
+        cJSON_AddStringToObject(o, "message", it->message);
+        cJSON_AddItemToArray(arr, o);
+    } else {
+        printf("  %s %-5u %s  %s (%s)\n", np_pm_transport_name(it->transport),
+               (unsigned)it->port, ip,
+               it->outcome == NP_PM_OK          ? "removed"
+               : it->outcome == NP_PM_NOT_FOUND ? "already gone"
+                                                : it->message,
+               np_pm_proto_name(it->proto));
+    }
+}
+
+static int close_run(const struct pm_args *a, np_pinhole *ph,
+                     const np_v6_pinholes *sup, np_ph_store *st,
+                     const char *path)
+{
+    np_ph_report rep;
+    np_ph_run run;
+    np_error err;
+    cJSON *j = NULL, *arr = NULL;
+    size_t i;
+    int code;
+
+    run_of(a, sup, &run);
+    np_error_clear(&err);
+    if (np_ph_close(ph, st, &run, &rep, &err) != NP_OK) {
+        np_out_error(a->cmd, &err);
+        np_ph_report_free(&rep);
+        return NP_EXIT_INTERNAL;
+    }
+    if (a->json) {
+        j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ipv6", 1);
+        arr = cJSON_AddArrayToObject(j, "pinholes");
+    }
+    for (i = 0; i < rep.n; i++)
+        close_item(a, arr, &rep.items[i]);
+    if (rep.removed > 0 && np_ph_store_save(path, st, &err) != NP_OK) {
+        np_out_error(a->cmd, &err);
+        code = NP_EXIT_INTERNAL;
+    } else {
+        if (!a->json && rep.removed == 0 && rep.failed == 0)
+            printf("no IPv6 pinholes of natpilot's to remove\n");
+        code = rep.failed ? NP_EXIT_PROBLEM : NP_EXIT_OK;
+        if (j != NULL) {
+            cJSON_AddNumberToObject(j, "removed", rep.removed);
+            cJSON_AddNumberToObject(j, "failed", rep.failed);
+        }
+    }
+    if (j != NULL)
+        pm_json_out(j);
+    np_ph_report_free(&rep);
+    return code;
 }
 
 int np_cmd_close6(int argc, char **argv)
@@ -448,11 +465,8 @@ int np_cmd_close6(int argc, char **argv)
     np_v6_pinholes sup;
     np_pinhole *ph = NULL;
     np_ph_store st;
-    char path[700], ip[NP_ADDRSTRLEN];
-    cJSON *j = NULL, *arr = NULL;
-    size_t i;
-    int code, removed = 0, failed = 0;
-    np_error err;
+    char path[700];
+    int code;
 
     memset(&st, 0, sizeof(st));
     if (a == NULL)
@@ -460,91 +474,59 @@ int np_cmd_close6(int argc, char **argv)
     code = parse6(argc, argv, a, usage_close, 1);
     if (code >= 0)
         goto out;
-    np_error_clear(&err);
-    if (store_path(path, sizeof(path), 0) != 0 ||
-        np_ph_store_load(path, &st, &err) != NP_OK) {
-        np_out_errorf(a->cmd, "cannot read the pinhole store: %s", err.msg);
-        code = NP_EXIT_INTERNAL;
+    code = load_store(a, path, sizeof(path), 0, &st);
+    if (code >= 0)
         goto out;
-    }
     ph = session6(a, &sup, &code);
     if (ph == NULL)
         goto out;
-    if (a->json) {
-        j = cJSON_CreateObject();
-        cJSON_AddBoolToObject(j, "ipv6", 1);
-        arr = cJSON_AddArrayToObject(j, "pinholes");
-    }
-    for (i = st.n; i-- > 0;) {
-        np_ph_entry *e = &st.e[i];
-        np_ph_request q;
-        np_ph_result res;
-
-        if (!selected(a, e))
-            continue;
-        memset(&q, 0, sizeof(q));
-        q.transport = e->transport;
-        q.internal = e->internal;
-        q.proto = e->proto;
-        memcpy(q.uid, e->uid, sizeof(q.uid));
-        memcpy(q.nonce, e->nonce, sizeof(q.nonce));
-        if (np_pinhole_delete(ph, &q, &res, &err) != NP_OK) {
-            np_out_error(a->cmd, &err);
-            failed++;
-            continue;
-        }
-        np_addr_ip_str(&e->internal, ip, sizeof(ip));
-        /* Gone from the router either way when it says NoSuchEntry. */
-        if (res.outcome == NP_PM_OK || res.outcome == NP_PM_NOT_FOUND) {
-            removed++;
-        } else {
-            failed++;
-        }
-        if (a->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "transport",
-                                    np_pm_transport_name(e->transport));
-            cJSON_AddNumberToObject(o, "port", np_addr_port(&e->internal));
-            cJSON_AddStringToObject(o, "internal", ip);
-            cJSON_AddStringToObject(o, "protocol", np_pm_proto_name(e->proto));
-            cJSON_AddStringToObject(o, "status",
-                                    res.outcome == NP_PM_OK ? "removed"
-                                    : res.outcome == NP_PM_NOT_FOUND
-                                        ? "already-gone"
-                                        : status_of(&res));
-            cJSON_AddStringToObject(o, "message", res.message);
-            cJSON_AddItemToArray(arr, o);
-        } else {
-            printf("  %s %-5u %s  %s (%s)\n",
-                   np_pm_transport_name(e->transport),
-                   (unsigned)np_addr_port(&e->internal), ip,
-                   res.outcome == NP_PM_OK          ? "removed"
-                   : res.outcome == NP_PM_NOT_FOUND ? "already gone"
-                                                    : res.message,
-                   np_pm_proto_name(e->proto));
-        }
-        if (res.outcome == NP_PM_OK || res.outcome == NP_PM_NOT_FOUND)
-            np_ph_store_del(&st, i);
-    }
-    if (removed > 0 && np_ph_store_save(path, &st, &err) != NP_OK) {
-        np_out_error(a->cmd, &err);
-        code = NP_EXIT_INTERNAL;
-        goto out;
-    }
-    if (!a->json && removed == 0 && failed == 0)
-        printf("no IPv6 pinholes of natpilot's to remove\n");
-    code = failed ? NP_EXIT_PROBLEM : NP_EXIT_OK;
-    if (j != NULL) {
-        cJSON_AddNumberToObject(j, "removed", removed);
-        cJSON_AddNumberToObject(j, "failed", failed);
-    }
+    code = close_run(a, ph, &sup, &st, path);
 out:
-    if (j != NULL)
-        pm_json_out(j);
     np_ph_store_free(&st);
     np_pinhole_free(ph);
     free(a);
     return code;
+}
+
+static void verify_render(const struct pm_args *a, const np_pinhole *ph,
+                          const np_v6_pinholes *sup, const np_ph_report *rep)
+{
+    char ip[NP_ADDRSTRLEN];
+    cJSON *j = NULL, *arr = NULL;
+    size_t i;
+
+    if (a->json) {
+        j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ipv6", 1);
+        cJSON_AddItemToObject(j, "router", support_json(ph, sup));
+        arr = cJSON_AddArrayToObject(j, "pinholes");
+    }
+    for (i = 0; i < rep->n; i++) {
+        const np_ph_item *it = &rep->items[i];
+
+        np_addr_ip_str(&it->internal, ip, sizeof(ip));
+        if (arr != NULL) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "transport",
+                                    np_pm_transport_name(it->transport));
+            cJSON_AddNumberToObject(o, "port", it->port);
+            cJSON_AddStringToObject(o, "internal", ip);
+            cJSON_AddStringToObject(o, "status", it->status);
+            cJSON_AddBoolToObject(o, "in_store", it->in_store);
+            if (it->reachable >= 0)
+                cJSON_AddBoolToObject(o, "reachable", it->reachable);
+            else
+                cJSON_AddNullToObject(o, "reachable");
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            printf("  %s %-5u %s  %s%s\n", np_pm_transport_name(it->transport),
+                   (unsigned)it->port, ip, it->status,
+                   it->reachable == 1 ? " (proven from outside over IPv6)"
+                                      : "");
+        }
+    }
+    if (j != NULL)
+        pm_json_out(j);
 }
 
 int np_cmd_verify6(int argc, char **argv)
@@ -553,14 +535,15 @@ int np_cmd_verify6(int argc, char **argv)
     np_v6_pinholes sup;
     np_pinhole *ph = NULL;
     np_ph_store st;
+    np_ph_report rep;
+    np_ph_run run;
     np_addr server;
-    char path[700], ip[NP_ADDRSTRLEN];
-    cJSON *j = NULL, *arr = NULL;
-    size_t i;
-    int code, bad = 0, have_server = 0;
+    char path[700];
+    int code, have_server = 0;
     np_error err;
 
     memset(&st, 0, sizeof(st));
+    memset(&rep, 0, sizeof(rep));
     memset(&server, 0, sizeof(server));
     if (a == NULL)
         return NP_EXIT_INTERNAL;
@@ -576,86 +559,23 @@ int np_cmd_verify6(int argc, char **argv)
         }
         have_server = 1;
     }
-    np_error_clear(&err);
-    if (store_path(path, sizeof(path), 0) != 0 ||
-        np_ph_store_load(path, &st, &err) != NP_OK) {
-        np_out_errorf(a->cmd, "cannot read the pinhole store: %s", err.msg);
-        code = NP_EXIT_INTERNAL;
+    code = load_store(a, path, sizeof(path), 0, &st);
+    if (code >= 0)
         goto out;
-    }
     ph = session6(a, &sup, &code);
     if (ph == NULL)
         goto out;
-    if (a->json) {
-        j = cJSON_CreateObject();
-        cJSON_AddBoolToObject(j, "ipv6", 1);
-        cJSON_AddItemToObject(j, "router", support_json(ph, &sup));
-        arr = cJSON_AddArrayToObject(j, "pinholes");
+    run_of(a, &sup, &run);
+    run.stun = have_server ? &server : NULL;
+    if (np_ph_verify(ph, &st, &run, &rep, &err) != NP_OK) {
+        np_out_error(a->cmd, &err);
+        code = NP_EXIT_INTERNAL;
+        goto out;
     }
-    for (i = 0; i < a->nrules; i++) {
-        const np_sess_rule *r = &a->rules[i];
-        np_ph_request q;
-        np_ph_result res;
-        np_reach reach;
-        long k;
-        const char *status;
-        int own, proven = -1;
-
-        fill_req(a, ph, r, &q);
-        own = !a->have_for;
-        k = np_ph_store_find(&st, q.transport, &q.internal);
-        memset(&res, 0, sizeof(res));
-        res.working = -1;
-        if (k >= 0 && st.e[k].proto == NP_PM_UPNP) {
-            q.proto = NP_PM_UPNP;
-            memcpy(q.uid, st.e[k].uid, sizeof(q.uid));
-            (void)np_pinhole_check(ph, &q, &res, &err);
-        }
-        memset(&reach, 0, sizeof(reach));
-        if (own && have_server && r->transport == NP_PM_UDP) {
-            np_addr local = *np_pinhole_local(ph);
-            if (np_probe_reachable(&server, NULL, &local, r->port, 100, 2000,
-                                   &reach, &err) == NP_OK &&
-                !reach.wrong_source)
-                proven = reach.reachable;
-        }
-        if (proven == 1)
-            status = "open";
-        else if (proven == 0)
-            status = "closed";
-        else if (k < 0)
-            status = "not-opened-by-natpilot";
-        else if (res.outcome == NP_PM_NOT_FOUND)
-            status = "missing";
-        else
-            status = "present";
-        if (proven == 0 || res.outcome == NP_PM_NOT_FOUND ||
-            (k < 0 && proven != 1))
-            bad++;
-        np_addr_ip_str(&q.internal, ip, sizeof(ip));
-        if (a->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "transport",
-                                    np_pm_transport_name(r->transport));
-            cJSON_AddNumberToObject(o, "port", r->port);
-            cJSON_AddStringToObject(o, "internal", ip);
-            cJSON_AddStringToObject(o, "status", status);
-            cJSON_AddBoolToObject(o, "in_store", k >= 0);
-            if (proven >= 0)
-                cJSON_AddBoolToObject(o, "reachable", proven);
-            else
-                cJSON_AddNullToObject(o, "reachable");
-            cJSON_AddItemToArray(arr, o);
-        } else {
-            printf("  %s %-5u %s  %s%s\n", np_pm_transport_name(r->transport),
-                   (unsigned)r->port, ip, status,
-                   proven == 1 ? " (proven from outside over IPv6)" : "");
-        }
-    }
-    code = bad ? NP_EXIT_PROBLEM : NP_EXIT_OK;
+    verify_render(a, ph, &sup, &rep);
+    code = rep.bad ? NP_EXIT_PROBLEM : NP_EXIT_OK;
 out:
-    if (j != NULL)
-        pm_json_out(j);
+    np_ph_report_free(&rep);
     np_ph_store_free(&st);
     np_pinhole_free(ph);
     free(a);

@@ -384,92 +384,69 @@ static void print_rules(const char *title, const np_rule *rules, size_t n,
     }
 }
 
-static int cmd_show(const opts *o)
+/* profiles show --json: the resolved rules and facts as one object. */
+static cJSON *show_json(const opts *o, const np_resolved *res)
 {
-    np_catalog *cat;
-    np_resolved *res = NULL;
-    np_error err;
-    int r, i;
+    cJSON *root = cJSON_CreateObject(), *ids, *facts, *alt;
+    int i;
+    size_t k;
+
+    ids = cJSON_AddArrayToObject(root, "requested");
+    for (i = 0; i < o->n_args; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateString(o->args[i]));
+    if (o->platform)
+        cJSON_AddStringToObject(root, "platform",
+                                np_platform_name(o->platform));
+    else
+        cJSON_AddNullToObject(root, "platform");
+    ids = cJSON_AddArrayToObject(root, "profiles");
+    for (k = 0; k < res->n_profiles; k++) {
+        const np_profile *p = res->profiles[k];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "id", p->id);
+        cJSON_AddStringToObject(e, "name", p->name);
+        cJSON_AddStringToObject(e, "kind", np_kind_name(p->kind));
+        cJSON_AddItemToObject(e, "platforms", np_rj_platforms(p->platforms));
+        cJSON_AddStringToObject(e, "checked", p->checked);
+        cJSON_AddStringToObject(e, "layer", np_layer_name(p->layer));
+        if (p->notes)
+            cJSON_AddStringToObject(e, "notes", p->notes);
+        else
+            cJSON_AddNullToObject(e, "notes");
+        cJSON_AddItemToArray(ids, e);
+    }
+    cJSON_AddItemToObject(root, "inbound",
+                          np_rj_rules(res->inbound, res->n_inbound));
+    cJSON_AddItemToObject(root, "outbound",
+                          np_rj_rules(res->outbound, res->n_outbound));
+    facts = cJSON_AddObjectToObject(root, "facts");
+    alt = cJSON_AddArrayToObject(facts, "alternate_external_port");
+    for (k = 0; k < res->n_alt_ports; k++) {
+        const np_alt_port *a = &res->alt_ports[k];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "protocol", np_proto_name(a->protocol));
+        cJSON_AddNumberToObject(e, "port", a->port);
+        if (a->note)
+            cJSON_AddStringToObject(e, "note", a->note);
+        else
+            cJSON_AddNullToObject(e, "note");
+        cJSON_AddItemToObject(e, "source", np_rj_source(a->source));
+        cJSON_AddStringToObject(e, "profile", a->profile_id);
+        cJSON_AddItemToArray(alt, e);
+    }
+    cJSON_AddBoolToObject(facts, "self_maps_with_upnp",
+                          res->self_maps_with_upnp);
+    return root;
+}
+
+/* profiles show: the profiles, their rules, platform facts and sources. */
+static void show_text(const opts *o, const np_catalog *cat,
+                      const np_resolved *res)
+{
+    int i;
     size_t k;
     cite c;
 
-    if (o->n_args == 0) {
-        np_out_errorf(CMD, "show needs a profile id; see 'natpilot profiles "
-                           "list'");
-        return NP_EXIT_USAGE;
-    }
-    cat = load_catalog(o);
-    if (cat == NULL)
-        return NP_EXIT_USAGE;
-    np_error_clear(&err);
-    r = np_resolve(cat, (const char *const *)o->args, (size_t)o->n_args,
-                   o->platform, &res, &err);
-    if (r != NP_OK) {
-        np_out_error(CMD, &err);
-        if (r == NP_ENOTFOUND) {
-            np_search_hit hits[3];
-            size_t nh = 0;
-            np_catalog_search(cat, (const char *const *)o->args,
-                              (size_t)o->n_args, 0, hits, 3, &nh);
-            for (k = 0; k < nh; k++)
-                fprintf(stderr, "  did you mean: %s (%s)\n",
-                        hits[k].profile->id, hits[k].profile->name);
-        }
-        np_catalog_free(cat);
-        return NP_EXIT_USAGE;
-    }
-    if (o->json) {
-        cJSON *root = cJSON_CreateObject(), *ids, *facts, *alt;
-        ids = cJSON_AddArrayToObject(root, "requested");
-        for (i = 0; i < o->n_args; i++)
-            cJSON_AddItemToArray(ids, cJSON_CreateString(o->args[i]));
-        if (o->platform)
-            cJSON_AddStringToObject(root, "platform",
-                                    np_platform_name(o->platform));
-        else
-            cJSON_AddNullToObject(root, "platform");
-        ids = cJSON_AddArrayToObject(root, "profiles");
-        for (k = 0; k < res->n_profiles; k++) {
-            const np_profile *p = res->profiles[k];
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "id", p->id);
-            cJSON_AddStringToObject(e, "name", p->name);
-            cJSON_AddStringToObject(e, "kind", np_kind_name(p->kind));
-            cJSON_AddItemToObject(e, "platforms",
-                                  np_rj_platforms(p->platforms));
-            cJSON_AddStringToObject(e, "checked", p->checked);
-            cJSON_AddStringToObject(e, "layer", np_layer_name(p->layer));
-            if (p->notes)
-                cJSON_AddStringToObject(e, "notes", p->notes);
-            else
-                cJSON_AddNullToObject(e, "notes");
-            cJSON_AddItemToArray(ids, e);
-        }
-        cJSON_AddItemToObject(root, "inbound",
-                              np_rj_rules(res->inbound, res->n_inbound));
-        cJSON_AddItemToObject(root, "outbound",
-                              np_rj_rules(res->outbound, res->n_outbound));
-        facts = cJSON_AddObjectToObject(root, "facts");
-        alt = cJSON_AddArrayToObject(facts, "alternate_external_port");
-        for (k = 0; k < res->n_alt_ports; k++) {
-            const np_alt_port *a = &res->alt_ports[k];
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "protocol", np_proto_name(a->protocol));
-            cJSON_AddNumberToObject(e, "port", a->port);
-            if (a->note)
-                cJSON_AddStringToObject(e, "note", a->note);
-            else
-                cJSON_AddNullToObject(e, "note");
-            cJSON_AddItemToObject(e, "source", np_rj_source(a->source));
-            cJSON_AddStringToObject(e, "profile", a->profile_id);
-            cJSON_AddItemToArray(alt, e);
-        }
-        cJSON_AddBoolToObject(facts, "self_maps_with_upnp",
-                              res->self_maps_with_upnp);
-        np_resolved_free(res);
-        np_catalog_free(cat);
-        return print_json(root);
-    }
     memset(&c, 0, sizeof(c));
     for (i = 0; i < o->n_args; i++) {
         const np_profile *p = np_catalog_find(cat, o->args[i]);
@@ -513,6 +490,49 @@ static int cmd_show(const opts *o)
         printf("  [%zu] %s%s, checked %s\n      %s\n", k + 1, c.src[k]->title,
                c.src[k]->official ? " (official)" : " (third party)",
                c.checked[k], c.src[k]->url);
+}
+
+static int cmd_show(const opts *o)
+{
+    np_catalog *cat;
+    np_resolved *res = NULL;
+    np_error err;
+    int r;
+    size_t k;
+
+    if (o->n_args == 0) {
+        np_out_errorf(CMD, "show needs a profile id; see 'natpilot profiles "
+                           "list'");
+        return NP_EXIT_USAGE;
+    }
+    cat = load_catalog(o);
+    if (cat == NULL)
+        return NP_EXIT_USAGE;
+    np_error_clear(&err);
+    r = np_resolve(cat, (const char *const *)o->args, (size_t)o->n_args,
+                   o->platform, &res, &err);
+    if (r != NP_OK) {
+        np_out_error(CMD, &err);
+        if (r == NP_ENOTFOUND) {
+            np_search_hit hits[3];
+            size_t nh = 0;
+            np_catalog_search(cat, (const char *const *)o->args,
+                              (size_t)o->n_args, 0, hits, 3, &nh);
+            for (k = 0; k < nh; k++)
+                fprintf(stderr, "  did you mean: %s (%s)\n",
+                        hits[k].profile->id, hits[k].profile->name);
+        }
+        np_catalog_free(cat);
+        return NP_EXIT_USAGE;
+    }
+    if (o->json) {
+        cJSON *root = show_json(o, res);
+
+        np_resolved_free(res);
+        np_catalog_free(cat);
+        return print_json(root);
+    }
+    show_text(o, cat, res);
     np_resolved_free(res);
     np_catalog_free(cat);
     return NP_EXIT_OK;

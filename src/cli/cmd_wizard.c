@@ -1218,6 +1218,88 @@ static int step_save(struct wiz *w)
 /* ---- the flow --------------------------------------------------------------
  */
 
+/* One option of the wizard's command line: -1 to go on, or the exit
+ * code. */
+static int parse_opt(struct wiz *w, int c)
+{
+    switch (c) {
+    case 'd':
+        w->device_arg = optarg;
+        return -1;
+    case 'p':
+        w->platform_arg = optarg;
+        return -1;
+    case 'g':
+        if (w->n_games == MAX_GAMES) {
+            np_out_errorf("wizard", "at most %d --game", MAX_GAMES);
+            return NP_EXIT_USAGE;
+        }
+        w->games[w->n_games++] = optarg;
+        return -1;
+    case 'y':
+        w->yes = 1;
+        return -1;
+    case 'n':
+        w->no_apply = 1;
+        return -1;
+    case 'l': {
+        uint32_t v = 0;
+
+        if (np__parse_u32(optarg, 604800, &v) != NP_OK || v < 60) {
+            np_out_errorf("wizard",
+                          "--lease %s: seconds from 60 to "
+                          "604800",
+                          optarg);
+            return NP_EXIT_USAGE;
+        }
+        w->lease_arg = optarg;
+        w->lease = v;
+        return -1;
+    }
+    case 'v':
+        if (np_pm_proto_parse(optarg) == NP_PM_NONE) {
+            np_out_errorf("wizard", "--via %s: pcp, natpmp or upnp", optarg);
+            return NP_EXIT_USAGE;
+        }
+        w->via_arg = optarg;
+        return -1;
+    case 's':
+        if (w->n_stun == MAX_STUN) {
+            np_out_errorf("wizard", "at most %d --stun", MAX_STUN);
+            return NP_EXIT_USAGE;
+        }
+        w->stun[w->n_stun++] = optarg;
+        return -1;
+    case 'P':
+        w->profiles_dir = optarg;
+        return -1;
+    case 'S':
+        w->save_path = optarg;
+        return -1;
+    case 'N':
+        w->no_save = 1;
+        return -1;
+    case 'o':
+        w->outbound = 1;
+        return -1;
+    case 'r':
+        w->reflector = optarg;
+        return -1;
+    case 'j':
+        np_out_errorf("wizard",
+                      "the wizard talks to a person; scripts get the "
+                      "same results with --json on diagnose, open and "
+                      "verify");
+        return NP_EXIT_USAGE;
+    case 'h':
+        fputs(usage, stdout);
+        return NP_EXIT_OK;
+    default:
+        fputs(usage, stderr);
+        return NP_EXIT_USAGE;
+    }
+}
+
 static int parse_args(struct wiz *w, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1241,83 +1323,10 @@ static int parse_args(struct wiz *w, int argc, char **argv)
     int c;
 
     while ((c = getopt_long(argc, argv, "+hy", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            w->device_arg = optarg;
-            break;
-        case 'p':
-            w->platform_arg = optarg;
-            break;
-        case 'g':
-            if (w->n_games == MAX_GAMES) {
-                np_out_errorf("wizard", "at most %d --game", MAX_GAMES);
-                return NP_EXIT_USAGE;
-            }
-            w->games[w->n_games++] = optarg;
-            break;
-        case 'y':
-            w->yes = 1;
-            break;
-        case 'n':
-            w->no_apply = 1;
-            break;
-        case 'l': {
-            uint32_t v = 0;
+        int rc = parse_opt(w, c);
 
-            if (np__parse_u32(optarg, 604800, &v) != NP_OK || v < 60) {
-                np_out_errorf("wizard",
-                              "--lease %s: seconds from 60 to "
-                              "604800",
-                              optarg);
-                return NP_EXIT_USAGE;
-            }
-            w->lease_arg = optarg;
-            w->lease = v;
-            break;
-        }
-        case 'v':
-            if (np_pm_proto_parse(optarg) == NP_PM_NONE) {
-                np_out_errorf("wizard", "--via %s: pcp, natpmp or upnp",
-                              optarg);
-                return NP_EXIT_USAGE;
-            }
-            w->via_arg = optarg;
-            break;
-        case 's':
-            if (w->n_stun == MAX_STUN) {
-                np_out_errorf("wizard", "at most %d --stun", MAX_STUN);
-                return NP_EXIT_USAGE;
-            }
-            w->stun[w->n_stun++] = optarg;
-            break;
-        case 'P':
-            w->profiles_dir = optarg;
-            break;
-        case 'S':
-            w->save_path = optarg;
-            break;
-        case 'N':
-            w->no_save = 1;
-            break;
-        case 'o':
-            w->outbound = 1;
-            break;
-        case 'r':
-            w->reflector = optarg;
-            break;
-        case 'j':
-            np_out_errorf("wizard",
-                          "the wizard talks to a person; scripts get the "
-                          "same results with --json on diagnose, open and "
-                          "verify");
-            return NP_EXIT_USAGE;
-        case 'h':
-            fputs(usage, stdout);
-            return NP_EXIT_OK;
-        default:
-            fputs(usage, stderr);
-            return NP_EXIT_USAGE;
-        }
+        if (rc >= 0)
+            return rc;
     }
     if (optind < argc) {
         np_out_errorf("wizard", "unexpected argument '%s'", argv[optind]);

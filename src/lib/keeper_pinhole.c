@@ -4,7 +4,9 @@
  * inbound ports, an IPv6 pinhole through pinhole.h (UPnP IGDv2 first, PCP
  * over IPv6 second), renewed at about half the granted lease
  * (UpdatePinhole / PCP with its nonce), opened again when the router lost
- * it (NoSuchEntry), and removed when the keeper stops.
+ * it (NoSuchEntry), and removed when the keeper stops. The renew-or-add
+ * decision is pinhole_run.h's np_ph_renew, the one natpilot open --ipv6
+ * uses.
  *
  * Not yet: pinholes are not written to the state file, so a crashed
  * keeper's pinholes are not removed at the next start (they expire with
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "keeper_int.h"
+#include "natpilot/pinhole_run.h"
 #include "np_util.h"
 
 #define PIN_NEVER    INT64_MAX
@@ -119,27 +122,20 @@ static void pin_one(np_keeper *k, np__pin *p, int64_t now)
     np_ph_result res;
     np_error err;
     char ip[NP_ADDRSTRLEN];
-    int rc = NP_OK;
+    int rc, readded = 0;
 
     np_error_clear(&err);
     memset(&res, 0, sizeof(res));
     p->req.lifetime = k->cfg->lease;
-    if (p->held) {
-        rc = np_pinhole_update(k->ph, &p->req, &res, &err);
-        if (rc == NP_OK && res.outcome == NP_PM_NOT_FOUND) {
-            np__keep_log(k, NP_LOG_WARN,
-                         "%s: IPv6 pinhole %s %u gone from the router; "
-                         "opening it again",
-                         d->name, np_pm_transport_name(p->transport),
-                         (unsigned)p->port);
-            p->held = 0;
-        }
-    }
-    if (!p->held) {
-        p->req.proto = NP_PM_NONE;
-        p->req.uid[0] = '\0';
-        memset(p->req.nonce, 0, sizeof(p->req.nonce));
-        rc = np_pinhole_add(k->ph, &p->req, &res, &err);
+    /* The same renew-or-add as natpilot open --ipv6 (pinhole_run.h). */
+    rc = np_ph_renew(k->ph, &p->req, p->held, NP_PM_NONE, &res, &readded, &err);
+    if (readded) {
+        np__keep_log(k, NP_LOG_WARN,
+                     "%s: IPv6 pinhole %s %u gone from the router; "
+                     "opening it again",
+                     d->name, np_pm_transport_name(p->transport),
+                     (unsigned)p->port);
+        p->held = 0;
     }
     np_addr_ip_str(&p->req.internal, ip, sizeof(ip));
     if (rc != NP_OK || res.outcome != NP_PM_OK) {
