@@ -44,6 +44,8 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
+# shellcheck source=tests/lab/checks.sh
+source "$(dirname "$0")/checks.sh"
 
 
 # --- certificates -----------------------------------------------------------
