@@ -152,7 +152,17 @@ int np_netinfo_parse_route(const char *text, size_t len, np_gateway *out,
     return NP_OK;
 }
 
-int np_netinfo_default_gateway(np_gateway *out, np_error *err)
+typedef int (*route_parser)(const char *text, size_t len, np_gateway *out,
+                            np_error *err);
+
+/*
+ * Read a /proc route table and parse it; a parse error's place is prefixed
+ * with the file. absent: when not NULL, a file that cannot be read means
+ * NP_ENOTFOUND with this message (a kernel without IPv6 has no
+ * /proc/net/ipv6_route).
+ */
+static int route_from(const char *path, route_parser parse, const char *absent,
+                      np_gateway *out, np_error *err)
 {
     char *text;
     size_t len;
@@ -160,19 +170,27 @@ int np_netinfo_default_gateway(np_gateway *out, np_error *err)
 
     if (out == NULL)
         return np_error_set(err, NP_EINVAL, NULL, "no output");
-    rc = np__file_load("/proc/net/route", NETINFO_FILE_MAX, &text, &len, err);
-    if (rc != NP_OK)
+    rc = np__file_load(path, NETINFO_FILE_MAX, &text, &len, err);
+    if (rc != NP_OK) {
+        if (absent != NULL && (rc == NP_ESYS || rc == NP_ENOTFOUND))
+            return np_error_set(err, NP_ENOTFOUND, path, "%s", absent);
         return rc;
-    rc = np_netinfo_parse_route(text, len, out, err);
+    }
+    rc = parse(text, len, out, err);
     if (rc == NP_EPARSE && err != NULL) {
         char where[NP_ERROR_WHERE_MAX];
 
         copy_str(where, sizeof(where), err->where);
-        snprintf(err->where, sizeof(err->where), "/proc/net/route %.200s",
-                 where);
+        snprintf(err->where, sizeof(err->where), "%s %.200s", path, where);
     }
     free(text);
     return rc;
+}
+
+int np_netinfo_default_gateway(np_gateway *out, np_error *err)
+{
+    return route_from("/proc/net/route", np_netinfo_parse_route, NULL, out,
+                      err);
 }
 
 /* --- IPv6 (/proc/net/ipv6_route, global addresses) --- */
@@ -229,24 +247,8 @@ int np_netinfo_parse_route6(const char *text, size_t len, np_gateway *out,
 
 int np_netinfo_default_gateway6(np_gateway *out, np_error *err)
 {
-    char *text;
-    size_t len;
-    int rc;
-
-    if (out == NULL)
-        return np_error_set(err, NP_EINVAL, NULL, "no output");
-    rc = np__file_load("/proc/net/ipv6_route", NETINFO_FILE_MAX, &text, &len,
-                       err);
-    if (rc != NP_OK) {
-        /* A kernel without IPv6 has no such file: no IPv6 route. */
-        if (rc == NP_ESYS || rc == NP_ENOTFOUND)
-            return np_error_set(err, NP_ENOTFOUND, "/proc/net/ipv6_route",
-                                "IPv6 is not available on this host");
-        return rc;
-    }
-    rc = np_netinfo_parse_route6(text, len, out, err);
-    free(text);
-    return rc;
+    return route_from("/proc/net/ipv6_route", np_netinfo_parse_route6,
+                      "IPv6 is not available on this host", out, err);
 }
 
 int np_netinfo_is_global6(const np_addr *a)
