@@ -25,9 +25,6 @@ int np_cmd_diagnose(int argc, char **argv);
 int np_cmd_profiles(int argc, char **argv);
 int np_cmd_open(int argc, char **argv);
 int np_cmd_verify(int argc, char **argv);
-/* verify --outbound (cmd_outbound.c): verify dispatches to it when
- * --outbound is among its arguments; argv[0] is "verify". */
-int np_cmd_verify_outbound(int argc, char **argv);
 int np_cmd_close(int argc, char **argv);
 int np_cmd_wizard(int argc, char **argv);
 int np_cmd_daemon(int argc, char **argv);

@@ -193,7 +193,7 @@ int np_cmd_open(int argc, char **argv)
 
     if (pm_has_ipv6(argc, argv)) { /* IPv6 pinholes: cmd_pinhole.c */
         free(a);
-        return np_cmd_open6(argc, argv);
+        return pinhole_open_mode(argc, argv);
     }
     memset(&rep, 0, sizeof(rep));
     code = pm_args_load(a, argc, argv, usage, 0);

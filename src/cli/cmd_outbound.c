@@ -888,7 +888,7 @@ static int parse_args(int argc, char **argv, struct outbound_opts *o,
     return -1;
 }
 
-int np_cmd_verify_outbound(int argc, char **argv)
+int outbound_verify_mode(int argc, char **argv)
 {
     static np_advice_ob_rule rules[MAX_RULES]; /* large; once per process */
     struct outbound_opts o;

@@ -352,7 +352,7 @@ static int open_run(const struct pm_args *a, np_pinhole *ph,
     return code;
 }
 
-int np_cmd_open6(int argc, char **argv)
+int pinhole_open_mode(int argc, char **argv)
 {
     struct pm_args *a = calloc(1, sizeof(*a));
     np_v6_pinholes sup;
@@ -459,7 +459,7 @@ static int close_run(const struct pm_args *a, np_pinhole *ph,
     return code;
 }
 
-int np_cmd_close6(int argc, char **argv)
+int pinhole_close_mode(int argc, char **argv)
 {
     struct pm_args *a = calloc(1, sizeof(*a));
     np_v6_pinholes sup;
@@ -529,7 +529,7 @@ static void verify_render(const struct pm_args *a, const np_pinhole *ph,
         pm_json_out(j);
 }
 
-int np_cmd_verify6(int argc, char **argv)
+int pinhole_verify_mode(int argc, char **argv)
 {
     struct pm_args *a = calloc(1, sizeof(*a));
     np_v6_pinholes sup;

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "natpilot/probe.h"
 #include "natpilot/stun.h"
+#include "outbound.h"
 #include "pmcli.h"
 
 static const char usage[] =
@@ -256,10 +257,10 @@ int np_cmd_verify(int argc, char **argv)
     int code, i;
 
     if (pm_has_ipv6(argc, argv)) /* IPv6 pinholes: cmd_pinhole.c */
-        return np_cmd_verify6(argc, argv);
+        return pinhole_verify_mode(argc, argv);
     for (i = 1; i < argc; i++)
         if (strcmp(argv[i], "--outbound") == 0)
-            return np_cmd_verify_outbound(argc, argv);
+            return outbound_verify_mode(argc, argv);
     a = calloc(1, sizeof(*a));
     memset(&rep, 0, sizeof(rep));
     code = pm_args_load(a, argc, argv, usage, 0);

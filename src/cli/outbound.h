@@ -56,4 +56,12 @@ void outbound_report_free(struct outbound_report *r);
 void outbound_print(const struct outbound_report *r);
 cJSON *outbound_json(const struct outbound_report *r);
 
+/*
+ * verify's --outbound mode (cmd_outbound.c): not a command of its own but
+ * the second half of `natpilot verify`, which hands over its argv before
+ * parsing anything when --outbound is among them (so getopt runs once);
+ * argv[0] is "verify". Returns the exit code.
+ */
+int outbound_verify_mode(int argc, char **argv);
+
 #endif /* NP_OUTBOUND_H */

@@ -76,11 +76,12 @@ void pm_catch_signals(void);
 /* Print cJSON to stdout and free it. */
 void pm_json_out(cJSON *j);
 
-/* open / verify / close --ipv6 (cmd_pinhole.c): IPv6 pinholes for this
- * host; the commands dispatch to these when --ipv6 is in argv. */
+/* open / verify / close --ipv6 (cmd_pinhole.c): the IPv6 pinhole modes of
+ * those commands, not commands of their own; each command hands over its
+ * argv before parsing anything when --ipv6 is in it (getopt runs once). */
 int pm_has_ipv6(int argc, char **argv);
-int np_cmd_open6(int argc, char **argv);
-int np_cmd_verify6(int argc, char **argv);
-int np_cmd_close6(int argc, char **argv);
+int pinhole_open_mode(int argc, char **argv);
+int pinhole_verify_mode(int argc, char **argv);
+int pinhole_close_mode(int argc, char **argv);
 
 #endif /* NP_PMCLI_H */
