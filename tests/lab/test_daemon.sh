@@ -251,7 +251,10 @@ upnpd_own_epoch() {
 }
 upnpd_own_epoch
 time_until $((RENEW + 10)) prove_all >/dev/null || lab_bad "not back after the first restart"
-sleep $((RENEW + 2)) # one check records this instance's epoch
+# one periodic check records this instance's epoch: wait for the next one
+disc=$(log_count "debug: discovery:")
+lab_wait_for $((RENEW + 5)) "a check after the restart" \
+    count_grew "debug: discovery:" "$disc"
 before=$(grep -c "epoch went from" "$LAB_TMP/daemon.1.log" || true)
 upnpd_own_epoch
 if ms=$(time_until $((RENEW + 10)) prove_all); then
