@@ -85,7 +85,7 @@ inbound_blocked() {
     if lab_inbound6 udp "$1" "$2" 700 >/dev/null; then
         fail "unsolicited inbound IPv6 UDP reached $1 port $2"
     else
-        echo "   ok   unsolicited inbound IPv6 to $1:$2 dropped"
+        lab_ok "unsolicited inbound IPv6 to $1:$2 dropped"
     fi
 }
 
@@ -114,7 +114,7 @@ text=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
     --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" 2>/dev/null) || true
 if grep -q "^  Pinholes          available" <<<"$text" &&
     grep -q "^  Filtering         address-and-port-dependent" <<<"$text"; then
-    echo "   ok   text output: IPv6 section with pinholes"
+    lab_ok "text output: IPv6 section with pinholes"
 else
     fail "text output lacks the IPv6 pinhole line"
 fi
@@ -126,7 +126,7 @@ expect ".pinholes[0].status=\"open\";.pinholes[0].protocol=\"upnp\";.pinholes[1]
 uid=$(jq -r '.pinholes[0].uid' <<<"$OUT")
 inbound_arrives() {
     if lab_inbound6 "$1" lan1 "$2" 2000 >/dev/null; then
-        echo "   ok   inbound IPv6 $1 $2 arrives through the pinhole"
+        lab_ok "inbound IPv6 $1 $2 arrives through the pinhole"
     else
         fail "inbound IPv6 $1 $2 did not arrive through the pinhole"
     fi
@@ -135,7 +135,7 @@ inbound_gone() {
     if lab_inbound6 "$1" lan1 "$2" 700 >/dev/null; then
         fail "inbound IPv6 $1 $2 still arrives ($3)"
     else
-        echo "   ok   inbound IPv6 $1 $2 dropped $3"
+        lab_ok "inbound IPv6 $1 $2 dropped $3"
     fi
 }
 inbound_arrives udp 3074
@@ -171,7 +171,7 @@ jq -e --arg ip "$LAB_LAN2_IP6" '.pinholes[0].manual|contains($ip)' >/dev/null <<
 if lab_inbound6 udp lan2 3090 700 >/dev/null; then
     fail "inbound IPv6 reached lan2 although the pinhole was refused"
 else
-    echo "   ok   inbound IPv6 to lan2:3090 dropped"
+    lab_ok "inbound IPv6 to lan2:3090 dropped"
 fi
 
 echo "== a console found by its MAC address: IPv4 address -> IPv6 address"
@@ -184,12 +184,12 @@ lab_miniupnpd_stop
 lab_miniupnpd_start -S no -t yes
 text=$(np6 open --ipv6 --for "$LAB_LAN2_IP" --port udp:3096) || fail "open --ipv6 --for $LAB_LAN2_IP exit $?"
 if grep -q "is $LAB_LAN2_IP6 over IPv6" <<<"$text"; then
-    echo "   ok   $LAB_LAN2_IP found as $LAB_LAN2_IP6 by its MAC address"
+    lab_ok "$LAB_LAN2_IP found as $LAB_LAN2_IP6 by its MAC address"
 else
     fail "the console's IPv6 address was not found by its MAC: $text"
 fi
 if lab_inbound6 udp lan2 3096 2000 >/dev/null; then
-    echo "   ok   inbound IPv6 udp 3096 reaches the console through its pinhole"
+    lab_ok "inbound IPv6 udp 3096 reaches the console through its pinhole"
 else
     fail "inbound IPv6 did not reach the console through its pinhole"
 fi
@@ -198,7 +198,7 @@ expect '.removed=1'
 if lab_inbound6 udp lan2 3096 700 >/dev/null; then
     fail "inbound IPv6 still reaches the console after close"
 else
-    echo "   ok   inbound IPv6 udp 3096 to the console dropped after close"
+    lab_ok "inbound IPv6 udp 3096 to the console dropped after close"
 fi
 
 echo "== a router that takes no pinhole requests (miniupnpd without IPv6)"
@@ -249,7 +249,7 @@ renewed() { [ "$(grep -c 'IPv6 pinhole .* renewed' "$LAB_TMP/daemon6.log")" -ge 
 lab_wait_for 25 "the daemon's pinhole renewals" renewed
 sleep 18
 if lab_inbound6 udp lan1 40000 2000 >/dev/null; then
-    echo "   ok   pinhole open past its first 30 s lease (renewed)"
+    lab_ok "pinhole open past its first 30 s lease (renewed)"
 else
     fail "pinhole gone after its first lease although renewed"
 fi
@@ -276,7 +276,7 @@ expect "$ok_apdf;$pinholes_yes;.router.double_nat=true;.ipv6.plan.applies=true;.
 text=$(lab_in lan1 "$NATPILOT" diagnose --stun "$LAB_STUN1:$LAB_STUN_PORT" \
     --stun6 "[$LAB_STUN6_1]:$LAB_STUN_PORT" 2>/dev/null) || true
 if grep -q "Behind carrier-grade NAT: the IPv6 way" <<<"$text"; then
-    echo "   ok   text output: the carrier-grade NAT plan"
+    lab_ok "text output: the carrier-grade NAT plan"
 else
     fail "text output lacks the carrier-grade NAT plan"
 fi
@@ -300,7 +300,7 @@ diag "IPv6 open" --no-router
 shape
 expect ".ipv6.state=\"ok\";.ipv6.nat=\"none\";.ipv6.filtering=\"$EI\";.ipv6.labels.generic=\"open\";.ipv6.labels.xbox=\"Open\";.ipv6.pinholes.asked=false"
 if lab_inbound6 udp lan1 4103 2000 >/dev/null; then
-    echo "   ok   unsolicited inbound IPv6 arrives (no firewall)"
+    lab_ok "unsolicited inbound IPv6 arrives (no firewall)"
 else
     fail "inbound IPv6 did not arrive through an open router"
 fi
