@@ -122,8 +122,14 @@ for kind in $kinds; do
     ping=$(lab_ping lan1 "$LAB_INET_HOST" 7 10 20 "$proto") || true
     rtt=$(lab_field "$ping" rtt_median)
     np_t=() np_e=() nd_t=() vv_t=() np_ok=0 nd_ok=0 vv_ok=0 np_seen="" nd_seen="" vv_seen=""
+    # "UDP blocked" is a claim about the path: natpilot says it only when a
+    # second server address is silent too (one server may serve TCP only),
+    # so that kind gets the second address, as in tests/lab/test_diagnose.sh.
+    np_extra=()
+    [ "$kind" = udp-blocked ] && np_extra=(--stun "$LAB_STUN2:$LAB_STUN_PORT")
     for i in $(seq 1 "$runs"); do
-        timed ms out rc "$NATPILOT" diagnose --no-router --stun "$LAB_STUN1:$LAB_STUN_PORT" --json
+        timed ms out rc "$NATPILOT" diagnose --no-router --stun "$LAB_STUN1:$LAB_STUN_PORT" \
+            "${np_extra[@]}" --json
         np_t+=("$ms")
         json=$(sed -n '/^{/,/^}/p' <<<"$out")
         np_e+=("$(jq -r '.elapsed_ms // "nan"' <<<"$json" 2>/dev/null || echo nan)")
